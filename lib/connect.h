@@ -1,0 +1,3 @@
+#ifndef IG_CONNECT_H
+#define IG_CONNECT_H
+#endif

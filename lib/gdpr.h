@@ -1,0 +1,3 @@
+#ifndef IG_GDPR_H
+#define IG_GDPR_H
+#endif

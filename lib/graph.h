@@ -1,0 +1,3 @@
+#ifndef IG_GRAPH_H
+#define IG_GRAPH_H
+#endif

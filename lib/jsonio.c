@@ -1,0 +1,313 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonio.h"
+
+void ig_jsonl_reader_init(struct ig_jsonl_reader *r, FILE *f, const char *name, size_t max)
+{
+	r->f = f;
+	r->name = name ? name : "stdin";
+	r->line = 0;
+	r->truncated = 0;
+	ig_buf_init(&r->raw, max ? max : IG_JSONL_MAX_DEFAULT);
+}
+
+void ig_jsonl_reader_release(struct ig_jsonl_reader *r)
+{
+	ig_buf_release(&r->raw);
+}
+
+/* Read one line into r->raw; 1 line, 0 EOF, -1 error.  An overlong line is
+ * consumed to its end; its first max bytes are kept. */
+static int read_line(struct ig_jsonl_reader *r)
+{
+	char chunk[8192];
+	int any = 0;
+
+	ig_buf_reset(&r->raw);
+	r->truncated = 0;
+	while (fgets(chunk, sizeof(chunk), r->f)) {
+		size_t n = strlen(chunk);
+		int eol = n > 0 && chunk[n - 1] == '\n';
+
+		any = 1;
+		if (eol)
+			n--;
+		if (!r->truncated && ig_buf_add(&r->raw, chunk, n)) {
+			size_t room = r->raw.max - r->raw.len;
+
+			ig_buf_add(&r->raw, chunk, room);
+			r->truncated = 1;
+		}
+		if (eol)
+			break;
+	}
+	if (ferror(r->f))
+		return -1;
+	if (!any)
+		return 0;
+	if (r->raw.len && r->raw.data[r->raw.len - 1] == '\r')
+		r->raw.data[--r->raw.len] = '\0';
+	return 1;
+}
+
+json_t *ig_json_parse(const char *buf, size_t len, struct ig_err *err)
+{
+	json_error_t je;
+	json_t *v;
+
+	v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+	if (!v)
+		ig_err_set(err, IG_EX_DATAERR, "invalid JSON at column %d: %s", je.column, je.text);
+	return v;
+}
+
+int ig_jsonl_next(struct ig_jsonl_reader *r, json_t **out, struct ig_err *err)
+{
+	*out = NULL;
+	for (;;) {
+		int rc = read_line(r);
+		size_t i;
+
+		if (rc < 0)
+			return ig_err_errno(err, IG_EX_IOERR, "%s: read error", r->name), -1;
+		if (rc == 0)
+			return 0;
+		r->line++;
+		for (i = 0; i < r->raw.len; i++)
+			if (!strchr(" \t\r", r->raw.data[i]))
+				break;
+		if (i == r->raw.len)
+			continue;  /* blank line */
+		if (r->truncated) {
+			ig_err_set(err, IG_EX_DATAERR, "%s:%ld: record longer than %zu bytes",
+				   r->name, r->line, r->raw.max);
+			return 1;
+		}
+		*out = ig_json_parse(r->raw.data, r->raw.len, err);
+		if (!*out)
+			ig_err_prefix(err, "%s:%ld", r->name, r->line);
+		return 1;
+	}
+}
+
+int ig_json_emit(FILE *f, const json_t *v)
+{
+	if (json_dumpf(v, f, JSON_COMPACT | JSON_ENCODE_ANY) || putc('\n', f) == EOF
+	    || fflush(f))
+		return -1;
+	return 0;
+}
+
+const char *ig_json_str(const json_t *obj, const char *key)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+long long ig_json_int(const json_t *obj, const char *key, long long dflt)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	if (json_is_integer(v))
+		return json_integer_value(v);
+	if (json_is_real(v))
+		return (long long)json_real_value(v);
+	return dflt;
+}
+
+const char *ig_json_id(const json_t *obj, const char *key, char *buf)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	if (json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) < 32) {
+		memcpy(buf, json_string_value(v), json_string_length(v) + 1);
+		return buf;
+	}
+	if (json_is_integer(v)) {
+		snprintf(buf, 32, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return buf;
+	}
+	return NULL;
+}
+
+int ig_format_parse(const char *s, enum ig_format *out)
+{
+	if (!strcmp(s, "json") || !strcmp(s, "jsonl"))
+		*out = IG_FMT_JSON;
+	else if (!strcmp(s, "table"))
+		*out = IG_FMT_TABLE;
+	else if (!strcmp(s, "csv"))
+		*out = IG_FMT_CSV;
+	else
+		return -1;
+	return 0;
+}
+
+char *ig_json_cell(const json_t *v)
+{
+	char buf[64];
+
+	if (!v || json_is_null(v))
+		return strdup("");
+	if (json_is_string(v))
+		return strdup(json_string_value(v));
+	if (json_is_true(v))
+		return strdup("true");
+	if (json_is_false(v))
+		return strdup("false");
+	if (json_is_integer(v)) {
+		snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return strdup(buf);
+	}
+	if (json_is_real(v)) {
+		snprintf(buf, sizeof(buf), "%g", json_real_value(v));
+		return strdup(buf);
+	}
+	return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+void ig_out_init(struct ig_out *o, FILE *f, enum ig_format fmt, const char *const *cols)
+{
+	o->f = f;
+	o->fmt = fmt;
+	o->cols = cols;
+	o->rows = fmt == IG_FMT_TABLE ? json_array() : NULL;
+	o->header_done = 0;
+	o->failed = 0;
+}
+
+static void csv_field(FILE *f, const char *s)
+{
+	if (strpbrk(s, ",\"\r\n")) {
+		putc('"', f);
+		for (; *s; s++) {
+			if (*s == '"')
+				putc('"', f);
+			putc(*s, f);
+		}
+		putc('"', f);
+	} else {
+		fputs(s, f);
+	}
+}
+
+int ig_out_row(struct ig_out *o, const json_t *row)
+{
+	int i;
+
+	switch (o->fmt) {
+	case IG_FMT_JSON:
+		if (ig_json_emit(o->f, row))
+			o->failed = 1;
+		break;
+	case IG_FMT_TABLE:
+		json_array_append(o->rows, (json_t *)row);
+		break;
+	case IG_FMT_CSV:
+		if (!o->header_done) {
+			for (i = 0; o->cols[i]; i++) {
+				if (i)
+					putc(',', o->f);
+				csv_field(o->f, o->cols[i]);
+			}
+			fputs("\r\n", o->f);
+			o->header_done = 1;
+		}
+		for (i = 0; o->cols[i]; i++) {
+			char *c = ig_json_cell(json_object_get(row, o->cols[i]));
+
+			if (i)
+				putc(',', o->f);
+			csv_field(o->f, c ? c : "");
+			free(c);
+		}
+		fputs("\r\n", o->f);
+		if (fflush(o->f))
+			o->failed = 1;
+		break;
+	}
+	return o->failed ? -1 : 0;
+}
+
+/* Display width of UTF-8 text: one column per code point (good enough for
+ * the Latin, emoji aside, text igkit lists). */
+static size_t width(const char *s)
+{
+	size_t w = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			w++;
+	return w;
+}
+
+
+int ig_out_finish(struct ig_out *o)
+{
+	size_t ncols = 0, i, r, *w;
+
+	if (o->fmt != IG_FMT_TABLE) {
+		if (o->fmt == IG_FMT_CSV && !o->header_done && o->cols) {
+			for (i = 0; o->cols[i]; i++) {
+				if (i)
+					putc(',', o->f);
+				csv_field(o->f, o->cols[i]);
+			}
+			fputs("\r\n", o->f);
+		}
+		if (fflush(o->f))
+			o->failed = 1;
+		return o->failed ? -1 : 0;
+	}
+	while (o->cols[ncols])
+		ncols++;
+	w = calloc(ncols ? ncols : 1, sizeof(*w));
+	if (!w) {
+		json_decref(o->rows);
+		return -1;
+	}
+	for (i = 0; i < ncols; i++)
+		w[i] = width(o->cols[i]);
+	for (r = 0; r < json_array_size(o->rows); r++) {
+		for (i = 0; i < ncols; i++) {
+			char *c = ig_json_cell(json_object_get(json_array_get(o->rows, r), o->cols[i]));
+
+			if (c && width(c) > w[i])
+				w[i] = width(c);
+			free(c);
+		}
+	}
+	for (i = 0; i < ncols; i++) {
+		size_t n;
+
+		fputs(o->cols[i], o->f);
+		if (i + 1 < ncols)
+			for (n = width(o->cols[i]); n < w[i] + 2; n++)
+				putc(' ', o->f);
+	}
+	putc('\n', o->f);
+	for (r = 0; r < json_array_size(o->rows); r++) {
+		for (i = 0; i < ncols; i++) {
+			char *c = ig_json_cell(json_object_get(json_array_get(o->rows, r), o->cols[i]));
+			const char *s = c ? c : "";
+			size_t n;
+
+			for (const char *p = s; *p; p++)
+				putc(*p == '\n' || *p == '\t' ? ' ' : *p, o->f);
+			if (i + 1 < ncols)
+				for (n = width(s); n < w[i] + 2; n++)
+					putc(' ', o->f);
+			free(c);
+		}
+		putc('\n', o->f);
+	}
+	free(w);
+	json_decref(o->rows);
+	o->rows = NULL;
+	if (fflush(o->f))
+		o->failed = 1;
+	return o->failed ? -1 : 0;
+}

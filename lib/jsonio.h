@@ -1,0 +1,78 @@
+/*
+ * jsonio.h — the one JSON I/O layer.
+ *
+ * Ownership follows jansson's words: "borrows" = the caller keeps its
+ * reference; "new reference" = the caller must json_decref() it.
+ *
+ * Input is JSON Lines: one value per line, each line at most `max` bytes,
+ * duplicate object keys rejected, errors carry "NAME:LINE:" positions.
+ * Output is compact, one value per line, flushed per record.  Listings
+ * also offer --format table (aligned columns) or csv (RFC 4180).
+ */
+#ifndef IG_JSONIO_H
+#define IG_JSONIO_H
+
+#include <stdio.h>
+#include <jansson.h>
+
+#include "buf.h"
+#include "err.h"
+
+#define IG_JSONL_MAX_DEFAULT (1024 * 1024)
+
+struct ig_jsonl_reader {
+	FILE *f;
+	const char *name;   /* for messages: file name or "stdin" */
+	long line;          /* line number of the record just read (1-based) */
+	struct ig_buf raw;  /* the raw bytes of that line, without the newline */
+	int truncated;      /* the line was longer than max; raw holds its start */
+};
+
+void ig_jsonl_reader_init(struct ig_jsonl_reader *r, FILE *f, const char *name, size_t max);
+void ig_jsonl_reader_release(struct ig_jsonl_reader *r);
+/*
+ * Read the next non-blank line.  Returns 1 with *out a new reference, or 1
+ * with *out NULL and err set (65) when the line is not valid JSON or too long
+ * — the raw bytes stay in r->raw so the caller can keep them — 0 at end of
+ * input, or -1 on a read error (err set, 74).
+ */
+int ig_jsonl_next(struct ig_jsonl_reader *r, json_t **out, struct ig_err *err);
+
+/* Parse one JSON text (duplicates rejected, no trailing data).  New
+ * reference, or NULL with err set (65). */
+json_t *ig_json_parse(const char *buf, size_t len, struct ig_err *err);
+
+/* Write v (borrowed) compact with a newline and flush.  0, or -1 (errno). */
+int ig_json_emit(FILE *f, const json_t *v);
+
+/* Object getters that tolerate absence: NULL / dflt when missing or of
+ * another type.  Borrowed. */
+const char *ig_json_str(const json_t *obj, const char *key);
+long long ig_json_int(const json_t *obj, const char *key, long long dflt);
+/* ID fields: Meta sends ids as strings, but accept integers too; writes into
+ * buf (>= 32 bytes) and returns it, or NULL. */
+const char *ig_json_id(const json_t *obj, const char *key, char *buf);
+
+enum ig_format { IG_FMT_JSON, IG_FMT_TABLE, IG_FMT_CSV };
+/* "json" | "table" | "csv"; 0 or -1. */
+int ig_format_parse(const char *s, enum ig_format *out);
+
+/* A listing.  cols: NULL-terminated column names (the object keys shown by
+ * table and csv; json prints whole objects). */
+struct ig_out {
+	FILE *f;
+	enum ig_format fmt;
+	const char *const *cols;
+	json_t *rows;       /* table only: buffered until finish */
+	int header_done;
+	int failed;         /* a write failed */
+};
+
+void ig_out_init(struct ig_out *o, FILE *f, enum ig_format fmt, const char *const *cols);
+int ig_out_row(struct ig_out *o, const json_t *row);  /* borrows; 0 or -1 */
+int ig_out_finish(struct ig_out *o);                  /* 0 or -1; frees */
+
+/* Render a scalar as text for table/csv cells; new string. */
+char *ig_json_cell(const json_t *v);
+
+#endif

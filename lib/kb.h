@@ -1,0 +1,3 @@
+#ifndef IG_KB_H
+#define IG_KB_H
+#endif

@@ -1,0 +1,2 @@
+/* lib/outbox.c — being written; see lib/outbox.h */
+typedef int ig_outbox_placeholder;

@@ -1,0 +1,3 @@
+#ifndef IG_OUTBOX_H
+#define IG_OUTBOX_H
+#endif

@@ -1,0 +1,3 @@
+#ifndef IG_REPLY_H
+#define IG_REPLY_H
+#endif

@@ -1,0 +1,2 @@
+/* lib/route.c — being written; see lib/route.h */
+typedef int ig_route_placeholder;

@@ -1,0 +1,3 @@
+#ifndef IG_ROUTE_H
+#define IG_ROUTE_H
+#endif

@@ -1,0 +1,381 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store.h"
+
+extern const char *const ig_migrations[];
+extern const int ig_migrations_count;
+
+int ig_store_latest_version(void)
+{
+	return ig_migrations_count;
+}
+
+int ig_store_fail(struct ig_store *st, int rc, struct ig_err *err, const char *what)
+{
+	const char *msg = st && st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc);
+	int code;
+
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		code = IG_EX_TEMPFAIL;
+		break;
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+	case SQLITE_READONLY:
+		code = IG_EX_IOERR;
+		break;
+	case SQLITE_CANTOPEN:
+	case SQLITE_PERM:
+		code = IG_EX_CANTCREAT;
+		break;
+	case SQLITE_CONSTRAINT:
+		code = IG_EX_DATAERR;
+		break;
+	case SQLITE_NOTADB:
+	case SQLITE_CORRUPT:
+		code = IG_EX_IOERR;
+		break;
+	default:
+		code = IG_EX_SOFTWARE;
+	}
+	return ig_err_set(err, code, "%s: %s", what, msg);
+}
+
+/* mkdir -p for the store's directory, mode 0700 for what it creates. */
+static int make_parent(const char *path, struct ig_err *err)
+{
+	char *dir = strdup(path), *p;
+
+	if (!dir)
+		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+	p = strrchr(dir, '/');
+	if (!p || p == dir) {
+		free(dir);
+		return 0;
+	}
+	*p = '\0';
+	for (p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0700) && errno != EEXIST) {
+			ig_err_errno(err, IG_EX_CANTCREAT, "cannot create directory '%s'", dir);
+			free(dir);
+			return err ? err->code : IG_EX_CANTCREAT;
+		}
+		*p = '/';
+	}
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		ig_err_errno(err, IG_EX_CANTCREAT, "cannot create directory '%s'", dir);
+		free(dir);
+		return IG_EX_CANTCREAT;
+	}
+	free(dir);
+	return 0;
+}
+
+static int migrate(struct ig_store *st, struct ig_err *err)
+{
+	sqlite3_stmt *s;
+	int version, rc, i;
+	char sql[64];
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+		return ig_store_fail(st, sqlite3_errcode(st->db), err, "cannot read schema version");
+	rc = sqlite3_step(s);
+	version = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
+	sqlite3_finalize(s);
+	if (version < 0)
+		return ig_store_fail(st, rc, err, "cannot read schema version");
+	if (version > ig_migrations_count)
+		return ig_err_set(err, IG_EX_CONFIG,
+			"store '%s' has schema version %d, newer than this igkit (%d): upgrade igkit",
+			st->path, version, ig_migrations_count);
+	if (version == ig_migrations_count)
+		return 0;
+	if ((rc = ig_store_begin(st, err)))
+		return rc;
+	/* Re-read inside the write lock: another process may have migrated. */
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK) {
+		ig_store_rollback(st);
+		return ig_store_fail(st, sqlite3_errcode(st->db), err, "cannot read schema version");
+	}
+	version = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
+	sqlite3_finalize(s);
+	for (i = version; i < ig_migrations_count; i++) {
+		char *msg = NULL;
+
+		if (sqlite3_exec(st->db, ig_migrations[i], NULL, NULL, &msg) != SQLITE_OK) {
+			ig_err_set(err, IG_EX_SOFTWARE, "migration %d failed: %s", i + 1,
+				   msg ? msg : "?");
+			sqlite3_free(msg);
+			ig_store_rollback(st);
+			return IG_EX_SOFTWARE;
+		}
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", ig_migrations_count);
+	if ((rc = ig_store_exec(st, sql, err))) {
+		ig_store_rollback(st);
+		return rc;
+	}
+	return ig_store_commit(st, err);
+}
+
+int ig_store_open(struct ig_store **out, const char *path, int flags, struct ig_err *err)
+{
+	struct ig_store *st;
+	int oflags, rc;
+	struct stat sb;
+
+	*out = NULL;
+	if (!path || !*path)
+		return ig_err_set(err, IG_EX_CONFIG, "no store path (set --db or IGKIT_DB)");
+	if (stat(path, &sb) != 0) {
+		int fd;
+
+		if (errno != ENOENT || !(flags & IG_STORE_CREATE))
+			return ig_err_errno(err, IG_EX_NOINPUT,
+				"cannot open store '%s' (create it with 'tenant-admin init')", path);
+		if ((rc = make_parent(path, err)))
+			return rc;
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 && errno != EEXIST)
+			return ig_err_errno(err, IG_EX_CANTCREAT, "cannot create store '%s'", path);
+		if (fd >= 0)
+			close(fd);
+	} else if (!S_ISREG(sb.st_mode)) {
+		return ig_err_set(err, IG_EX_NOINPUT, "store '%s' is not a regular file", path);
+	}
+	st = calloc(1, sizeof(*st));
+	if (!st || !(st->path = strdup(path))) {
+		free(st);
+		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+	}
+	oflags = (flags & IG_STORE_READONLY) ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+	rc = sqlite3_open_v2(path, &st->db, oflags | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		ig_store_fail(st, rc, err, path);
+		ig_store_free(st);
+		return err ? err->code : IG_EX_CANTCREAT;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, 10000);
+	rc = ig_store_exec(st,
+		"PRAGMA foreign_keys = ON;"
+		"PRAGMA synchronous = FULL;", err);
+	if (!rc && !(flags & IG_STORE_READONLY))
+		rc = ig_store_exec(st, "PRAGMA journal_mode = WAL;", err);
+	if (!rc)
+		rc = migrate(st, err);
+	if (rc) {
+		if (err && err->code == IG_EX_SOFTWARE && strstr(err->msg, "not a database"))
+			err->code = IG_EX_IOERR;
+		ig_store_free(st);
+		return rc;
+	}
+	*out = st;
+	return 0;
+}
+
+void ig_store_free(struct ig_store *st)
+{
+	int i;
+
+	if (!st)
+		return;
+	for (i = 0; i < st->ncache; i++)
+		sqlite3_finalize(st->cache[i].stmt);
+	if (st->db)
+		sqlite3_close(st->db);
+	free(st->path);
+	free(st);
+}
+
+int ig_store_version(struct ig_store *st)
+{
+	sqlite3_stmt *s;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK) {
+		if (sqlite3_step(s) == SQLITE_ROW)
+			v = sqlite3_column_int(s, 0);
+		sqlite3_finalize(s);
+	}
+	return v;
+}
+
+int ig_store_exec(struct ig_store *st, const char *sql, struct ig_err *err)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
+
+	if (rc != SQLITE_OK) {
+		int code;
+
+		sqlite3_free(msg);
+		code = ig_store_fail(st, rc, err, "store");
+		return code;
+	}
+	return 0;
+}
+
+int ig_store_begin(struct ig_store *st, struct ig_err *err)
+{
+	int rc;
+
+	if (st->in_tx)
+		return ig_err_set(err, IG_EX_SOFTWARE, "BUG: nested transaction");
+	rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return ig_store_fail(st, rc, err, "cannot start a transaction");
+	st->in_tx = 1;
+	return 0;
+}
+
+int ig_store_commit(struct ig_store *st, struct ig_err *err)
+{
+	int rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK) {
+		int code = ig_store_fail(st, rc, err, "cannot commit");
+
+		ig_store_rollback(st);
+		return code;
+	}
+	st->in_tx = 0;
+	return 0;
+}
+
+void ig_store_rollback(struct ig_store *st)
+{
+	int i;
+
+	/* Reset cached statements first: a pending read would keep the
+	 * transaction open. */
+	for (i = 0; i < st->ncache; i++)
+		sqlite3_reset(st->cache[i].stmt);
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	st->in_tx = 0;
+}
+
+sqlite3_stmt *ig_store_prepare(struct ig_store *st, const char *sql, struct ig_err *err)
+{
+	sqlite3_stmt *s;
+	int i, rc;
+
+	for (i = 0; i < st->ncache; i++) {
+		if (st->cache[i].sql == sql) {
+			s = st->cache[i].stmt;
+			sqlite3_reset(s);
+			sqlite3_clear_bindings(s);
+			return s;
+		}
+	}
+	rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
+	if (rc != SQLITE_OK) {
+		ig_store_fail(st, rc, err, "cannot prepare statement");
+		if (err)
+			err->code = IG_EX_SOFTWARE;
+		return NULL;
+	}
+	if (st->ncache < (int)(sizeof(st->cache) / sizeof(st->cache[0]))) {
+		st->cache[st->ncache].sql = sql;
+		st->cache[st->ncache].stmt = s;
+		st->ncache++;
+	} else {
+		/* Cache full: this is a bug (too many distinct statements); keep
+		 * working by evicting the oldest. */
+		sqlite3_finalize(st->cache[0].stmt);
+		memmove(st->cache, st->cache + 1, sizeof(st->cache[0]) * (size_t)(st->ncache - 1));
+		st->cache[st->ncache - 1].sql = sql;
+		st->cache[st->ncache - 1].stmt = s;
+	}
+	return s;
+}
+
+int ig_store_bind(sqlite3_stmt *stmt, const char *fmt, ...)
+{
+	va_list ap;
+	int i = 1, rc = SQLITE_OK;
+
+	va_start(ap, fmt);
+	for (; *fmt && rc == SQLITE_OK; fmt++, i++) {
+		switch (*fmt) {
+		case 's': {
+			const char *s = va_arg(ap, const char *);
+
+			rc = s ? sqlite3_bind_text(stmt, i, s, -1, SQLITE_TRANSIENT)
+			       : sqlite3_bind_null(stmt, i);
+			break;
+		}
+		case 'i':
+			rc = sqlite3_bind_int64(stmt, i, va_arg(ap, int64_t));
+			break;
+		case 'I': {
+			int64_t v = va_arg(ap, int64_t);
+
+			rc = v > 0 ? sqlite3_bind_int64(stmt, i, v) : sqlite3_bind_null(stmt, i);
+			break;
+		}
+		case 'd':
+			rc = sqlite3_bind_double(stmt, i, va_arg(ap, double));
+			break;
+		case 'n':
+			rc = sqlite3_bind_null(stmt, i);
+			break;
+		case 'b': {
+			const void *p = va_arg(ap, const void *);
+			int n = va_arg(ap, int);
+
+			rc = p ? sqlite3_bind_blob(stmt, i, p, n, SQLITE_TRANSIENT)
+			       : sqlite3_bind_null(stmt, i);
+			break;
+		}
+		default:
+			rc = SQLITE_MISUSE;
+		}
+	}
+	va_end(ap);
+	return rc;
+}
+
+int ig_store_run(struct ig_store *st, sqlite3_stmt *stmt, struct ig_err *err)
+{
+	int rc = sqlite3_step(stmt);
+
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+		return 0;
+	return ig_store_fail(st, rc, err, "store");
+}
+
+const char *ig_col_text(sqlite3_stmt *stmt, int col)
+{
+	const unsigned char *s = sqlite3_column_text(stmt, col);
+
+	return s ? (const char *)s : "";
+}
+
+int64_t ig_col_int(sqlite3_stmt *stmt, int col)
+{
+	return sqlite3_column_int64(stmt, col);
+}
+
+int64_t ig_store_last_id(struct ig_store *st)
+{
+	return sqlite3_last_insert_rowid(st->db);
+}
+
+int ig_store_changes(struct ig_store *st)
+{
+	return sqlite3_changes(st->db);
+}

@@ -1,0 +1,2 @@
+/* lib/tenant.c — being written; see lib/tenant.h */
+typedef int ig_tenant_placeholder;

@@ -1,0 +1,3 @@
+#ifndef IG_TENANT_H
+#define IG_TENANT_H
+#endif

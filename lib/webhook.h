@@ -1,0 +1,3 @@
+#ifndef IG_WEBHOOK_H
+#define IG_WEBHOOK_H
+#endif

@@ -1,0 +1,2 @@
+-- 002-connect: reserved for the connect module; no changes yet.
+SELECT 1;
