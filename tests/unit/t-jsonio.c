@@ -1,6 +1,109 @@
+/* Unit tests of lib/jsonio: JSON Lines reading (limits, duplicates, line
+ * numbers, blank lines, CRLF), compact output, table and CSV listings. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonio.h"
 #include "tap.h"
+
+static FILE *input(const char *s)
+{
+	return fmemopen((void *)s, strlen(s), "r");
+}
+
 int main(void)
 {
-	ok(1, "placeholder");
+	struct ig_jsonl_reader r;
+	struct ig_err err = { 0 };
+	json_t *v;
+	FILE *f;
+	char *buf = NULL;
+	size_t len = 0;
+	char id[32];
+
+	f = input("{\"a\":1}\n\n  \n{\"a\":2}\r\n{bad\n{\"a\":1,\"a\":2}\n{\"big\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}\n{\"a\":3}");
+	ig_jsonl_reader_init(&r, f, "stdin", 40);
+	is_int(ig_jsonl_next(&r, &v, &err), 1, "first record");
+	is_int(ig_json_int(v, "a", 0), 1, "value");
+	json_decref(v);
+	is_int(ig_jsonl_next(&r, &v, &err), 1, "blank lines skipped");
+	is_int(r.line, 4, "line number counts blank lines");
+	is_int(ig_json_int(v, "a", 0), 2, "CRLF tolerated");
+	json_decref(v);
+	is_int(ig_jsonl_next(&r, &v, &err), 1, "bad line is a record");
+	ok(v == NULL, "with no value");
+	ok(strncmp(err.msg, "stdin:5: invalid JSON", 21) == 0, "message has the position: %s", err.msg);
+	is_str(r.raw.data, "{bad", "raw bytes kept");
+	ig_jsonl_next(&r, &v, &err);
+	ok(v == NULL && strstr(err.msg, "duplicate"), "duplicate keys rejected: %s", err.msg);
+	ig_jsonl_next(&r, &v, &err);
+	ok(v == NULL && strstr(err.msg, "longer than 40 bytes"), "overlong line rejected: %s", err.msg);
+	ok(r.truncated && r.raw.len == 40, "its first bytes kept");
+	is_int(ig_jsonl_next(&r, &v, &err), 1, "the stream goes on");
+	is_int(ig_json_int(v, "a", 0), 3, "last line without newline read");
+	is_int(r.line, 8, "line 8");
+	json_decref(v);
+	is_int(ig_jsonl_next(&r, &v, &err), 0, "end of input");
+	ig_jsonl_reader_release(&r);
+	fclose(f);
+
+	{
+		const char *j = "{\"id\":\"17841400000000001\",\"n\":17841400000000002,\"s\":\"x\"}";
+
+		v = ig_json_parse(j, strlen(j), &err);
+	}
+	is_str(ig_json_id(v, "id", id), "17841400000000001", "string id");
+	is_str(ig_json_id(v, "n", id), "17841400000000002", "integer id kept exact");
+	ok(ig_json_id(v, "none", id) == NULL, "missing id");
+	is_str(ig_json_str(v, "s"), "x", "string getter");
+	ok(ig_json_str(v, "n") == NULL, "string getter refuses a number");
+	json_decref(v);
+	ok(ig_json_parse("{} x", 4, &err) == NULL, "trailing data refused");
+
+	f = open_memstream(&buf, &len);
+	v = json_pack("{s:s,s:i}", "name", "Ciao – é", "n", 3);
+	ig_json_emit(f, v);
+	fclose(f);
+	is_str(buf, "{\"name\":\"Ciao – é\",\"n\":3}\n", "compact, one line, UTF-8 kept");
+	free(buf);
+
+	{
+		static const char *const cols[] = { "name", "n", "note", NULL };
+		struct ig_out o;
+		json_t *w = json_pack("{s:s,s:i,s:s}", "name", "a,\"b\"", "n", 10, "note", "x\ny");
+
+		f = open_memstream(&buf, &len);
+		ig_out_init(&o, f, IG_FMT_CSV, cols);
+		ig_out_row(&o, v);
+		ig_out_row(&o, w);
+		ig_out_finish(&o);
+		fclose(f);
+		is_str(buf, "name,n,note\r\nCiao – é,3,\r\n\"a,\"\"b\"\"\",10,\"x\ny\"\r\n",
+		       "CSV with header, RFC 4180 quoting, missing cell empty");
+		free(buf);
+		f = open_memstream(&buf, &len);
+		ig_out_init(&o, f, IG_FMT_TABLE, cols);
+		ig_out_row(&o, v);
+		ig_out_row(&o, w);
+		ig_out_finish(&o);
+		fclose(f);
+		is_str(buf, "name      n   note\nCiao – é  3   \na,\"b\"     10  x y\n",
+		       "table aligned by characters, newlines flattened");
+		free(buf);
+		f = open_memstream(&buf, &len);
+		ig_out_init(&o, f, IG_FMT_CSV, cols);
+		ig_out_finish(&o);
+		fclose(f);
+		is_str(buf, "name,n,note\r\n", "empty CSV listing still has its header");
+		free(buf);
+		json_decref(w);
+	}
+	json_decref(v);
+	{
+		enum ig_format fmt;
+
+		ok(ig_format_parse("table", &fmt) == 0 && fmt == IG_FMT_TABLE, "format table");
+		ok(ig_format_parse("xml", &fmt) == -1, "unknown format refused");
+	}
 	return done_testing();
 }
