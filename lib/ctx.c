@@ -84,6 +84,16 @@ static int actor_from_key(struct ig_ctx *ctx, const char *key, struct ig_err *er
 		snprintf(ctx->actor.role, sizeof(ctx->actor.role), "%s", ig_col_text(s, 6));
 	}
 	sqlite3_reset(s);
+	/* Best effort, for "tenant-admin key list": at most one write a minute
+	 * per key; a read-only or busy store does not stop the command. */
+	s = ig_store_prepare(ctx->store,
+		"UPDATE api_keys SET last_used_at = ?1 WHERE prefix = ?2"
+		" AND (last_used_at IS NULL OR last_used_at <= ?1 - 60)", NULL);
+	if (s) {
+		ig_store_bind(s, "is", ig_time_now(), prefix);
+		sqlite3_step(s);
+		sqlite3_reset(s);
+	}
 	return 0;
 }
 

@@ -1,2 +1,481 @@
-/* lib/gdpr.c — being written; see lib/gdpr.h */
-typedef int ig_gdpr_placeholder;
+/*
+ * gdpr.c — export and erasure; contracts in gdpr.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "authz.h"
+#include "crypto.h"
+#include "gdpr.h"
+#include "igtime.h"
+#include "store.h"
+#include "tenant.h"
+
+#define ERR_LOCAL(err) struct ig_err err_local_ = { 0 }; if (!(err)) (err) = &err_local_
+#define OOM(err) ig_err_set((err), IG_EX_SOFTWARE, "out of memory")
+
+int ig_gdpr_participant_valid(const char *s)
+{
+	size_t n = 0;
+
+	if (!s)
+		return 0;
+	for (; s[n]; n++)
+		if ((unsigned char)s[n] <= ' ' || (unsigned char)s[n] >= 0x7f || s[n] == '"'
+		    || s[n] == '\\')
+			return 0;
+	return n >= 1 && n <= 128;
+}
+
+static int bad_participant(const char *s, struct ig_err *err)
+{
+	return ig_err_set(err, IG_EX_DATAERR,
+		"invalid participant id '%.140s' (1-128 printable characters, no spaces or quotes)",
+		s ? s : "");
+}
+
+/* ------------------------------------------------------------ export */
+
+/*
+ * Every section is one SELECT bound with ?1 = tenant id and ?2 = the
+ * participant (NULL for the whole tenant).  Columns are listed one by one:
+ * an export is an allow-list, so sealed tokens, key hashes and raw bytes
+ * cannot slip in when someone adds a column.
+ */
+struct section {
+	const char *name;
+	const char *sql;
+	int participant;   /* also part of a participant's export */
+};
+
+static const struct section sections[] = {
+	{ "users",
+	  "SELECT u.email AS user, u.name, m.role, u.super_admin, m.created_at AS joined_at"
+	  " FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.tenant_id = ?1"
+	  " AND ?2 IS NULL ORDER BY u.email", 0 },
+	{ "api_keys",
+	  "SELECT k.prefix, u.email AS user, k.name AS api_key, k.created_at, k.last_used_at,"
+	  " k.revoked_at FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.tenant_id = ?1"
+	  " AND ?2 IS NULL ORDER BY k.id", 0 },
+	{ "agents",
+	  "SELECT a.name AS agent, a.display_name, a.personality, a.instructions, a.business_name,"
+	  " a.language, a.booking_enabled AS booking, a.engine, a.model,"
+	  " a.debounce_seconds AS debounce, a.pause_on_human, a.active, a.is_default AS \"default\","
+	  " a.created_at, a.updated_at FROM agents a WHERE a.tenant_id = ?1 AND ?2 IS NULL"
+	  " ORDER BY a.name", 0 },
+	{ "locations",
+	  "SELECT l.name AS location, l.timezone, l.hours, l.context, l.created_at, l.updated_at"
+	  " FROM locations l WHERE l.tenant_id = ?1 AND ?2 IS NULL ORDER BY l.name", 0 },
+	{ "accounts",
+	  "SELECT c.id, c.channel, c.flavour, c.external_id, c.page_id, c.username, c.name,"
+	  " c.profile_picture_url, c.followers_count, c.biography, c.status, ag.name AS agent,"
+	  " l.name AS location, c.token_issued_at, c.token_expires_at, c.refresh_expires_at,"
+	  " c.scopes, c.subscribed_fields, c.details, c.last_error, c.error_count,"
+	  " c.message_count, c.user_count, c.created_at, c.updated_at, c.last_synced_at"
+	  " FROM accounts c LEFT JOIN agents ag ON ag.id = c.agent_id"
+	  " LEFT JOIN locations l ON l.id = c.location_id WHERE c.tenant_id = ?1 AND ?2 IS NULL"
+	  " ORDER BY c.id", 0 },
+	{ "conversations",
+	  "SELECT c.id, a.external_id AS account, c.participant_id AS participant,"
+	  " c.participant_name, c.status, c.priority, u.email AS assignee, c.ai_state,"
+	  " c.ai_reason, c.last_inbound_at, c.last_outbound_at, c.last_human_at, c.created_at,"
+	  " c.updated_at FROM conversations c JOIN accounts a ON a.id = c.account_id"
+	  " LEFT JOIN users u ON u.id = c.assignee_user_id"
+	  " WHERE c.tenant_id = ?1 AND (?2 IS NULL OR c.participant_id = ?2) ORDER BY c.id", 1 },
+	{ "messages",
+	  "SELECT m.id, m.conversation_id AS conversation, m.mid, m.direction, m.sender_kind,"
+	  " m.kind, m.text, m.attachments, m.meta, m.deleted, m.edit_count, m.sent_at,"
+	  " m.created_at FROM messages m WHERE m.tenant_id = ?1 AND (?2 IS NULL OR"
+	  " m.conversation_id IN (SELECT id FROM conversations WHERE tenant_id = ?1"
+	  " AND participant_id = ?2)) ORDER BY m.conversation_id, m.sent_at, m.id", 1 },
+	{ "comments",
+	  "SELECT c.id, a.external_id AS account, c.comment_id, c.field, c.media_id,"
+	  " c.media_product_type, c.parent_id, c.from_id, c.from_username, c.text, c.own,"
+	  " c.hidden, c.deleted, c.tags, c.created_at, c.received_at FROM comments c"
+	  " JOIN accounts a ON a.id = c.account_id WHERE c.tenant_id = ?1"
+	  " AND (?2 IS NULL OR c.from_id = ?2) ORDER BY c.id", 1 },
+	{ "escalations",
+	  "SELECT e.id, e.conversation_id AS conversation, e.reason, e.status, e.created_at,"
+	  " e.resolved_at, e.resolved_by FROM escalations e WHERE e.tenant_id = ?1"
+	  " AND (?2 IS NULL OR e.conversation_id IN (SELECT id FROM conversations"
+	  " WHERE tenant_id = ?1 AND participant_id = ?2)) ORDER BY e.id", 1 },
+	{ "outbox",
+	  "SELECT o.id, o.conversation_id AS conversation, o.origin, o.recipient, o.text,"
+	  " o.tag, o.state, o.attempts, o.mid, o.error, o.created_at, o.updated_at, o.sent_at"
+	  " FROM outbox o WHERE o.tenant_id = ?1 AND (?2 IS NULL OR o.recipient = ?2"
+	  " OR o.conversation_id IN (SELECT id FROM conversations WHERE tenant_id = ?1"
+	  " AND participant_id = ?2)) ORDER BY o.id", 1 },
+	{ "kb_articles",
+	  "SELECT k.id, ag.name AS agent, k.title, k.body, k.tags, k.created_at, k.updated_at"
+	  " FROM kb_articles k LEFT JOIN agents ag ON ag.id = k.agent_id WHERE k.tenant_id = ?1"
+	  " AND ?2 IS NULL ORDER BY k.id", 0 },
+	{ "templates",
+	  "SELECT t.name AS template, ag.name AS agent, t.text, t.created_at, t.updated_at"
+	  " FROM templates t LEFT JOIN agents ag ON ag.id = t.agent_id WHERE t.tenant_id = ?1"
+	  " AND ?2 IS NULL ORDER BY t.name", 0 },
+	{ "audit",
+	  "SELECT a.id, a.at, a.actor, a.action, a.target, a.outcome, a.detail FROM audit_log a"
+	  " WHERE a.tenant_id = ?1 AND ?2 IS NULL ORDER BY a.id", 0 },
+};
+
+static int add_section(struct ig_ctx *ctx, json_t *doc, const struct section *sec, int64_t tid,
+		       const char *pid, struct ig_err *err)
+{
+	sqlite3_stmt *s = ig_store_prepare(ctx->store, sec->sql, err);
+	json_t *arr, *row;
+	int rc;
+
+	if (!s)
+		return err->code;
+	if (!(arr = json_array()) || json_object_set_new(doc, sec->name, arr))
+		return OOM(err);
+	ig_store_bind(s, "is", tid, pid);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (!(row = ig_tenant_row_json(s)) || json_array_append_new(arr, row)) {
+			sqlite3_reset(s);
+			return OOM(err);
+		}
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : ig_store_fail(ctx->store, rc, err, "cannot export");
+}
+
+static int export(struct ig_ctx *ctx, const char *tenant, const char *pid, json_t **doc,
+		  struct ig_err *err)
+{
+	char slug[64], iso[32];
+	sqlite3_stmt *s;
+	json_t *t = NULL;
+	int64_t tid;
+	size_t i;
+	int rc;
+
+	*doc = NULL;
+	if ((rc = ig_tenant_resolve(ctx, tenant, IG_MOD_AUDIT, IG_READ,
+				    pid ? "export.participant" : "export.tenant", &tid, slug, err)))
+		return rc;
+	if (!(*doc = json_pack("{s:s}", "exported_at", ig_time_iso(ig_time_now(), iso))))
+		return OOM(err);
+	/* One read transaction: the sections are one consistent snapshot. */
+	if ((rc = ig_store_exec(ctx->store, "BEGIN", err)))
+		goto fail;
+	if (pid) {
+		json_object_set_new(*doc, "tenant", json_string(slug));
+		json_object_set_new(*doc, "participant", json_string(pid));
+	} else {
+		if (!(s = ig_store_prepare(ctx->store,
+				"SELECT slug AS tenant, name, created_at, updated_at FROM tenants"
+				" WHERE id = ?", err))) {
+			rc = err->code;
+			goto fail;
+		}
+		ig_store_bind(s, "i", tid);
+		if (sqlite3_step(s) == SQLITE_ROW)
+			t = ig_tenant_row_json(s);
+		sqlite3_reset(s);
+		if (!t || json_object_set_new(*doc, "tenant", t)) {
+			rc = OOM(err);
+			goto fail;
+		}
+	}
+	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+		if ((!pid || sections[i].participant)
+		    && (rc = add_section(ctx, *doc, &sections[i], tid, pid, err)))
+			goto fail;
+	ig_store_rollback(ctx->store);   /* read only: nothing to keep */
+	return 0;
+fail:
+	ig_store_rollback(ctx->store);
+	json_decref(*doc);
+	*doc = NULL;
+	return rc;
+}
+
+int ig_gdpr_export_tenant(struct ig_ctx *ctx, const char *tenant, json_t **doc,
+			  struct ig_err *err)
+{
+	ERR_LOCAL(err);
+	return export(ctx, tenant, NULL, doc, err);
+}
+
+int ig_gdpr_export_participant(struct ig_ctx *ctx, const char *tenant, const char *participant_id,
+			       json_t **doc, struct ig_err *err)
+{
+	ERR_LOCAL(err);
+	*doc = NULL;
+	if (!ig_gdpr_participant_valid(participant_id))
+		return bad_participant(participant_id, err);
+	return export(ctx, tenant, participant_id, doc, err);
+}
+
+/* ------------------------------------------------------------ erasure */
+
+static int run(struct ig_ctx *ctx, const char *sql, int64_t tid, const char *pid, int *changes,
+	       struct ig_err *err)
+{
+	sqlite3_stmt *s = ig_store_prepare(ctx->store, sql, err);
+	int rc;
+
+	if (!s)
+		return err->code;
+	ig_store_bind(s, pid ? "is" : "i", tid, pid);
+	if ((rc = ig_store_run(ctx->store, s, err)))
+		return rc;
+	if (changes)
+		*changes = ig_store_changes(ctx->store);
+	return 0;
+}
+
+/* The audit log's DELETE trigger looks at this flag (001-core.sql). */
+static int guard(struct ig_ctx *ctx, int on, struct ig_err *err)
+{
+	return ig_store_exec(ctx->store, on ? "UPDATE erasure_guard SET active = 1"
+					    : "UPDATE erasure_guard SET active = 0", err);
+}
+
+int ig_gdpr_erase_tenant(struct ig_ctx *ctx, const char *tenant, int dry_run, json_t **report,
+			 struct ig_err *err)
+{
+	char slug[64];
+	sqlite3_stmt *s;
+	json_t *counts = NULL;
+	int64_t tid;
+	int rc;
+
+	ERR_LOCAL(err);
+	*report = NULL;
+	if ((rc = ig_tenant_resolve(ctx, tenant, IG_MOD_AUDIT, IG_WRITE, "erase.tenant", &tid, slug,
+				    err)))
+		return rc;
+	if ((rc = ig_store_begin(ctx->store, err)))
+		return rc;
+	if (!(s = ig_store_prepare(ctx->store,
+			"SELECT (SELECT count(*) FROM memberships WHERE tenant_id = ?1) AS memberships,"
+			" (SELECT count(*) FROM api_keys WHERE tenant_id = ?1) AS api_keys,"
+			" (SELECT count(*) FROM agents WHERE tenant_id = ?1) AS agents,"
+			" (SELECT count(*) FROM locations WHERE tenant_id = ?1) AS locations,"
+			" (SELECT count(*) FROM accounts WHERE tenant_id = ?1) AS accounts,"
+			" (SELECT count(*) FROM conversations WHERE tenant_id = ?1) AS conversations,"
+			" (SELECT count(*) FROM messages WHERE tenant_id = ?1) AS messages,"
+			" (SELECT count(*) FROM comments WHERE tenant_id = ?1) AS comments,"
+			" (SELECT count(*) FROM escalations WHERE tenant_id = ?1) AS escalations,"
+			" (SELECT count(*) FROM outbox WHERE tenant_id = ?1) AS outbox,"
+			" (SELECT count(*) FROM kb_articles WHERE tenant_id = ?1) AS kb_articles,"
+			" (SELECT count(*) FROM templates WHERE tenant_id = ?1) AS templates,"
+			" (SELECT count(*) FROM dead_letters WHERE tenant_id = ?1) AS dead_letters,"
+			" (SELECT count(*) FROM audit_log WHERE tenant_id = ?1) AS audit_rows", err))) {
+		rc = err->code;
+		goto out;
+	}
+	ig_store_bind(s, "i", tid);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		counts = ig_tenant_row_json(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW) {
+		rc = ig_store_fail(ctx->store, rc, err, "cannot count the tenant's rows");
+		goto out;
+	}
+	if (!counts) {
+		rc = OOM(err);
+		goto out;
+	}
+	/* Everything else goes by ON DELETE CASCADE from tenants. */
+	if ((rc = guard(ctx, 1, err))
+	    || (rc = run(ctx, "DELETE FROM audit_log WHERE tenant_id = ?", tid, NULL, NULL, err))
+	    || (rc = guard(ctx, 0, err))
+	    || (rc = run(ctx, "DELETE FROM tenants WHERE id = ?", tid, NULL, NULL, err))
+	    || (rc = ig_audit(ctx, tid, "erase.tenant", slug, "ok", counts, err)))
+		goto out;
+	if (dry_run) {
+		ig_store_rollback(ctx->store);
+	} else if ((rc = ig_store_commit(ctx->store, err))) {
+		json_decref(counts);
+		return rc;
+	}
+	*report = json_pack("{s:s,s:s,s:o}", "tenant", slug, "status", dry_run ? "dry_run" : "erased",
+			    "erased", counts);
+	return *report ? 0 : OOM(err);
+out:
+	ig_store_rollback(ctx->store);
+	json_decref(counts);
+	return rc;
+}
+
+int ig_gdpr_erase_participant(struct ig_ctx *ctx, const char *participant_id, json_t **report,
+			      struct ig_err *err)
+{
+	return ig_gdpr_erase_participant_in(ctx, 0, participant_id, 0, report, err);
+}
+
+/* The participant's rows in one tenant: count, then delete. */
+static int erase_in_tenant(struct ig_ctx *ctx, int64_t tid, const char *pid, json_t *tenants,
+			   int64_t totals[5], struct ig_err *err)
+{
+	static const char *const names[5] = {
+		"conversations", "messages", "escalations", "comments", "outbox"
+	};
+	char slug[64];
+	sqlite3_stmt *s;
+	json_t *row;
+	int64_t n[5];
+	int rc, i;
+
+	if (!(s = ig_store_prepare(ctx->store,
+			"SELECT (SELECT count(*) FROM conversations WHERE tenant_id = ?1"
+			"   AND participant_id = ?2),"
+			" (SELECT count(*) FROM messages WHERE tenant_id = ?1 AND conversation_id IN"
+			"   (SELECT id FROM conversations WHERE tenant_id = ?1 AND participant_id = ?2)),"
+			" (SELECT count(*) FROM escalations WHERE tenant_id = ?1 AND conversation_id IN"
+			"   (SELECT id FROM conversations WHERE tenant_id = ?1 AND participant_id = ?2)),"
+			" (SELECT count(*) FROM comments WHERE tenant_id = ?1 AND from_id = ?2),"
+			" (SELECT count(*) FROM outbox WHERE tenant_id = ?1 AND (recipient = ?2 OR"
+			"   conversation_id IN (SELECT id FROM conversations WHERE tenant_id = ?1"
+			"   AND participant_id = ?2)))", err)))
+		return err->code;
+	ig_store_bind(s, "is", tid, pid);
+	rc = sqlite3_step(s);
+	for (i = 0; i < 5; i++)
+		n[i] = rc == SQLITE_ROW ? ig_col_int(s, i) : 0;
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW)
+		return ig_store_fail(ctx->store, rc, err, "cannot count the participant's rows");
+	/* Messages, their edits and escalations go with the conversations
+	 * (ON DELETE CASCADE); outbox rows may also stand alone (recipient). */
+	if ((rc = run(ctx, "DELETE FROM outbox WHERE tenant_id = ?1 AND (recipient = ?2 OR"
+			   " conversation_id IN (SELECT id FROM conversations WHERE tenant_id = ?1"
+			   " AND participant_id = ?2))", tid, pid, NULL, err))
+	    || (rc = run(ctx, "DELETE FROM conversations WHERE tenant_id = ?1 AND participant_id = ?2",
+			 tid, pid, NULL, err))
+	    || (rc = run(ctx, "DELETE FROM comments WHERE tenant_id = ?1 AND from_id = ?2",
+			 tid, pid, NULL, err)))
+		return rc;
+	if (!(row = json_pack("{s:s}", "tenant", ig_ctx_tenant_slug(ctx, tid, slug))))
+		return OOM(err);
+	for (i = 0; i < 5; i++) {
+		json_object_set_new(row, names[i], json_integer(n[i]));
+		totals[i] += n[i];
+	}
+	json_array_append_new(tenants, row);
+	return 0;
+}
+
+int ig_gdpr_erase_participant_in(struct ig_ctx *ctx, int64_t tenant_id, const char *participant_id,
+				 int dry_run, json_t **report, struct ig_err *err)
+{
+	static const char *const names[5] = {
+		"conversations", "messages", "escalations", "comments", "outbox"
+	};
+	unsigned char h[32];
+	char hex[65], target[72];
+	int64_t *ids = NULL, totals[5] = { 0 };
+	size_t nids = 0, cap = 0, i;
+	json_t *tenants = NULL, *detail;
+	sqlite3_stmt *s;
+	int rc, ndead = 0, ndeliv = 0, naudit = 0;
+
+	ERR_LOCAL(err);
+	*report = NULL;
+	if (!ig_gdpr_participant_valid(participant_id))
+		return bad_participant(participant_id, err);
+	ig_sha256(participant_id, strlen(participant_id), h);
+	ig_hex(h, 32, hex);
+	snprintf(target, sizeof(target), "sha256:%s", hex);
+	if (!(tenants = json_array()))
+		return OOM(err);
+	if ((rc = ig_store_begin(ctx->store, err))) {
+		json_decref(tenants);
+		return rc;
+	}
+	/* Collect the tenants first: deleting while a SELECT over the same
+	 * tables is still stepping is best avoided. */
+	if (!(s = ig_store_prepare(ctx->store,
+			"SELECT tenant_id FROM conversations WHERE participant_id = ?2"
+			" AND (?1 = 0 OR tenant_id = ?1)"
+			" UNION SELECT tenant_id FROM comments WHERE from_id = ?2"
+			" AND (?1 = 0 OR tenant_id = ?1)"
+			" UNION SELECT tenant_id FROM outbox WHERE recipient = ?2"
+			" AND (?1 = 0 OR tenant_id = ?1) ORDER BY 1", err))) {
+		rc = err->code;
+		goto out;
+	}
+	ig_store_bind(s, "is", tenant_id, participant_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (nids == cap) {
+			int64_t *p = realloc(ids, (cap = cap ? 2 * cap : 8) * sizeof(*ids));
+
+			if (!p) {
+				sqlite3_reset(s);
+				rc = OOM(err);
+				goto out;
+			}
+			ids = p;
+		}
+		ids[nids++] = ig_col_int(s, 0);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		rc = ig_store_fail(ctx->store, rc, err, "cannot find the participant");
+		goto out;
+	}
+	rc = 0;
+	for (i = 0; i < nids && !rc; i++)
+		rc = erase_in_tenant(ctx, ids[i], participant_id, tenants, totals, err);
+	if (rc)
+		goto out;
+	/* Raw bytes that quote the id as a JSON string: dead letters (in
+	 * scope), and — when erasing everywhere — the raw webhook deliveries,
+	 * which belong to no tenant. */
+	if ((rc = run(ctx, "DELETE FROM dead_letters WHERE (?1 = 0 OR tenant_id = ?1)"
+			   " AND instr(CAST(raw AS TEXT), '\"' || ?2 || '\"') > 0",
+		      tenant_id, participant_id, &ndead, err)))
+		goto out;
+	if (!tenant_id && (rc = run(ctx, "DELETE FROM deliveries WHERE ?1 = 0 AND"
+				       " instr(CAST(body AS TEXT), '\"' || ?2 || '\"') > 0",
+				    tenant_id, participant_id, &ndeliv, err)))
+		goto out;
+	/* Audit rows that name the participant in clear. */
+	if ((rc = guard(ctx, 1, err))
+	    || (rc = run(ctx, "DELETE FROM audit_log WHERE (?1 = 0 OR tenant_id = ?1) AND"
+			      " (target = ?2 OR instr(detail, '\"' || ?2 || '\"') > 0)",
+			 tenant_id, participant_id, &naudit, err))
+	    || (rc = guard(ctx, 0, err)))
+		goto out;
+	/* The proof of erasure: one row per tenant touched, and one for the
+	 * whole request (in the tenant asked for, or platform-wide). */
+	for (i = 0; i < json_array_size(tenants) && tenant_id == 0; i++) {
+		json_t *t = json_array_get(tenants, i);
+
+		if ((rc = ig_audit(ctx, ids[i], "erase.participant", target, "ok", t, err)))
+			goto out;
+	}
+	detail = json_pack("{s:i,s:i,s:i,s:I}", "dead_letters", ndead, "deliveries", ndeliv,
+			   "audit_rows", naudit, "tenants", (json_int_t)nids);
+	for (i = 0; detail && i < 5; i++)
+		json_object_set_new(detail, names[i], json_integer(totals[i]));
+	if (!detail) {
+		rc = OOM(err);
+		goto out;
+	}
+	rc = ig_audit(ctx, tenant_id, "erase.participant", target, "ok", detail, err);
+	json_decref(detail);
+	if (rc)
+		goto out;
+	if (dry_run)
+		ig_store_rollback(ctx->store);
+	else if ((rc = ig_store_commit(ctx->store, err)))
+		goto done;
+	*report = json_pack("{s:s,s:s,s:O,s:i,s:i,s:i,s:b}", "participant", target,
+			    "status", dry_run ? "dry_run" : "erased", "tenants", tenants,
+			    "dead_letters", ndead, "deliveries", ndeliv, "audit_rows", naudit,
+			    "dry_run", dry_run);
+	rc = *report ? 0 : OOM(err);
+	goto done;
+out:
+	ig_store_rollback(ctx->store);
+done:
+	free(ids);
+	json_decref(tenants);
+	return rc;
+}

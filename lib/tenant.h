@@ -1,3 +1,208 @@
+/*
+ * tenant.h — the tenancy module: tenants, users, memberships (roles), API
+ * keys, agents, locations, the audit-log listing, and the store set-up
+ * ("init").  tenant-admin(1) is a thin shell over these functions; ig-connect
+ * and the others may call them too.
+ *
+ * Contracts shared by every function here:
+ *
+ * - Each one checks the actor's permission itself (ig_authz_require, or
+ *   ig_tenant_resolve below) before it opens its transaction, so a denial
+ *   leaves its audit row and returns 77.
+ * - Each change runs in one BEGIN IMMEDIATE transaction together with its
+ *   audit row (ig_audit); on any failure the transaction is rolled back and
+ *   nothing is left behind.  None may be called with a transaction open.
+ * - Records are JSON objects.  Input records (`rec`) are borrowed, must be
+ *   objects, and are checked strictly: an unknown field, a missing field or
+ *   a value of the wrong type is 65 with a message naming the field.
+ *   Results (`*out`) are new references the caller json_decref()s; times in
+ *   them are ISO-8601 UTC strings.
+ * - A tenant is named by its slug; NULL or "" means the API key's own tenant
+ *   (64 "which tenant?" for an actor that spans tenants).  Unknown names are
+ *   65: "unknown tenant 'x'", "unknown agent 'x' in tenant 'y'", …;
+ *   duplicates are 65: "tenant 'x' already exists".
+ * - Return 0 or an exit code from exitcodes.h with err set.  Nothing here
+ *   prints or exits.
+ *
+ * Record fields (input and output use the same names):
+ *   tenant    {tenant, name}
+ *   user      {user (e-mail), name, super_admin, [tenant, role]}
+ *   member    {tenant, user, role}
+ *   agent     {tenant, agent, display_name, personality, instructions,
+ *              business_name, language, booking, engine, model, debounce,
+ *              pause_on_human, active}   (+ default, created_at, … on output)
+ *   location  {tenant, location, timezone, hours, context}
+ *   api key   {tenant, api_key (the key's label), user}
+ *              (+ prefix, role, key — the secret, on creation only)
+ */
 #ifndef IG_TENANT_H
 #define IG_TENANT_H
+
+#include <stdint.h>
+#include <jansson.h>
+
+#include "authz.h"
+#include "ctx.h"
+
+/* Limits on free text, so one record cannot bloat the store. */
+#define IG_NAME_MAX 200        /* display names, business and tenant names */
+#define IG_TEXT_MAX 65536      /* personality, instructions, hours, context */
+
+/* 1 if s is a valid handle (tenant slug, agent or location name):
+ * 1-63 characters of [a-z0-9-], not starting with '-'. */
+int ig_slug_valid(const char *s);
+/* 1 if s looks like an e-mail address: something, '@', a dot after it with
+ * text on both sides, no spaces, at most 254 bytes. */
+int ig_email_valid(const char *s);
+
+/*
+ * A row sink for listings: called once per row with a borrowed object.  It
+ * returns 0 to go on, or an exit code that stops the listing; the listing
+ * function then returns that code without touching err (the sink knows why
+ * it stopped, e.g. a write error).
+ */
+typedef int ig_row_fn(void *arg, const json_t *row);
+
+/*
+ * Resolve a tenant slug and require access to `module` in it, for `action`
+ * (the audit name, e.g. "agent.create").  An unknown tenant is 65 — except
+ * for a tenant-scoped API key, which gets the same 77 (audited) as for
+ * another existing tenant, so a key cannot probe which tenants exist.
+ * *id is the tenant id; slug_out (>= 64 bytes, may be NULL) its slug.
+ */
+int ig_tenant_resolve(struct ig_ctx *ctx, const char *slug, enum ig_module module,
+		      enum ig_access access, const char *action, int64_t *id,
+		      char *slug_out, struct ig_err *err);
+
+/*
+ * "init": ctx has its configuration loaded and no store open.  Creates the
+ * store (0600, its directory 0700) or opens and migrates an existing one,
+ * establishes the actor (super admin required), and creates the master key
+ * file (master_key_file) unless it exists.  An existing key is loaded and
+ * checked (mode 0600, 32 bytes, and — when the store holds sealed tokens —
+ * that it is the key, or a previous key, they were sealed with: 78
+ * otherwise).  A missing key while the store holds sealed tokens is refused
+ * (66): a new key could not open them.  ctx->store stays open.  *report
+ * (new) says what was created: {store, store_created, schema_version,
+ * migrated_from, master_key, master_key_created}.
+ */
+int ig_tenant_setup(struct ig_ctx *ctx, json_t **report, struct ig_err *err);
+
+/* Tenants.  create: platform; list/show: tenancy read (a tenant key sees
+ * only its own tenant); rename: tenancy write; delete: platform, cascades
+ * to everything the tenant owns (the audit log keeps its rows). */
+int ig_tenant_create(struct ig_ctx *ctx, const json_t *rec, json_t **out, struct ig_err *err);
+int ig_tenant_list(struct ig_ctx *ctx, ig_row_fn *fn, void *arg, struct ig_err *err);
+int ig_tenant_show(struct ig_ctx *ctx, const char *slug, json_t **out, struct ig_err *err);
+/* new_slug and/or new_name (NULL = keep; at least one). */
+int ig_tenant_rename(struct ig_ctx *ctx, const char *slug, const char *new_slug,
+		     const char *new_name, json_t **out, struct ig_err *err);
+int ig_tenant_delete(struct ig_ctx *ctx, const char *slug, json_t **out, struct ig_err *err);
+
+/*
+ * Users.  add (platform): rec {user, name?, super_admin?, tenant?, role?};
+ * with tenant and role it also grants the membership, in the same
+ * transaction.  An existing user is 65, unless `ensure` is set: then the
+ * user is kept as is and only the membership is granted (the onboarding
+ * form).  list: with a tenant, its members and roles (tenancy read);
+ * tenant NULL and an actor spanning tenants, every user with the list of
+ * their memberships (platform).  remove (platform): the user, their
+ * memberships and keys.
+ */
+int ig_user_add(struct ig_ctx *ctx, const json_t *rec, int ensure, const char *dflt_tenant,
+		json_t **out, struct ig_err *err);
+int ig_user_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *arg,
+		 struct ig_err *err);
+int ig_user_remove(struct ig_ctx *ctx, const char *email, json_t **out, struct ig_err *err);
+
+/* Memberships (tenancy write).  grant: rec {tenant?, user, role}; a member
+ * with another role gets the new one (out's "status" is "updated", else
+ * "created"; the same role again is 65).  revoke also revokes the user's API
+ * keys in that tenant. */
+int ig_member_grant(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tenant,
+		    json_t **out, struct ig_err *err);
+int ig_member_revoke(struct ig_ctx *ctx, const char *tenant, const char *email,
+		     json_t **out, struct ig_err *err);
+
+/*
+ * Agents (agents module; list/show read, the rest write).  The first agent
+ * of a tenant becomes its default; set_default moves the mark in one
+ * transaction; deleting the default agent needs new_default (the successor)
+ * unless it is the tenant's last agent — else 65 naming --new-default.
+ * update applies the fields present in `changes` (same names as create,
+ * without tenant and agent).
+ */
+int ig_agent_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tenant,
+		    json_t **out, struct ig_err *err);
+int ig_agent_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *arg,
+		  struct ig_err *err);
+int ig_agent_show(struct ig_ctx *ctx, const char *tenant, const char *name, json_t **out,
+		  struct ig_err *err);
+int ig_agent_update(struct ig_ctx *ctx, const char *tenant, const char *name,
+		    const json_t *changes, json_t **out, struct ig_err *err);
+int ig_agent_delete(struct ig_ctx *ctx, const char *tenant, const char *name,
+		    const char *new_default, json_t **out, struct ig_err *err);
+int ig_agent_set_default(struct ig_ctx *ctx, const char *tenant, const char *name,
+			 json_t **out, struct ig_err *err);
+
+/* Locations (agents module): {location, timezone, hours, context}. */
+int ig_location_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tenant,
+		       json_t **out, struct ig_err *err);
+int ig_location_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *arg,
+		     struct ig_err *err);
+int ig_location_show(struct ig_ctx *ctx, const char *tenant, const char *name, json_t **out,
+		     struct ig_err *err);
+int ig_location_update(struct ig_ctx *ctx, const char *tenant, const char *name,
+		       const json_t *changes, json_t **out, struct ig_err *err);
+int ig_location_delete(struct ig_ctx *ctx, const char *tenant, const char *name,
+		       json_t **out, struct ig_err *err);
+
+/*
+ * API keys (tenancy write; list: tenancy read).  create: rec {tenant?,
+ * api_key (label, may be ""), user}; the user must be a member of the
+ * tenant.  With super_admin set the key has no tenant: only the store owner
+ * may make one (77 otherwise, audited), for a user with super_admin = 1.
+ * *out holds the key itself ("key") — shown once, never stored: wipe it
+ * with ig_apikey_wipe() before json_decref().  list never shows keys or
+ * hashes; tenant NULL for an actor spanning tenants lists every key.
+ * revoke takes the key's prefix; revoking twice is 65.
+ */
+int ig_apikey_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tenant,
+		     int super_admin, json_t **out, struct ig_err *err);
+int ig_apikey_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *arg,
+		   struct ig_err *err);
+int ig_apikey_revoke(struct ig_ctx *ctx, const char *prefix, json_t **out, struct ig_err *err);
+/* Overwrite the "key" member of a record in place (borrows rec). */
+void ig_apikey_wipe(json_t *rec);
+
+/*
+ * One onboarding record, of the kind its fields name: "api_key" → API key,
+ * "agent" → agent, "location" → location, "user" → user (created if new,
+ * then granted "role" — ensure semantics), otherwise a tenant.  *out is the
+ * created record with "kind" added.  Permissions are those of the
+ * underlying function.
+ */
+int ig_tenant_onboard(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tenant,
+		      json_t **out, struct ig_err *err);
+
+/* Audit log listing (audit module, read).  tenant NULL for an actor that
+ * spans tenants lists every row (platform).  actor: substring of the actor
+ * label; action: exact, or a prefix ending in '*' ("agent.*"); since: Unix
+ * seconds, 0 = all; limit 0 = all.  Oldest first. */
+struct ig_audit_filter {
+	const char *tenant;
+	const char *actor;
+	const char *action;
+	int64_t since;
+	long long limit;
+};
+int ig_tenant_audit_list(struct ig_ctx *ctx, const struct ig_audit_filter *f, ig_row_fn *fn,
+			 void *arg, struct ig_err *err);
+
+/* A row of the current statement as a JSON object keyed by column name:
+ * integers in columns named "at" or "*_at" become ISO-8601 strings, known
+ * flag columns become booleans, JSON-text columns (detail, details,
+ * attachments, meta) are parsed, blobs are left out.  New reference. */
+json_t *ig_tenant_row_json(sqlite3_stmt *stmt);
+
 #endif
