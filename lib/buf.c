@@ -85,6 +85,7 @@ int ig_buf_read_file(struct ig_buf *b, FILE *f)
 		return -1;
 	if (!b->data && grow(b, 0))
 		return -1;
+	b->data[b->len] = '\0';  /* empty input: the fresh buffer must be a string too */
 	return 0;
 }
 

@@ -36,9 +36,13 @@ const struct ig_config_def ig_config_defs[] = {
 	{ "www_instagram_url", "https://www.instagram.com", NULL, "Instagram Login dialog base URL" },
 	{ "http_timeout", "30", NULL, "seconds before an HTTP request is abandoned" },
 	{ "http_retries", "4", NULL, "retries of a temporary Graph failure" },
+	{ "http_backoff_ms", "500", NULL, "first retry delay bound, ms (full jitter, doubling, capped at 30 s)" },
 	{ "llm_url", "http://127.0.0.1:11434/v1", NULL, "OpenAI-compatible endpoint (openai engine)" },
 	{ "llm_key_file", NULL, "IGKIT_LLM_KEY", "API key for the LLM endpoint" },
 	{ "llm_model", "llama3.1", NULL, "model when the agent names none" },
+	{ "reply_max_per_hour", "10", NULL, "loop guard: automated replies per conversation per hour" },
+	{ "kb_min_confidence", "0.5", NULL, "kb engine: share of the question's terms an answer must cover" },
+	{ "llm_daily_token_cap", "0", NULL, "openai engine: tokens per tenant per UTC day (0 = no cap)" },
 	{ "max_body", "1048576", NULL, "largest webhook body accepted, bytes" },
 	{ "data_deletion_url", "", NULL, "status page URL returned to Meta's data-deletion callback" },
 	{ NULL, NULL, NULL, NULL }

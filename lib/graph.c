@@ -1,2 +1,987 @@
-/* lib/graph.c — being written; see lib/graph.h */
-typedef int ig_graph_placeholder;
+/*
+ * lib/graph.c — the HTTP client for Meta's Graph API on libcurl.
+ *
+ * One transfer engine serves both entry points: ig_graph_call() drives one
+ * request on the long-lived easy handle (connections kept alive between
+ * calls), ig_graph_run_many() drives many on a multi handle.  After each
+ * attempt judge() applies the retry policy of graph.h and either finishes the
+ * request or says how long to wait before the next attempt.
+ *
+ * The library does not print, with one declared exception: with verbose on,
+ * each request and response line goes to stderr, tokens masked (graph.h).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <threads.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include <build.h>  /* PACKAGE_VERSION */
+
+#include "buf.h"
+#include "crypto.h"
+#include "graph.h"
+#include "jsonio.h"
+
+#define BODY_MAX (16u * 1024 * 1024)  /* larger responses are refused */
+#define BACKOFF_CAP_MS (IG_GRAPH_WAIT_CAP_S * 1000L)
+#define USAGE_SLOW_PCT 95             /* usage headers at or above this slow us down */
+
+/* Query and form keys whose values are secrets (masked in -v output). */
+static const char *const secret_keys[] = {
+	"access_token", "client_secret", "fb_exchange_token", "input_token", "code",
+	"refresh_token", NULL
+};
+
+/* ------------------------------------------------------------ global init */
+
+static once_flag curl_once = ONCE_FLAG_INIT;
+static CURLcode curl_init_rc;
+
+/* curl_global_init is not thread-safe in older libcurl: call it exactly once
+ * for the life of the process (never cleaned up: the process exit does). */
+static void curl_init_once(void)
+{
+	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts;
+
+	if (s <= 0)
+		return;
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* The program's name for -v lines (glibc), since the library has no cmd_name. */
+extern char *program_invocation_short_name;
+
+static void vlog(const struct ig_graph *g, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void vlog(const struct ig_graph *g, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!g->verbose)
+		return;
+	fprintf(stderr, "%s: graph: ", program_invocation_short_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+char *ig_url_escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(s), i;
+	char *out = malloc(3 * n + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+		    || c == '-' || c == '_' || c == '.' || c == '~') {
+			*o++ = (char)c;
+		} else {
+			*o++ = '%';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static int is_secret_key(const char *k, size_t n)
+{
+	int i;
+
+	for (i = 0; secret_keys[i]; i++)
+		if (strlen(secret_keys[i]) == n && !strncmp(secret_keys[i], k, n))
+			return 1;
+	return 0;
+}
+
+char *ig_graph_mask_query(const char *q)
+{
+	struct ig_buf b = IG_BUF_INIT(1u << 20);
+	const char *p = q, *qm;
+
+	if (!q)
+		return NULL;
+	/* A URL: copy up to its query untouched. */
+	qm = strchr(q, '?');
+	if (qm && strchr(q, '=') > qm) {
+		ig_buf_add(&b, q, (size_t)(qm - q + 1));
+		p = qm + 1;
+	}
+	while (*p) {
+		size_t n = strcspn(p, "&#");
+		const char *eq = memchr(p, '=', n);
+
+		if (eq && is_secret_key(p, (size_t)(eq - p))) {
+			char *v = strndup(eq + 1, n - (size_t)(eq - p) - 1);
+			/* an app secret shows nothing; tokens show their ends */
+			char *m = v && strncmp(p, "client_secret=", 14) ? ig_mask(v) : NULL;
+
+			ig_buf_add(&b, p, (size_t)(eq - p + 1));
+			ig_buf_adds(&b, m ? m : "****");
+			ig_wipe_free(v);
+			free(m);
+		} else {
+			ig_buf_add(&b, p, n);
+		}
+		p += n;
+		if (*p == '#') {
+			ig_buf_adds(&b, p);
+			break;
+		}
+		if (*p == '&')
+			ig_buf_add(&b, p++, 1);
+	}
+	return ig_buf_detach(&b, NULL);
+}
+
+/* "k=v&k=v" from a NULL-terminated key, value list; new string or NULL. */
+static char *encode_pairs(const char *const *kv)
+{
+	struct ig_buf b = IG_BUF_INIT(1u << 24);
+	int i, bad = 0;
+
+	for (i = 0; kv && kv[i] && kv[i + 1]; i += 2) {
+		char *k = ig_url_escape(kv[i]), *v = ig_url_escape(kv[i + 1]);
+
+		if (!k || !v || (i && ig_buf_add(&b, "&", 1)) || ig_buf_adds(&b, k)
+		    || ig_buf_add(&b, "=", 1) || ig_buf_adds(&b, v))
+			bad = 1;
+		free(k);
+		/* values may be tokens */
+		ig_wipe_free(v);
+	}
+	if (bad) {
+		if (b.data)
+			memset(b.data, 0, b.len);
+		ig_buf_release(&b);
+		return NULL;
+	}
+	return ig_buf_detach(&b, NULL);
+}
+
+static const char *host_setting(enum ig_host h)
+{
+	switch (h) {
+	case IG_HOST_GRAPH_FB: return "graph_facebook_url";
+	case IG_HOST_GRAPH_IG: return "graph_instagram_url";
+	case IG_HOST_API_IG: return "api_instagram_url";
+	case IG_HOST_WWW_FB: return "www_facebook_url";
+	case IG_HOST_WWW_IG: return "www_instagram_url";
+	case IG_HOST_LLM: return "llm_url";
+	}
+	return "graph_facebook_url";
+}
+
+char *ig_graph_url(const struct ig_graph *g, enum ig_host host, int versioned, const char *path)
+{
+	const char *base = ig_config_get(g->cfg, host_setting(host));
+	const char *ver = ig_config_get(g->cfg, "graph_version");
+	size_t bn;
+	char *out;
+
+	if (!base)
+		base = "";
+	bn = strlen(base);
+	while (bn && base[bn - 1] == '/')
+		bn--;
+	if (!path)
+		path = "";
+	if (asprintf(&out, "%.*s%s%s%s%s", (int)bn, base,
+		     versioned && ver && *ver ? "/" : "", versioned && ver ? ver : "",
+		     *path && *path != '/' ? "/" : "", path) < 0)
+		return NULL;
+	return out;
+}
+
+/* ------------------------------------------------------------ errors */
+
+static void copy_str(char *dst, size_t n, const char *src)
+{
+	snprintf(dst, n, "%s", src ? src : "");
+}
+
+static long json_long(const json_t *o, const char *key)
+{
+	const json_t *v = json_object_get(o, key);
+
+	if (json_is_integer(v))
+		return (long)json_integer_value(v);
+	if (json_is_string(v))
+		return strtol(json_string_value(v), NULL, 10);
+	return 0;
+}
+
+int ig_graph_error_decode(const json_t *body, long http_status, struct ig_graph_error *e)
+{
+	const json_t *er;
+
+	memset(e, 0, sizeof(*e));
+	e->http_status = http_status;
+	if (!json_is_object(body))
+		return 0;
+	er = json_object_get(body, "error");
+	if (json_is_object(er)) {
+		/* Graph API (reference 9.1); OpenAI-compatible servers share the shape. */
+		const json_t *t = json_object_get(er, "is_transient");
+
+		copy_str(e->message, sizeof(e->message), ig_json_str(er, "message"));
+		copy_str(e->type, sizeof(e->type), ig_json_str(er, "type"));
+		copy_str(e->fbtrace_id, sizeof(e->fbtrace_id), ig_json_str(er, "fbtrace_id"));
+		e->code = json_long(er, "code");
+		e->subcode = json_long(er, "error_subcode");
+		e->is_transient = json_is_true(t) || (json_is_integer(t) && json_integer_value(t));
+		return 1;
+	}
+	if (json_object_get(body, "error_message") || json_object_get(body, "error_type")) {
+		/* api.instagram.com/oauth/access_token (reference 7.1 step 3). */
+		copy_str(e->message, sizeof(e->message), ig_json_str(body, "error_message"));
+		copy_str(e->type, sizeof(e->type), ig_json_str(body, "error_type"));
+		e->code = json_long(body, "code");
+		return 1;
+	}
+	if (json_is_string(er)) {
+		/* OAuth style: {"error":"invalid_grant","error_description":"..."} */
+		const char *d = ig_json_str(body, "error_description");
+
+		copy_str(e->type, sizeof(e->type), json_string_value(er));
+		copy_str(e->message, sizeof(e->message), d ? d : json_string_value(er));
+		return 1;
+	}
+	return 0;
+}
+
+int ig_graph_classify(const struct ig_graph_error *e)
+{
+	switch (e->code) {
+	case 1: case 2: case 4: case 17: case 32: case 613: case 80002:
+		return -1;
+	case 102: case 190:
+		return IG_EX_NOPERM;
+	case 10: case 100:
+		return IG_EX_UNAVAILABLE;
+	}
+	if (e->code >= 200 && e->code <= 299)
+		return IG_EX_UNAVAILABLE;
+	if (e->is_transient)
+		return -1;
+	if (e->http_status >= 500 || e->http_status == 429)
+		return -1;
+	if (e->http_status == 401 && !e->code)
+		return IG_EX_NOPERM;
+	return IG_EX_UNAVAILABLE;
+}
+
+void ig_graph_error_format(const struct ig_graph_error *e, char *buf, size_t n)
+{
+	size_t len;
+
+	if (e->code && e->subcode)
+		len = (size_t)snprintf(buf, n, "(#%ld/%ld) ", e->code, e->subcode);
+	else if (e->code)
+		len = (size_t)snprintf(buf, n, "(#%ld) ", e->code);
+	else
+		len = (size_t)snprintf(buf, n, "(HTTP %ld) ", e->http_status);
+	if (len >= n)
+		return;
+	len += (size_t)snprintf(buf + len, n - len, "%s",
+				e->message[0] ? e->message : e->type[0] ? e->type : "error");
+	if (len < n && e->fbtrace_id[0])
+		snprintf(buf + len, n - len, " [fbtrace %s]", e->fbtrace_id);
+}
+
+/* ------------------------------------------------------------ usage, waits */
+
+static void usage_obj(const json_t *o, int *pct, long *regain)
+{
+	static const char *const keys[] = { "call_count", "total_cputime", "total_time" };
+	size_t i;
+
+	if (!json_is_object(o))
+		return;
+	for (i = 0; i < 3; i++) {
+		long v = json_long(o, keys[i]);
+
+		if (v > *pct)
+			*pct = (int)(v > 10000 ? 10000 : v);
+	}
+	/* minutes (reference 9.2) */
+	if (json_long(o, "estimated_time_to_regain_access") * 60 > *regain)
+		*regain = json_long(o, "estimated_time_to_regain_access") * 60;
+}
+
+int ig_graph_usage_parse(const char *app_usage, const char *buc_usage, int *pct, long *regain_s)
+{
+	int found = 0;
+	json_t *v;
+
+	*pct = 0;
+	*regain_s = 0;
+	if (app_usage && *app_usage && (v = json_loads(app_usage, 0, NULL))) {
+		usage_obj(v, pct, regain_s);
+		json_decref(v);
+		found = 1;
+	}
+	if (buc_usage && *buc_usage && (v = json_loads(buc_usage, 0, NULL))) {
+		const char *k;
+		json_t *arr, *o;
+		size_t i;
+
+		/* {"<object id>": [{type, call_count, ...}, ...], ...} */
+		json_object_foreach(v, k, arr) {
+			if (json_is_object(arr))
+				usage_obj(arr, pct, regain_s);
+			json_array_foreach(arr, i, o)
+				usage_obj(o, pct, regain_s);
+		}
+		json_decref(v);
+		found = 1;
+	}
+	return found ? 0 : -1;
+}
+
+long ig_graph_retry_after(const char *value, long long now)
+{
+	char *end;
+	long v;
+	time_t t;
+
+	if (!value || !*value)
+		return -1;
+	errno = 0;
+	v = strtol(value, &end, 10);
+	if (end != value && !errno && v >= 0) {
+		while (*end == ' ' || *end == '\t')
+			end++;
+		if (!*end)
+			return v;
+	}
+	t = curl_getdate(value, NULL);
+	if (t < 0)
+		return -1;
+	return t > now ? (long)(t - now) : 0;
+}
+
+long ig_graph_backoff_ms(struct ig_graph *g, int retry)
+{
+	long bound = g->backoff_ms > 0 ? g->backoff_ms : 0;
+	int i;
+
+	for (i = 1; i < retry && bound < BACKOFF_CAP_MS; i++)
+		bound *= 2;
+	if (bound > BACKOFF_CAP_MS)
+		bound = BACKOFF_CAP_MS;
+	if (bound <= 0)
+		return 0;
+	return (long)((double)rand_r(&g->seed) / ((double)RAND_MAX + 1.0) * (double)(bound + 1));
+}
+
+/* ------------------------------------------------------------ init */
+
+static int setting_number(const struct ig_config *cfg, const char *name, double min, double max,
+			  double *out, struct ig_err *err)
+{
+	const char *v = ig_config_get(cfg, name);
+	char *end;
+	double d;
+
+	if (!v || !*v)
+		return ig_err_set(err, IG_EX_CONFIG, "setting '%s' is empty", name);
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno || end == v || *end || !isfinite(d) || d < min || d > max)
+		return ig_err_set(err, IG_EX_CONFIG, "setting '%s' must be a number from %g to %g, not '%s'",
+				  name, min, max, v);
+	*out = d;
+	return 0;
+}
+
+int ig_graph_init(struct ig_graph *g, const struct ig_config *cfg, int verbose, struct ig_err *err)
+{
+	double timeout, retries, backoff;
+	int rc;
+
+	memset(g, 0, sizeof(*g));
+	g->cfg = cfg;
+	g->verbose = verbose;
+	if ((rc = setting_number(cfg, "http_timeout", 0.05, 3600, &timeout, err))
+	    || (rc = setting_number(cfg, "http_retries", 0, 20, &retries, err))
+	    || (rc = setting_number(cfg, "http_backoff_ms", 0, 60000, &backoff, err)))
+		return rc;
+	if (retries != (double)(int)retries)
+		return ig_err_set(err, IG_EX_CONFIG, "setting 'http_retries' must be a whole number");
+	g->timeout_ms = (long)(timeout * 1000);
+	g->max_retries = (int)retries;
+	g->backoff_ms = (long)backoff;
+	call_once(&curl_once, curl_init_once);
+	if (curl_init_rc != CURLE_OK)
+		return ig_err_set(err, IG_EX_SOFTWARE, "cannot initialise libcurl: %s",
+				  curl_easy_strerror(curl_init_rc));
+	if (!(g->curl = curl_easy_init()))
+		return ig_err_set(err, IG_EX_SOFTWARE, "cannot initialise libcurl");
+	if (ig_random(&g->seed, sizeof(g->seed)))
+		g->seed = (unsigned int)time(NULL);
+	return 0;
+}
+
+void ig_graph_release(struct ig_graph *g)
+{
+	if (g->curl)
+		curl_easy_cleanup(g->curl);
+	g->curl = NULL;
+}
+
+void ig_graph_resp_release(struct ig_graph_resp *r)
+{
+	json_decref(r->body);
+	r->body = NULL;
+	free(r->location);
+	r->location = NULL;
+}
+
+/* ------------------------------------------------------------ one transfer */
+
+struct xfer {
+	struct ig_graph_req *req;
+	CURL *h;
+	int own_handle;             /* h is ours (multi), not g->curl */
+	struct curl_slist *hdrs;
+	char *url;                  /* with the query: holds tokens, wiped on free */
+	char *post;                 /* form or JSON body */
+	size_t postlen;
+	struct ig_buf body;
+	char retry_after[64];
+	char app_usage[512];
+	char buc_usage[4096];
+	char errbuf[CURL_ERROR_SIZE];
+	int attempt;                /* attempts made */
+	double start_at;            /* monotonic time the next attempt may start */
+	double began;               /* monotonic start of the current attempt */
+	int active, done;
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *u)
+{
+	struct xfer *x = u;
+
+	if (ig_buf_add(&x->body, p, size * n))
+		return 0;  /* over BODY_MAX: curl reports a write error */
+	return size * n;
+}
+
+static void header_value(char *dst, size_t n, const char *p, size_t len, size_t skip)
+{
+	const char *v = p + skip;
+	size_t vl = len - skip;
+
+	while (vl && (*v == ' ' || *v == '\t'))
+		v++, vl--;
+	while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+		vl--;
+	if (vl >= n)
+		vl = n - 1;
+	memcpy(dst, v, vl);
+	dst[vl] = '\0';
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *u)
+{
+	struct xfer *x = u;
+	size_t len = size * n;
+
+	if (len > 5 && !strncmp(p, "HTTP/", 5)) {
+		/* a new response (after 100 Continue): forget the previous one's */
+		x->retry_after[0] = x->app_usage[0] = x->buc_usage[0] = '\0';
+	} else if (len > 12 && !strncasecmp(p, "Retry-After:", 12)) {
+		header_value(x->retry_after, sizeof(x->retry_after), p, len, 12);
+	} else if (len > 12 && !strncasecmp(p, "X-App-Usage:", 12)) {
+		header_value(x->app_usage, sizeof(x->app_usage), p, len, 12);
+	} else if (len > 28 && !strncasecmp(p, "X-Business-Use-Case-Usage:", 26)) {
+		header_value(x->buc_usage, sizeof(x->buc_usage), p, len, 26);
+	}
+	return len;
+}
+
+static int idempotent(const struct ig_graph_req *r)
+{
+	return r->idempotent || !r->method || !strcmp(r->method, "GET")
+		|| !strcmp(r->method, "DELETE");
+}
+
+static const char *method_of(const struct ig_graph_req *r)
+{
+	return r->method ? r->method : "GET";
+}
+
+static void xfer_free(struct xfer *x)
+{
+	if (x->own_handle && x->h)
+		curl_easy_cleanup(x->h);
+	x->h = NULL;
+	curl_slist_free_all(x->hdrs);
+	x->hdrs = NULL;
+	ig_wipe_free(x->url);
+	x->url = NULL;
+	if (x->post)
+		memset(x->post, 0, x->postlen);
+	free(x->post);
+	x->post = NULL;
+	if (x->body.data)
+		memset(x->body.data, 0, x->body.len);
+	ig_buf_release(&x->body);
+}
+
+/* Build URL, body and headers once; 0 or an exit code in req->err. */
+static int xfer_prepare(struct ig_graph *g, struct xfer *x, struct ig_graph_req *req)
+{
+	char *base, *q = NULL;
+
+	memset(x, 0, sizeof(*x));
+	x->req = req;
+	ig_buf_init(&x->body, BODY_MAX);
+	memset(&req->resp, 0, sizeof(req->resp));
+	req->rc = 0;
+	ig_err_clear(&req->err);
+	base = ig_graph_url(g, req->host, req->versioned, req->path);
+	if (!base)
+		return req->rc = ig_err_set(&req->err, IG_EX_SOFTWARE, "out of memory");
+	if (req->query && req->query[0]) {
+		q = encode_pairs(req->query);
+		if (!q || asprintf(&x->url, "%s%c%s", base, strchr(base, '?') ? '&' : '?', q) < 0)
+			x->url = NULL;
+		ig_wipe_free(q);
+		free(base);
+	} else {
+		x->url = base;
+	}
+	if (!x->url)
+		return req->rc = ig_err_set(&req->err, IG_EX_SOFTWARE, "out of memory");
+	if (req->form) {
+		x->post = encode_pairs(req->form);
+		x->hdrs = curl_slist_append(x->hdrs,
+			"Content-Type: application/x-www-form-urlencoded");
+	} else if (req->json) {
+		x->post = json_dumps(req->json, JSON_COMPACT);
+		x->hdrs = curl_slist_append(x->hdrs, "Content-Type: application/json");
+	}
+	if ((req->form || req->json) && !x->post)
+		return req->rc = ig_err_set(&req->err, IG_EX_SOFTWARE, "out of memory");
+	x->postlen = x->post ? strlen(x->post) : 0;
+	x->hdrs = curl_slist_append(x->hdrs, "Accept: application/json");
+	x->hdrs = curl_slist_append(x->hdrs, "Expect:");
+	if (req->token) {
+		char *h;
+
+		if (asprintf(&h, "Authorization: Bearer %s", req->token) < 0)
+			return req->rc = ig_err_set(&req->err, IG_EX_SOFTWARE, "out of memory");
+		x->hdrs = curl_slist_append(x->hdrs, h);
+		ig_wipe_free(h);
+	}
+	return 0;
+}
+
+/* Set up handle h for the next attempt of x. */
+static void xfer_setup(struct ig_graph *g, struct xfer *x)
+{
+	struct ig_graph_req *req = x->req;
+	const char *m = method_of(req);
+	CURL *h = x->h;
+
+	curl_easy_reset(h);
+	ig_buf_reset(&x->body);
+	x->retry_after[0] = x->app_usage[0] = x->buc_usage[0] = x->errbuf[0] = '\0';
+	curl_easy_setopt(h, CURLOPT_URL, x->url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, g->timeout_ms);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, g->timeout_ms < 10000 ? g->timeout_ms : 10000L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "igkit/" PACKAGE_VERSION);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->hdrs);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
+	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_PRIVATE, x);
+	if (!strcmp(m, "GET")) {
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	} else {
+		if (!strcmp(m, "POST") || x->post) {
+			curl_easy_setopt(h, CURLOPT_POSTFIELDS, x->post ? x->post : "");
+			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)x->postlen);
+		}
+		if (strcmp(m, "POST"))
+			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
+	}
+	x->attempt++;
+	x->began = mono_now();
+	if (g->verbose) {
+		char *mu = ig_graph_mask_query(x->url);
+
+		vlog(g, "> %s %s%s", m, mu ? mu : "?", req->token ? " (Authorization: Bearer ****)" : "");
+		if (x->post && req->form) {
+			char *mp = ig_graph_mask_query(x->post);
+
+			vlog(g, "> body %s", mp ? mp : "?");
+			free(mp);
+		} else if (x->post) {
+			vlog(g, "> body %.300s%s", x->post, x->postlen > 300 ? "…" : "");
+		}
+		free(mu);
+	}
+}
+
+static void set_final(struct xfer *x, int code)
+{
+	if (!code)
+		memset(&x->req->resp.gerr, 0, sizeof(x->req->resp.gerr));
+	x->req->rc = code;
+	x->req->resp.attempts = x->attempt;
+	x->done = 1;
+}
+
+/* What the request was, for messages (no query: it may hold tokens). */
+static void what(const struct xfer *x, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s %s", method_of(x->req), x->req->path ? x->req->path : "/");
+}
+
+static int transport_unsent(CURLcode cc)
+{
+	return cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_COULDNT_RESOLVE_PROXY
+		|| cc == CURLE_COULDNT_CONNECT;
+}
+
+/*
+ * Judge an attempt that ended with cc.  Returns 1 when the request is
+ * finished (req->rc, err, resp set), 0 when it should be retried after
+ * *delay seconds.
+ */
+static int judge(struct ig_graph *g, struct xfer *x, CURLcode cc, double *delay)
+{
+	struct ig_graph_req *req = x->req;
+	struct ig_graph_resp *r = &req->resp;
+	char w[300], msg[800], when[32];
+	long status = 0, req_size = 0;
+	long wait_hint = -1;       /* seconds the server asked for */
+	int pct = 0, verdict, last = x->attempt > g->max_retries;
+	long regain = 0;
+	double ms = (mono_now() - x->began) * 1000;
+
+	what(x, w, sizeof(w));
+	*delay = 0;
+	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(x->h, CURLINFO_REQUEST_SIZE, &req_size);
+	r->status = status;
+	r->attempts = x->attempt;
+
+	if (cc != CURLE_OK) {
+		const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc);
+
+		vlog(g, "< %s failed after %.0f ms: %s", w, ms, why);
+		if (cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL) {
+			ig_err_set(&req->err, IG_EX_CONFIG, "graph: %s: bad URL (check the *_url settings): %s",
+				   w, why);
+			set_final(x, IG_EX_CONFIG);
+			return 1;
+		}
+		if (cc == CURLE_WRITE_ERROR) {
+			ig_err_set(&req->err, IG_EX_UNAVAILABLE, "graph: %s: response larger than %u bytes",
+				   w, BODY_MAX);
+			set_final(x, IG_EX_UNAVAILABLE);
+			return 1;
+		}
+		if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE) {
+			ig_err_set(&req->err, IG_EX_UNAVAILABLE, "graph: %s: TLS verification failed: %s", w, why);
+			set_final(x, IG_EX_UNAVAILABLE);
+			return 1;
+		}
+		/* Sent and possibly acted on: a non-idempotent request is never
+		 * resent automatically (graph.h). */
+		if (!transport_unsent(cc) && req_size > 0 && !idempotent(req)) {
+			r->ambiguous = 1;
+			ig_err_set(&req->err, IG_EX_TEMPFAIL,
+				   "graph: %s: %s after the request was sent; it may have been acted on (ambiguous, not retried)",
+				   w, cc == CURLE_OPERATION_TIMEDOUT ? "timed out" : why);
+			set_final(x, IG_EX_TEMPFAIL);
+			return 1;
+		}
+		if (last) {
+			ig_err_set(&req->err, IG_EX_TEMPFAIL, "graph: %s: %s (gave up after %d attempt%s)", w,
+				   cc == CURLE_OPERATION_TIMEDOUT ? "timed out" : why, x->attempt,
+				   x->attempt == 1 ? "" : "s");
+			set_final(x, IG_EX_TEMPFAIL);
+			return 1;
+		}
+		*delay = (double)ig_graph_backoff_ms(g, x->attempt) / 1000.0;
+		vlog(g, "retrying %s in %.0f ms", w, *delay * 1000);
+		return 0;
+	}
+
+	/* A response arrived. */
+	vlog(g, "< %ld %s (%.0f ms, %zu bytes)", status, w, ms, x->body.len);
+	r->body = NULL;
+	if (x->body.len) {
+		json_error_t je;
+
+		r->body = json_loadb(x->body.data, x->body.len, JSON_DECODE_ANY, &je);
+	}
+	{
+		char *loc = NULL;
+
+		if (curl_easy_getinfo(x->h, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc)
+			r->location = strdup(loc);
+	}
+	if (!ig_graph_usage_parse(x->app_usage, x->buc_usage, &pct, &regain) && pct >= USAGE_SLOW_PCT) {
+		/* Near the limit: pace the next calls (reference 9.2). */
+		double slow = (double)g->backoff_ms / 1000.0 * (double)(pct - 90);
+
+		if (slow > IG_GRAPH_WAIT_CAP_S)
+			slow = IG_GRAPH_WAIT_CAP_S;
+		if (slow > g->slowdown)
+			g->slowdown = slow;
+		vlog(g, "usage at %d%% of the limit: pausing %.1f s before the next call", pct,
+		     g->slowdown);
+	}
+	if (status >= 200 && status < 400) {
+		set_final(x, 0);
+		return 1;
+	}
+
+	ig_graph_error_decode(r->body, status, &r->gerr);
+	if (!r->gerr.code && !r->gerr.message[0] && x->body.len && !r->body) {
+		/* a non-JSON error page: keep its first line for the message */
+		size_t n = strcspn(x->body.data, "\r\n");
+
+		snprintf(r->gerr.message, sizeof(r->gerr.message), "%.*s", (int)(n > 200 ? 200 : n),
+			 x->body.data);
+	}
+	ig_graph_error_format(&r->gerr, msg, sizeof(msg));
+	verdict = ig_graph_classify(&r->gerr);
+	if (verdict > 0) {
+		ig_err_set(&req->err, verdict, "graph: %s", msg);
+		set_final(x, verdict);
+		return 1;
+	}
+	/* Temporary.  How long does the server want us to wait? */
+	wait_hint = ig_graph_retry_after(x->retry_after, (long long)time(NULL));
+	if (regain > wait_hint)
+		wait_hint = regain;
+	if (wait_hint > IG_GRAPH_WAIT_CAP_S) {
+		time_t t = time(NULL) + wait_hint;
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		ig_err_set(&req->err, IG_EX_TEMPFAIL, "graph: %s; rate limited: retry after %s (%ld s)",
+			   msg, when, wait_hint);
+		set_final(x, IG_EX_TEMPFAIL);
+		return 1;
+	}
+	if (last) {
+		ig_err_set(&req->err, IG_EX_TEMPFAIL, "graph: %s (gave up after %d attempt%s)", msg,
+			   x->attempt, x->attempt == 1 ? "" : "s");
+		set_final(x, IG_EX_TEMPFAIL);
+		return 1;
+	}
+	*delay = (double)ig_graph_backoff_ms(g, x->attempt) / 1000.0;
+	if (wait_hint > *delay)
+		*delay = (double)wait_hint;
+	vlog(g, "retrying %s in %.0f ms: %s", w, *delay * 1000, msg);
+	return 0;
+}
+
+/* The pause the usage headers asked for, taken once. */
+static double take_slowdown(struct ig_graph *g)
+{
+	double s = g->slowdown;
+
+	g->slowdown = 0;
+	return s > IG_GRAPH_WAIT_CAP_S ? IG_GRAPH_WAIT_CAP_S : s;
+}
+
+int ig_graph_call(struct ig_graph *g, struct ig_graph_req *req)
+{
+	struct xfer x;
+	double delay = 0;
+
+	if (xfer_prepare(g, &x, req)) {
+		xfer_free(&x);
+		return req->rc;
+	}
+	x.h = g->curl;
+	for (;;) {
+		CURLcode cc;
+
+		sleep_s(delay + take_slowdown(g));
+		xfer_setup(g, &x);
+		cc = curl_easy_perform(x.h);
+		if (judge(g, &x, cc, &delay))
+			break;
+		/* Retrying: drop what the failed attempt left. */
+		ig_graph_resp_release(&req->resp);
+	}
+	/* The handle must not point at x's buffers once x is gone. */
+	curl_easy_setopt(x.h, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(x.h, CURLOPT_ERRORBUFFER, NULL);
+	xfer_free(&x);
+	return req->rc;
+}
+
+static int severity(int rc)
+{
+	switch (rc) {
+	case 0: return 0;
+	case IG_EX_NOPERM: return 4;
+	case IG_EX_TEMPFAIL: return 3;
+	case IG_EX_UNAVAILABLE: return 2;
+	default: return 1;
+	}
+}
+
+int ig_graph_run_many(struct ig_graph *g, struct ig_graph_req *reqs, size_t n, int max_parallel)
+{
+	struct xfer *xs;
+	CURLM *m;
+	size_t i, left = n;
+	int worst = 0, per_host[IG_HOST_LLM + 1] = { 0 };
+
+	if (n == 0)
+		return 0;
+	if (max_parallel < 1)
+		max_parallel = 1;
+	xs = calloc(n, sizeof(*xs));
+	m = curl_multi_init();
+	if (!xs || !m) {
+		free(xs);
+		if (m)
+			curl_multi_cleanup(m);
+		for (i = 0; i < n; i++)
+			reqs[i].rc = ig_err_set(&reqs[i].err, IG_EX_SOFTWARE, "out of memory");
+		return IG_EX_SOFTWARE;
+	}
+	curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)max_parallel);
+	for (i = 0; i < n; i++) {
+		if (xfer_prepare(g, &xs[i], &reqs[i]) || !(xs[i].h = curl_easy_init())) {
+			if (!reqs[i].rc)
+				reqs[i].rc = ig_err_set(&reqs[i].err, IG_EX_SOFTWARE, "out of memory");
+			xs[i].done = 1;
+			left--;
+			continue;
+		}
+		xs[i].own_handle = 1;
+	}
+	{
+		double slow = take_slowdown(g), now = mono_now();
+
+		for (i = 0; i < n; i++)
+			xs[i].start_at = now + slow;
+	}
+	while (left > 0) {
+		double now = mono_now(), next = -1;
+		int running = 0, msgs;
+		CURLMsg *msg;
+		long wait_ms;
+
+		/* Start what may start: per-host cap, backoff times. */
+		for (i = 0; i < n; i++) {
+			struct xfer *x = &xs[i];
+
+			if (x->done || x->active)
+				continue;
+			if (x->start_at > now) {
+				if (next < 0 || x->start_at < next)
+					next = x->start_at;
+				continue;
+			}
+			if (per_host[x->req->host] >= max_parallel)
+				continue;
+			xfer_setup(g, x);
+			if (curl_multi_add_handle(m, x->h) != CURLM_OK) {
+				x->req->rc = ig_err_set(&x->req->err, IG_EX_SOFTWARE,
+							"cannot start a transfer");
+				x->done = 1;
+				left--;
+				continue;
+			}
+			x->active = 1;
+			per_host[x->req->host]++;
+		}
+		if (left == 0)
+			break;
+		curl_multi_perform(m, &running);
+		while ((msg = curl_multi_info_read(m, &msgs))) {
+			struct xfer *x = NULL;
+			double delay;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+			curl_multi_remove_handle(m, msg->easy_handle);
+			x->active = 0;
+			per_host[x->req->host]--;
+			if (judge(g, x, msg->data.result, &delay)) {
+				left--;
+			} else {
+				ig_graph_resp_release(&x->req->resp);
+				x->start_at = mono_now() + delay + take_slowdown(g);
+			}
+		}
+		if (left == 0)
+			break;
+		wait_ms = 1000;
+		if (next >= 0) {
+			double d = (next - mono_now()) * 1000;
+
+			wait_ms = d < 0 ? 0 : d > 1000 ? 1000 : (long)d + 1;
+		}
+		curl_multi_poll(m, NULL, 0, (int)wait_ms, NULL);
+	}
+	for (i = 0; i < n; i++) {
+		if (xs[i].active)
+			curl_multi_remove_handle(m, xs[i].h);
+		xfer_free(&xs[i]);
+		if (severity(reqs[i].rc) > severity(worst))
+			worst = reqs[i].rc;
+	}
+	curl_multi_cleanup(m);
+	free(xs);
+	return worst;
+}

@@ -67,6 +67,7 @@ struct ig_graph {
 	int verbose;
 	double slowdown;              /* seconds to wait before the next call (usage headers) */
 	unsigned int seed;
+	long backoff_ms;              /* first retry's delay bound (http_backoff_ms) */
 };
 
 int ig_graph_init(struct ig_graph *g, const struct ig_config *cfg, int verbose, struct ig_err *err);
@@ -115,5 +116,42 @@ int ig_graph_run_many(struct ig_graph *g, struct ig_graph_req *reqs, size_t n, i
 
 /* Percent-encode for a URL component; new string. */
 char *ig_url_escape(const char *s);
+
+/*
+ * The pieces of the retry policy, exposed for tests/unit/t-graph.c and for
+ * callers that need the same decisions.
+ */
+
+/* Longest wait the client accepts (Retry-After, estimated_time_to_regain_access,
+ * backoff); a longer one turns into 75 with the time to retry in the message. */
+#define IG_GRAPH_WAIT_CAP_S 30
+
+/* Decode a Graph error object {"error":{message,type,code,error_subcode,
+ * is_transient,fbtrace_id}}, the api.instagram.com shape {error_type, code,
+ * error_message}, or an OAuth-style {"error":"...","error_description":"..."}.
+ * body is borrowed and may be NULL.  1 when an error was found (e filled,
+ * http_status set), 0 when not (e zeroed except http_status). */
+int ig_graph_error_decode(const json_t *body, long http_status, struct ig_graph_error *e);
+/* -1: temporary, retry (codes 1, 2, 4, 17, 32, 613, 80002, is_transient, HTTP
+ * 5xx and 429 without a permanent code); else the final exit code: 77 (190,
+ * 102, HTTP 401), 69 (everything else). */
+int ig_graph_classify(const struct ig_graph_error *e);
+/* "(#190/463) Error validating access token [fbtrace EJpl]" into buf. */
+void ig_graph_error_format(const struct ig_graph_error *e, char *buf, size_t n);
+/* Usage headers (reference 9.2): X-App-Usage and X-Business-Use-Case-Usage
+ * values (either may be NULL).  *pct = highest call_count/total_cputime/
+ * total_time percentage seen, *regain_s = longest estimated_time_to_regain_access
+ * in seconds.  0, or -1 when neither header parsed. */
+int ig_graph_usage_parse(const char *app_usage, const char *buc_usage, int *pct, long *regain_s);
+/* Retry-After (delta seconds or an HTTP date) as seconds from now; -1 if
+ * absent or unparsable. */
+long ig_graph_retry_after(const char *value, long long now);
+/* Full-jitter delay before retry number `retry` (1 = first): uniform in
+ * [0, min(cap, backoff_ms * 2^(retry-1))] milliseconds. */
+long ig_graph_backoff_ms(struct ig_graph *g, int retry);
+/* A copy of a query or form string (or a URL: only its query is touched)
+ * with the values of access_token, client_secret, fb_exchange_token,
+ * input_token, code and refresh_token masked; new string. */
+char *ig_graph_mask_query(const char *q);
 
 #endif

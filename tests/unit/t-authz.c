@@ -87,7 +87,12 @@ int main(void)
 	is_int(count(ctx.store, "SELECT count(*) FROM audit_log WHERE outcome='denied' AND action='agent.list'"
 		     " AND tenant_id=2 AND actor='key:test(v@rossi.it)'"), 1, "with action, tenant and actor");
 	ig_ctx_release(&ctx);
-	if (system("rm -rf /tmp/igkit-t-authz.*") != 0)
-		ok(0, "cleanup");
+	{
+		char cmd[200];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			ok(0, "cleanup");
+	}
 	return done_testing();
 }

@@ -118,7 +118,12 @@ int main(void)
 	free(out);
 	ig_config_release(&c);
 
-	if (system("rm -rf /tmp/igkit-t-config.*") != 0)
-		ok(0, "cleanup");
+	{
+		char cmd[200];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			ok(0, "cleanup");
+	}
 	return done_testing();
 }

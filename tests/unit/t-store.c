@@ -126,7 +126,12 @@ int main(void)
 	rc = ig_store_open(&st, path, 0, &err);
 	ok(rc == IG_EX_IOERR, "a file that is not a database → 74 (%d: %s)", rc, err.msg);
 
-	if (system("rm -rf /tmp/igkit-t-store.*") != 0)
-		ok(0, "cleanup");
+	{
+		char cmd[200];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			ok(0, "cleanup");
+	}
 	return done_testing();
 }
