@@ -1,2 +1,1638 @@
-/* lib/reply.c — being written; see lib/reply.h */
-typedef int ig_reply_placeholder;
+/*
+ * reply.c — decision rules, claiming, the two engines and the human side of
+ * a conversation.  The rules and their order are documented in reply.h and
+ * ig-reply(1); outbox.c does the sending.
+ */
+#include <math.h>   /* isfinite: a macro, no libm needed */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "buf.h"
+#include "igtime.h"
+#include "jsonio.h"
+#include "kb.h"
+#include "reply.h"
+
+/* ---------------------------------------------------------------- setup */
+
+static int setting_num(const struct ig_config *cfg, const char *name, double min, double max,
+		       double *out, struct ig_err *err)
+{
+	const char *v = ig_config_get(cfg, name);
+	char *end;
+	double d;
+
+	if (!v || !*v)
+		return ig_err_set(err, IG_EX_CONFIG, "setting %s is empty", name);
+	d = strtod(v, &end);
+	if (*end || end == v || !isfinite(d) || d < min || d > max)
+		return ig_err_set(err, IG_EX_CONFIG, "setting %s must be a number from %g to %g, not '%s'",
+				  name, min, max, v);
+	*out = d;
+	return 0;
+}
+
+int ig_reply_init(struct ig_reply *r, struct ig_ctx *ctx, struct ig_graph *g,
+		  const struct ig_reply_opts *o, struct ig_err *err)
+{
+	double d;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->ctx = ctx;
+	r->graph = g;
+	r->o = *o;
+	if (r->o.parallel <= 0)
+		r->o.parallel = IG_OUTBOX_PARALLEL;
+	if (r->o.history <= 0)
+		r->o.history = 10;
+	ig_outbox_worker_id(r->worker, sizeof(r->worker));
+	if ((rc = setting_num(&ctx->cfg, "reply_max_per_hour", 0, 1e6, &d, err)))
+		return rc;
+	r->max_per_hour = (long)d;
+	if ((rc = setting_num(&ctx->cfg, "kb_min_confidence", 0, 1, &d, err)))
+		return rc;
+	r->min_confidence = d;
+	if ((rc = setting_num(&ctx->cfg, "llm_daily_token_cap", 0, 1e15, &d, err)))
+		return rc;
+	r->token_cap = (long long)d;
+	return 0;
+}
+
+void ig_reply_release(struct ig_reply *r)
+{
+	ig_wipe_free(r->llm_key);
+	r->llm_key = NULL;
+}
+
+static int severity(int code)
+{
+	switch (code) {
+	case 0:
+		return 0;
+	case IG_EX_NOPERM:
+		return 5;
+	case IG_EX_TEMPFAIL:
+		return 4;
+	case IG_EX_UNAVAILABLE:
+		return 3;
+	case IG_EX_DATAERR:
+		return 2;
+	default:
+		return 1;
+	}
+}
+
+void ig_reply_note(struct ig_reply *r, int code)
+{
+	if (severity(code) > severity(r->worst))
+		r->worst = code;
+}
+
+static void emit(struct ig_reply *r, json_t *rec)
+{
+	if (rec && r->emit)
+		r->emit(r->cookie, rec);
+	json_decref(rec);
+}
+
+/* ---------------------------------------------------------------- jobs */
+
+enum job_state { J_SKIP, J_QUEUED, J_GENERATE, J_DONE };
+
+struct job {
+	int64_t conv, tenant_id, account_id, agent_id, outbox_id;
+	char tenant[64], account[64], agent[64], participant[128];
+	char engine[8], model[128];
+	char *display_name, *personality, *instructions, *business, *language;
+	char *loc_name, *loc_ctx;
+	int64_t last_inbound, last_human;
+	char *burst;                  /* the waiting texts, one per line */
+	int nmsg;
+	char *text;
+	double confidence;
+	char source[96];
+	json_t *llm_body;             /* openai request */
+	enum job_state state;
+};
+
+static void job_release(struct job *j)
+{
+	free(j->display_name);
+	free(j->personality);
+	free(j->instructions);
+	free(j->business);
+	free(j->language);
+	free(j->loc_name);
+	free(j->loc_ctx);
+	free(j->burst);
+	free(j->text);
+	json_decref(j->llm_body);
+	memset(j, 0, sizeof(*j));
+}
+
+static void persona_of(const struct job *j, struct ig_persona *p)
+{
+	p->name = j->agent;
+	p->display_name = j->display_name;
+	p->personality = j->personality;
+	p->instructions = j->instructions;
+	p->business_name = j->business;
+	p->language = j->language;
+	p->location_name = j->loc_name;
+	p->location_context = j->loc_ctx;
+}
+
+static double two_places(double d)
+{
+	return (double)(long long)(d * 100 + 0.5) / 100;
+}
+
+static json_t *job_head(const struct job *j)
+{
+	return json_pack("{s:I,s:s,s:s,s:s?}", "conversation", (json_int_t)j->conv,
+			 "tenant", j->tenant, "account", j->account,
+			 "agent", j->agent[0] ? j->agent : NULL);
+}
+
+/* A skip record for --explain (new reference, or NULL when not explaining). */
+static json_t *skip_rec(struct ig_reply *r, const struct job *j, const char *why,
+			const char *detail)
+{
+	json_t *o;
+
+	r->skipped++;
+	if (!r->o.explain)
+		return NULL;
+	o = job_head(j);
+	if (o) {
+		json_object_set_new(o, "skip", json_string(why));
+		if (detail && *detail)
+			json_object_set_new(o, "detail", json_string(detail));
+	}
+	return o;
+}
+
+static const char SQL_JOB[] =
+	"SELECT c.tenant_id, t.slug, c.account_id, a.external_id, a.status,"
+	" a.access_token IS NOT NULL, COALESCE(l.name, ''), COALESCE(l.context, ''),"
+	" c.participant_id, c.ai_state, COALESCE(c.ai_reason, ''), c.thread_owner,"
+	" COALESCE(c.last_inbound_at, 0), COALESCE(c.last_human_at, 0),"
+	" COALESCE(g.id, 0), COALESCE(g.name, ''), COALESCE(g.display_name, ''),"
+	" COALESCE(g.personality, ''), COALESCE(g.instructions, ''), COALESCE(g.business_name, ''),"
+	" COALESCE(g.language, 'en'), COALESCE(g.engine, 'kb'), COALESCE(g.model, ''),"
+	" COALESCE(g.debounce_seconds, 0), COALESCE(g.active, 0)"
+	" FROM conversations c JOIN tenants t ON t.id = c.tenant_id"
+	" JOIN accounts a ON a.id = c.account_id"
+	" LEFT JOIN locations l ON l.id = a.location_id AND l.tenant_id = c.tenant_id"
+	" LEFT JOIN agents g ON g.tenant_id = c.tenant_id AND g.id = COALESCE(a.agent_id,"
+	"   (SELECT d.id FROM agents d WHERE d.tenant_id = c.tenant_id AND d.is_default = 1))"
+	" WHERE c.id = ?";
+
+static const char SQL_BURST[] =
+	"SELECT id, COALESCE(text, ''), sent_at FROM messages"
+	" WHERE conversation_id = ? AND tenant_id = ? AND direction = 'in' AND replied_at IS NULL"
+	" ORDER BY sent_at, id";
+
+static const char SQL_MARK_BURST[] =
+	"UPDATE messages SET replied_at = ?, reply_outbox_id = ?"
+	" WHERE conversation_id = ? AND tenant_id = ? AND direction = 'in' AND replied_at IS NULL";
+
+static char *sdup(const char *s)
+{
+	return strdup(s ? s : "");
+}
+
+/* Fill j from the store (j->conv set).  Returns 1 found, 0 not, or < 0 on
+ * a store error (err set). */
+static int job_load(struct ig_store *st, struct job *j, int *has_token, char *acct_status,
+		    char *ai_state, char *ai_reason, int *thread_owned, int64_t *debounce,
+		    int *agent_active, struct ig_err *err)
+{
+	sqlite3_stmt *s = ig_store_prepare(st, SQL_JOB, err);
+	int rc;
+
+	if (!s)
+		return -1;
+	ig_store_bind(s, "i", j->conv);
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		if (rc == SQLITE_DONE)
+			return 0;
+		ig_store_fail(st, rc, err, "cannot read conversation");
+		return -1;
+	}
+	j->tenant_id = ig_col_int(s, 0);
+	snprintf(j->tenant, sizeof(j->tenant), "%s", ig_col_text(s, 1));
+	j->account_id = ig_col_int(s, 2);
+	snprintf(j->account, sizeof(j->account), "%s", ig_col_text(s, 3));
+	snprintf(acct_status, 16, "%s", ig_col_text(s, 4));
+	*has_token = (int)ig_col_int(s, 5);
+	j->loc_name = sdup(ig_col_text(s, 6));
+	j->loc_ctx = sdup(ig_col_text(s, 7));
+	snprintf(j->participant, sizeof(j->participant), "%s", ig_col_text(s, 8));
+	snprintf(ai_state, 16, "%s", ig_col_text(s, 9));
+	snprintf(ai_reason, 256, "%s", ig_col_text(s, 10));
+	*thread_owned = sqlite3_column_type(s, 11) != SQLITE_NULL && *ig_col_text(s, 11);
+	j->last_inbound = ig_col_int(s, 12);
+	j->last_human = ig_col_int(s, 13);
+	j->agent_id = ig_col_int(s, 14);
+	snprintf(j->agent, sizeof(j->agent), "%s", ig_col_text(s, 15));
+	j->display_name = sdup(ig_col_text(s, 16));
+	j->personality = sdup(ig_col_text(s, 17));
+	j->instructions = sdup(ig_col_text(s, 18));
+	j->business = sdup(ig_col_text(s, 19));
+	j->language = sdup(ig_col_text(s, 20));
+	snprintf(j->engine, sizeof(j->engine), "%s", ig_col_text(s, 21));
+	snprintf(j->model, sizeof(j->model), "%s", ig_col_text(s, 22));
+	*debounce = ig_col_int(s, 23);
+	*agent_active = (int)ig_col_int(s, 24);
+	sqlite3_reset(s);
+	if (!j->loc_name || !j->loc_ctx || !j->display_name || !j->personality || !j->instructions
+	    || !j->business || !j->language) {
+		ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+		return -1;
+	}
+	return 1;
+}
+
+/* Read the burst: its texts joined by newlines, how many, the newest time. */
+static int job_burst(struct ig_store *st, struct job *j, int64_t *newest, struct ig_err *err)
+{
+	sqlite3_stmt *s = ig_store_prepare(st, SQL_BURST, err);
+	struct ig_buf b = IG_BUF_INIT(1 << 20);
+	int rc;
+
+	if (!s)
+		return err ? err->code : IG_EX_SOFTWARE;
+	ig_store_bind(s, "ii", j->conv, j->tenant_id);
+	j->nmsg = 0;
+	*newest = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *t = ig_col_text(s, 1);
+
+		if (*t && b.len)
+			ig_buf_adds(&b, "\n");
+		if (*t)
+			ig_buf_adds(&b, t);
+		if (ig_col_int(s, 2) > *newest)
+			*newest = ig_col_int(s, 2);
+		j->nmsg++;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		ig_buf_release(&b);
+		return ig_store_fail(st, rc, err, "cannot read messages");
+	}
+	free(j->burst);
+	j->burst = ig_buf_detach(&b, NULL);
+	if (!j->burst)
+		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+	return 0;
+}
+
+static int mark_burst(struct ig_store *st, const struct job *j, int64_t outbox, int64_t now,
+		      struct ig_err *err)
+{
+	sqlite3_stmt *s = ig_store_prepare(st, SQL_MARK_BURST, err);
+
+	if (!s)
+		return err ? err->code : IG_EX_SOFTWARE;
+	ig_store_bind(s, "iIii", now, outbox, j->conv, j->tenant_id);
+	return ig_store_run(st, s, err);
+}
+
+/* Open an escalation unless one is open; the conversation goes 'pending'
+ * (waiting for a human) while its AI stays active.  *id: the open one. */
+static int escalate(struct ig_reply *r, const struct job *j, const char *reason, int64_t now,
+		    int64_t *id, struct ig_err *err)
+{
+	struct ig_store *st = r->ctx->store;
+	sqlite3_stmt *s;
+	char target[48];
+	json_t *detail;
+	int rc, fresh;
+
+	s = ig_store_prepare(st,
+		"INSERT INTO escalations (tenant_id, conversation_id, reason, created_at)"
+		" SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM escalations"
+		"  WHERE conversation_id = ?2 AND status = 'open')", err);
+	if (!s)
+		return err ? err->code : IG_EX_SOFTWARE;
+	ig_store_bind(s, "iisi", j->tenant_id, j->conv, reason, now);
+	if ((rc = ig_store_run(st, s, err)))
+		return rc;
+	fresh = ig_store_changes(st) > 0;
+	s = ig_store_prepare(st,
+		"SELECT id FROM escalations WHERE conversation_id = ? AND status = 'open'"
+		" ORDER BY id DESC LIMIT 1", err);
+	if (!s)
+		return err ? err->code : IG_EX_SOFTWARE;
+	ig_store_bind(s, "i", j->conv);
+	*id = sqlite3_step(s) == SQLITE_ROW ? ig_col_int(s, 0) : 0;
+	sqlite3_reset(s);
+	if (!fresh)
+		return 0;
+	r->escalated++;
+	s = ig_store_prepare(st,
+		"UPDATE conversations SET status = 'pending', updated_at = ? WHERE id = ? AND status = 'open'",
+		err);
+	if (!s)
+		return err ? err->code : IG_EX_SOFTWARE;
+	ig_store_bind(s, "ii", now, j->conv);
+	if ((rc = ig_store_run(st, s, err)))
+		return rc;
+	snprintf(target, sizeof(target), "conversation:%lld", (long long)j->conv);
+	detail = json_pack("{s:s,s:I}", "reason", reason, "escalation", (json_int_t)*id);
+	rc = ig_audit(r->ctx, j->tenant_id, "reply.escalate", target, "ok", detail, err);
+	json_decref(detail);
+	return rc;
+}
+
+static json_t *escalation_rec(const struct job *j, const char *reason, int64_t id,
+			      const char *detail)
+{
+	json_t *o = job_head(j);
+
+	if (o) {
+		json_object_set_new(o, "state", json_string("escalated"));
+		json_object_set_new(o, "reason", json_string(reason));
+		json_object_set_new(o, "escalation", json_integer(id));
+		if (detail)
+			json_object_set_new(o, "detail", json_string(detail));
+	}
+	return o;
+}
+
+static void utc_day(int64_t t, char day[16])
+{
+	char iso[32];
+
+	ig_time_iso(t, iso);
+	snprintf(day, 16, "%.10s", iso);
+}
+
+/* The openai request for j: system prompt from the persona, the location and
+ * the best passages; then the last messages as user/assistant turns. */
+static int build_llm(struct ig_reply *r, struct job *j, struct ig_err *err)
+{
+	struct ig_store *st = r->ctx->store;
+	struct ig_kb_result kr;
+	struct ig_buf sys = IG_BUF_INIT(64 * 1024);
+	const char *who = *j->display_name ? j->display_name : j->agent;
+	const char *model = *j->model ? j->model : ig_config_get(&r->ctx->cfg, "llm_model");
+	json_t *msgs, *turns;
+	sqlite3_stmt *s;
+	int rc, i;
+
+	if ((rc = ig_kb_search(st, j->tenant_id, j->agent_id, j->burst, NULL, NULL, 3, &kr, err)))
+		return rc;
+	ig_buf_addf(&sys, "You are %s, answering Instagram direct messages for %s.\n", who,
+		    *j->business ? j->business : "this business");
+	/* The simulator's fake LLM (and a reviewer) reads the voice from here. */
+	ig_buf_addf(&sys, "Voice: %s (%s)\n", who, *j->personality ? j->personality : "neutral");
+	if (*j->business)
+		ig_buf_addf(&sys, "Business: %s\n", j->business);
+	ig_buf_addf(&sys, "Language: reply in the language with code '%s'.\n", j->language);
+	if (*j->instructions)
+		ig_buf_addf(&sys, "Instructions: %s\n", j->instructions);
+	if (*j->loc_ctx)
+		ig_buf_addf(&sys, "Location: %s: %s\n", j->loc_name, j->loc_ctx);
+	if (kr.n) {
+		ig_buf_adds(&sys, "Knowledge (answer from it; do not invent facts):\n");
+		for (i = 0; i < kr.n; i++)
+			ig_buf_addf(&sys, "- %s: %s\n", kr.hits[i].title, kr.hits[i].body);
+	}
+	ig_buf_addf(&sys, "Keep the reply under 900 characters. If the answer is not known, say"
+		    " that a colleague will follow up.");
+	ig_kb_result_release(&kr);
+	msgs = json_array();
+	turns = json_array();
+	json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "system", "content",
+					      sys.data ? sys.data : ""));
+	ig_buf_release(&sys);
+	s = ig_store_prepare(st,
+		"SELECT who, text FROM ("
+		" SELECT CASE WHEN m.direction = 'in' THEN 'user' ELSE 'assistant' END AS who,"
+		"  m.text AS text, m.sent_at AS at, m.id AS k FROM messages m"
+		"  WHERE m.conversation_id = ?1 AND m.tenant_id = ?2 AND m.deleted = 0"
+		"  AND m.text IS NOT NULL AND m.text <> ''"
+		" UNION ALL"
+		" SELECT 'assistant', o.text, COALESCE(o.sent_at, o.created_at), o.id FROM outbox o"
+		"  WHERE o.conversation_id = ?1 AND o.tenant_id = ?2 AND o.state = 'sent'"
+		"  AND o.text IS NOT NULL AND (o.mid IS NULL OR NOT EXISTS (SELECT 1 FROM messages x"
+		"   WHERE x.account_id = o.account_id AND x.mid = o.mid))"
+		") ORDER BY at DESC, k DESC LIMIT ?3", err);
+	if (!s) {
+		json_decref(msgs);
+		json_decref(turns);
+		return err ? err->code : IG_EX_SOFTWARE;
+	}
+	ig_store_bind(s, "iii", j->conv, j->tenant_id,
+		      (int64_t)(r->o.history > j->nmsg ? r->o.history : j->nmsg));
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		json_array_insert_new(turns, 0, json_pack("{s:s,s:s}", "role", ig_col_text(s, 0),
+							  "content", ig_col_text(s, 1)));
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		json_decref(msgs);
+		json_decref(turns);
+		return ig_store_fail(st, rc, err, "cannot read the conversation history");
+	}
+	if (json_array_size(turns) == 0)   /* attachments only: still a question */
+		json_array_append_new(turns, json_pack("{s:s,s:s}", "role", "user", "content",
+						       "(the customer sent an attachment)"));
+	json_array_extend(msgs, turns);
+	json_decref(turns);
+	json_decref(j->llm_body);
+	j->llm_body = json_pack("{s:s,s:o,s:f}", "model", model ? model : "", "messages", msgs,
+				"temperature", 0.2);
+	if (!j->llm_body)
+		return ig_err_set(err, IG_EX_SOFTWARE, "cannot build the LLM request");
+	return 0;
+}
+
+/*
+ * Decide one conversation inside the claim transaction.  On a skip or an
+ * escalation a record may be appended to recs.  0 or a store error.
+ */
+static int decide(struct ig_reply *r, struct job *j, int64_t now, int64_t lease, json_t *recs,
+		  struct ig_err *err)
+{
+	struct ig_store *st = r->ctx->store;
+	char acct_status[16], ai_state[16], ai_reason[256], detail[160];
+	int has_token, thread_owned, agent_active, found, rc;
+	int64_t debounce, newest = 0, inbound, esc = 0;
+	sqlite3_stmt *s;
+
+	j->state = J_SKIP;
+	found = job_load(st, j, &has_token, acct_status, ai_state, ai_reason, &thread_owned,
+			 &debounce, &agent_active, err);
+	if (found < 0)
+		return err ? err->code : IG_EX_SOFTWARE;
+	if (!found) {
+		r->skipped++;
+		if (r->o.explain)
+			json_array_append_new(recs, json_pack("{s:I,s:s}", "conversation",
+							      (json_int_t)j->conv, "skip", "no_conversation"));
+		return 0;
+	}
+	if ((r->o.tenant_id && j->tenant_id != r->o.tenant_id)
+	    || (r->o.account_id && j->account_id != r->o.account_id)) {
+		json_array_append_new(recs, skip_rec(r, j, "other_tenant", "outside --tenant/--account"));
+		return 0;
+	}
+	if ((rc = job_burst(st, j, &newest, err)))
+		return rc;
+	if (j->nmsg == 0) {
+		json_array_append_new(recs, skip_rec(r, j, "no_unanswered", NULL));
+		return 0;
+	}
+	/* A human replied after these messages (ig-reply send, or from the
+	 * Instagram app): they are answered; an AI reply would talk over them. */
+	if (j->last_human && newest <= j->last_human) {
+		if (!r->o.dry_run && (rc = mark_burst(st, j, 0, now, err)))
+			return rc;
+		json_array_append_new(recs, skip_rec(r, j, "answered_by_human", NULL));
+		return 0;
+	}
+	inbound = j->last_inbound > newest ? j->last_inbound : newest;
+	if (strcmp(ai_state, "active")) {
+		json_array_append_new(recs, skip_rec(r, j, "ai_paused", ai_reason));
+		return 0;
+	}
+	if (thread_owned) {
+		json_array_append_new(recs, skip_rec(r, j, "not_thread_owner", NULL));
+		return 0;
+	}
+	if (!j->agent_id) {
+		json_array_append_new(recs, skip_rec(r, j, "no_agent",
+			"the account has no agent and the tenant no default agent"));
+		return 0;
+	}
+	if (!agent_active) {
+		json_array_append_new(recs, skip_rec(r, j, "agent_inactive", NULL));
+		return 0;
+	}
+	if (now - inbound > IG_REPLY_WINDOW) {
+		char iso[32];
+
+		snprintf(detail, sizeof(detail), "last customer message %s, more than 24 h ago",
+			 ig_time_iso(inbound, iso));
+		json_array_append_new(recs, skip_rec(r, j, "window_closed", detail));
+		return 0;
+	}
+	if (now - inbound < debounce) {
+		json_t *o;
+
+		snprintf(detail, sizeof(detail), "answer in %lld s", (long long)(debounce - (now - inbound)));
+		o = skip_rec(r, j, "debounce", detail);
+		if (o)
+			json_object_set_new(o, "wait", json_integer(debounce - (now - inbound)));
+		json_array_append_new(recs, o);
+		return 0;
+	}
+	if (strcmp(acct_status, "active") || !has_token) {
+		snprintf(detail, sizeof(detail), "account %s is %s", j->account,
+			 has_token ? acct_status : "without a token");
+		json_array_append_new(recs, skip_rec(r, j, "no_account_token", detail));
+		ig_reply_note(r, IG_EX_NOPERM);
+		return 0;
+	}
+	s = ig_store_prepare(st,
+		"SELECT COUNT(*) FROM outbox WHERE conversation_id = ? AND origin = 'ai'"
+		" AND created_at > ? AND state IN ('draft','pending','sending','sent','unknown')", err);
+	if (!s)
+		return err ? err->code : IG_EX_SOFTWARE;
+	ig_store_bind(s, "ii", j->conv, now - 3600);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW && ig_col_int(s, 0) >= r->max_per_hour) {
+		sqlite3_reset(s);
+		snprintf(detail, sizeof(detail), "%ld automated replies in the last hour",
+			 r->max_per_hour);
+		if (!r->o.dry_run && (rc = escalate(r, j, "loop_guard", now, &esc, err)))
+			return rc;
+		json_array_append_new(recs, skip_rec(r, j, "loop_guard", detail));
+		return 0;
+	}
+	sqlite3_reset(s);
+	if (!strcmp(j->engine, "openai") && r->token_cap > 0) {
+		char day[16];
+		long long used = 0;
+
+		utc_day(now, day);
+		s = ig_store_prepare(st,
+			"SELECT total_tokens FROM llm_usage WHERE tenant_id = ? AND day = ?", err);
+		if (!s)
+			return err ? err->code : IG_EX_SOFTWARE;
+		ig_store_bind(s, "is", j->tenant_id, day);
+		if (sqlite3_step(s) == SQLITE_ROW)
+			used = ig_col_int(s, 0);
+		sqlite3_reset(s);
+		if (used >= r->token_cap) {
+			snprintf(detail, sizeof(detail), "%lld of %lld tokens used today", used,
+				 r->token_cap);
+			if (!r->o.dry_run) {
+				if ((rc = escalate(r, j, "token_cap", now, &esc, err)))
+					return rc;
+				if ((rc = mark_burst(st, j, 0, now, err)))
+					return rc;
+			}
+			json_array_append_new(recs, skip_rec(r, j, "token_cap", detail));
+			if (!r->o.explain)
+				json_array_append_new(recs, escalation_rec(j, "token_cap", esc, detail));
+			return 0;
+		}
+	}
+
+	if (!strcmp(j->engine, "openai")) {
+		if ((rc = build_llm(r, j, err)))
+			return rc;
+		j->state = J_GENERATE;
+	} else {
+		struct ig_kb_result kr;
+		struct ig_persona p;
+		int got;
+
+		persona_of(j, &p);
+		if ((rc = ig_kb_search(st, j->tenant_id, j->agent_id, j->burst, j->loc_name,
+				       j->loc_ctx, 3, &kr, err)))
+			return rc;
+		got = ig_kb_compose(&p, &kr, r->min_confidence, &j->text, &j->confidence, j->source,
+				    sizeof(j->source));
+		ig_kb_result_release(&kr);
+		if (got < 0)
+			return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+		if (got == 0) {
+			/* Hand over rather than guess: the burst counts as handled
+			 * by the escalation; the AI stays on for what follows. */
+			snprintf(detail, sizeof(detail), "confidence %.2f below %.2f", j->confidence,
+				 r->min_confidence);
+			if (!r->o.dry_run) {
+				if ((rc = escalate(r, j, "low_confidence", now, &esc, err)))
+					return rc;
+				if ((rc = mark_burst(st, j, 0, now, err)))
+					return rc;
+			} else {
+				r->escalated++;
+			}
+			json_array_append_new(recs, escalation_rec(j, "low_confidence", esc, detail));
+			return 0;
+		}
+		j->state = J_QUEUED;
+	}
+	if (r->o.dry_run)
+		return 0;
+	rc = ig_outbox_insert(st, j->tenant_id, j->account_id, j->conv, "ai", j->participant,
+			      j->text, NULL,
+			      r->o.review && j->state == J_QUEUED ? "draft" : "pending", 0,
+			      r->o.review && j->state == J_QUEUED ? NULL : r->worker,
+			      r->o.review && j->state == J_QUEUED ? 0 : now + lease, &j->outbox_id, err);
+	if (rc)
+		return rc;
+	if ((rc = mark_burst(st, j, j->outbox_id, now, err)))
+		return rc;
+	{
+		char target[48];
+		json_t *d = json_pack("{s:I,s:s,s:i}", "outbox", (json_int_t)j->outbox_id,
+				      "engine", j->engine, "messages", j->nmsg);
+
+		snprintf(target, sizeof(target), "conversation:%lld", (long long)j->conv);
+		rc = ig_audit(r->ctx, j->tenant_id, "reply.queue", target, "ok", d, err);
+		json_decref(d);
+	}
+	return rc;
+}
+
+static const char SQL_SCAN[] =
+	"SELECT c.id FROM conversations c WHERE c.id > ?1 AND c.last_inbound_at >= ?2"
+	" AND (?3 = 0 OR c.tenant_id = ?3) AND (?4 = 0 OR c.account_id = ?4)"
+	" AND EXISTS (SELECT 1 FROM messages m WHERE m.tenant_id = c.tenant_id"
+	"  AND m.conversation_id = c.id AND m.direction = 'in' AND m.replied_at IS NULL)"
+	" ORDER BY c.id LIMIT ?5";
+
+static json_t *job_rec(const struct job *j, const char *state)
+{
+	json_t *o = job_head(j);
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "outbox", j->outbox_id ? json_integer(j->outbox_id) : json_null());
+	json_object_set_new(o, "origin", json_string("ai"));
+	json_object_set_new(o, "state", json_string(state));
+	json_object_set_new(o, "mid", json_null());
+	json_object_set_new(o, "text", j->text ? json_string(j->text) : json_null());
+	json_object_set_new(o, "engine", json_string(j->engine));
+	if (!strcmp(j->engine, "kb")) {
+		json_object_set_new(o, "confidence", json_real(two_places(j->confidence)));
+		json_object_set_new(o, "source", json_string(j->source));
+	}
+	return o;
+}
+
+/* Ask the LLM for every J_GENERATE job, concurrently; record the texts (and
+ * the tokens spent) in one transaction. */
+static int generate(struct ig_reply *r, struct job *jobs, size_t n, struct ig_err *err)
+{
+	struct ig_store *st = r->ctx->store;
+	struct ig_graph_req *reqs;
+	size_t *map, m = 0, i;
+	int64_t now = ig_time_now();
+	json_t *recs = json_array();
+	int rc = 0;
+
+	for (i = 0; i < n; i++)
+		m += jobs[i].state == J_GENERATE;
+	if (!m) {
+		json_decref(recs);
+		return 0;
+	}
+	if (!r->graph) {
+		json_decref(recs);
+		return ig_err_set(err, IG_EX_SOFTWARE, "BUG: no HTTP client for the openai engine");
+	}
+	if (!r->llm_key_loaded) {
+		r->llm_key_loaded = 1;
+		if (ig_config_has_secret(&r->ctx->cfg, "llm_key_file")
+		    && (rc = ig_config_secret(&r->ctx->cfg, "llm_key_file", &r->llm_key, err))) {
+			json_decref(recs);
+			return rc;
+		}
+	}
+	reqs = calloc(m, sizeof(*reqs));
+	map = calloc(m, sizeof(*map));
+	if (!reqs || !map) {
+		free(reqs);
+		free(map);
+		json_decref(recs);
+		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+	}
+	for (i = 0, m = 0; i < n; i++) {
+		if (jobs[i].state != J_GENERATE)
+			continue;
+		reqs[m].host = IG_HOST_LLM;
+		reqs[m].method = "POST";
+		reqs[m].path = "/chat/completions";
+		reqs[m].versioned = 0;
+		reqs[m].json = jobs[i].llm_body;
+		reqs[m].token = r->llm_key;
+		reqs[m].idempotent = 1;   /* asking again costs tokens, sends nothing */
+		map[m++] = i;
+	}
+	ig_graph_run_many(r->graph, reqs, m, r->o.parallel);
+	if (!r->o.dry_run && (rc = ig_store_begin(st, err)))
+		goto out;
+	for (i = 0; i < m; i++) {
+		struct job *j = &jobs[map[i]];
+		struct ig_graph_req *q = &reqs[i];
+		json_t *choice = json_array_get(json_object_get(q->resp.body, "choices"), 0);
+		const char *content = ig_json_str(json_object_get(choice, "message"), "content");
+		json_t *usage = json_object_get(q->resp.body, "usage");
+		int qrc = q->rc;
+		char why[700];
+
+		if (!qrc && (!content || !*content)) {
+			qrc = IG_EX_UNAVAILABLE;
+			snprintf(q->err.msg, sizeof(q->err.msg), "the LLM answered without a message");
+		}
+		if (!qrc) {
+			char day[16];
+			sqlite3_stmt *s;
+			long long pt = ig_json_int(usage, "prompt_tokens", 0);
+			long long ct = ig_json_int(usage, "completion_tokens", 0);
+			long long tt = ig_json_int(usage, "total_tokens", pt + ct);
+
+			free(j->text);
+			j->text = strdup(content);
+			if (!j->text) {
+				rc = ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+				break;
+			}
+			ig_kb_clip(j->text, IG_REPLY_MAX_TEXT);
+			j->state = J_QUEUED;
+			if (r->o.dry_run)
+				continue;
+			s = ig_store_prepare(st,
+				"UPDATE outbox SET text = ?, state = ?, lease_owner = CASE WHEN ? = 'draft'"
+				" THEN NULL ELSE lease_owner END, lease_until = CASE WHEN ? = 'draft'"
+				" THEN NULL ELSE lease_until END, updated_at = ? WHERE id = ?", err);
+			if (!s) {
+				rc = err ? err->code : IG_EX_SOFTWARE;
+				break;
+			}
+			{
+				const char *to = r->o.review ? "draft" : "pending";
+
+				ig_store_bind(s, "ssssii", j->text, to, to, to, now, j->outbox_id);
+			}
+			if ((rc = ig_store_run(st, s, err)))
+				break;
+			utc_day(now, day);
+			s = ig_store_prepare(st,
+				"INSERT INTO llm_usage (tenant_id, day, prompt_tokens, completion_tokens,"
+				" total_tokens, calls) VALUES (?, ?, ?, ?, ?, 1)"
+				" ON CONFLICT (tenant_id, day) DO UPDATE SET"
+				" prompt_tokens = prompt_tokens + excluded.prompt_tokens,"
+				" completion_tokens = completion_tokens + excluded.completion_tokens,"
+				" total_tokens = total_tokens + excluded.total_tokens, calls = calls + 1", err);
+			if (!s) {
+				rc = err ? err->code : IG_EX_SOFTWARE;
+				break;
+			}
+			ig_store_bind(s, "isiii", j->tenant_id, day, (int64_t)pt, (int64_t)ct, (int64_t)tt);
+			if ((rc = ig_store_run(st, s, err)))
+				break;
+			continue;
+		}
+		snprintf(why, sizeof(why), "LLM: %s", q->err.msg);
+		ig_reply_note(r, qrc);
+		j->state = J_DONE;
+		if (qrc == IG_EX_TEMPFAIL) {
+			/* Nothing was sent: give the burst back, a later run asks again. */
+			json_t *o = job_head(j);
+
+			if (!r->o.dry_run) {
+				sqlite3_stmt *s = ig_store_prepare(st,
+					"UPDATE outbox SET state = 'abandoned', error = ?, lease_owner = NULL,"
+					" lease_until = NULL, updated_at = ? WHERE id = ?", err);
+
+				if (!s) {
+					rc = err ? err->code : IG_EX_SOFTWARE;
+					json_decref(o);
+					break;
+				}
+				ig_store_bind(s, "sii", why, now, j->outbox_id);
+				if ((rc = ig_store_run(st, s, err))) {
+					json_decref(o);
+					break;
+				}
+				s = ig_store_prepare(st,
+					"UPDATE messages SET replied_at = NULL, reply_outbox_id = NULL"
+					" WHERE reply_outbox_id = ?", err);
+				if (!s) {
+					rc = err ? err->code : IG_EX_SOFTWARE;
+					json_decref(o);
+					break;
+				}
+				ig_store_bind(s, "i", j->outbox_id);
+				if ((rc = ig_store_run(st, s, err))) {
+					json_decref(o);
+					break;
+				}
+			}
+			r->skipped++;
+			if (o) {
+				json_object_set_new(o, "skip", json_string("llm_unavailable"));
+				json_object_set_new(o, "detail", json_string(why));
+			}
+			json_array_append_new(recs, o);
+		} else {
+			int64_t esc = 0;
+			json_t *o;
+
+			r->failed++;
+			if (!r->o.dry_run) {
+				sqlite3_stmt *s = ig_store_prepare(st,
+					"UPDATE outbox SET state = 'failed', error = ?, lease_owner = NULL,"
+					" lease_until = NULL, updated_at = ? WHERE id = ?", err);
+
+				if (!s) {
+					rc = err ? err->code : IG_EX_SOFTWARE;
+					break;
+				}
+				ig_store_bind(s, "sii", why, now, j->outbox_id);
+				if ((rc = ig_store_run(st, s, err)))
+					break;
+				if ((rc = escalate(r, j, "llm_error", now, &esc, err)))
+					break;
+			}
+			o = job_rec(j, "failed");
+			if (o)
+				json_object_set_new(o, "error", json_string(why));
+			json_array_append_new(recs, o);
+		}
+	}
+	if (!r->o.dry_run) {
+		if (rc)
+			ig_store_rollback(st);
+		else
+			rc = ig_store_commit(st, err);
+	}
+	if (!rc)
+		for (i = 0; i < json_array_size(recs); i++)
+			emit(r, json_incref(json_array_get(recs, i)));
+out:
+	for (i = 0; i < m; i++)
+		ig_graph_resp_release(&reqs[i].resp);
+	free(reqs);
+	free(map);
+	json_decref(recs);
+	return rc;
+}
+
+/* Emit the outcome of sent items and fold it into the counters. */
+static void sent_items(struct ig_reply *r, struct ig_outbox_item *items, size_t n,
+		       const struct job *const *jobs)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct ig_outbox_item *it = &items[i];
+		json_t *o;
+
+		if (!it->state[0])
+			continue;   /* another worker holds it */
+		if (!strcmp(it->state, "sent"))
+			r->sent++;
+		else if (!strcmp(it->state, "unknown"))
+			r->unknown++, ig_reply_note(r, IG_EX_TEMPFAIL);
+		else if (!strcmp(it->state, "pending"))
+			r->requeued++, ig_reply_note(r, it->rc ? it->rc : IG_EX_TEMPFAIL);
+		else
+			r->failed++, ig_reply_note(r, it->rc ? it->rc : IG_EX_UNAVAILABLE);
+		o = ig_outbox_item_json(it);
+		if (o && jobs && jobs[i]) {
+			json_object_set_new(o, "engine", json_string(jobs[i]->engine));
+			if (!strcmp(jobs[i]->engine, "kb")) {
+				json_object_set_new(o, "confidence",
+					json_real(two_places(jobs[i]->confidence)));
+				json_object_set_new(o, "source", json_string(jobs[i]->source));
+			}
+		}
+		emit(r, o);
+	}
+}
+
+/*
+ * One batch: claim (ids given, or scanned inside the transaction when
+ * scan_after is not NULL), generate, send.  *scanned: conversations looked at.
+ */
+static int batch(struct ig_reply *r, const int64_t *ids, size_t n, int64_t *scan_after,
+		 long scan_max, size_t *scanned, struct ig_err *err)
+{
+	struct ig_store *st = r->ctx->store;
+	int64_t now = ig_time_now(), lease = ig_outbox_lease_seconds(&r->ctx->cfg);
+	struct job *jobs;
+	struct ig_outbox_item *items = NULL;
+	const struct job **itemjobs = NULL;
+	json_t *recs = json_array();
+	size_t i, m = 0, cap = scan_after ? (size_t)scan_max : n;
+	int rc;
+
+	*scanned = 0;
+	if (cap == 0) {
+		json_decref(recs);
+		return 0;
+	}
+	jobs = calloc(cap, sizeof(*jobs));
+	if (!jobs || !recs) {
+		free(jobs);
+		json_decref(recs);
+		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+	}
+	if ((rc = ig_store_begin(st, err)))
+		goto out;
+	if (scan_after) {
+		sqlite3_stmt *s = ig_store_prepare(st, SQL_SCAN, err);
+
+		if (!s) {
+			rc = err ? err->code : IG_EX_SOFTWARE;
+			ig_store_rollback(st);
+			goto out;
+		}
+		ig_store_bind(s, "iiiii", *scan_after, now - IG_REPLY_WINDOW, r->o.tenant_id,
+			      r->o.account_id, (int64_t)cap);
+		n = 0;
+		while (n < cap && (rc = sqlite3_step(s)) == SQLITE_ROW)
+			jobs[n++].conv = ig_col_int(s, 0);
+		sqlite3_reset(s);
+		if (n < cap && rc != SQLITE_DONE) {
+			rc = ig_store_fail(st, rc, err, "cannot look for unanswered conversations");
+			ig_store_rollback(st);
+			goto out;
+		}
+		if (n)
+			*scan_after = jobs[n - 1].conv;
+	} else {
+		for (i = 0; i < n; i++)
+			jobs[i].conv = ids[i];
+	}
+	*scanned = n;
+	for (i = 0; i < n; i++) {
+		if ((rc = decide(r, &jobs[i], now, lease, recs, err))) {
+			ig_store_rollback(st);
+			goto out;
+		}
+	}
+	if (r->o.dry_run)
+		ig_store_rollback(st);
+	else if ((rc = ig_store_commit(st, err)))
+		goto out;
+	for (i = 0; i < json_array_size(recs); i++)
+		if (!json_is_null(json_array_get(recs, i)))
+			emit(r, json_incref(json_array_get(recs, i)));
+
+	if ((rc = generate(r, jobs, n, err)))
+		goto out;
+
+	if (r->o.dry_run || r->o.review) {
+		for (i = 0; i < n; i++) {
+			if (jobs[i].state != J_QUEUED)
+				continue;
+			r->drafted++;
+			emit(r, job_rec(&jobs[i], r->o.dry_run ? "dry_run" : "draft"));
+		}
+		goto out;
+	}
+	items = calloc(n ? n : 1, sizeof(*items));
+	itemjobs = calloc(n ? n : 1, sizeof(*itemjobs));
+	if (!items || !itemjobs) {
+		rc = ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (jobs[i].state != J_QUEUED)
+			continue;
+		items[m].id = jobs[i].outbox_id;
+		itemjobs[m++] = &jobs[i];
+	}
+	if (m) {
+		rc = ig_outbox_send(r->ctx, r->graph, items, m, r->o.parallel, r->worker, err);
+		if (!rc)
+			sent_items(r, items, m, itemjobs);
+	}
+out:
+	if (items)
+		for (i = 0; i < m; i++)
+			ig_outbox_item_release(&items[i]);
+	free(items);
+	free(itemjobs);
+	for (i = 0; i < cap; i++)
+		job_release(&jobs[i]);
+	free(jobs);
+	json_decref(recs);
+	return rc;
+}
+
+int ig_reply_conversations(struct ig_reply *r, const int64_t *ids, size_t n, struct ig_err *err)
+{
+	size_t done = 0, scanned;
+	int rc;
+
+	while (done < n) {
+		size_t k = n - done > IG_REPLY_BATCH ? IG_REPLY_BATCH : n - done;
+
+		if ((rc = batch(r, ids + done, k, NULL, 0, &scanned, err)))
+			return rc;
+		done += k;
+	}
+	return 0;
+}
+
+int ig_reply_send_rows(struct ig_reply *r, const int64_t *ids, size_t n, struct ig_err *err)
+{
+	struct ig_outbox_item *items = calloc(n ? n : 1, sizeof(*items));
+	size_t i;
+	int rc;
+
+	if (!items)
+		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+	for (i = 0; i < n; i++)
+		items[i].id = ids[i];
+	rc = ig_outbox_send(r->ctx, r->graph, items, n, r->o.parallel, r->worker, err);
+	if (!rc)
+		sent_items(r, items, n, NULL);
+	for (i = 0; i < n; i++)
+		ig_outbox_item_release(&items[i]);
+	free(items);
+	return rc;
+}
+
+int ig_reply_pending(struct ig_reply *r, struct ig_err *err)
+{
+	struct ig_store *st = r->ctx->store;
+	int64_t ids[IG_REPLY_BATCH], after = 0, now = ig_time_now();
+	long total = 0;
+	int n, rc;
+
+	if (!r->o.dry_run) {
+		sqlite3_stmt *s;
+		int expired;
+
+		if ((rc = ig_outbox_expire(st, r->o.tenant_id, &expired, err)))
+			return rc;
+		r->expired += expired;
+		if (expired)
+			ig_reply_note(r, IG_EX_TEMPFAIL);
+		/* An LLM answer that never came (its worker stopped): the row
+		 * was never sent, so give the burst back. */
+		if ((rc = ig_store_begin(st, err)))
+			return rc;
+		s = ig_store_prepare(st,
+			"UPDATE messages SET replied_at = NULL, reply_outbox_id = NULL"
+			" WHERE reply_outbox_id IN (SELECT id FROM outbox WHERE state = 'pending'"
+			" AND text IS NULL AND payload IS NULL AND lease_until < ?1"
+			" AND (?2 = 0 OR tenant_id = ?2))", err);
+		if (s) {
+			ig_store_bind(s, "ii", now, r->o.tenant_id);
+			rc = ig_store_run(st, s, err);
+		} else {
+			rc = err ? err->code : IG_EX_SOFTWARE;
+		}
+		if (!rc) {
+			s = ig_store_prepare(st,
+				"UPDATE outbox SET state = 'abandoned', error = 'the LLM answer never"
+				" arrived (worker stopped); the messages were given back',"
+				" lease_owner = NULL, lease_until = NULL, updated_at = ?1"
+				" WHERE state = 'pending' AND text IS NULL AND payload IS NULL"
+				" AND lease_until < ?1 AND (?2 = 0 OR tenant_id = ?2)", err);
+			if (s) {
+				ig_store_bind(s, "ii", now, r->o.tenant_id);
+				rc = ig_store_run(st, s, err);
+			} else {
+				rc = err ? err->code : IG_EX_SOFTWARE;
+			}
+		}
+		if (rc) {
+			ig_store_rollback(st);
+			return rc;
+		}
+		if ((rc = ig_store_commit(st, err)))
+			return rc;
+		/* Rows queued earlier (a temporary failure, a human's approval,
+		 * an account re-authorised since). */
+		while ((n = ig_outbox_ready(st, r->o.tenant_id, after, ids, IG_REPLY_BATCH, err)) > 0) {
+			after = ids[n - 1];
+			if ((rc = ig_reply_send_rows(r, ids, (size_t)n, err)))
+				return rc;
+		}
+		if (n < 0)
+			return err ? err->code : IG_EX_SOFTWARE;
+	}
+	after = 0;
+	for (;;) {
+		long want = IG_REPLY_BATCH;
+		size_t scanned;
+
+		if (r->o.limit > 0 && r->o.limit - total < want)
+			want = r->o.limit - total;
+		if (want <= 0)
+			break;
+		if ((rc = batch(r, NULL, 0, &after, want, &scanned, err)))
+			return rc;
+		if (scanned == 0)
+			break;
+		total += (long)scanned;
+	}
+	return 0;
+}
+
+int ig_reply_event(struct ig_reply *r, const json_t *ev, int64_t *conv, int64_t *tenant_id,
+		   struct ig_err *err)
+{
+	struct ig_store *st = r->ctx->store;
+	const char *type, *tenant, *dir;
+	char acct[32];
+	json_t *cv;
+	sqlite3_stmt *s;
+	int rc;
+
+	*conv = 0;
+	*tenant_id = 0;
+	if (!json_is_object(ev))
+		return ig_err_set(err, IG_EX_DATAERR, "a routed event is a JSON object");
+	type = ig_json_str(ev, "type");
+	if (!type)
+		return ig_err_set(err, IG_EX_DATAERR, "event without \"type\"");
+	dir = ig_json_str(ev, "direction");
+	if (strcmp(type, "message") || (dir && strcmp(dir, "in"))
+	    || json_is_true(json_object_get(ev, "is_echo")))
+		return 0;   /* echoes, reads, reactions...: nothing to answer */
+	tenant = ig_json_str(ev, "tenant");
+	cv = json_object_get(ev, "conversation");
+	if (!tenant || !*tenant)
+		return ig_err_set(err, IG_EX_DATAERR, "message event without \"tenant\"");
+	if (!ig_json_id(ev, "account", acct))
+		return ig_err_set(err, IG_EX_DATAERR, "message event without \"account\"");
+	if (!json_is_integer(cv) || json_integer_value(cv) <= 0)
+		return ig_err_set(err, IG_EX_DATAERR,
+				  "message event without a \"conversation\" number");
+	s = ig_store_prepare(st,
+		"SELECT c.tenant_id, t.slug, a.external_id FROM conversations c"
+		" JOIN tenants t ON t.id = c.tenant_id JOIN accounts a ON a.id = c.account_id"
+		" WHERE c.id = ?", err);
+	if (!s)
+		return err ? err->code : IG_EX_SOFTWARE;
+	ig_store_bind(s, "i", (int64_t)json_integer_value(cv));
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		if (rc != SQLITE_DONE)
+			return ig_store_fail(st, rc, err, "cannot read conversation");
+		return ig_err_set(err, IG_EX_DATAERR, "no conversation %lld",
+				  (long long)json_integer_value(cv));
+	}
+	if (strcmp(ig_col_text(s, 1), tenant) || strcmp(ig_col_text(s, 2), acct)) {
+		rc = ig_err_set(err, IG_EX_DATAERR,
+			"conversation %lld belongs to tenant '%s' account %s, not '%s' account %s",
+			(long long)json_integer_value(cv), ig_col_text(s, 1), ig_col_text(s, 2),
+			tenant, acct);
+		*tenant_id = ig_col_int(s, 0);
+		sqlite3_reset(s);
+		return rc;
+	}
+	*tenant_id = ig_col_int(s, 0);
+	sqlite3_reset(s);
+	*conv = json_integer_value(cv);
+	return 0;
+}
+
+int ig_reply_dead_letter(struct ig_store *st, int64_t tenant_id, const char *reason,
+			 const char *raw, size_t len, struct ig_err *err)
+{
+	int64_t now = ig_time_now();
+	sqlite3_stmt *s;
+	int rc;
+
+	if ((rc = ig_store_begin(st, err)))
+		return rc;
+	s = ig_store_prepare(st,
+		"INSERT INTO dead_letters (tenant_id, source, reason, raw, created_at, updated_at)"
+		" VALUES (?, 'ig-reply', ?, ?, ?, ?)", err);
+	if (!s) {
+		ig_store_rollback(st);
+		return err ? err->code : IG_EX_SOFTWARE;
+	}
+	ig_store_bind(s, "Isbii", tenant_id, reason, raw ? raw : "", (int)len, now, now);
+	if ((rc = ig_store_run(st, s, err))) {
+		ig_store_rollback(st);
+		return rc;
+	}
+	return ig_store_commit(st, err);
+}
+
+int ig_reply_account_id(struct ig_store *st, int64_t tenant_id, const char *ext, int64_t *id,
+			struct ig_err *err)
+{
+	sqlite3_stmt *s = ig_store_prepare(st,
+		"SELECT id FROM accounts WHERE external_id = ?1 AND (?2 = 0 OR tenant_id = ?2)", err);
+	int rc;
+
+	*id = 0;
+	if (!s)
+		return err ? err->code : IG_EX_SOFTWARE;
+	ig_store_bind(s, "si", ext, tenant_id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*id = ig_col_int(s, 0);
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return ig_store_fail(st, rc, err, "cannot read accounts");
+	if (!*id)
+		return ig_err_set(err, IG_EX_DATAERR, "no account '%s'%s", ext,
+				  tenant_id ? " in this tenant" : "");
+	return 0;
+}
+
+int ig_reply_agent_id(struct ig_store *st, int64_t tenant_id, const char *name, int64_t *id,
+		      struct ig_err *err)
+{
+	sqlite3_stmt *s = ig_store_prepare(st,
+		"SELECT id FROM agents WHERE tenant_id = ? AND name = ?", err);
+	int rc;
+
+	*id = 0;
+	if (!s)
+		return err ? err->code : IG_EX_SOFTWARE;
+	ig_store_bind(s, "is", tenant_id, name);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*id = ig_col_int(s, 0);
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return ig_store_fail(st, rc, err, "cannot read agents");
+	if (!*id)
+		return ig_err_set(err, IG_EX_DATAERR, "no agent '%s' in this tenant", name);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- humans */
+
+int ig_reply_conv_tenant(struct ig_store *st, int64_t conv, int64_t *tenant_id,
+			 struct ig_err *err)
+{
+	sqlite3_stmt *s = ig_store_prepare(st, "SELECT tenant_id FROM conversations WHERE id = ?",
+					   err);
+	int rc;
+
+	*tenant_id = 0;
+	if (!s)
+		return err ? err->code : IG_EX_SOFTWARE;
+	ig_store_bind(s, "i", conv);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*tenant_id = ig_col_int(s, 0);
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return ig_store_fail(st, rc, err, "cannot read conversation");
+	if (!*tenant_id)
+		return ig_err_set(err, IG_EX_DATAERR, "no conversation %lld", (long long)conv);
+	return 0;
+}
+
+static const char SQL_CONV_LIST[] =
+	"SELECT c.id, a.external_id, c.participant_id, c.participant_name, c.status, c.priority,"
+	" u.email, c.ai_state, c.ai_reason, c.last_inbound_at, c.last_outbound_at,"
+	" (SELECT COUNT(*) FROM messages m WHERE m.tenant_id = c.tenant_id"
+	"  AND m.conversation_id = c.id AND m.direction = 'in' AND m.replied_at IS NULL),"
+	" (SELECT COUNT(*) FROM escalations e WHERE e.conversation_id = c.id AND e.status = 'open'),"
+	" c.thread_owner"
+	" FROM conversations c JOIN accounts a ON a.id = c.account_id"
+	" LEFT JOIN users u ON u.id = c.assignee_user_id"
+	" WHERE c.tenant_id = ?1 AND (?2 = 0 OR c.id = ?2)"
+	" AND (?3 IS NULL OR c.status = ?3) AND (?4 IS NULL OR c.ai_state = ?4)"
+	" AND (?5 IS NULL OR c.priority = ?5) AND (?6 IS NULL OR u.email = ?6 COLLATE NOCASE)"
+	" AND (?7 IS NULL OR a.external_id = ?7)"
+	" AND (?8 = 0 OR EXISTS (SELECT 1 FROM messages m WHERE m.tenant_id = c.tenant_id"
+	"  AND m.conversation_id = c.id AND m.direction = 'in' AND m.replied_at IS NULL))"
+	" AND (?9 = 0 OR EXISTS (SELECT 1 FROM escalations e WHERE e.conversation_id = c.id"
+	"  AND e.status = 'open'))"
+	" ORDER BY c.last_inbound_at DESC, c.id DESC LIMIT ?10";
+
+static int conv_rows(struct ig_store *st, int64_t tenant_id, int64_t conv,
+		     const struct ig_conv_filter *f, json_t **out, struct ig_err *err)
+{
+	sqlite3_stmt *s = ig_store_prepare(st, SQL_CONV_LIST, err);
+	json_t *arr;
+	int rc;
+
+	*out = NULL;
+	if (!s)
+		return err ? err->code : IG_EX_SOFTWARE;
+	if (!(arr = json_array()))
+		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+	ig_store_bind(s, "iisssssiii", tenant_id, conv, f->status, f->ai, f->priority, f->assignee,
+		      f->account, (int64_t)f->unanswered, (int64_t)f->escalated,
+		      (int64_t)(f->limit > 0 ? f->limit : -1));
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		char i1[32], i2[32];
+
+		json_array_append_new(arr, json_pack(
+			"{s:I,s:s,s:s,s:s?,s:s,s:s,s:s?,s:s,s:s?,s:s?,s:s?,s:I,s:I,s:s?}",
+			"id", (json_int_t)ig_col_int(s, 0), "account", ig_col_text(s, 1),
+			"participant", ig_col_text(s, 2),
+			"name", (const char *)sqlite3_column_text(s, 3),
+			"status", ig_col_text(s, 4), "priority", ig_col_text(s, 5),
+			"assignee", (const char *)sqlite3_column_text(s, 6),
+			"ai", ig_col_text(s, 7), "ai_reason", (const char *)sqlite3_column_text(s, 8),
+			"last_inbound", sqlite3_column_type(s, 9) == SQLITE_NULL ? NULL
+				: ig_time_iso(ig_col_int(s, 9), i1),
+			"last_outbound", sqlite3_column_type(s, 10) == SQLITE_NULL ? NULL
+				: ig_time_iso(ig_col_int(s, 10), i2),
+			"unanswered", (json_int_t)ig_col_int(s, 11),
+			"escalations", (json_int_t)ig_col_int(s, 12),
+			"thread_owner", (const char *)sqlite3_column_text(s, 13)));
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		json_decref(arr);
+		return ig_store_fail(st, rc, err, "cannot list conversations");
+	}
+	*out = arr;
+	return 0;
+}
+
+int ig_reply_conv_list(struct ig_store *st, int64_t tenant_id, const struct ig_conv_filter *f,
+		       json_t **out, struct ig_err *err)
+{
+	return conv_rows(st, tenant_id, 0, f, out, err);
+}
+
+int ig_reply_conv_json(struct ig_store *st, int64_t tenant_id, int64_t conv, json_t **out,
+		       struct ig_err *err)
+{
+	struct ig_conv_filter f = { 0 };
+	json_t *arr;
+	int rc;
+
+	*out = NULL;
+	if ((rc = conv_rows(st, tenant_id, conv, &f, &arr, err)))
+		return rc;
+	if (json_array_size(arr) == 0) {
+		json_decref(arr);
+		return ig_err_set(err, IG_EX_DATAERR, "no conversation %lld in this tenant",
+				  (long long)conv);
+	}
+	*out = json_incref(json_array_get(arr, 0));
+	json_decref(arr);
+	return 0;
+}
+
+/* The member of tenant_id named by e-mail or id. */
+static int member_id(struct ig_store *st, int64_t tenant_id, const char *who, int64_t *id,
+		     struct ig_err *err)
+{
+	sqlite3_stmt *s = ig_store_prepare(st,
+		"SELECT u.id FROM users u JOIN memberships m ON m.user_id = u.id"
+		" WHERE m.tenant_id = ? AND (u.email = ? COLLATE NOCASE OR CAST(u.id AS TEXT) = ?)", err);
+	int rc;
+
+	*id = 0;
+	if (!s)
+		return err ? err->code : IG_EX_SOFTWARE;
+	ig_store_bind(s, "iss", tenant_id, who, who);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*id = ig_col_int(s, 0);
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return ig_store_fail(st, rc, err, "cannot read users");
+	if (!*id)
+		return ig_err_set(err, IG_EX_DATAERR, "'%s' is not a member of this tenant", who);
+	return 0;
+}
+
+static int resolve_escalations(struct ig_ctx *ctx, int64_t conv, int64_t now, int *n,
+			       struct ig_err *err)
+{
+	sqlite3_stmt *s = ig_store_prepare(ctx->store,
+		"UPDATE escalations SET status = 'resolved', resolved_at = ?, resolved_by = ?"
+		" WHERE conversation_id = ? AND status = 'open'", err);
+	int rc;
+
+	if (!s)
+		return err ? err->code : IG_EX_SOFTWARE;
+	ig_store_bind(s, "isi", now, ctx->actor.label, conv);
+	if ((rc = ig_store_run(ctx->store, s, err)))
+		return rc;
+	*n = ig_store_changes(ctx->store);
+	return 0;
+}
+
+int ig_reply_conv_change(struct ig_ctx *ctx, int64_t tenant_id, int64_t conv,
+			 enum ig_conv_change what, const char *value, struct ig_err *err)
+{
+	static const char *const actions[] = { "conversation.pause", "conversation.resume",
+		"conversation.assign", "conversation.status", "conversation.priority" };
+	struct ig_store *st = ctx->store;
+	int64_t now = ig_time_now(), user = 0, t;
+	sqlite3_stmt *s = NULL;
+	char target[48];
+	json_t *detail;
+	int rc, resolved = 0;
+
+	if (what == IG_CONV_STATUS && (!value || (strcmp(value, "open") && strcmp(value, "pending")
+						  && strcmp(value, "closed"))))
+		return ig_err_set(err, IG_EX_DATAERR, "status is open, pending or closed, not '%s'",
+				  value ? value : "");
+	if (what == IG_CONV_PRIORITY && (!value || strlen(value) != 2 || value[0] != 'P'
+					 || value[1] < '0' || value[1] > '3'))
+		return ig_err_set(err, IG_EX_DATAERR, "priority is P0, P1, P2 or P3, not '%s'",
+				  value ? value : "");
+	if ((rc = ig_store_begin(st, err)))
+		return rc;
+	if ((rc = ig_reply_conv_tenant(st, conv, &t, err)) || t != tenant_id) {
+		ig_store_rollback(st);
+		if (!rc)
+			rc = ig_err_set(err, IG_EX_DATAERR, "no conversation %lld in this tenant",
+					(long long)conv);
+		return rc;
+	}
+	switch (what) {
+	case IG_CONV_PAUSE:
+		s = ig_store_prepare(st,
+			"UPDATE conversations SET ai_state = 'paused', ai_reason = ?, updated_at = ?"
+			" WHERE id = ?", err);
+		if (s)
+			ig_store_bind(s, "sii", value && *value ? value : "human takeover", now, conv);
+		break;
+	case IG_CONV_RESUME:
+		s = ig_store_prepare(st,
+			"UPDATE conversations SET ai_state = 'active', ai_reason = NULL, updated_at = ?"
+			" WHERE id = ?", err);
+		if (s)
+			ig_store_bind(s, "ii", now, conv);
+		break;
+	case IG_CONV_ASSIGN:
+		if (value && strcmp(value, "-") && (rc = member_id(st, tenant_id, value, &user, err))) {
+			ig_store_rollback(st);
+			return rc;
+		}
+		s = ig_store_prepare(st,
+			"UPDATE conversations SET assignee_user_id = ?, updated_at = ? WHERE id = ?", err);
+		if (s)
+			ig_store_bind(s, "Iii", user, now, conv);
+		break;
+	case IG_CONV_STATUS:
+		s = ig_store_prepare(st,
+			"UPDATE conversations SET status = ?, updated_at = ? WHERE id = ?", err);
+		if (s)
+			ig_store_bind(s, "sii", value, now, conv);
+		break;
+	case IG_CONV_PRIORITY:
+		s = ig_store_prepare(st,
+			"UPDATE conversations SET priority = ?, updated_at = ? WHERE id = ?", err);
+		if (s)
+			ig_store_bind(s, "sii", value, now, conv);
+		break;
+	}
+	if (!s || (rc = ig_store_run(st, s, err))) {
+		ig_store_rollback(st);
+		return s ? rc : (err ? err->code : IG_EX_SOFTWARE);
+	}
+	if (what == IG_CONV_RESUME && (rc = resolve_escalations(ctx, conv, now, &resolved, err))) {
+		ig_store_rollback(st);
+		return rc;
+	}
+	snprintf(target, sizeof(target), "conversation:%lld", (long long)conv);
+	detail = json_pack("{s:s?,s:i}", "value", value, "escalations_resolved", resolved);
+	rc = ig_audit(ctx, tenant_id, actions[what], target, "ok", detail, err);
+	json_decref(detail);
+	if (rc) {
+		ig_store_rollback(st);
+		return rc;
+	}
+	return ig_store_commit(st, err);
+}
+
+int ig_reply_human_send(struct ig_reply *r, int64_t tenant_id, int64_t conv, const char *text,
+			const char *template_name, int keep_ai, struct ig_outbox_item *it,
+			struct ig_err *err)
+{
+	struct ig_ctx *ctx = r->ctx;
+	struct ig_store *st = ctx->store;
+	int64_t now = ig_time_now(), age, id = 0;
+	char acct_status[16], ai_state[16], ai_reason[256], target[48], iso[32];
+	int has_token, owned, active, found, rc, resolved = 0;
+	int64_t debounce;
+	char *body = NULL;
+	const char *tag = NULL;
+	struct job j;
+	sqlite3_stmt *s;
+	json_t *detail;
+
+	memset(&j, 0, sizeof(j));
+	memset(it, 0, sizeof(*it));
+	j.conv = conv;
+	if ((rc = ig_store_begin(st, err)))
+		return rc;
+	found = job_load(st, &j, &has_token, acct_status, ai_state, ai_reason, &owned, &debounce,
+			 &active, err);
+	if (found <= 0 || j.tenant_id != tenant_id) {
+		rc = found < 0 ? (err ? err->code : IG_EX_SOFTWARE)
+			: ig_err_set(err, IG_EX_DATAERR, "no conversation %lld in this tenant",
+				     (long long)conv);
+		goto fail;
+	}
+	if (template_name) {
+		struct ig_persona p;
+
+		persona_of(&j, &p);
+		if ((rc = ig_template_get(st, tenant_id, j.agent_id, template_name, &body, err)))
+			goto fail;
+		text = NULL;
+		{
+			char *filled = ig_kb_fill(body, &p);
+
+			free(body);
+			body = filled;
+		}
+		if (!body) {
+			rc = ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+			goto fail;
+		}
+		text = body;
+	}
+	if (!text || !*text || strlen(text) > IG_REPLY_MAX_TEXT) {
+		rc = ig_err_set(err, IG_EX_DATAERR,
+			"the text must be 1 to %d bytes (Instagram's limit), not %zu",
+			IG_REPLY_MAX_TEXT, text ? strlen(text) : 0);
+		goto fail;
+	}
+	/* Reference §3.3: 24 h standard window; a human agent may answer up to
+	 * 7 days after the customer's last message with the HUMAN_AGENT tag. */
+	if (!j.last_inbound) {
+		rc = ig_err_set(err, IG_EX_DATAERR,
+			"conversation %lld has no message from the customer; Meta lets a business"
+			" write only after the customer did", (long long)conv);
+		goto fail;
+	}
+	age = now - j.last_inbound;
+	if (age > IG_REPLY_HUMAN_WINDOW) {
+		rc = ig_err_set(err, IG_EX_DATAERR,
+			"conversation %lld: the customer last wrote at %s, %lld days ago; Meta allows"
+			" a human reply only within 7 days of it (HUMAN_AGENT tag), so it cannot be sent",
+			(long long)conv, ig_time_iso(j.last_inbound, iso), (long long)(age / 86400));
+		goto fail;
+	}
+	if (age > IG_REPLY_WINDOW)
+		tag = "HUMAN_AGENT";
+	if (strcmp(acct_status, "active") || !has_token) {
+		rc = ig_err_set(err, IG_EX_NOPERM,
+			"account %s is %s: re-authorise it with ig-connect before sending", j.account,
+			has_token ? acct_status : "without a token");
+		goto fail;
+	}
+	rc = ig_outbox_insert(st, tenant_id, j.account_id, conv, template_name ? "template" : "human",
+			      j.participant, text, tag, "pending", ctx->actor.user_id, r->worker,
+			      now + ig_outbox_lease_seconds(&ctx->cfg), &id, err);
+	if (rc || (rc = mark_burst(st, &j, id, now, err)))
+		goto fail;
+	s = ig_store_prepare(st,
+		"UPDATE conversations SET last_human_at = ?1, updated_at = ?1,"
+		" ai_state = CASE WHEN ?2 THEN ai_state ELSE 'paused' END,"
+		" ai_reason = CASE WHEN ?2 THEN ai_reason ELSE 'human reply (ig-reply send)' END"
+		" WHERE id = ?3", err);
+	if (!s) {
+		rc = err ? err->code : IG_EX_SOFTWARE;
+		goto fail;
+	}
+	ig_store_bind(s, "iii", now, (int64_t)keep_ai, conv);
+	if ((rc = ig_store_run(st, s, err)) || (rc = resolve_escalations(ctx, conv, now, &resolved, err)))
+		goto fail;
+	snprintf(target, sizeof(target), "conversation:%lld", (long long)conv);
+	detail = json_pack("{s:I,s:s?,s:s?,s:b,s:i}", "outbox", (json_int_t)id, "tag", tag,
+			   "template", template_name, "ai_paused", !keep_ai,
+			   "escalations_resolved", resolved);
+	rc = ig_audit(ctx, tenant_id, "conversation.send", target, "ok", detail, err);
+	json_decref(detail);
+	if (rc)
+		goto fail;
+	it->id = id;
+	it->tenant_id = tenant_id;
+	it->account_id = j.account_id;
+	it->conversation_id = conv;
+	snprintf(it->tenant, sizeof(it->tenant), "%s", j.tenant);
+	snprintf(it->account, sizeof(it->account), "%s", j.account);
+	snprintf(it->agent, sizeof(it->agent), "%s", j.agent);
+	snprintf(it->origin, sizeof(it->origin), "%s", template_name ? "template" : "human");
+	it->text = strdup(text);
+	it->recipient = strdup(j.participant);
+	it->tag = tag ? strdup(tag) : NULL;
+	if (r->o.dry_run) {
+		ig_store_rollback(st);
+		it->id = 0;
+		snprintf(it->state, sizeof(it->state), "dry_run");
+		free(body);
+		job_release(&j);
+		return 0;
+	}
+	if ((rc = ig_store_commit(st, err))) {
+		free(body);
+		job_release(&j);
+		return rc;
+	}
+	free(body);
+	job_release(&j);
+	if ((rc = ig_outbox_send(ctx, r->graph, it, 1, 1, r->worker, err)))
+		return rc;
+	return 0;
+fail:
+	ig_store_rollback(st);
+	free(body);
+	job_release(&j);
+	return rc;
+}

@@ -1883,6 +1883,9 @@ class Handler(BaseHTTPRequestHandler):
 class SimServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # Benchmarks keep 32+ requests in flight; the default backlog of 5
+    # drops connections and makes clients wait for SYN retries.
+    request_queue_size = 256
 
 
 # --------------------------------------------------------------------------- command line
