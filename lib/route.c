@@ -1,2 +1,1438 @@
-/* lib/route.c — being written; see lib/route.h */
-typedef int ig_route_placeholder;
+/* lib/route.c — see lib/route.h.  Section numbers cite
+ * shared/reference/meta-graph-api.md; rule numbers DESIGN.md §6. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "crypto.h"
+#include "igtime.h"
+#include "jsonio.h"
+#include "route.h"
+#include "store.h"
+
+static const char *const how_names[] = {
+	"own agent", "tenant default", "no agent", "unknown account", "ambiguous account",
+	"duplicate", "unknown kind", "invalid",
+};
+
+const char *ig_route_how_name(enum ig_route_how h)
+{
+	return (unsigned)h <= IG_ROUTE_INVALID ? how_names[h] : "?";
+}
+
+#define STORE_ERR(r, err) ig_store_fail((r)->st, sqlite3_errcode((r)->st->db), (err), "store")
+
+/* Prepare or fail: every statement below is a literal, cached by address. */
+#define PREP(var, sql) do { \
+	if (!((var) = ig_store_prepare(r->st, (sql), err))) \
+		return err ? err->code : IG_EX_SOFTWARE; \
+} while (0)
+
+__attribute__((format(printf, 2, 3)))
+static void report(struct ig_route *r, const char *fmt, ...)
+{
+	va_list ap;
+	char line[1024];
+
+	if (r->explain)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	/* one message per line: no newline may leak from Meta's data */
+	for (char *p = line; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	ig_buf_adds(&r->report, line);
+	ig_buf_add(&r->report, "\n", 1);
+}
+
+static const char *where(const struct ig_wh_event *e, char *buf, size_t n)
+{
+	if (e->level == IG_WH_LVL_ENTRY || e->flattened)
+		snprintf(buf, n, "entry[%d]", e->entry);
+	else
+		snprintf(buf, n, "entry[%d].%s[%d]", e->entry,
+			 e->level == IG_WH_LVL_CHANGE ? "changes" : e->standby ? "standby" : "messaging",
+			 e->index);
+	return buf;
+}
+
+/* ------------------------------------------------------------ set-up */
+
+int ig_route_init(struct ig_route *r, struct ig_ctx *ctx, const char *source, struct ig_err *err)
+{
+	const char *v;
+
+	memset(r, 0, sizeof(*r));
+	r->ctx = ctx;
+	r->st = ctx->store;
+	r->source = source;
+	r->now = ig_time_now();
+	ig_buf_init(&r->out, 0);
+	ig_buf_init(&r->report, 0);
+	r->out.max = r->report.max = (size_t)-1 / 2;  /* no limit but memory */
+	if ((v = ig_config_get(&ctx->cfg, "app_id")))
+		snprintf(r->app_ids[0], sizeof(r->app_ids[0]), "%s", v);
+	if ((v = ig_config_get(&ctx->cfg, "ig_app_id")))
+		snprintf(r->app_ids[1], sizeof(r->app_ids[1]), "%s", v);
+	if (!r->st)
+		return ig_err_set(err, IG_EX_SOFTWARE, "BUG: routing without a store");
+	return 0;
+}
+
+void ig_route_release(struct ig_route *r)
+{
+	ig_buf_release(&r->out);
+	ig_buf_release(&r->report);
+	free(r->acct);
+	r->acct = NULL;
+	r->nacct = r->aacct = 0;
+	json_decref(r->rows);
+	r->rows = NULL;
+}
+
+static int flush_counters(struct ig_route *r, struct ig_err *err)
+{
+	sqlite3_stmt *s;
+	int i, rc;
+
+	for (i = 0; i < r->nacct; i++) {
+		struct ig_route_acct *a = &r->acct[i];
+
+		if (a->found != 1 || (!a->dmsg && !a->dusers))
+			continue;
+		/* user_count = distinct participants = conversations created */
+		PREP(s, "UPDATE accounts SET message_count = message_count + ?,"
+			" user_count = user_count + ?, last_synced_at = ?, updated_at = ?"
+			" WHERE id = ? AND tenant_id = ?");
+		ig_store_bind(s, "iiiiii", (int64_t)a->dmsg, (int64_t)a->dusers, r->now, r->now,
+			      a->id, a->tenant_id);
+		if ((rc = ig_store_run(r->st, s, err)))
+			return rc;
+		a->dmsg = a->dusers = 0;
+	}
+	return 0;
+}
+
+int ig_route_begin(struct ig_route *r, struct ig_err *err)
+{
+	r->nacct = 0;
+	r->now = ig_time_now();
+	return ig_store_begin(r->st, err);
+}
+
+int ig_route_commit(struct ig_route *r, struct ig_err *err)
+{
+	int rc = flush_counters(r, err);
+
+	r->nacct = 0;
+	if (rc) {
+		ig_store_rollback(r->st);
+		return rc;
+	}
+	return ig_store_commit(r->st, err);
+}
+
+void ig_route_abort(struct ig_route *r)
+{
+	r->nacct = 0;
+	ig_store_rollback(r->st);
+}
+
+int ig_route_max_body(const struct ig_config *cfg, size_t *out, struct ig_err *err)
+{
+	const char *v = ig_config_get(cfg, "max_body");
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = v ? strtoll(v, &end, 10) : -1;
+	if (!v || errno || end == v || *end || n < 1 || n > (1LL << 30))
+		return ig_err_set(err, IG_EX_CONFIG,
+			"max_body must be a number of bytes from 1 to 1073741824, not '%s'", v ? v : "");
+	*out = (size_t)n;
+	return 0;
+}
+
+int ig_route_policy_load(struct ig_wh_policy *p, const struct ig_config *cfg, struct ig_err *err)
+{
+	static const char *const file_setting[IG_WH_NSECRETS] = {
+		"app_secret_file", "ig_app_secret_file", "previous_app_secret_file"
+	};
+	const char *v;
+	int i, j, rc;
+
+	ig_wh_policy_init(p);
+	if ((rc = ig_wh_policy_parse(p, ig_config_get(cfg, "webhook_secrets"), err)))
+		return rc;
+	v = ig_config_get(cfg, "legacy_sha1");
+	if (!v || !strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0") || !*v)
+		p->legacy_sha1 = 0;
+	else if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
+		p->legacy_sha1 = 1;
+	else
+		return ig_err_set(err, IG_EX_CONFIG, "legacy_sha1 must be yes or no, not '%s'", v);
+	for (i = 0; i < IG_WH_NSECRETS; i++) {
+		char *s = NULL;
+
+		if (!ig_wh_policy_uses(p, (enum ig_wh_secret)i)
+		    || !ig_config_has_secret(cfg, file_setting[i]))
+			continue;
+		if ((rc = ig_config_secret(cfg, file_setting[i], &s, err)))
+			return rc;
+		rc = ig_wh_policy_set_secret(p, (enum ig_wh_secret)i, s);
+		ig_wipe_free(s);
+		if (rc)
+			return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+	}
+	/* every term must be able to verify something, or its deliveries would
+	 * all be refused: say so now rather than at Meta's first POST */
+	for (i = 0; i < p->nterm; i++) {
+		char names[128] = "";
+
+		for (j = 0; j < p->term[i].n; j++)
+			if (p->secret[p->term[i].order[j]])
+				break;
+		if (j < p->term[i].n)
+			continue;
+		for (j = 0; j < p->term[i].n; j++)
+			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+				 j ? ", " : "", file_setting[p->term[i].order[j]]);
+		return ig_err_set(err, IG_EX_CONFIG,
+			"no webhook secret available%s%s%s: set %s (or its IGKIT_ variable)",
+			p->term[i].object[0] ? " for object '" : "", p->term[i].object,
+			p->term[i].object[0] ? "'" : "", names);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ storing */
+
+static int store_delivery(struct ig_route *r, const struct ig_route_in *in, const char *object,
+			  enum ig_wh_sig sig, const char *status, const char *error, int64_t *id,
+			  struct ig_err *err)
+{
+	sqlite3_stmt *s;
+	const char *sigval = in->sha256 ? in->sha256 : in->sha1;
+	char sigbuf[160];
+	int rc;
+
+	/* keep the header as received, but bounded: it is attacker-controlled */
+	if (sigval && strlen(sigval) >= sizeof(sigbuf)) {
+		snprintf(sigbuf, sizeof(sigbuf), "%.150s...", sigval);
+		sigval = sigbuf;
+	}
+	PREP(s, "INSERT INTO deliveries(received_at, source, object, signature, sig_status, status,"
+		" error, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+	ig_store_bind(s, "ississsb", r->now, r->source, object, sigval, ig_wh_sig_name(sig), status,
+		      error, in->body ? in->body : "", (int)in->len);
+	if ((rc = ig_store_run(r->st, s, err)))
+		return ig_err_prefix(err, "cannot store the delivery");
+	*id = ig_store_last_id(r->st);
+	return 0;
+}
+
+int ig_route_accept(struct ig_route *r, const struct ig_wh_policy *pol,
+		    const struct ig_route_in *in, const char *status, struct ig_wh_delivery *d,
+		    struct ig_route_res *res, struct ig_err *err)
+{
+	struct ig_err perr = { 0 };
+	int parsed = 0, rc;
+
+	memset(res, 0, sizeof(*res));
+	memset(d, 0, sizeof(*d));
+	res->http = 200;
+	r->n.deliveries++;
+	if (in->oversize) {
+		res->sig = IG_SIG_UNCHECKED;
+		res->code = IG_EX_DATAERR;
+		res->http = 413;
+		snprintf(res->msg, sizeof(res->msg),
+			 "delivery larger than max_body (%zu bytes); its start is kept", in->max_body);
+		goto reject;
+	}
+	parsed = ig_webhook_parse(d, in->body, in->len, &perr) == 0;
+	/* Rule 1: the signature first; an unparsable body is checked against
+	 * every secret, so unsigned garbage is a 403, signed garbage a 400. */
+	if (in->no_verify)
+		res->sig = IG_SIG_UNCHECKED;
+	else
+		res->sig = ig_wh_verify(pol, parsed ? d->object : NULL, in->sha256, in->sha1,
+					in->body, in->len, &res->secret);
+	if (res->sig == IG_SIG_MISSING || res->sig == IG_SIG_INVALID) {
+		res->code = IG_EX_DATAERR;
+		res->http = 403;
+		if (res->sig == IG_SIG_MISSING)
+			snprintf(res->msg, sizeof(res->msg), "unsigned delivery: no X-Hub-Signature-256 header%s",
+				 pol->legacy_sha1 ? " (nor X-Hub-Signature)" : "");
+		else
+			snprintf(res->msg, sizeof(res->msg), "bad signature: %s does not match the body",
+				 in->sha256 ? "X-Hub-Signature-256" : "X-Hub-Signature");
+		goto reject;
+	}
+	if (!parsed) {
+		res->code = IG_EX_DATAERR;
+		res->http = 400;
+		snprintf(res->msg, sizeof(res->msg), "malformed delivery: %s", perr.msg);
+		goto reject;
+	}
+	return store_delivery(r, in, d->object, res->sig, status, NULL, &res->delivery_id, err);
+reject:
+	r->n.rejected++;
+	rc = store_delivery(r, in, parsed ? d->object : NULL, res->sig, "rejected", res->msg,
+			    &res->delivery_id, err);
+	ig_webhook_release(d);
+	return rc;
+}
+
+int ig_route_reject_input(struct ig_route *r, const char *raw, size_t len, const char *reason,
+			  int64_t *id, struct ig_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	r->n.rejected++;
+	PREP(s, "INSERT INTO dead_letters(source, reason, raw, created_at, updated_at)"
+		" VALUES ('ig-route:input', ?, ?, ?, ?)");
+	ig_store_bind(s, "sbii", reason, raw ? raw : "", (int)len, r->now, r->now);
+	if ((rc = ig_store_run(r->st, s, err)))
+		return rc;
+	*id = ig_store_last_id(r->st);
+	return 0;
+}
+
+/* ------------------------------------------------------------ look-ups */
+
+/* Rule 3: the account is entry[].id (the sender for echoes).  Object
+ * "instagram" → an instagram account by its IG id; object "page" → a
+ * messenger account by its Page id.  Either falls back to accounts.page_id:
+ * an IG-via-Page account (Facebook Login), and §2.1's note that one Meta
+ * example labels the Instagram entry id PAGE_ID.  A Page id linked in two
+ * tenants is ambiguous: never guessed. */
+static void fill_acct(struct ig_route_acct *a, sqlite3_stmt *s)
+{
+	a->found = 1;
+	a->id = ig_col_int(s, 0);
+	a->tenant_id = ig_col_int(s, 1);
+	snprintf(a->tenant, sizeof(a->tenant), "%s", ig_col_text(s, 2));
+	if (sqlite3_column_type(s, 4) != SQLITE_NULL) {
+		a->own_agent = 1;
+		a->agent_id = ig_col_int(s, 3);
+		snprintf(a->agent, sizeof(a->agent), "%s", ig_col_text(s, 4));
+		a->pause_on_human = (int)ig_col_int(s, 5);
+	} else if (sqlite3_column_type(s, 6) != SQLITE_NULL) {
+		a->agent_id = ig_col_int(s, 6);
+		snprintf(a->agent, sizeof(a->agent), "%s", ig_col_text(s, 7));
+		a->pause_on_human = (int)ig_col_int(s, 8);
+	} else {
+		a->pause_on_human = 1;   /* the schema's default */
+	}
+	snprintf(a->external_id, sizeof(a->external_id), "%s", ig_col_text(s, 9));
+}
+
+#define ACCT_COLS \
+	"SELECT a.id, a.tenant_id, t.slug, a.agent_id, ag.name, ag.pause_on_human," \
+	" d.id, d.name, d.pause_on_human, a.external_id" \
+	" FROM accounts a JOIN tenants t ON t.id = a.tenant_id" \
+	" LEFT JOIN agents ag ON ag.id = a.agent_id AND ag.tenant_id = a.tenant_id" \
+	" LEFT JOIN agents d ON d.tenant_id = a.tenant_id AND d.is_default = 1"
+
+static int lookup_account(struct ig_route *r, const char *object, const char *ref,
+			  struct ig_route_acct **out, struct ig_err *err)
+{
+	struct ig_route_acct *a;
+	sqlite3_stmt *s;
+	int i, rc;
+
+	for (i = 0; i < r->nacct; i++) {
+		if (!strcmp(r->acct[i].ref, ref) && !strcmp(r->acct[i].object, object)) {
+			*out = &r->acct[i];
+			return 0;
+		}
+	}
+	if (r->nacct == r->aacct) {
+		int na = r->aacct ? 2 * r->aacct : 16;
+		struct ig_route_acct *nv = realloc(r->acct, (size_t)na * sizeof(*nv));
+
+		if (!nv)
+			return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+		r->acct = nv;
+		r->aacct = na;
+	}
+	a = &r->acct[r->nacct];
+	memset(a, 0, sizeof(*a));
+	snprintf(a->object, sizeof(a->object), "%s", object);
+	snprintf(a->ref, sizeof(a->ref), "%s", ref);
+	PREP(s, ACCT_COLS " WHERE a.channel = ? AND a.external_id = ?");
+	ig_store_bind(s, "ss", !strcmp(object, "page") ? "messenger" : "instagram", ref);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		fill_acct(a, s);
+	} else if (rc == SQLITE_DONE) {
+		PREP(s, ACCT_COLS " WHERE a.page_id = ? ORDER BY a.id");
+		ig_store_bind(s, "s", ref);
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			if (!a->found)
+				fill_acct(a, s);
+			else if (ig_col_int(s, 1) != a->tenant_id)
+				a->found = -1;
+		}
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return ig_store_fail(r->st, rc, err, "cannot look up account");
+	r->nacct++;
+	*out = a;
+	return 0;
+}
+
+struct conv {
+	int64_t id;
+	char ai[8];
+	char owner[IG_WH_ID_MAX];
+	char reason[64];
+};
+
+/* Conversation found or created per (account, participant). */
+static int get_conv(struct ig_route *r, struct ig_route_acct *a, const char *participant,
+		    struct conv *c, struct ig_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	PREP(s, "SELECT id, ai_state, thread_owner, ai_reason FROM conversations"
+		" WHERE account_id = ? AND participant_id = ?");
+	ig_store_bind(s, "is", a->id, participant);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		c->id = ig_col_int(s, 0);
+		snprintf(c->ai, sizeof(c->ai), "%s", ig_col_text(s, 1));
+		snprintf(c->owner, sizeof(c->owner), "%s", ig_col_text(s, 2));
+		snprintf(c->reason, sizeof(c->reason), "%s", ig_col_text(s, 3));
+	}
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc != SQLITE_DONE)
+		return ig_store_fail(r->st, rc, err, "cannot look up conversation");
+	PREP(s, "INSERT INTO conversations(tenant_id, account_id, participant_id, created_at,"
+		" updated_at) VALUES (?, ?, ?, ?, ?)");
+	ig_store_bind(s, "iisii", a->tenant_id, a->id, participant, r->now, r->now);
+	if ((rc = ig_store_run(r->st, s, err)))
+		return rc;
+	c->id = ig_store_last_id(r->st);
+	strcpy(c->ai, "active");
+	a->pusers++;
+	return 0;
+}
+
+/* 1 when key was new (claimed now), 0 when it was already there. */
+static int claim_key(struct ig_route *r, const char *key, int64_t did, int *fresh,
+		     struct ig_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	PREP(s, "INSERT INTO event_keys(key, delivery_id, created_at) VALUES (?, ?, ?)"
+		" ON CONFLICT(key) DO NOTHING");
+	ig_store_bind(s, "sIi", key, did, r->now);
+	if ((rc = ig_store_run(r->st, s, err)))
+		return rc;
+	*fresh = ig_store_changes(r->st) > 0;
+	return 0;
+}
+
+static char *dump_or_null(const json_t *v)
+{
+	if (!v || (json_is_object(v) && !json_object_size(v)))
+		return NULL;
+	return json_dumps(v, JSON_COMPACT);
+}
+
+/* Insert a message; *inserted 0 when (account, mid) was already there. */
+static int insert_message(struct ig_route *r, struct ig_route_acct *a, int64_t conv,
+			  const struct ig_wh_event *e, const char *mid, const char *dir,
+			  const char *sender, const char *kind, const char *text, int64_t did,
+			  int deleted, int64_t edits, int *inserted, struct ig_err *err)
+{
+	sqlite3_stmt *s;
+	char *att = e->attachments ? json_dumps(e->attachments, JSON_COMPACT) : NULL;
+	char *meta = dump_or_null(e->extra);
+	int rc;
+
+	PREP(s, "INSERT INTO messages(tenant_id, account_id, conversation_id, mid, direction,"
+		" sender_kind, kind, text, attachments, meta, deleted, edit_count, sent_at,"
+		" created_at, delivery_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		" ON CONFLICT(account_id, mid) DO NOTHING");
+	ig_store_bind(s, "iiisssssssiiiiI", a->tenant_id, a->id, conv, mid, dir, sender, kind, text,
+		      att, meta, (int64_t)deleted, edits, e->at ? e->at : r->now, r->now, did);
+	free(att);
+	free(meta);
+	if ((rc = ig_store_run(r->st, s, err)))
+		return rc;
+	*inserted = ig_store_changes(r->st) > 0;
+	if (*inserted)
+		a->pmsg++;
+	return 0;
+}
+
+static int dead_letter(struct ig_route *r, const struct ig_wh_delivery *d,
+		       const struct ig_wh_event *e, int64_t did, int64_t tenant, const char *reason,
+		       int64_t *id, struct ig_err *err)
+{
+	sqlite3_stmt *s;
+	json_t *mini;
+	char *raw;
+	int rc;
+
+	*id = 0;
+	r->ndead++;
+	if (r->replay) {
+		/* replaying: the dead letter exists; keep it open with today's reason */
+		PREP(s, "UPDATE dead_letters SET reason = ?, updated_at = ? WHERE id = ?");
+		ig_store_bind(s, "sii", reason, r->now, r->replay_id);
+		*id = r->replay_id;
+		return ig_store_run(r->st, s, err);
+	}
+	mini = ig_webhook_event_delivery(d, e);
+	raw = mini ? json_dumps(mini, JSON_COMPACT) : NULL;
+	json_decref(mini);
+	if (!raw)
+		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+	PREP(s, "INSERT INTO dead_letters(delivery_id, tenant_id, source, reason, account_ref, raw,"
+		" created_at, updated_at) VALUES (?, ?, 'ig-route', ?, ?, ?, ?, ?)");
+	ig_store_bind(s, "IIssbii", did, tenant, reason, e->account[0] ? e->account : NULL, raw,
+		      (int)strlen(raw), r->now, r->now);
+	free(raw);
+	if ((rc = ig_store_run(r->st, s, err)))
+		return rc;
+	*id = ig_store_last_id(r->st);
+	return 0;
+}
+
+/* ------------------------------------------------------------ outcome */
+
+static void explain_reason(const struct ig_route_acct *a, enum ig_route_how how, char *buf,
+			   size_t n)
+{
+	switch (how) {
+	case IG_ROUTE_OWN:
+		snprintf(buf, n, "account '%s' of tenant '%s' has its own agent '%s'", a->ref,
+			 a->tenant, a->agent);
+		break;
+	case IG_ROUTE_DEFAULT:
+		snprintf(buf, n, "account '%s' of tenant '%s' has no agent of its own; the tenant's"
+			 " default agent is '%s'", a->ref, a->tenant, a->agent);
+		break;
+	case IG_ROUTE_NOAGENT:
+		snprintf(buf, n, "account '%s' of tenant '%s' has no agent and the tenant has no"
+			 " default agent", a->ref, a->tenant);
+		break;
+	default:
+		buf[0] = '\0';
+	}
+}
+
+/*
+ * Record what became of event e: a routed event for r->out, or an explain
+ * row.  add (may be NULL, stolen) holds extra members for the routed event.
+ */
+static int outcome(struct ig_route *r, const struct ig_wh_event *e, const struct ig_route_acct *a,
+		   enum ig_route_how how, const struct conv *c, int64_t did, json_t *add,
+		   const char *why)
+{
+	char iso[24], reason[600];
+	json_t *o;
+	char *line;
+
+	r->last_outcome = how;
+	if (how == IG_ROUTE_DUPLICATE)
+		r->n.duplicates++;
+	else if (how <= IG_ROUTE_NOAGENT)
+		r->n.routed++;
+	if (r->explain) {
+		if (!why || !*why) {
+			explain_reason(a, how, reason, sizeof(reason));
+			why = reason;
+		}
+		o = json_object();
+		json_object_set_new(o, "event",
+				    json_integer((json_int_t)(json_array_size(r->rows) - r->explain_base + 1)));
+		json_object_set_new(o, "type", json_string(ig_wh_type_name(e->type)));
+		json_object_set_new(o, "kind", json_string(e->kind ? e->kind : ""));
+		json_object_set_new(o, "account", json_string(e->account));
+		json_object_set_new(o, "participant", json_string(e->participant));
+		json_object_set_new(o, "mid", e->mid ? json_string(e->mid) : json_null());
+		json_object_set_new(o, "tenant", a && a->found == 1 ? json_string(a->tenant) : json_null());
+		json_object_set_new(o, "agent", a && a->found == 1 && a->agent[0] ? json_string(a->agent) : json_null());
+		json_object_set_new(o, "route", json_string(ig_route_how_name(how)));
+		json_object_set_new(o, "reason", json_string(why));
+		json_array_append_new(r->rows, o);
+		json_decref(add);
+		return 0;
+	}
+	if (how > IG_ROUTE_NOAGENT) {
+		json_decref(add);
+		return 0;
+	}
+	/* DESIGN.md §6.5: the routed event */
+	o = json_object();
+	json_object_set_new(o, "type", json_string(ig_wh_type_name(e->type)));
+	json_object_set_new(o, "tenant", json_string(a->tenant));
+	json_object_set_new(o, "account", json_string(e->account));
+	json_object_set_new(o, "agent", a->agent[0] ? json_string(a->agent) : json_null());
+	if (c)
+		json_object_set_new(o, "conversation", json_integer(c->id));
+	if (e->participant[0])
+		json_object_set_new(o, "participant", json_string(e->participant));
+	if (e->mid)
+		json_object_set_new(o, "mid", json_string(e->mid));
+	if (e->type == IG_WH_MESSAGE || e->type == IG_WH_ECHO)
+		json_object_set_new(o, "kind", json_string(e->kind));
+	if (e->text)
+		json_object_set_new(o, "text", json_string(e->text));
+	if (e->attachments)
+		json_object_set(o, "attachments", e->attachments);
+	json_object_update(o, e->extra);
+	if (add) {
+		json_object_update(o, add);
+		json_decref(add);
+	}
+	if (c) {
+		json_object_set_new(o, "ai", json_string(c->ai));
+		if (c->owner[0])
+			json_object_set_new(o, "thread_owner", json_string(c->owner));
+	}
+	json_object_set_new(o, "at", json_string(ig_time_iso(e->at ? e->at : r->now, iso)));
+	if (did)
+		json_object_set_new(o, "delivery", json_integer(did));
+	line = json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(o);
+	if (!line || ig_buf_adds(&r->out, line) || ig_buf_add(&r->out, "\n", 1)) {
+		free(line);
+		return ig_err_set(NULL, IG_EX_SOFTWARE, "out of memory");
+	}
+	free(line);
+	return 0;
+}
+
+/* ------------------------------------------------------------ handlers */
+
+/* An event in entry[].standby[] means another app owns the thread (§2.3):
+ * remember it, so ig-reply never answers there. */
+static int note_owner(struct ig_route *r, struct conv *c, const char *owner, struct ig_err *err)
+{
+	sqlite3_stmt *s;
+
+	if (!strcmp(c->owner, owner ? owner : ""))
+		return 0;
+	PREP(s, "UPDATE conversations SET thread_owner = ?, updated_at = ? WHERE id = ?");
+	ig_store_bind(s, "sii", owner && *owner ? owner : NULL, r->now, c->id);
+	snprintf(c->owner, sizeof(c->owner), "%s", owner ? owner : "");
+	return ig_store_run(r->st, s, err);
+}
+
+static const char *standby_owner(const struct ig_wh_event *e, const struct conv *c)
+{
+	const char *app = ig_json_str(e->extra, "app_id");
+
+	if (app)
+		return app;
+	return c->owner[0] ? c->owner : "unknown";
+}
+
+static int on_inbound(struct ig_route *r, const struct ig_wh_delivery *d, struct ig_wh_event *e,
+		      struct ig_route_acct *a, enum ig_route_how how, int64_t did, struct ig_err *err)
+{
+	struct conv c;
+	sqlite3_stmt *s;
+	char syn[160], *ref;
+	const char *mid = e->mid, *owner;
+	int ins, rc;
+
+	(void)d;
+	if ((rc = get_conv(r, a, e->participant, &c, err)))
+		return rc;
+	if (!mid || !*mid) {
+		/* Messenger postbacks carry no mid: one per participant and time */
+		snprintf(syn, sizeof(syn), "postback:%s:%lld", e->participant, (long long)e->ts_ms);
+		mid = syn;
+	}
+	rc = insert_message(r, a, c.id, e, mid, "in", "customer",
+			    e->type == IG_WH_POSTBACK ? "postback" : e->kind, e->text, did, 0,
+			    0, &ins, err);
+	if (rc)
+		return rc;
+	if (!ins)
+		return outcome(r, e, a, IG_ROUTE_DUPLICATE, &c, did, NULL, "already received (same mid)");
+	/* a message on the primary channel means the thread is ours again;
+	 * one on standby that another app holds it */
+	owner = e->standby ? standby_owner(e, &c) : NULL;
+	ref = dump_or_null(json_object_get(e->extra, "referral"));
+	PREP(s, "UPDATE conversations SET last_inbound_at = MAX(COALESCE(last_inbound_at, 0), ?),"
+		" updated_at = ?, status = CASE status WHEN 'closed' THEN 'open' ELSE status END,"
+		" thread_owner = ?, referral = COALESCE(?, referral) WHERE id = ?");
+	ig_store_bind(s, "iissi", e->at ? e->at : r->now, r->now, owner, ref, c.id);
+	free(ref);
+	if ((rc = ig_store_run(r->st, s, err)))
+		return rc;
+	snprintf(c.owner, sizeof(c.owner), "%s", owner ? owner : "");
+	return outcome(r, e, a, how, &c, did, NULL, NULL);
+}
+
+/*
+ * Rule 4: an echo igkit's outbox did not send (no outbox row with its mid,
+ * nor one being sent to that conversation with the same text) is a human
+ * answering from the Instagram app.
+ */
+static int on_echo(struct ig_route *r, struct ig_wh_event *e, struct ig_route_acct *a,
+		   enum ig_route_how how, int64_t did, struct ig_err *err)
+{
+	struct conv c;
+	sqlite3_stmt *s;
+	char origin[16] = "";
+	int ins, rc, own = 0, marker = 0, pause = 0;
+	int64_t esc = 0;
+	const char *reason = NULL;
+	json_t *add;
+
+	if ((rc = get_conv(r, a, e->participant, &c, err)))
+		return rc;
+	PREP(s, "SELECT origin FROM outbox WHERE account_id = ? AND mid = ? LIMIT 1");
+	ig_store_bind(s, "is", a->id, e->mid);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		own = 1;
+		snprintf(origin, sizeof(origin), "%s", ig_col_text(s, 0));
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return ig_store_fail(r->st, rc, err, "cannot look up outbox");
+	if (!own && e->text) {
+		/* the echo can beat the Send API's answer: the row is still 'sending' */
+		PREP(s, "SELECT origin FROM outbox WHERE conversation_id = ? AND state = 'sending'"
+			" AND text = ? LIMIT 1");
+		ig_store_bind(s, "is", c.id, e->text);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			own = 1;
+			snprintf(origin, sizeof(origin), "%s", ig_col_text(s, 0));
+		}
+		sqlite3_reset(s);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return ig_store_fail(r->st, rc, err, "cannot look up outbox");
+	}
+	rc = insert_message(r, a, c.id, e, e->mid, "out",
+			    own && strcmp(origin, "human") ? "ai" : "human", e->kind, e->text, did, 0,
+			    0, &ins, err);
+	if (rc)
+		return rc;
+	if (!ins)
+		return outcome(r, e, a, IG_ROUTE_DUPLICATE, &c, did, NULL, "already received (same mid)");
+	if (!own) {
+		/* the marker pauses always and escalates (DESIGN.md §6.4); a plain
+		 * human reply pauses when the agent says so (pause_on_human) */
+		marker = ig_webhook_has_marker(e->text);
+		if (marker) {
+			pause = 1;
+			reason = "human marker";
+		} else if (a->pause_on_human && !strcmp(c.ai, "active")) {
+			pause = 1;
+			reason = "human reply";
+		}
+	}
+	PREP(s, "UPDATE conversations SET last_outbound_at = MAX(COALESCE(last_outbound_at, 0), ?),"
+		" last_human_at = CASE WHEN ? THEN MAX(COALESCE(last_human_at, 0), ?) ELSE last_human_at END,"
+		" ai_state = CASE WHEN ? THEN 'paused' ELSE ai_state END,"
+		" ai_reason = CASE WHEN ? THEN ? ELSE ai_reason END, updated_at = ? WHERE id = ?");
+	ig_store_bind(s, "iiiiisii", e->at ? e->at : r->now, (int64_t)!own, e->at ? e->at : r->now,
+		      (int64_t)pause, (int64_t)pause, reason, r->now, c.id);
+	if ((rc = ig_store_run(r->st, s, err)))
+		return rc;
+	if (pause) {
+		strcpy(c.ai, "paused");
+		snprintf(c.reason, sizeof(c.reason), "%s", reason);
+	}
+	if (marker) {
+		/* one open escalation per conversation is enough */
+		PREP(s, "SELECT id FROM escalations WHERE conversation_id = ? AND status = 'open'"
+			" ORDER BY id LIMIT 1");
+		ig_store_bind(s, "i", c.id);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW)
+			esc = ig_col_int(s, 0);
+		sqlite3_reset(s);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return ig_store_fail(r->st, rc, err, "cannot look up escalations");
+		if (!esc) {
+			PREP(s, "INSERT INTO escalations(tenant_id, conversation_id, reason, created_at)"
+				" VALUES (?, ?, 'human marker', ?)");
+			ig_store_bind(s, "iii", a->tenant_id, c.id, r->now);
+			if ((rc = ig_store_run(r->st, s, err)))
+				return rc;
+			esc = ig_store_last_id(r->st);
+		}
+	}
+	if (e->standby && (rc = note_owner(r, &c, standby_owner(e, &c), err)))
+		return rc;
+	add = json_pack("{s:s}", "sender", own ? (strcmp(origin, "human") ? "ai" : "human") : "human");
+	if (!own)
+		json_object_set_new(add, "from_app", json_true());
+	if (marker)
+		json_object_set_new(add, "marker", json_true());
+	if (esc)
+		json_object_set_new(add, "escalation", json_integer(esc));
+	if (pause)
+		json_object_set_new(add, "ai_reason", json_string(reason));
+	return outcome(r, e, a, how, &c, did, add, NULL);
+}
+
+static int on_delete(struct ig_route *r, struct ig_wh_event *e, struct ig_route_acct *a,
+		     enum ig_route_how how, int64_t did, struct ig_err *err)
+{
+	struct conv c;
+	sqlite3_stmt *s;
+	int rc, ins;
+
+	if ((rc = get_conv(r, a, e->participant, &c, err)))
+		return rc;
+	PREP(s, "UPDATE messages SET deleted = 1 WHERE account_id = ? AND mid = ? AND deleted = 0");
+	ig_store_bind(s, "is", a->id, e->mid);
+	if ((rc = ig_store_run(r->st, s, err)))
+		return rc;
+	if (!ig_store_changes(r->st)) {
+		/* unknown mid (the delete overtook the message, §1.3: no order
+		 * guarantee): keep a deleted placeholder so the message, should it
+		 * arrive later, counts as already handled */
+		rc = insert_message(r, a, c.id, e, e->mid, "in", "customer", "message", NULL, did, 1,
+				    0, &ins, err);
+		if (rc)
+			return rc;
+		if (!ins)
+			return outcome(r, e, a, IG_ROUTE_DUPLICATE, &c, did, NULL,
+				       "already received (message already deleted)");
+	}
+	return outcome(r, e, a, how, &c, did, NULL, NULL);
+}
+
+static int on_edit(struct ig_route *r, struct ig_wh_event *e, struct ig_route_acct *a,
+		   enum ig_route_how how, int64_t did, struct ig_err *err)
+{
+	struct conv c;
+	sqlite3_stmt *s;
+	int64_t msg = 0, num = ig_json_int(e->extra, "num_edit", 0);
+	char *old = NULL;
+	int rc, ins, fresh;
+
+	if ((rc = claim_key(r, e->key, did, &fresh, err)))
+		return rc;
+	if (!fresh)
+		return outcome(r, e, a, IG_ROUTE_DUPLICATE, NULL, did, NULL, "already received (same edit)");
+	if ((rc = get_conv(r, a, e->participant, &c, err)))
+		return rc;
+	PREP(s, "SELECT id, text FROM messages WHERE account_id = ? AND mid = ?");
+	ig_store_bind(s, "is", a->id, e->mid);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		msg = ig_col_int(s, 0);
+		if (sqlite3_column_type(s, 1) != SQLITE_NULL)
+			old = strdup(ig_col_text(s, 1));
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		free(old);
+		return ig_store_fail(r->st, rc, err, "cannot look up message");
+	}
+	if (msg) {
+		PREP(s, "UPDATE messages SET text = ?, edit_count = MAX(edit_count, ?) WHERE id = ?");
+		ig_store_bind(s, "sii", e->text, num, msg);
+		rc = ig_store_run(r->st, s, err);
+	} else {
+		/* the original never reached us: keep the edited text as the message */
+		rc = insert_message(r, a, c.id, e, e->mid, "in", "customer", "message", e->text, did, 0,
+				    num, &ins, err);
+		msg = ig_store_last_id(r->st);
+	}
+	if (!rc) {
+		/* history kept in message_edits */
+		sqlite3_stmt *h = ig_store_prepare(r->st, "INSERT INTO message_edits(message_id,"
+			" old_text, new_text, num_edit, at) VALUES (?, ?, ?, ?, ?)", err);
+
+		if (!h)
+			rc = err ? err->code : IG_EX_SOFTWARE;
+		else {
+			ig_store_bind(h, "issii", msg, old, e->text, num, e->at ? e->at : r->now);
+			rc = ig_store_run(r->st, h, err);
+		}
+	}
+	free(old);
+	if (rc)
+		return rc;
+	return outcome(r, e, a, how, &c, did, NULL, NULL);
+}
+
+/* Reactions, reads, deliveries, opt-ins, referrals, handovers: nothing to
+ * store but the key, the conversation, and what they change in it. */
+static int on_signal(struct ig_route *r, struct ig_wh_event *e, struct ig_route_acct *a,
+		     enum ig_route_how how, int64_t did, struct ig_err *err)
+{
+	struct conv c;
+	sqlite3_stmt *s;
+	int rc, fresh;
+
+	if ((rc = claim_key(r, e->key, did, &fresh, err)))
+		return rc;
+	if (!fresh)
+		return outcome(r, e, a, IG_ROUTE_DUPLICATE, NULL, did, NULL, "already received (same event key)");
+	if ((rc = get_conv(r, a, e->participant, &c, err)))
+		return rc;
+	if (e->type == IG_WH_REFERRAL) {
+		char *ref = dump_or_null(json_object_get(e->extra, "referral"));
+
+		PREP(s, "UPDATE conversations SET referral = ?, updated_at = ? WHERE id = ?");
+		ig_store_bind(s, "sii", ref, r->now, c.id);
+		free(ref);
+		if ((rc = ig_store_run(r->st, s, err)))
+			return rc;
+	}
+	if (e->type == IG_WH_HANDOVER && (!strcmp(e->kind, "pass_thread_control")
+					  || !strcmp(e->kind, "take_thread_control"))) {
+		/* §2.3: the thread now belongs to new_owner_app_id; NULL when that is us */
+		const char *nw = ig_json_str(e->extra, "new_owner");
+
+		if (!nw)
+			nw = !strcmp(e->kind, "take_thread_control") ? "unknown" : "";
+		if ((r->app_ids[0][0] && !strcmp(nw, r->app_ids[0]))
+		    || (r->app_ids[1][0] && !strcmp(nw, r->app_ids[1])))
+			nw = "";
+		if ((rc = note_owner(r, &c, nw, err)))
+			return rc;
+	} else if (e->standby && !c.owner[0]) {
+		if ((rc = note_owner(r, &c, standby_owner(e, &c), err)))
+			return rc;
+	}
+	return outcome(r, e, a, how, &c, did, NULL, NULL);
+}
+
+/* Comments, live comments, mentions, Page feed comments → comments table. */
+static int on_comment(struct ig_route *r, struct ig_wh_event *e, struct ig_route_acct *a,
+		      enum ig_route_how how, int64_t did, struct ig_err *err)
+{
+	const char *verb = ig_json_str(e->extra, "verb");
+	const char *field = e->type == IG_WH_MENTION ? "mentions" : ig_json_str(e->extra, "field");
+	const char *media = ig_json_str(e->extra, "media_id");
+	const char *user = ig_json_str(e->extra, "username");
+	sqlite3_stmt *s;
+	int rc, fresh;
+
+	if (!media)
+		media = ig_json_str(e->extra, "post_id");
+	if (!user)
+		user = ig_json_str(e->extra, "name");
+	if (verb && strcmp(verb, "add")) {
+		/* edited / remove / hide / unhide of a Page comment (§2.5) */
+		if ((rc = claim_key(r, e->key, did, &fresh, err)))
+			return rc;
+		if (!fresh)
+			return outcome(r, e, a, IG_ROUTE_DUPLICATE, NULL, did, NULL,
+				       "already received (same event key)");
+		if (!strcmp(verb, "remove") || !strcmp(verb, "delete")) {
+			PREP(s, "UPDATE comments SET deleted = 1 WHERE account_id = ? AND comment_id = ?");
+			ig_store_bind(s, "is", a->id, e->mid);
+		} else if (!strcmp(verb, "hide") || !strcmp(verb, "unhide")) {
+			PREP(s, "UPDATE comments SET hidden = ? WHERE account_id = ? AND comment_id = ?");
+			ig_store_bind(s, "iis", (int64_t)!strcmp(verb, "hide"), a->id, e->mid);
+		} else {
+			PREP(s, "UPDATE comments SET text = ? WHERE account_id = ? AND comment_id = ?");
+			ig_store_bind(s, "sis", e->text, a->id, e->mid);
+		}
+		if ((rc = ig_store_run(r->st, s, err)))
+			return rc;
+		if (ig_store_changes(r->st) || strcmp(verb, "edited"))
+			return outcome(r, e, a, how, NULL, did, NULL, NULL);
+		/* an edit of a comment we never saw: keep it as new */
+	}
+	PREP(s, "INSERT INTO comments(tenant_id, account_id, comment_id, field, media_id,"
+		" media_product_type, parent_id, from_id, from_username, text, own, created_at,"
+		" received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		" ON CONFLICT(account_id, comment_id) DO NOTHING");
+	ig_store_bind(s, "iissssssssiii", a->tenant_id, a->id, e->mid, field ? field : e->kind, media,
+		      ig_json_str(e->extra, "media_product_type"), ig_json_str(e->extra, "parent_id"),
+		      e->participant[0] ? e->participant : NULL, user, e->text,
+		      (int64_t)json_is_true(json_object_get(e->extra, "own")),
+		      e->at ? e->at : r->now, r->now);
+	if ((rc = ig_store_run(r->st, s, err)))
+		return rc;
+	if (!ig_store_changes(r->st))
+		return outcome(r, e, a, IG_ROUTE_DUPLICATE, NULL, did, NULL,
+			       "already received (same comment id)");
+	return outcome(r, e, a, how, NULL, did, NULL, NULL);
+}
+
+static int route_event(struct ig_route *r, const struct ig_wh_delivery *d, struct ig_wh_event *e,
+		       int64_t did, struct ig_err *err)
+{
+	struct ig_route_acct *a = NULL;
+	enum ig_route_how how;
+	char w[64], reason[600];
+	int64_t dl;
+	int rc, fresh;
+
+	where(e, w, sizeof(w));
+	if (e->type == IG_WH_INVALID) {
+		r->n.invalid++;
+		snprintf(reason, sizeof(reason), "invalid event: %s", e->reason);
+		if ((rc = dead_letter(r, d, e, did, 0, reason, &dl, err)))
+			return rc;
+		report(r, "delivery %lld: %s (dead letter %lld)", (long long)did, reason, (long long)dl);
+		return outcome(r, e, NULL, IG_ROUTE_INVALID, NULL, did, NULL, reason);
+	}
+	if (e->type == IG_WH_UNKNOWN) {
+		/* kept and reported, never fatal */
+		if ((rc = claim_key(r, e->key, did, &fresh, err)))
+			return rc;
+		if (!fresh)
+			return outcome(r, e, NULL, IG_ROUTE_DUPLICATE, NULL, did, NULL,
+				       "already received (same event key)");
+		r->n.unknown++;
+		snprintf(reason, sizeof(reason), "%s: %s", w, e->reason);
+		if ((rc = dead_letter(r, d, e, did, 0, reason, &dl, err)))
+			return rc;
+		report(r, "warning: delivery %lld: %s, kept as dead letter %lld", (long long)did,
+		       reason, (long long)dl);
+		return outcome(r, e, NULL, IG_ROUTE_KIND, NULL, did, NULL, reason);
+	}
+	if ((rc = lookup_account(r, d->object, e->account, &a, err)))
+		return rc;
+	if (a->found != 1) {
+		/* Rule 3: unroutable, kept, reported, never guessed */
+		if ((rc = claim_key(r, e->key, did, &fresh, err)))
+			return rc;
+		if (!fresh)
+			return outcome(r, e, a, IG_ROUTE_DUPLICATE, NULL, did, NULL,
+				       "already received (same event key; still unroutable)");
+		r->n.dead++;
+		if (a->found == 0)
+			snprintf(reason, sizeof(reason), "unknown account '%s' (object %s)", e->account,
+				 d->object);
+		else
+			snprintf(reason, sizeof(reason), "ambiguous account '%s': its Page is linked in"
+				 " several tenants", e->account);
+		if ((rc = dead_letter(r, d, e, did, 0, reason, &dl, err)))
+			return rc;
+		report(r, "delivery %lld: %s: unroutable %s: %s, kept as dead letter %lld",
+		       (long long)did, w, ig_wh_type_name(e->type), reason, (long long)dl);
+		return outcome(r, e, a, a->found == 0 ? IG_ROUTE_UNKNOWN : IG_ROUTE_AMBIGUOUS, NULL,
+			       did, NULL, reason);
+	}
+	how = !a->agent_id ? IG_ROUTE_NOAGENT : a->own_agent ? IG_ROUTE_OWN : IG_ROUTE_DEFAULT;
+	switch (e->type) {
+	case IG_WH_MESSAGE:
+	case IG_WH_POSTBACK:
+		return on_inbound(r, d, e, a, how, did, err);
+	case IG_WH_ECHO:
+		return on_echo(r, e, a, how, did, err);
+	case IG_WH_DELETE:
+		return on_delete(r, e, a, how, did, err);
+	case IG_WH_EDIT:
+		return on_edit(r, e, a, how, did, err);
+	case IG_WH_COMMENT:
+	case IG_WH_MENTION:
+		return on_comment(r, e, a, how, did, err);
+	case IG_WH_FEED:
+	case IG_WH_INSIGHTS:
+		if ((rc = claim_key(r, e->key, did, &fresh, err)))
+			return rc;
+		return outcome(r, e, a, fresh ? how : IG_ROUTE_DUPLICATE, NULL, did, NULL,
+			       fresh ? NULL : "already received (same event key)");
+	default:
+		return on_signal(r, e, a, how, did, err);
+	}
+}
+
+/* ------------------------------------------------------------ deliveries */
+
+static int step_sql(struct ig_route *r, const char *sql, struct ig_err *err)
+{
+	sqlite3_stmt *s = ig_store_prepare(r->st, sql, err);
+
+	if (!s)
+		return err ? err->code : IG_EX_SOFTWARE;
+	return ig_store_run(r->st, s, err);
+}
+
+int ig_route_delivery(struct ig_route *r, int64_t did, const char *stored,
+		      struct ig_wh_delivery *d, struct ig_err *err)
+{
+	size_t out_len = r->out.len, rep_len = r->report.len, i;
+	__typeof__(r->n) saved = r->n;
+	const char *status;
+	sqlite3_stmt *s;
+	int rc, j;
+
+	for (j = 0; j < r->nacct; j++)
+		r->acct[j].pmsg = r->acct[j].pusers = 0;
+	r->ndead = 0;
+	if ((rc = step_sql(r, "SAVEPOINT route_delivery", err)))
+		return rc;
+	for (i = 0; i < d->n; i++)
+		if ((rc = route_event(r, d, &d->ev[i], did, err)))
+			goto fail;
+	status = r->ndead ? "partial" : "processed";
+	if (did && !r->replay && strcmp(status, stored)) {
+		s = ig_store_prepare(r->st, "UPDATE deliveries SET status = ?, error = NULL WHERE id = ?", err);
+		if (!s) {
+			rc = err ? err->code : IG_EX_SOFTWARE;
+			goto fail;
+		}
+		ig_store_bind(s, "si", status, did);
+		if ((rc = ig_store_run(r->st, s, err)))
+			goto fail;
+	}
+	if ((rc = step_sql(r, "RELEASE route_delivery", err)))
+		goto fail;
+	for (j = 0; j < r->nacct; j++) {
+		r->acct[j].dmsg += r->acct[j].pmsg;
+		r->acct[j].dusers += r->acct[j].pusers;
+		r->acct[j].pmsg = r->acct[j].pusers = 0;
+	}
+	return 0;
+fail:
+	/* undo this delivery's routing only; the raw row stays 'received' */
+	step_sql(r, "ROLLBACK TO route_delivery", NULL);
+	step_sql(r, "RELEASE route_delivery", NULL);
+	for (j = 0; j < r->nacct; j++)
+		r->acct[j].pmsg = r->acct[j].pusers = 0;
+	r->out.len = out_len;
+	if (r->out.data)
+		r->out.data[out_len] = '\0';
+	r->report.len = rep_len;
+	if (r->report.data)
+		r->report.data[rep_len] = '\0';
+	r->n = saved;
+	r->n.failed++;
+	if (did && !r->replay) {
+		s = ig_store_prepare(r->st, "UPDATE deliveries SET status = 'received', error = ?"
+				     " WHERE id = ?", NULL);
+		if (s) {
+			ig_store_bind(s, "si", err ? err->msg : "routing failed", did);
+			ig_store_run(r->st, s, NULL);
+		}
+	}
+	return rc;
+}
+
+int ig_route_explain(struct ig_route *r, struct ig_wh_delivery *d, struct ig_err *err)
+{
+	int rc;
+
+	if (!r->rows && !(r->rows = json_array()))
+		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+	if ((rc = ig_route_begin(r, err)))
+		return rc;
+	r->explain = 1;
+	r->explain_base = json_array_size(r->rows);
+	rc = ig_route_delivery(r, 0, "processed", d, err);
+	r->explain = 0;
+	ig_route_abort(r);
+	return rc;
+}
+
+int ig_route_load_delivery(struct ig_route *r, int64_t id, char **body, size_t *len,
+			   struct ig_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*body = NULL;
+	*len = 0;
+	PREP(s, "SELECT body FROM deliveries WHERE id = ?");
+	ig_store_bind(s, "i", id);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*len = (size_t)sqlite3_column_bytes(s, 0);
+		*body = malloc(*len + 1);
+		if (*body) {
+			memcpy(*body, sqlite3_column_blob(s, 0), *len);
+			(*body)[*len] = '\0';
+		}
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return ig_store_fail(r->st, rc, err, "cannot read delivery");
+	if (rc == SQLITE_DONE)
+		return ig_err_set(err, IG_EX_DATAERR, "no delivery %lld", (long long)id);
+	if (!*body)
+		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+	return 0;
+}
+
+/* ------------------------------------------------------------ replay */
+
+struct pending_row {
+	int64_t id, delivery;
+	char *blob;
+	size_t len;
+};
+
+static void free_rows(struct pending_row *rows, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		free(rows[i].blob);
+}
+
+#define REPLAY_BATCH 200
+
+/* Read up to REPLAY_BATCH rows (id, delivery, blob) after `after`; the
+ * rows are copied out, so the table may change while we work on them. */
+static int fetch_rows(struct ig_route *r, sqlite3_stmt *s, struct pending_row *rows, int *n,
+		      struct ig_err *err)
+{
+	int rc;
+
+	*n = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < REPLAY_BATCH) {
+		struct pending_row *p = &rows[*n];
+
+		p->id = ig_col_int(s, 0);
+		p->delivery = ig_col_int(s, 1);
+		p->len = (size_t)sqlite3_column_bytes(s, 2);
+		p->blob = malloc(p->len + 1);
+		if (!p->blob) {
+			sqlite3_reset(s);
+			return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+		}
+		memcpy(p->blob, sqlite3_column_blob(s, 2), p->len);
+		p->blob[p->len] = '\0';
+		(*n)++;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return ig_store_fail(r->st, rc, err, "cannot read the store");
+	return 0;
+}
+
+int ig_route_replay_dead(struct ig_route *r, int64_t id, int dry_run, long *replayed,
+			 long *still, struct ig_err *err)
+{
+	struct pending_row rows[REPLAY_BATCH];
+	int64_t after = 0;
+	int n, i, rc;
+
+	*replayed = *still = 0;
+	do {
+		sqlite3_stmt *s;
+
+		if ((rc = ig_route_begin(r, err)))
+			return rc;
+		s = ig_store_prepare(r->st, "SELECT id, delivery_id, raw FROM dead_letters"
+			" WHERE status = 'open' AND source = 'ig-route' AND id > ? AND (? = 0 OR id = ?)"
+			" ORDER BY id LIMIT 200", err);
+		if (!s) {
+			ig_route_abort(r);
+			return err ? err->code : IG_EX_SOFTWARE;
+		}
+		ig_store_bind(s, "iii", after, id, id);
+		if ((rc = fetch_rows(r, s, rows, &n, err))) {
+			ig_route_abort(r);
+			return rc;
+		}
+		for (i = 0; i < n; i++) {
+			struct ig_wh_delivery d;
+			struct ig_err perr = { 0 };
+
+			after = rows[i].id;
+			if (ig_webhook_parse(&d, rows[i].blob, rows[i].len, &perr) || d.n != 1) {
+				report(r, "dead letter %lld: cannot replay: %s", (long long)rows[i].id,
+				       perr.msg[0] ? perr.msg : "not a single event");
+				ig_webhook_release(&d);
+				(*still)++;
+				continue;
+			}
+			r->replay = 1;
+			r->replay_id = rows[i].id;
+			if (d.ev[0].key) {
+				s = ig_store_prepare(r->st, "DELETE FROM event_keys WHERE key = ?", err);
+				if (!s) {
+					rc = err ? err->code : IG_EX_SOFTWARE;
+				} else {
+					ig_store_bind(s, "s", d.ev[0].key);
+					rc = ig_store_run(r->st, s, err);
+				}
+			}
+			if (!rc)
+				rc = ig_route_delivery(r, rows[i].delivery, "processed", &d, err);
+			r->replay = 0;
+			ig_webhook_release(&d);
+			if (rc)
+				break;
+			if (r->last_outcome <= IG_ROUTE_NOAGENT || r->last_outcome == IG_ROUTE_DUPLICATE) {
+				s = ig_store_prepare(r->st, "UPDATE dead_letters SET status = 'replayed',"
+						     " updated_at = ? WHERE id = ?", err);
+				if (!s) {
+					rc = err ? err->code : IG_EX_SOFTWARE;
+					break;
+				}
+				ig_store_bind(s, "ii", r->now, rows[i].id);
+				if ((rc = ig_store_run(r->st, s, err)))
+					break;
+				/* a partial delivery whose last dead letter is replayed is whole */
+				s = ig_store_prepare(r->st, "UPDATE deliveries SET status = 'processed'"
+					" WHERE id = ? AND status = 'partial' AND NOT EXISTS (SELECT 1 FROM"
+					" dead_letters WHERE delivery_id = ? AND status = 'open')", err);
+				if (!s) {
+					rc = err ? err->code : IG_EX_SOFTWARE;
+					break;
+				}
+				ig_store_bind(s, "ii", rows[i].delivery, rows[i].delivery);
+				if ((rc = ig_store_run(r->st, s, err)))
+					break;
+				(*replayed)++;
+			} else {
+				(*still)++;
+			}
+		}
+		free_rows(rows, n);
+		if (rc) {
+			ig_route_abort(r);
+			return rc;
+		}
+		if (dry_run)
+			ig_route_abort(r);
+		else if ((rc = ig_route_commit(r, err)))
+			return rc;
+		if (r->on_commit && (rc = r->on_commit(r, r->arg)))
+			return ig_err_set(err, rc, "cannot write to stdout");
+	} while (n == REPLAY_BATCH);
+	return 0;
+}
+
+int ig_route_replay_deliveries(struct ig_route *r, int64_t id, int dry_run, long *done,
+			       struct ig_err *err)
+{
+	struct pending_row rows[REPLAY_BATCH];
+	int64_t after = 0;
+	int n, i, rc = 0;
+
+	*done = 0;
+	do {
+		sqlite3_stmt *s;
+
+		if ((rc = ig_route_begin(r, err)))
+			return rc;
+		s = ig_store_prepare(r->st, "SELECT id, id, body FROM deliveries WHERE status = 'received'"
+			" AND id > ? AND (? = 0 OR id = ?) ORDER BY id LIMIT 200", err);
+		if (!s) {
+			ig_route_abort(r);
+			return err ? err->code : IG_EX_SOFTWARE;
+		}
+		ig_store_bind(s, "iii", after, id, id);
+		if ((rc = fetch_rows(r, s, rows, &n, err))) {
+			ig_route_abort(r);
+			return rc;
+		}
+		for (i = 0; i < n; i++) {
+			struct ig_wh_delivery d;
+			struct ig_err perr = { 0 };
+
+			after = rows[i].id;
+			if (ig_webhook_parse(&d, rows[i].blob, rows[i].len, &perr)) {
+				/* cannot happen for a row that was accepted, unless the
+				 * body was altered in the store: reject it for good */
+				s = ig_store_prepare(r->st, "UPDATE deliveries SET status = 'rejected',"
+						     " error = ? WHERE id = ?", err);
+				if (!s) {
+					rc = err ? err->code : IG_EX_SOFTWARE;
+					break;
+				}
+				ig_store_bind(s, "si", perr.msg, rows[i].id);
+				if ((rc = ig_store_run(r->st, s, err)))
+					break;
+				report(r, "delivery %lld: %s (now rejected)", (long long)rows[i].id, perr.msg);
+				r->n.rejected++;
+				continue;
+			}
+			rc = ig_route_delivery(r, rows[i].id, "received", &d, err);
+			ig_webhook_release(&d);
+			if (rc) {
+				report(r, "delivery %lld: routing failed: %s", (long long)rows[i].id,
+				       err ? err->msg : "?");
+				rc = 0;
+				continue;
+			}
+			(*done)++;
+		}
+		free_rows(rows, n);
+		if (rc) {
+			ig_route_abort(r);
+			return rc;
+		}
+		if (dry_run)
+			ig_route_abort(r);
+		else if ((rc = ig_route_commit(r, err)))
+			return rc;
+		if (r->on_commit && (rc = r->on_commit(r, r->arg)))
+			return ig_err_set(err, rc, "cannot write to stdout");
+	} while (n == REPLAY_BATCH);
+	return 0;
+}
+
+/* ------------------------------------------------------------ listing */
+
+int ig_route_dead_list(struct ig_store *st, const char *status, int64_t tenant_id, long limit,
+		       json_t **rows, struct ig_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*rows = json_array();
+	s = ig_store_prepare(st, "SELECT d.id, d.created_at, d.status, d.source, d.reason,"
+		" d.account_ref, d.delivery_id, t.slug, d.raw FROM dead_letters d"
+		" LEFT JOIN tenants t ON t.id = d.tenant_id"
+		" WHERE (? IS NULL OR d.status = ?) AND (? = 0 OR d.tenant_id = ?)"
+		" ORDER BY d.id LIMIT ?", err);
+	if (!s || !*rows) {
+		json_decref(*rows);
+		*rows = NULL;
+		return s ? ig_err_set(err, IG_EX_SOFTWARE, "out of memory") : (err ? err->code : IG_EX_SOFTWARE);
+	}
+	ig_store_bind(s, "ssiii", status, status, tenant_id, tenant_id, limit > 0 ? (int64_t)limit : (int64_t)-1);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		char iso[24];
+		json_t *o = json_object(), *raw;
+		const char *blob = sqlite3_column_blob(s, 8);
+		int n = sqlite3_column_bytes(s, 8);
+
+		json_object_set_new(o, "id", json_integer(ig_col_int(s, 0)));
+		json_object_set_new(o, "created", json_string(ig_time_iso(ig_col_int(s, 1), iso)));
+		json_object_set_new(o, "status", json_string(ig_col_text(s, 2)));
+		json_object_set_new(o, "source", json_string(ig_col_text(s, 3)));
+		json_object_set_new(o, "reason", json_string(ig_col_text(s, 4)));
+		json_object_set_new(o, "account", sqlite3_column_type(s, 5) == SQLITE_NULL
+				    ? json_null() : json_string(ig_col_text(s, 5)));
+		json_object_set_new(o, "delivery", sqlite3_column_type(s, 6) == SQLITE_NULL
+				    ? json_null() : json_integer(ig_col_int(s, 6)));
+		json_object_set_new(o, "tenant", sqlite3_column_type(s, 7) == SQLITE_NULL
+				    ? json_null() : json_string(ig_col_text(s, 7)));
+		/* raw: the JSON itself when it is JSON, else the bytes as text */
+		raw = blob ? json_loadb(blob, (size_t)n, 0, NULL) : NULL;
+		if (!raw)
+			raw = json_stringn(blob ? blob : "", (size_t)n);  /* NULL: not UTF-8 */
+		json_object_set_new(o, "raw", raw ? raw : json_null());
+		json_array_append_new(*rows, o);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		json_decref(*rows);
+		*rows = NULL;
+		return ig_store_fail(st, rc, err, "cannot list dead letters");
+	}
+	return 0;
+}
