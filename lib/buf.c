@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,8 @@ static int grow(struct ig_buf *b, size_t need)
 	size_t a;
 	char *p;
 
-	if (need > b->max) {
+	/* need + 1 (the NUL) must not wrap, whatever max is. */
+	if (need > b->max || need == SIZE_MAX) {
 		errno = EFBIG;
 		return -1;
 	}
@@ -25,8 +27,8 @@ static int grow(struct ig_buf *b, size_t need)
 		return 0;
 	a = b->alloc ? b->alloc : 256;
 	while (a < need + 1)
-		a *= 2;
-	if (a > b->max + 1)
+		a = a > SIZE_MAX / 2 ? need + 1 : a * 2;
+	if (b->max < SIZE_MAX && a > b->max + 1)
 		a = b->max + 1;
 	p = realloc(b->data, a);
 	if (!p)
