@@ -2,6 +2,9 @@
 -- messages, outbox, escalations, audit.  Times are Unix seconds (INTEGER, UTC).
 -- Every tenant-owned row carries tenant_id.  Portable SQL (PostgreSQL-friendly)
 -- except the FTS5 table and the triggers' RAISE.
+-- Enumerations are checked as "x = 'a' OR x = 'b'", not "x IN ('a','b')": SQLite
+-- (3.40) builds an ephemeral b-tree for an IN list on every row written, which
+-- cost ig-route a third of its intake time.
 
 CREATE TABLE tenants (
   id          INTEGER PRIMARY KEY,
@@ -15,14 +18,14 @@ CREATE TABLE users (
   id           INTEGER PRIMARY KEY,
   email        TEXT NOT NULL UNIQUE COLLATE NOCASE,
   name         TEXT NOT NULL DEFAULT '',
-  super_admin  INTEGER NOT NULL DEFAULT 0 CHECK (super_admin IN (0,1)),
+  super_admin  INTEGER NOT NULL DEFAULT 0 CHECK (super_admin = 0 OR super_admin = 1),
   created_at   INTEGER NOT NULL
 );
 
 CREATE TABLE memberships (
   tenant_id   INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
   user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-  role        TEXT NOT NULL CHECK (role IN ('org_admin','marketer','sales','viewer')),
+  role        TEXT NOT NULL CHECK (role = 'org_admin' OR role = 'marketer' OR role = 'sales' OR role = 'viewer'),
   created_at  INTEGER NOT NULL,
   PRIMARY KEY (tenant_id, user_id)
 );
@@ -50,13 +53,13 @@ CREATE TABLE agents (
   instructions     TEXT NOT NULL DEFAULT '',
   business_name    TEXT NOT NULL DEFAULT '',
   language         TEXT NOT NULL DEFAULT 'en',
-  booking_enabled  INTEGER NOT NULL DEFAULT 0 CHECK (booking_enabled IN (0,1)),
-  engine           TEXT NOT NULL DEFAULT 'kb' CHECK (engine IN ('kb','openai')),
+  booking_enabled  INTEGER NOT NULL DEFAULT 0 CHECK (booking_enabled = 0 OR booking_enabled = 1),
+  engine           TEXT NOT NULL DEFAULT 'kb' CHECK (engine = 'kb' OR engine = 'openai'),
   model            TEXT NOT NULL DEFAULT '',
   debounce_seconds INTEGER NOT NULL DEFAULT 0 CHECK (debounce_seconds >= 0),
-  pause_on_human   INTEGER NOT NULL DEFAULT 1 CHECK (pause_on_human IN (0,1)),
-  active           INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0,1)),
-  is_default       INTEGER NOT NULL DEFAULT 0 CHECK (is_default IN (0,1)),
+  pause_on_human   INTEGER NOT NULL DEFAULT 1 CHECK (pause_on_human = 0 OR pause_on_human = 1),
+  active           INTEGER NOT NULL DEFAULT 1 CHECK (active = 0 OR active = 1),
+  is_default       INTEGER NOT NULL DEFAULT 0 CHECK (is_default = 0 OR is_default = 1),
   created_at       INTEGER NOT NULL,
   updated_at       INTEGER NOT NULL,
   UNIQUE (tenant_id, name)
@@ -85,8 +88,8 @@ CREATE TABLE accounts (
   tenant_id           INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
   agent_id            INTEGER REFERENCES agents(id) ON DELETE SET NULL,
   location_id         INTEGER REFERENCES locations(id) ON DELETE SET NULL,
-  channel             TEXT NOT NULL CHECK (channel IN ('instagram','messenger')),
-  flavour             TEXT NOT NULL CHECK (flavour IN ('instagram','facebook')), -- login flavour
+  channel             TEXT NOT NULL CHECK (channel = 'instagram' OR channel = 'messenger'),
+  flavour             TEXT NOT NULL CHECK (flavour = 'instagram' OR flavour = 'facebook'), -- login flavour
   external_id         TEXT NOT NULL,                -- IG professional account id, or Page id for messenger
   page_id             TEXT,                          -- linked Page (Facebook Login)
   username            TEXT,
@@ -95,7 +98,7 @@ CREATE TABLE accounts (
   followers_count     INTEGER,
   biography           TEXT,
   status              TEXT NOT NULL DEFAULT 'active'
-                        CHECK (status IN ('active','needs_reauth','error','disconnected')),
+                        CHECK (status = 'active' OR status = 'needs_reauth' OR status = 'error' OR status = 'disconnected'),
   access_token        BLOB,
   token_issued_at     INTEGER,
   token_expires_at    INTEGER,                       -- NULL or 0 = never
@@ -121,7 +124,7 @@ CREATE TABLE oauth_states (
   nonce        TEXT PRIMARY KEY,
   tenant_id    INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
   agent_id     INTEGER REFERENCES agents(id) ON DELETE CASCADE,
-  flavour      TEXT NOT NULL CHECK (flavour IN ('instagram','facebook')),
+  flavour      TEXT NOT NULL CHECK (flavour = 'instagram' OR flavour = 'facebook'),
   redirect_uri TEXT NOT NULL,
   created_at   INTEGER NOT NULL,
   expires_at   INTEGER NOT NULL,
@@ -135,9 +138,9 @@ CREATE TABLE deliveries (
   source       TEXT NOT NULL DEFAULT 'pipe',          -- cgi | pipe | replay
   object       TEXT,                                  -- instagram | page | NULL if unparsable
   signature    TEXT,                                  -- header value as received
-  sig_status   TEXT NOT NULL CHECK (sig_status IN ('valid','invalid','missing','unchecked')),
+  sig_status   TEXT NOT NULL CHECK (sig_status = 'valid' OR sig_status = 'invalid' OR sig_status = 'missing' OR sig_status = 'unchecked'),
   status       TEXT NOT NULL DEFAULT 'received'
-                 CHECK (status IN ('received','processed','partial','rejected')),
+                 CHECK (status = 'received' OR status = 'processed' OR status = 'partial' OR status = 'rejected'),
   error        TEXT,
   body         BLOB NOT NULL
 );
@@ -152,7 +155,7 @@ CREATE TABLE dead_letters (
   reason       TEXT NOT NULL,
   account_ref  TEXT,                                   -- external account id if known
   raw          BLOB NOT NULL,
-  status       TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open','replayed','discarded')),
+  status       TEXT NOT NULL DEFAULT 'open' CHECK (status = 'open' OR status = 'replayed' OR status = 'discarded'),
   created_at   INTEGER NOT NULL,
   updated_at   INTEGER NOT NULL
 );
@@ -170,10 +173,10 @@ CREATE TABLE conversations (
   account_id        INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
   participant_id    TEXT NOT NULL,                     -- IGSID / PSID
   participant_name  TEXT,
-  status            TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open','pending','closed')),
-  priority          TEXT NOT NULL DEFAULT 'P2' CHECK (priority IN ('P0','P1','P2','P3')),
+  status            TEXT NOT NULL DEFAULT 'open' CHECK (status = 'open' OR status = 'pending' OR status = 'closed'),
+  priority          TEXT NOT NULL DEFAULT 'P2' CHECK (priority = 'P0' OR priority = 'P1' OR priority = 'P2' OR priority = 'P3'),
   assignee_user_id  INTEGER REFERENCES users(id) ON DELETE SET NULL,
-  ai_state          TEXT NOT NULL DEFAULT 'active' CHECK (ai_state IN ('active','paused')),
+  ai_state          TEXT NOT NULL DEFAULT 'active' CHECK (ai_state = 'active' OR ai_state = 'paused'),
   ai_reason         TEXT,                               -- why paused
   thread_owner      TEXT,                               -- NULL = us; else the owning app id (handover)
   last_inbound_at   INTEGER,
@@ -191,8 +194,8 @@ CREATE TABLE messages (
   account_id       INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
   conversation_id  INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
   mid              TEXT NOT NULL,
-  direction        TEXT NOT NULL CHECK (direction IN ('in','out')),
-  sender_kind      TEXT NOT NULL CHECK (sender_kind IN ('customer','ai','human','system')),
+  direction        TEXT NOT NULL CHECK (direction = 'in' OR direction = 'out'),
+  sender_kind      TEXT NOT NULL CHECK (sender_kind = 'customer' OR sender_kind = 'ai' OR sender_kind = 'human' OR sender_kind = 'system'),
   kind             TEXT NOT NULL DEFAULT 'message',    -- message | postback | story_reply | ...
   text             TEXT,
   attachments      TEXT,                               -- JSON array, unified shape
@@ -224,12 +227,12 @@ CREATE TABLE outbox (
   tenant_id        INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
   account_id       INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
   conversation_id  INTEGER REFERENCES conversations(id) ON DELETE CASCADE,
-  origin           TEXT NOT NULL CHECK (origin IN ('ai','human','template','private_reply')),
+  origin           TEXT NOT NULL CHECK (origin = 'ai' OR origin = 'human' OR origin = 'template' OR origin = 'private_reply'),
   recipient        TEXT NOT NULL,                      -- IGSID/PSID, or comment id for private replies
   text             TEXT,
   payload          TEXT,                               -- full Send API message JSON if not plain text
   tag              TEXT,                               -- HUMAN_AGENT or NULL
-  state            TEXT NOT NULL CHECK (state IN ('draft','pending','sending','sent','failed','unknown','abandoned','rejected')),
+  state            TEXT NOT NULL CHECK (state = 'draft' OR state = 'pending' OR state = 'sending' OR state = 'sent' OR state = 'failed' OR state = 'unknown' OR state = 'abandoned' OR state = 'rejected'),
   attempts         INTEGER NOT NULL DEFAULT 0,
   lease_owner      TEXT,
   lease_until      INTEGER,
@@ -248,7 +251,7 @@ CREATE TABLE escalations (
   tenant_id        INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
   conversation_id  INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
   reason           TEXT NOT NULL,
-  status           TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open','resolved')),
+  status           TEXT NOT NULL DEFAULT 'open' CHECK (status = 'open' OR status = 'resolved'),
   created_at       INTEGER NOT NULL,
   resolved_at      INTEGER,
   resolved_by      TEXT
@@ -286,7 +289,7 @@ CREATE TABLE audit_log (
   actor      TEXT NOT NULL,                             -- "owner", "key:<prefix>", "user:<email>", "meta"
   action     TEXT NOT NULL,                             -- e.g. tenant.create, authz.denied
   target     TEXT NOT NULL DEFAULT '',
-  outcome    TEXT NOT NULL DEFAULT 'ok' CHECK (outcome IN ('ok','denied','failed')),
+  outcome    TEXT NOT NULL DEFAULT 'ok' CHECK (outcome = 'ok' OR outcome = 'denied' OR outcome = 'failed'),
   detail     TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX audit_tenant ON audit_log(tenant_id, at);

@@ -12,7 +12,7 @@ CREATE INDEX accounts_login_user ON accounts(login_user_id);
 CREATE TABLE deletion_requests (
   code          TEXT PRIMARY KEY,                 -- confirmation code shown to the user
   user_hash     TEXT NOT NULL,                    -- SHA-256 hex of the user id
-  status        TEXT NOT NULL CHECK (status IN ('received','completed')),
+  status        TEXT NOT NULL CHECK (status = 'received' OR status = 'completed'),
   accounts      INTEGER NOT NULL DEFAULT 0,       -- accounts erased
   received_at   INTEGER NOT NULL,
   completed_at  INTEGER
