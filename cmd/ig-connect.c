@@ -414,6 +414,7 @@ static int per_account(struct ig_ctx *ctx, struct args *a, const char *cmd, enum
 	struct ig_err err = { 0 };
 	struct ig_account *accs = NULL, one;
 	struct ig_graph g;
+	struct ig_out listing;
 	size_t n = 0, i;
 	int64_t tid = 0;
 	int code = 0;
@@ -436,14 +437,17 @@ static int per_account(struct ig_ctx *ctx, struct args *a, const char *cmd, enum
 			note("no connected account");
 	}
 	open_graph(&g, ctx);
+	/* One row per account; --format table|csv takes the record's keys as
+	 * columns. */
+	ig_out_init(&listing, stdout, a->o.format, NULL);
 	for (i = 0; i < n; i++) {
 		json_t *out = NULL;
 		int rc;
 
 		ig_err_clear(&err);
 		rc = fn(ctx, &g, &accs[i], a, &out, &err);
-		if (out)
-			cmd_emit(out);
+		if (out && ig_out_row(&listing, out))
+			die(IG_EX_IOERR, "cannot write to stdout:");
 		json_decref(out);
 		if (rc) {
 			if (n == 1)
@@ -453,6 +457,8 @@ static int per_account(struct ig_ctx *ctx, struct args *a, const char *cmd, enum
 		}
 		code = worse(code, rc, temp_first);
 	}
+	if (ig_out_finish(&listing))
+		die(IG_EX_IOERR, "cannot write to stdout:");
 	ig_graph_release(&g);
 	if (accs != &one)
 		free(accs);

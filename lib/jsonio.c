@@ -166,6 +166,22 @@ char *ig_json_cell(const json_t *v)
 		snprintf(buf, sizeof(buf), "%g", json_real_value(v));
 		return strdup(buf);
 	}
+	if (json_is_array(v)) {
+		/* A list of words reads best as "a,b,c"; anything else stays JSON. */
+		struct ig_buf b = IG_BUF_INIT(1 << 20);
+		size_t i;
+
+		for (i = 0; i < json_array_size(v); i++) {
+			if (!json_is_string(json_array_get(v, i)))
+				break;
+			if ((i && ig_buf_add(&b, ",", 1))
+			    || ig_buf_adds(&b, json_string_value(json_array_get(v, i))))
+				break;
+		}
+		if (i == json_array_size(v))
+			return ig_buf_detach(&b, NULL);
+		ig_buf_release(&b);
+	}
 	return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
@@ -174,6 +190,7 @@ void ig_out_init(struct ig_out *o, FILE *f, enum ig_format fmt, const char *cons
 	o->f = f;
 	o->fmt = fmt;
 	o->cols = cols;
+	o->own_cols = NULL;
 	o->rows = fmt == IG_FMT_TABLE ? json_array() : NULL;
 	o->header_done = 0;
 	o->failed = 0;
@@ -194,9 +211,42 @@ static void csv_field(FILE *f, const char *s)
 	}
 }
 
+/* Columns from the keys of the first row (insertion order). */
+static void cols_from_row(struct ig_out *o, const json_t *row)
+{
+	const char *key;
+	json_t *v;
+	size_t n = 0;
+
+	o->own_cols = calloc(json_object_size(row) + 1, sizeof(char *));
+	if (!o->own_cols)
+		return;
+	json_object_foreach((json_t *)row, key, v)
+		o->own_cols[n++] = strdup(key);
+	o->cols = (const char *const *)o->own_cols;
+}
+
+static void free_cols(struct ig_out *o)
+{
+	size_t i;
+
+	if (!o->own_cols)
+		return;
+	for (i = 0; o->own_cols[i]; i++)
+		free(o->own_cols[i]);
+	free(o->own_cols);
+	o->own_cols = NULL;
+	o->cols = NULL;
+}
+
 int ig_out_row(struct ig_out *o, const json_t *row)
 {
 	int i;
+
+	if (!o->cols && o->fmt != IG_FMT_JSON)
+		cols_from_row(o, row);
+	if (!o->cols && o->fmt != IG_FMT_JSON)
+		return o->failed = 1, -1;
 
 	switch (o->fmt) {
 	case IG_FMT_JSON:
@@ -249,7 +299,7 @@ int ig_out_finish(struct ig_out *o)
 {
 	size_t ncols = 0, i, r, *w;
 
-	if (o->fmt != IG_FMT_TABLE) {
+	if (o->fmt != IG_FMT_TABLE || !o->cols) {
 		if (o->fmt == IG_FMT_CSV && !o->header_done && o->cols) {
 			for (i = 0; o->cols[i]; i++) {
 				if (i)
@@ -258,6 +308,9 @@ int ig_out_finish(struct ig_out *o)
 			}
 			fputs("\r\n", o->f);
 		}
+		json_decref(o->rows);
+		o->rows = NULL;
+		free_cols(o);
 		if (fflush(o->f))
 			o->failed = 1;
 		return o->failed ? -1 : 0;
@@ -307,6 +360,7 @@ int ig_out_finish(struct ig_out *o)
 	free(w);
 	json_decref(o->rows);
 	o->rows = NULL;
+	free_cols(o);
 	if (fflush(o->f))
 		o->failed = 1;
 	return o->failed ? -1 : 0;

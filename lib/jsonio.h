@@ -58,11 +58,13 @@ enum ig_format { IG_FMT_JSON, IG_FMT_TABLE, IG_FMT_CSV };
 int ig_format_parse(const char *s, enum ig_format *out);
 
 /* A listing.  cols: NULL-terminated column names (the object keys shown by
- * table and csv; json prints whole objects). */
+ * table and csv; json prints whole objects), or NULL for "the keys of the
+ * first row, in their order". */
 struct ig_out {
 	FILE *f;
 	enum ig_format fmt;
 	const char *const *cols;
+	char **own_cols;    /* cols taken from the first row (freed by finish) */
 	json_t *rows;       /* table only: buffered until finish */
 	int header_done;
 	int failed;         /* a write failed */

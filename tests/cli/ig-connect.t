@@ -243,6 +243,11 @@ is "$(nreq /$PAGE1/subscribed_apps POST)" "1" "FB: POST /{page}/subscribed_apps"
 run ig-connect doctor --tenant rossi
 is_rc 0 "doctor: all healthy"
 is "$(printf '%s\n' "$out" | grep -c '"ok":true')" "2" "two healthy accounts"
+run ig-connect doctor --tenant rossi --format table
+is "$(printf '%s\n' "$out" | head -1 | awk '{print $1, $2, $3}')" "tenant account username" "doctor --format table: a header from the record's keys"
+is "$(printf '%s\n' "$out" | grep -c 'true *$')" "2" "and one row per account"
+run ig-connect subscribe --tenant rossi --format csv
+like "$(printf '%s\n' "$out" | sed -n 2p)" ',"comments,live_comments,messages,' "subscribe --format csv: the field list is one quoted cell"
 ROSSI_PAGE_TOKEN=$(simctl GET "/_sim/tokens?account=$PAGE1" | "$PYTHON3" -c 'import json,sys
 print([t["token"] for t in json.load(sys.stdin) if t["kind"]=="page"][0])')
 curl -s -X DELETE -H "Authorization: Bearer $ROSSI_PAGE_TOKEN" "$SIM/graph.facebook.com/v25.0/$PAGE1/subscribed_apps" >/dev/null

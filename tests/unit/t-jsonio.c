@@ -100,6 +100,28 @@ int main(void)
 	}
 	json_decref(v);
 	{
+		json_t *row = json_pack("{s:s,s:[s,s],s:[i],s:[]}", "name", "a", "tags", "x", "y", "nums", 1, "none");
+		struct ig_out o;
+		char *c = ig_json_cell(json_object_get(row, "tags"));
+
+		is_str(c, "x,y", "a list of strings is one comma-joined cell");
+		free(c);
+		c = ig_json_cell(json_object_get(row, "nums"));
+		is_str(c, "[1]", "other arrays stay JSON");
+		free(c);
+		c = ig_json_cell(json_object_get(row, "none"));
+		is_str(c, "", "an empty list is an empty cell");
+		free(c);
+		f = open_memstream(&buf, &len);
+		ig_out_init(&o, f, IG_FMT_CSV, NULL);
+		ig_out_row(&o, row);
+		ig_out_finish(&o);
+		fclose(f);
+		is_str(buf, "name,tags,nums,none\r\na,\"x,y\",[1],\r\n", "no columns given: the first row's keys, in order");
+		free(buf);
+		json_decref(row);
+	}
+	{
 		enum ig_format fmt;
 
 		ok(ig_format_parse("table", &fmt) == 0 && fmt == IG_FMT_TABLE, "format table");
