@@ -527,6 +527,7 @@ static int cmd_outbox(struct ig_ctx *ctx, struct opts *o, const char *sub, int a
 		struct ig_reply r;
 		struct ig_graph g;
 
+		ro.explain = 1;   /* an AI row abandoned at the send is reported */
 		graph_open(ctx, &g);
 		if (ig_reply_init(&r, ctx, &g, &ro, &err))
 			die_err(&err);
@@ -536,8 +537,13 @@ static int cmd_outbox(struct ig_ctx *ctx, struct opts *o, const char *sub, int a
 			warn_err(&err);
 			ig_reply_note(&r, rc);
 		}
-		if (!r.sent && !r.failed && !r.unknown && !r.requeued)
+		if (r.skipped) {
+			warn("outbox row %lld was abandoned: its conversation is no longer the AI's",
+			     (long long)id);
+			ig_reply_note(&r, IG_EX_DATAERR);
+		} else if (!r.sent && !r.failed && !r.unknown && !r.requeued) {
 			ig_reply_note(&r, IG_EX_TEMPFAIL);   /* another worker holds it */
+		}
 		rc = r.worst;
 		ig_reply_release(&r);
 		ig_graph_release(&g);
@@ -560,9 +566,11 @@ static int64_t agent_arg(struct ig_ctx *ctx, int64_t tenant, const char *name)
 	return id;
 }
 
-/* Add one article and its audit row inside the open transaction. */
+/* Add one article and its audit row inside the open transaction; its
+ * record goes on done (printed once the transaction is committed). */
 static int kb_add_one(struct ig_ctx *ctx, int64_t tenant, int64_t agent, const char *agent_name,
-		      const char *title, const char *body, const char *tags, struct ig_err *err)
+		      const char *title, const char *body, const char *tags, json_t *done,
+		      struct ig_err *err)
 {
 	char target[48];
 	json_t *d, *rec;
@@ -578,8 +586,8 @@ static int kb_add_one(struct ig_ctx *ctx, int64_t tenant, int64_t agent, const c
 	if (rc)
 		return rc;
 	rec = json_pack("{s:I,s:s,s:s?}", "id", (json_int_t)id, "title", title, "agent", agent_name);
-	cmd_emit(rec);
-	json_decref(rec);
+	if (!rec || json_array_append_new(done, rec))
+		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
 	return 0;
 }
 
@@ -589,7 +597,8 @@ static int cmd_kb(struct ig_ctx *ctx, struct opts *o, int argc, char **argv)
 	struct ig_err err = { 0 };
 	const char *sub = argc ? argv[0] : "";
 	int64_t tenant, agent;
-	json_t *rows;
+	json_t *rows, *done;
+	size_t k;
 	int rc = 0;
 
 	if (!argc)
@@ -643,6 +652,8 @@ static int cmd_kb(struct ig_ctx *ctx, struct opts *o, int argc, char **argv)
 		ig_kb_result_release(&kr);
 		return listing(o, rows, scols);
 	}
+	if (!(done = json_array()))
+		die(IG_EX_SOFTWARE, "out of memory");
 	if (ig_store_begin(ctx->store, &err))
 		die_err(&err);
 	if (!strcmp(sub, "rm")) {
@@ -655,11 +666,10 @@ static int cmd_kb(struct ig_ctx *ctx, struct opts *o, int argc, char **argv)
 			ig_store_rollback(ctx->store);
 			die_err(&err);
 		}
-		rows = json_pack("{s:I,s:b}", "id", (json_int_t)id, "removed", 1);
-		cmd_emit(rows);
-		json_decref(rows);
+		json_array_append_new(done, json_pack("{s:I,s:b}", "id", (json_int_t)id, "removed", 1));
 	} else if (o->title) {
-		if ((rc = kb_add_one(ctx, tenant, agent, o->agent, o->title, o->body, o->tags, &err))) {
+		if ((rc = kb_add_one(ctx, tenant, agent, o->agent, o->title, o->body, o->tags, done,
+				     &err))) {
 			ig_store_rollback(ctx->store);
 			die_err(&err);
 		}
@@ -693,7 +703,7 @@ static int cmd_kb(struct ig_ctx *ctx, struct opts *o, int argc, char **argv)
 				rc = kb_add_one(ctx, tenant, aid, an, ig_json_str(v, "title"),
 						ig_json_str(v, "body"),
 						ig_json_str(v, "tags") ? ig_json_str(v, "tags") : o->tags,
-						&err);
+						done, &err);
 			json_decref(v);
 			if (rc == IG_EX_DATAERR) {
 				warn("stdin:%ld: %s", rd.line, err.msg);
@@ -707,8 +717,12 @@ static int cmd_kb(struct ig_ctx *ctx, struct opts *o, int argc, char **argv)
 		ig_jsonl_reader_release(&rd);
 		rc = bad ? IG_EX_DATAERR : 0;
 	}
+	/* Records only once they are true: after the commit. */
 	if (ig_store_commit(ctx->store, &err))
 		die_err(&err);
+	for (k = 0; k < json_array_size(done); k++)
+		cmd_emit(json_array_get(done, k));
+	json_decref(done);
 	return rc;
 }
 

@@ -926,7 +926,8 @@ static int do_erase(struct run *r)
 		/* Within one tenant (named, or the key's own) the audit module
 		 * decides; across all tenants only a super admin may. */
 		if (!ig_gdpr_participant_valid(pid))
-			die(IG_EX_DATAERR, "invalid participant id '%s'", pid);
+			die(IG_EX_DATAERR,
+			    "invalid participant id '%s' (an IGSID or PSID: 1-64 decimal digits)", pid);
 		if (r->o.tenant || r->ctx.actor.tenant_id)
 			rc = ig_tenant_resolve(&r->ctx, r->o.tenant, IG_MOD_AUDIT, IG_WRITE,
 					       "erase.participant", &tid, NULL, &err);

@@ -17,21 +17,18 @@
 
 int ig_gdpr_participant_valid(const char *s)
 {
-	size_t n = 0;
+	size_t n;
 
 	if (!s)
 		return 0;
-	for (; s[n]; n++)
-		if ((unsigned char)s[n] <= ' ' || (unsigned char)s[n] >= 0x7f || s[n] == '"'
-		    || s[n] == '\\')
-			return 0;
-	return n >= 1 && n <= 128;
+	n = strspn(s, "0123456789");
+	return n >= 1 && n <= 64 && !s[n];
 }
 
 static int bad_participant(const char *s, struct ig_err *err)
 {
 	return ig_err_set(err, IG_EX_DATAERR,
-		"invalid participant id '%.140s' (1-128 printable characters, no spaces or quotes)",
+		"invalid participant id '%.140s' (an IGSID or PSID: 1-64 decimal digits)",
 		s ? s : "");
 }
 
@@ -245,8 +242,10 @@ int ig_gdpr_erase_tenant(struct ig_ctx *ctx, const char *tenant, int dry_run, js
 
 	ERR_LOCAL(err);
 	*report = NULL;
-	if ((rc = ig_tenant_resolve(ctx, tenant, IG_MOD_AUDIT, IG_WRITE, "erase.tenant", &tid, slug,
-				    err)))
+	/* Deleting a tenant is the platform's (as 'tenant delete' is), even
+	 * for the tenant's own org_admin. */
+	if ((rc = ig_tenant_resolve(ctx, tenant, IG_MOD_PLATFORM, IG_WRITE, "erase.tenant", &tid,
+				    slug, err)))
 		return rc;
 	if ((rc = ig_store_begin(ctx->store, err)))
 		return rc;
@@ -309,9 +308,20 @@ int ig_gdpr_erase_participant(struct ig_ctx *ctx, const char *participant_id, js
 	return ig_gdpr_erase_participant_in(ctx, 0, participant_id, 0, report, err);
 }
 
+/*
+ * SQL: 1 if the JSON text in column COL (?2 = the participant) has ?2 as the
+ * "id" of a "sender", "recipient" or "from" object.  Text that is not JSON
+ * mentions nobody.
+ */
+#define MENTIONS(col) \
+	"EXISTS (SELECT 1 FROM json_tree(CASE WHEN json_valid(CAST(" col " AS TEXT))" \
+	" THEN CAST(" col " AS TEXT) ELSE '{}' END) j WHERE j.key = 'id'" \
+	" AND j.type IN ('text', 'integer') AND CAST(j.atom AS TEXT) = ?2" \
+	" AND (j.path LIKE '%.sender' OR j.path LIKE '%.recipient' OR j.path LIKE '%.from'))"
+
 /* The participant's rows in one tenant: count, then delete. */
 static int erase_in_tenant(struct ig_ctx *ctx, int64_t tid, const char *pid, json_t *tenants,
-			   int64_t totals[5], struct ig_err *err)
+			   int64_t totals[5], int *naudit, struct ig_err *err)
 {
 	static const char *const names[5] = {
 		"conversations", "messages", "escalations", "comments", "outbox"
@@ -320,7 +330,7 @@ static int erase_in_tenant(struct ig_ctx *ctx, int64_t tid, const char *pid, jso
 	sqlite3_stmt *s;
 	json_t *row;
 	int64_t n[5];
-	int rc, i;
+	int rc, i, na = 0;
 
 	if (!(s = ig_store_prepare(ctx->store,
 			"SELECT (SELECT count(*) FROM conversations WHERE tenant_id = ?1"
@@ -341,6 +351,19 @@ static int erase_in_tenant(struct ig_ctx *ctx, int64_t tid, const char *pid, jso
 	sqlite3_reset(s);
 	if (rc != SQLITE_ROW)
 		return ig_store_fail(ctx->store, rc, err, "cannot count the participant's rows");
+	/* Audit rows about the participant's conversations and outbox rows,
+	 * by the targets ig-reply writes ("conversation:<id>", "outbox:<id>"),
+	 * while those rows still exist to say which ids are theirs. */
+	if ((rc = guard(ctx, 1, err))
+	    || (rc = run(ctx, "DELETE FROM audit_log WHERE tenant_id = ?1 AND (target IN"
+			      " (SELECT 'conversation:' || id FROM conversations WHERE tenant_id = ?1"
+			      " AND participant_id = ?2) OR target IN (SELECT 'outbox:' || id FROM outbox"
+			      " WHERE tenant_id = ?1 AND (recipient = ?2 OR conversation_id IN"
+			      " (SELECT id FROM conversations WHERE tenant_id = ?1"
+			      " AND participant_id = ?2))))", tid, pid, &na, err))
+	    || (rc = guard(ctx, 0, err)))
+		return rc;
+	*naudit += na;
 	/* Messages, their edits and escalations go with the conversations
 	 * (ON DELETE CASCADE); outbox rows may also stand alone (recipient). */
 	if ((rc = run(ctx, "DELETE FROM outbox WHERE tenant_id = ?1 AND (recipient = ?2 OR"
@@ -373,7 +396,7 @@ int ig_gdpr_erase_participant_in(struct ig_ctx *ctx, int64_t tenant_id, const ch
 	size_t nids = 0, cap = 0, i;
 	json_t *tenants = NULL, *detail;
 	sqlite3_stmt *s;
-	int rc, ndead = 0, ndeliv = 0, naudit = 0;
+	int rc, ndead = 0, ndeliv = 0, naudit = 0, i_audit = 0;
 
 	ERR_LOCAL(err);
 	*report = NULL;
@@ -421,27 +444,33 @@ int ig_gdpr_erase_participant_in(struct ig_ctx *ctx, int64_t tenant_id, const ch
 	}
 	rc = 0;
 	for (i = 0; i < nids && !rc; i++)
-		rc = erase_in_tenant(ctx, ids[i], participant_id, tenants, totals, err);
+		rc = erase_in_tenant(ctx, ids[i], participant_id, tenants, totals, &naudit, err);
 	if (rc)
 		goto out;
-	/* Raw bytes that quote the id as a JSON string: dead letters (in
-	 * scope), and — when erasing everywhere — the raw webhook deliveries,
-	 * which belong to no tenant. */
+	/* Raw JSON that has the id as a sender, recipient or from id (webhook
+	 * shapes, reference §2): dead letters (in scope), and — when erasing
+	 * everywhere — the raw webhook deliveries, which belong to no tenant.
+	 * instr() only narrows the scan; json_tree() decides, field by field. */
 	if ((rc = run(ctx, "DELETE FROM dead_letters WHERE (?1 = 0 OR tenant_id = ?1)"
-			   " AND instr(CAST(raw AS TEXT), '\"' || ?2 || '\"') > 0",
+			   " AND instr(CAST(raw AS TEXT), ?2) > 0 AND " MENTIONS("raw"),
 		      tenant_id, participant_id, &ndead, err)))
 		goto out;
-	if (!tenant_id && (rc = run(ctx, "DELETE FROM deliveries WHERE ?1 = 0 AND"
-				       " instr(CAST(body AS TEXT), '\"' || ?2 || '\"') > 0",
+	if (!tenant_id && (rc = run(ctx, "DELETE FROM deliveries WHERE ?1 = 0"
+				       " AND instr(CAST(body AS TEXT), ?2) > 0 AND " MENTIONS("body"),
 				    tenant_id, participant_id, &ndeliv, err)))
 		goto out;
-	/* Audit rows that name the participant in clear. */
+	/* Audit rows about the participant itself (their conversations' and
+	 * outbox rows' went above); never rows that merely contain the
+	 * digits, which may be another object's id. */
 	if ((rc = guard(ctx, 1, err))
 	    || (rc = run(ctx, "DELETE FROM audit_log WHERE (?1 = 0 OR tenant_id = ?1) AND"
-			      " (target = ?2 OR instr(detail, '\"' || ?2 || '\"') > 0)",
-			 tenant_id, participant_id, &naudit, err))
+			      " (target = 'participant:' || ?2 OR (json_valid(detail)"
+			      " AND json_type(detail) = 'object'"
+			      " AND CAST(json_extract(detail, '$.participant') AS TEXT) = ?2))",
+			 tenant_id, participant_id, &i_audit, err))
 	    || (rc = guard(ctx, 0, err)))
 		goto out;
+	naudit += i_audit;
 	/* The proof of erasure: one row per tenant touched, and one for the
 	 * whole request (in the tenant asked for, or platform-wide). */
 	for (i = 0; i < json_array_size(tenants) && tenant_id == 0; i++) {

@@ -23,8 +23,7 @@
 
 #include "ctx.h"
 
-/* 1 if s can be a participant id: 1-128 printable ASCII characters, no
- * space or quote. */
+/* 1 if s can be a participant id: an IGSID or PSID, 1-64 decimal digits. */
 int ig_gdpr_participant_valid(const char *s);
 
 /*
@@ -43,8 +42,8 @@ int ig_gdpr_export_participant(struct ig_ctx *ctx, const char *tenant, const cha
 			       json_t **doc, struct ig_err *err);
 
 /*
- * Erase a whole tenant (audit module, write — an org_admin may ask for
- * their own organisation's erasure): the tenant row and, by cascade, every
+ * Erase a whole tenant (platform module: a super admin only, as for
+ * deleting a tenant; an org_admin is refused with 77): the tenant row and, by cascade, every
  * row it owns, plus its audit rows; then one "erase.tenant" audit row.
  * With dry_run nothing changes and the report says what would go.
  * *report: {tenant, status ("erased" | "dry_run"), erased: {table: rows}}.
@@ -55,7 +54,11 @@ int ig_gdpr_erase_tenant(struct ig_ctx *ctx, const char *tenant, int dry_run, js
 /*
  * Erase one participant across ALL tenants: their conversations (with
  * messages, edits, escalations), comments, outbox rows, dead letters and
- * raw webhook deliveries that mention them, and audit rows naming them.
+ * raw webhook deliveries whose JSON has the id as a sender, recipient or
+ * from "id", and the audit rows about them: targets "participant:<id>",
+ * "conversation:<id>" and "outbox:<id>" of their conversations and outbox
+ * rows, and rows whose detail has "participant": the id.  Rows that only
+ * contain the digits somewhere are kept.
  * It does NOT check permissions — the caller decides who may ask
  * (tenant-admin requires a super admin; ig-connect a verified signed
  * request from Meta).  Idempotent: erasing an unknown participant succeeds

@@ -87,9 +87,49 @@ static const char SQL_SEND_ROW[] =
 	" o.tag, a.status, a.flavour, a.channel, a.external_id, COALESCE(a.page_id, ''),"
 	" a.access_token, t.slug,"
 	" COALESCE((SELECT g.name FROM agents g WHERE g.id = a.agent_id),"
-	"          (SELECT g.name FROM agents g WHERE g.tenant_id = a.tenant_id AND g.is_default = 1), '')"
+	"          (SELECT g.name FROM agents g WHERE g.tenant_id = a.tenant_id AND g.is_default = 1), ''),"
+	" o.created_at"
 	" FROM outbox o JOIN accounts a ON a.id = o.account_id JOIN tenants t ON t.id = o.tenant_id"
 	" WHERE o.id = ?";
+
+/*
+ * An AI reply goes out only while the AI may still speak (DESIGN §7): a
+ * row queued earlier (left pending by a 5xx, a rate limit, an account
+ * waiting for re-authorisation) may meet a conversation a human has taken
+ * since.  Returns the reason to abandon the row, or NULL to send it; *skip
+ * is the --explain skip code.  -1 in *rc on a store error.
+ */
+static const char *ai_gate(struct ig_store *st, int64_t conv, int64_t created, int64_t now,
+			   const char **skip, int *rc, struct ig_err *err)
+{
+	sqlite3_stmt *s = ig_store_prepare(st,
+		"SELECT ai_state, COALESCE(thread_owner, ''), COALESCE(last_human_at, 0),"
+		" COALESCE(last_inbound_at, 0) FROM conversations WHERE id = ?", err);
+	const char *why = NULL;
+	int step;
+
+	*rc = 0;
+	if (!s) {
+		*rc = err ? err->code : IG_EX_SOFTWARE;
+		return NULL;
+	}
+	ig_store_bind(s, "i", conv);
+	step = sqlite3_step(s);
+	if (step == SQLITE_ROW) {
+		if (strcmp(ig_col_text(s, 0), "active"))
+			why = "ai paused", *skip = "ai_paused";
+		else if (*ig_col_text(s, 1))
+			why = "human took over", *skip = "not_thread_owner";
+		else if (ig_col_int(s, 2) > created)
+			why = "human took over", *skip = "answered_by_human";
+		else if (ig_col_int(s, 3) + IG_OUTBOX_WINDOW < now)
+			why = "window closed", *skip = "window_closed";
+	}
+	sqlite3_reset(s);
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		*rc = ig_store_fail(st, step, err, "cannot read the conversation");
+	return why;
+}
 
 /* Load row it->id and claim it (pending → sending) inside the open
  * transaction.  Returns 0 (claimed, or left alone with it->state set), or a
@@ -145,6 +185,28 @@ static int claim_one(struct ig_ctx *ctx, struct ig_outbox_item *it, const char *
 		snprintf(it->state, sizeof(it->state), "%s", "");
 		sqlite3_reset(s);
 		return 0;
+	}
+	if (!strcmp(it->origin, "ai") && it->conversation_id) {
+		const char *why = ai_gate(st, it->conversation_id, ig_col_int(s, 19), now, &it->skip,
+					  &rc, err);
+
+		if (rc || why)
+			sqlite3_reset(s);
+		if (rc)
+			return rc;
+		if (why) {
+			u = ig_store_prepare(st,
+				"UPDATE outbox SET state = 'abandoned', error = ?, lease_owner = NULL,"
+				" lease_until = NULL, updated_at = ? WHERE id = ? AND state = 'pending'", err);
+			if (!u)
+				return err ? err->code : IG_EX_SOFTWARE;
+			ig_store_bind(u, "sii", why, now, it->id);
+			if ((rc = ig_store_run(st, u, err)))
+				return rc;
+			snprintf(it->state, sizeof(it->state), "abandoned");
+			snprintf(it->error, sizeof(it->error), "%s", why);
+			return 0;
+		}
 	}
 	if (strcmp(status, "active") || sqlite3_column_type(s, 16) == SQLITE_NULL) {
 		/* Left pending: it goes out once the account is re-authorised. */

@@ -33,6 +33,7 @@
 #include "graph.h"
 
 #define IG_OUTBOX_PARALLEL 16   /* requests in flight by default */
+#define IG_OUTBOX_WINDOW (24 * 3600)  /* standard messaging window, reference §3.3 */
 
 /* One row as sent (or not): filled by ig_outbox_send from the store. */
 struct ig_outbox_item {
@@ -44,7 +45,9 @@ struct ig_outbox_item {
 	char origin[16];
 	char *recipient, *text, *tag, *payload;
 	/* results */
-	char state[16];            /* sent | failed | unknown | pending | (not claimed: "") */
+	char state[16];            /* sent | failed | unknown | pending | abandoned
+	                              | (not claimed: "") */
+	const char *skip;          /* abandoned: why, as an ig-reply --explain skip code */
 	char *mid;
 	int rc;                    /* 0 or the exit code of this send */
 	char error[600];
@@ -77,7 +80,12 @@ int ig_outbox_insert(struct ig_store *st, int64_t tenant_id, int64_t account_id,
  * Send rows items[i].id (state pending, lease free or ours): claim them in
  * one transaction, send them concurrently (at most `parallel` in flight),
  * record every outcome in one transaction.  Each item gets state, mid, rc
- * and error; a row another worker holds is left alone (state "").  Returns
+ * and error; a row another worker holds is left alone (state "").  An AI
+ * row (origin "ai") is not sent but made 'abandoned' (state "abandoned",
+ * error and skip say why) when its conversation is no longer the AI's:
+ * AI paused ("ai paused"), a thread owner set or a human reply since the
+ * row was queued ("human took over"), or more than 24 h since the last
+ * inbound message ("window closed").  Returns
  * 0, or an exit code when the store or the master key failed (then nothing
  * was claimed, or — if the recording failed — rows stay 'sending' and their
  * lease expiry turns them 'unknown').  The per-send outcome is in items.

@@ -885,6 +885,16 @@ static void sent_items(struct ig_reply *r, struct ig_outbox_item *items, size_t 
 
 		if (!it->state[0])
 			continue;   /* another worker holds it */
+		if (!strcmp(it->state, "abandoned")) {
+			/* the conversation is no longer the AI's (ig_outbox_send) */
+			r->skipped++;
+			if (!r->o.explain)
+				continue;
+			if ((o = ig_outbox_item_json(it)))
+				json_object_set_new(o, "skip", json_string(it->skip));
+			emit(r, o);
+			continue;
+		}
 		if (!strcmp(it->state, "sent"))
 			r->sent++;
 		else if (!strcmp(it->state, "unknown"))

@@ -613,6 +613,41 @@ static int add_membership(struct ig_ctx *ctx, int64_t tid, int64_t uid, const ch
 static const char member_sql[] =
 	"SELECT role FROM memberships WHERE tenant_id = ? AND user_id = ?";
 
+/*
+ * May the actor give user `email` a role in tenant tid?  A super admin may
+ * always.  Anyone else only to a user who is already a member of tid, or
+ * who is no member anywhere and no super admin: otherwise a tenant's
+ * org_admin could take in another tenant's user and mint a key in their
+ * name.  An unknown user gets the same answer as a user of another tenant,
+ * so the answer tells nothing about who else is in the store.  Call it
+ * before the transaction (the denial is audited); 0 or 77.
+ */
+static int grant_allowed(struct ig_ctx *ctx, int64_t tid, const char *email, struct ig_err *err)
+{
+	sqlite3_stmt *s;
+	int64_t ok;
+	json_t *d;
+
+	if (ctx->actor.super_admin)
+		return 0;
+	PREPARE(s, "SELECT EXISTS (SELECT 1 FROM users u WHERE u.email = ?2 AND"
+		   " (EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.tenant_id = ?1)"
+		   " OR (u.super_admin = 0 AND NOT EXISTS (SELECT 1 FROM memberships m"
+		   " WHERE m.user_id = u.id))))");
+	ig_store_bind(s, "is", tid, email);
+	if ((ok = fetch_int(ctx, s, 0, err)) < 0)
+		return err->code;
+	if (ok)
+		return 0;
+	d = json_pack("{s:s,s:s}", "reason", "unknown user or a member of another tenant",
+		      "role", ctx->actor.role);
+	ig_audit(ctx, tid, "member.grant", email, "denied", d, NULL);
+	json_decref(d);
+	return ig_err_set(err, IG_EX_NOPERM,
+		"permission denied: user '%s' is unknown or a member of another tenant;"
+		" ask a super admin", email);
+}
+
 int ig_user_add(struct ig_ctx *ctx, const json_t *rec, int ensure, const char *dflt_tenant,
 		json_t **out, struct ig_err *err)
 {
@@ -643,8 +678,12 @@ int ig_user_add(struct ig_ctx *ctx, const json_t *rec, int ensure, const char *d
 	if ((uid = user_id(ctx, email, err)) < 0)
 		return err->code;
 	/* Creating a user is a platform act; adding an existing one to a
-	 * tenant (onboarding) only needs the grant. */
-	if ((!uid || !ensure)
+	 * tenant (onboarding) only needs the grant, within grant_allowed()'s
+	 * limits, which also answer for an unknown user. */
+	if (ensure && role && !ctx->actor.super_admin
+	    && (rc = grant_allowed(ctx, tid, email, err)))
+		return rc;
+	if ((!uid || !ensure || !role)
 	    && (rc = ig_authz_require(ctx, 0, IG_MOD_PLATFORM, IG_WRITE, "user.add", err)))
 		return rc;
 	if ((rc = ig_store_begin(ctx->store, err)))
@@ -805,7 +844,8 @@ int ig_member_grant(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tena
 	    || (rc = check_role(role, err)))
 		return rc;
 	if ((rc = ig_tenant_resolve(ctx, tslug ? tslug : dflt_tenant, IG_MOD_TENANCY, IG_WRITE,
-				    "member.grant", &tid, slug, err)))
+				    "member.grant", &tid, slug, err))
+	    || (rc = grant_allowed(ctx, tid, email, err)))
 		return rc;
 	if ((rc = ig_store_begin(ctx->store, err)))
 		return rc;
@@ -873,7 +913,11 @@ int ig_member_revoke(struct ig_ctx *ctx, const char *tenant, const char *email,
 	if ((rc = ig_store_begin(ctx->store, err)))
 		return rc;
 	if ((uid = user_id(ctx, email, err)) <= 0) {
-		rc = uid < 0 ? err->code : ig_err_set(err, IG_EX_DATAERR, "unknown user '%s'", email);
+		/* only a super admin learns whether the user exists at all */
+		rc = uid < 0 ? err->code : ctx->actor.super_admin
+			? ig_err_set(err, IG_EX_DATAERR, "unknown user '%s'", email)
+			: ig_err_set(err, IG_EX_DATAERR, "user '%s' is not a member of tenant '%s'",
+				     email, slug);
 		goto out;
 	}
 	if (!(s = ig_store_prepare(ctx->store,
@@ -1579,7 +1623,11 @@ int ig_apikey_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_ten
 	if ((rc = ig_store_begin(ctx->store, err)))
 		return rc;
 	if ((uid = user_id(ctx, email, err)) <= 0) {
-		rc = uid < 0 ? err->code : ig_err_set(err, IG_EX_DATAERR, "unknown user '%s'", email);
+		/* only a super admin learns whether the user exists at all */
+		rc = uid < 0 ? err->code : ctx->actor.super_admin
+			? ig_err_set(err, IG_EX_DATAERR, "unknown user '%s'", email)
+			: ig_err_set(err, IG_EX_DATAERR, "user '%s' is not a member of tenant '%s'",
+				     email, slug);
 		goto out;
 	}
 	if (super_admin) {
@@ -1689,8 +1737,14 @@ int ig_apikey_revoke(struct ig_ctx *ctx, const char *prefix, json_t **out, struc
 	found = rc == SQLITE_ROW;
 	tid = found ? ig_col_int(s, 0) : 0;
 	sqlite3_reset(s);
+	if (found && !ctx->actor.super_admin && tid != ctx->actor.tenant_id) {
+		/* Another tenant's key (or a super-admin key) is, for a tenant's
+		 * key, no key at all: the answer must not name its tenant. */
+		ig_audit(ctx, ctx->actor.tenant_id, "key.revoke", prefix, "denied", NULL, NULL);
+		found = 0;
+	}
 	if (!found)
-		return rc != SQLITE_DONE ? ig_store_fail(ctx->store, rc, err, "store")
+		return rc != SQLITE_DONE && rc != SQLITE_ROW ? ig_store_fail(ctx->store, rc, err, "store")
 			: ig_err_set(err, IG_EX_DATAERR, "unknown API key '%s'", prefix);
 	if ((rc = tid ? ig_authz_require(ctx, tid, IG_MOD_TENANCY, IG_WRITE, "key.revoke", err)
 		      : ig_authz_require(ctx, 0, IG_MOD_PLATFORM, IG_WRITE, "key.revoke", err)))

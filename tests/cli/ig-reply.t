@@ -100,6 +100,18 @@ run ig-reply --tenant rossi kb search "when are you open? what hours"; is_rc 0 "
 is "$(printf '%s' "$out" | jget title)" "Opening hours" "…finds the opening hours first"
 is "$(printf '%s' "$out" | jget coverage)" 1.0 "…covering every content term"
 run ig-reply --tenant rossi kb rm 999; is_rc 65 "kb rm of an unknown article → 65"
+# A commit that fails (here a deferred foreign key, checked at COMMIT) prints no record.
+sq "CREATE TABLE kb_commit_fail (x INTEGER REFERENCES kb_articles(id) DEFERRABLE INITIALLY DEFERRED);
+    CREATE TRIGGER kb_commit_fail_ins AFTER INSERT ON kb_articles BEGIN INSERT INTO kb_commit_fail VALUES (-1); END;
+    CREATE TRIGGER kb_commit_fail_del AFTER DELETE ON kb_articles BEGIN INSERT INTO kb_commit_fail VALUES (-1); END;"
+run ig-reply --tenant rossi kb add --title "Never" --body "stored"
+ok "$([ "$rc" -ne 0 ] && [ -z "$out" ]; echo $?)" "kb add whose commit fails prints no record"
+run_in '{"title":"Never","body":"stored"}' ig-reply --tenant rossi kb add
+ok "$([ "$rc" -ne 0 ] && [ -z "$out" ]; echo $?)" "…nor from JSON Lines"
+run ig-reply --tenant rossi kb rm "$(sq "SELECT min(id) FROM kb_articles")"
+ok "$([ "$rc" -ne 0 ] && [ -z "$out" ]; echo $?)" "kb rm whose commit fails prints no record"
+is "$(sq "SELECT COUNT(*) FROM kb_articles")" 3 "…and nothing changed"
+sq "DROP TRIGGER kb_commit_fail_ins; DROP TRIGGER kb_commit_fail_del; DROP TABLE kb_commit_fail;"
 run ig-reply --tenant rossi templates add welcome --text "Welcome to {business}! {agent} here."
 is_rc 0 "templates add"
 run ig-reply --tenant rossi templates add welcome --text "again"; is_rc 65 "a duplicate template → 65"
@@ -295,6 +307,27 @@ simctl DELETE /_sim/inject > /dev/null
 run ig-reply --pending; is_rc 0 "the next run"
 is "$(sq "SELECT state FROM outbox WHERE conversation_id = $C")" sent "…sends it"
 is "$(sent_to $A2 9000052)" 1 "…once"
+
+# A reply left pending by a 5xx is not sent once a human took the conversation.
+route_msg $A2 9000055 "gluten free?" > /dev/null
+route_msg $A2 9000056 "gluten free?" > /dev/null
+C55=$(conv_of $A2 9000055); C56=$(conv_of $A2 9000056)
+simctl POST /_sim/inject '{"match":"/messages","status":503,"count":-1}' > /dev/null
+IGKIT_HTTP_RETRIES=0 run ig-reply --pending; is_rc 75 "a 503 → 75"
+is "$(sq "SELECT group_concat(state) FROM outbox WHERE conversation_id IN ($C55, $C56)")" "pending,pending" \
+	"…both AI rows stay pending"
+simctl DELETE /_sim/inject > /dev/null
+run ig-reply pause "$C55"; is_rc 0 "a human pauses the first conversation"
+sleep 1   # the human reply comes in a later second than the queued row
+run ig-reply send "$C56" --text "Giulia here, yes we do." --keep-ai; is_rc 0 "…and answers the second one"
+run ig-reply --pending --explain; is_rc 0 "--pending afterwards"
+is "$(sent_to $A2 9000055)/$(sent_to $A2 9000056)" "0/1" "…sends neither AI reply (only the human's went out)"
+is "$(sq "SELECT state || ' ' || error FROM outbox WHERE conversation_id = $C55 AND origin = 'ai'")" "abandoned ai paused" \
+	"…the paused conversation's row is abandoned: ai paused"
+is "$(sq "SELECT state || ' ' || error FROM outbox WHERE conversation_id = $C56 AND origin = 'ai'")" "abandoned human took over" \
+	"…the other's: human took over"
+like "$out" "\"conversation\":$C55,[^}]*\"state\":\"abandoned\",[^}]*\"skip\":\"ai_paused\"" "…reported as skipped with --explain"
+run ig-reply resume "$C55"
 
 route_msg $A2 9000053 "gluten free?" > /dev/null
 C=$(conv_of $A2 9000053)

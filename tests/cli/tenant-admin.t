@@ -310,6 +310,45 @@ is_rc 65 "revoking twice: 65"
 run tenant-admin key revoke not-a-prefix
 is_rc 65 "malformed prefix: 65"
 
+# An org_admin grants roles only to its own members or to users of no tenant;
+# an unknown user and another tenant's user get the same answer.
+run tenant-admin user add free@nowhere.example
+run tenant-admin user add zoe@example.org --tenant neri --role viewer
+IGKIT_API_KEY=$ANNA run tenant-admin member grant zoe@example.org --role viewer
+is_rc 77 "org_admin cannot take in another tenant's user"
+is "$err" "tenant-admin: permission denied: user 'zoe@example.org' is unknown or a member of another tenant; ask a super admin" \
+	"…the message names no other tenant"
+is "$(sq "SELECT count(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = 'zoe@example.org'")" "1" \
+	"…and no membership was added"
+is "$(sq "SELECT count(*) FROM audit_log WHERE action = 'member.grant' AND outcome = 'denied' AND target = 'zoe@example.org'")" "1" \
+	"…the denial is audited"
+denied_err=$err
+IGKIT_API_KEY=$ANNA run tenant-admin member grant nobody@nowhere.example --role viewer
+is "$rc ${err/nobody@nowhere.example/zoe@example.org}" "77 $denied_err" "an unknown user gets the same answer"
+IGKIT_API_KEY=$ANNA run_in '{"tenant":"rossi","user":"zoe@example.org","role":"viewer"}' tenant-admin onboard -
+is_rc 77 "…also through onboard"
+IGKIT_API_KEY=$ANNA run tenant-admin member grant ops@agency.example --role viewer
+is_rc 77 "…and for a super admin"
+IGKIT_API_KEY=$ANNA run tenant-admin member grant free@nowhere.example --role viewer
+is_rc 0 "org_admin grants a role to a user of no tenant"
+IGKIT_API_KEY=$ANNA run tenant-admin member grant free@nowhere.example --role sales
+is_rc 0 "…and changes a member's role"
+run tenant-admin member grant zoe@example.org --role viewer --tenant rossi
+is_rc 0 "the owner may grant a role to another tenant's user"
+run tenant-admin member revoke zoe@example.org --tenant rossi
+run tenant-admin member revoke free@nowhere.example --tenant rossi
+IGKIT_API_KEY=$ANNA run tenant-admin key create nobody@nowhere.example
+is "$rc $err" "65 tenant-admin: user 'nobody@nowhere.example' is not a member of tenant 'rossi'" \
+	"key create: an unknown user looks like a non-member to org_admin"
+
+# Another tenant's key is no key at all for a tenant's key.
+run tenant-admin key create dario@neri.it --tenant neri
+dario_prefix=$(printf '%s' "$out" | jget prefix)
+IGKIT_API_KEY=$ANNA run tenant-admin key revoke "$dario_prefix"
+is_rc 65 "org_admin revoking another tenant's key: 65"
+is "$err" "tenant-admin: unknown API key '$dario_prefix'" "…as an unknown key, naming no tenant"
+is "$(sq "SELECT revoked_at IS NULL FROM api_keys WHERE prefix = '$dario_prefix'")" "1" "…and the key stays valid"
+
 # ---------------------------------------------------------------- customer data for export and erase
 rossi=$(sq "SELECT id FROM tenants WHERE slug = 'rossi'")
 neri=$(sq "SELECT id FROM tenants WHERE slug = 'neri'")
@@ -332,7 +371,16 @@ sq "INSERT INTO accounts(id, tenant_id, channel, flavour, external_id, access_to
            ($rossi, 1, 'c2', 'comments', '5550001112223334', 'meh', 7, 7);
     INSERT INTO dead_letters(tenant_id, source, reason, raw, created_at, updated_at)
     VALUES ($neri, 'ig-route', 'test', CAST('{\"sender\":{\"id\":\"7341092865519203\"}}' AS BLOB), 8, 8);
-    INSERT INTO audit_log(at, tenant_id, actor, action, target) VALUES (9, $rossi, 'owner', 'conversation.assign', '7341092865519203');"
+    INSERT INTO audit_log(at, tenant_id, actor, action, target, detail)
+    VALUES (9, $rossi, 'owner', 'conversation.assign', 'participant:7341092865519203', '{}'),
+           (9, $rossi, 'owner', 'reply.queue', 'conversation:1', '{\"outbox\":1}'),
+           (9, $neri, 'owner', 'conversation.pause', 'conversation:3', '{}'),
+           (9, $rossi, 'owner', 'decoy.target', '7341092865519203', '{}'),
+           (9, $rossi, 'owner', 'decoy.detail', 'x', '{\"user\":\"7341092865519203\"}');
+    INSERT INTO deliveries(received_at, sig_status, body) VALUES
+      (9, 'valid', CAST('{\"object\":\"instagram\",\"entry\":[{\"id\":\"17841400000000001\",\"messaging\":[{\"sender\":{\"id\":\"7341092865519203\"},\"recipient\":{\"id\":\"17841400000000001\"}}]}]}' AS BLOB)),
+      (9, 'valid', CAST('{\"object\":\"instagram\",\"entry\":[{\"id\":\"17841400000000001\",\"messaging\":[{\"sender\":{\"id\":\"5550001112223334\"},\"message\":{\"text\":\"my friend is \\\"7341092865519203\\\"\"}}]}]}' AS BLOB)),
+      (9, 'invalid', CAST('not json \"7341092865519203\" instagram' AS BLOB));"
 
 # ---------------------------------------------------------------- audit
 run tenant-admin audit --tenant rossi --action agent.create
@@ -384,7 +432,7 @@ is_rc 64 "export writes JSON only"
 P=7341092865519203
 run tenant-admin erase --participant "$P" --dry-run
 is_rc 0 "erase --dry-run"
-is "$(printf '%s' "$out" | jq -r '[.status, (.tenants|length), ([.tenants[].messages]|add), .dead_letters, .audit_rows] | join(" ")')" "dry_run 2 3 1 1" "dry run reports what would go"
+is "$(printf '%s' "$out" | jq -r '[.status, (.tenants|length), ([.tenants[].messages]|add), .dead_letters, .audit_rows, .deliveries] | join(" ")')" "dry_run 2 3 1 3 1" "dry run reports what would go"
 is "$(sq "SELECT count(*) FROM conversations WHERE participant_id = '$P'")" "2" "dry run erased nothing"
 IGKIT_API_KEY=$ANNA run tenant-admin erase --participant "$P"
 is_rc 0 "org_admin erases a customer in their tenant"
@@ -395,13 +443,26 @@ is "$(sq "SELECT (SELECT count(*) FROM conversations WHERE participant_id = '$P'
 	+ (SELECT count(*) FROM comments WHERE from_id = '$P') + (SELECT count(*) FROM outbox WHERE recipient = '$P')
 	+ (SELECT count(*) FROM messages WHERE text LIKE '%Giovanni%') + (SELECT count(*) FROM escalations)
 	+ (SELECT count(*) FROM dead_letters)")" "0" "conversations, messages, comments, outbox, escalations, dead letters gone in every tenant"
-is "$(sq "SELECT count(*) FROM audit_log WHERE target = '$P' OR detail LIKE '%$P%'")" "0" "no audit row names the customer in clear"
+is "$(sq "SELECT count(*) FROM audit_log WHERE target IN ('participant:$P', 'conversation:1', 'conversation:3')")" "0" "the audit rows about the customer are gone"
+is "$(sq "SELECT group_concat(action) FROM audit_log WHERE action LIKE 'decoy.%'")" "decoy.target,decoy.detail" \
+	"…rows that merely contain the digits are kept"
+is "$(sq "SELECT group_concat(id) FROM deliveries")" "2,3" "only the delivery with the customer as sender went; text and non-JSON mentions stay"
 is "$(sq "SELECT count(*) FROM audit_log WHERE action = 'erase.participant' AND target = 'sha256:$(sha256 "$P")' AND tenant_id IS NULL")" "1" \
 	"an audit row records the erasure by the id's SHA-256"
 is "$(sq "SELECT count(*) FROM messages WHERE text = 'other customer'")/$(sq "SELECT count(*) FROM comments")" "1/1" "other customers' data is kept"
 is "$(sq "SELECT active FROM erasure_guard")" "0" "the erasure guard is off again"
 run tenant-admin erase --participant 'bad id'
 is_rc 65 "invalid participant id: 65"
+n_deliv=$(sq "SELECT count(*) FROM deliveries")
+run tenant-admin erase --participant instagram
+is_rc 65 "a participant id is digits only: 65"
+like "$err" "invalid participant id 'instagram' \(an IGSID or PSID: 1-64 decimal digits\)" "…says so"
+is "$(sq "SELECT count(*) FROM deliveries")" "$n_deliv" "…and erased no delivery"
+IGKIT_API_KEY=$ANNA run tenant-admin erase --participant "$anna_prefix"
+is_rc 65 "org_admin cannot erase audit rows by a key prefix"
+is "$(sq "SELECT count(*) FROM audit_log WHERE action = 'key.create' AND target = '$anna_prefix'")" "1" "…the key.create row stays"
+IGKIT_API_KEY=$ANNA run tenant-admin export --participant "x'1"
+is_rc 65 "export checks the participant id too"
 IGKIT_API_KEY=$ANNA run tenant-admin erase --participant 5550001112223334 --tenant neri
 is_rc 77 "a tenant key cannot erase in another tenant"
 
@@ -410,6 +471,10 @@ run tenant-admin erase --tenant neri
 is_rc 64 "erasing a tenant needs --yes"
 run tenant-admin erase
 is_rc 64 "erase needs --participant or --tenant"
+IGKIT_API_KEY=$ANNA run tenant-admin erase --tenant rossi --yes
+is_rc 77 "org_admin cannot erase its whole tenant"
+is "$err" "tenant-admin: permission denied: erase.tenant needs a super admin" "…it needs a super admin"
+is "$(sq "SELECT count(*) FROM tenants WHERE slug = 'rossi'")" "1" "…the tenant stays"
 run tenant-admin erase --tenant neri --dry-run
 is "$(printf '%s' "$out" | jq -r '.status + " " + (.erased.accounts|tostring)')" "dry_run 1" "tenant erase dry run"
 is "$(sq "SELECT count(*) FROM tenants WHERE slug = 'neri'")" "1" "…changes nothing"
