@@ -561,7 +561,7 @@ static int64_t agent_arg(struct ig_ctx *ctx, int64_t tenant, const char *name)
 	struct ig_err err = { 0 };
 	int64_t id = 0;
 
-	if (name && ig_reply_agent_id(ctx->store, tenant, name, &id, &err))
+	if (name && ig_ctx_agent(ctx, tenant, name, &id, &err))
 		die_err(&err);
 	return id;
 }
@@ -698,7 +698,7 @@ static int cmd_kb(struct ig_ctx *ctx, struct opts *o, int argc, char **argv)
 			an = ig_json_str(v, "agent") ? ig_json_str(v, "agent") : o->agent;
 			rc = 0;
 			if (an && an != o->agent)
-				rc = ig_reply_agent_id(ctx->store, tenant, an, &aid, &err);
+				rc = ig_ctx_agent(ctx, tenant, an, &aid, &err);
 			if (!rc)
 				rc = kb_add_one(ctx, tenant, aid, an, ig_json_str(v, "title"),
 						ig_json_str(v, "body"),

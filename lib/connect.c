@@ -167,53 +167,6 @@ static int step_done(struct ig_store *st, sqlite3_stmt *s, int rc, struct ig_err
 	return 0;
 }
 
-/* Agent id by name in a tenant (65 when unknown). */
-static int agent_id(struct ig_ctx *ctx, int64_t tenant_id, const char *name, int64_t *id,
-		    struct ig_err *err)
-{
-	sqlite3_stmt *s = ig_store_prepare(ctx->store,
-		"SELECT id FROM agents WHERE tenant_id = ? AND name = ?", err);
-	char slug[64];
-	int rc;
-
-	*id = 0;
-	if (!s)
-		return ecode(err);
-	ig_store_bind(s, "is", tenant_id, name);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*id = ig_col_int(s, 0);
-	if ((rc = step_done(ctx->store, s, rc, err, "cannot look up agent")))
-		return rc;
-	if (!*id)
-		return ig_err_set(err, IG_EX_DATAERR, "unknown agent '%s' in tenant '%s'", name,
-				  ig_ctx_tenant_slug(ctx, tenant_id, slug));
-	return 0;
-}
-
-static int location_id(struct ig_ctx *ctx, int64_t tenant_id, const char *name, int64_t *id,
-		       struct ig_err *err)
-{
-	sqlite3_stmt *s = ig_store_prepare(ctx->store,
-		"SELECT id FROM locations WHERE tenant_id = ? AND name = ?", err);
-	char slug[64];
-	int rc;
-
-	*id = 0;
-	if (!s)
-		return ecode(err);
-	ig_store_bind(s, "is", tenant_id, name);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*id = ig_col_int(s, 0);
-	if ((rc = step_done(ctx->store, s, rc, err, "cannot look up location")))
-		return rc;
-	if (!*id)
-		return ig_err_set(err, IG_EX_DATAERR, "unknown location '%s' in tenant '%s'", name,
-				  ig_ctx_tenant_slug(ctx, tenant_id, slug));
-	return 0;
-}
-
 static const char *agent_name(struct ig_ctx *ctx, int64_t id, char *buf, size_t n)
 {
 	sqlite3_stmt *s;
@@ -687,7 +640,7 @@ int ig_connect_url(struct ig_ctx *ctx, int64_t tenant_id, const char *agent, con
 				  "no redirect_uri configured (IGKIT_REDIRECT_URI): Meta sends the code there");
 	if ((rc = ig_ctx_keys(ctx, err)))
 		return rc;
-	if (agent && (rc = agent_id(ctx, tenant_id, agent, &agent_row, err)))
+	if (agent && (rc = ig_ctx_agent(ctx, tenant_id, agent, &agent_row, err)))
 		return rc;
 	if (!(nonce = ig_random_id(16)) || !(mac = state_mac(ctx->keys.keys[0].key, nonce, tenant_id,
 							       agent_row, flavour))
@@ -1534,7 +1487,7 @@ int ig_connect_add(struct ig_ctx *ctx, struct ig_graph *g, int64_t tenant_id, co
 		return ig_err_set(err, IG_EX_DATAERR, "no token on stdin");
 	if ((rc = ig_ctx_keys(ctx, err)))
 		return rc;
-	if (agent && (rc = agent_id(ctx, tenant_id, agent, &agent_row, err)))
+	if (agent && (rc = ig_ctx_agent(ctx, tenant_id, agent, &agent_row, err)))
 		return rc;
 	if (!(cs.skipped = json_array()))
 		return oom(err);
@@ -1592,11 +1545,11 @@ int ig_connect_assign(struct ig_ctx *ctx, const struct ig_account *acc, const ch
 	int rc;
 
 	*out = NULL;
-	if (agent && (rc = agent_id(ctx, acc->tenant_id, agent, &ag, err)))
+	if (agent && (rc = ig_ctx_agent(ctx, acc->tenant_id, agent, &ag, err)))
 		return rc;
 	if (to_default)
 		ag = 0;
-	if (location && *location && (rc = location_id(ctx, acc->tenant_id, location, &lo, err)))
+	if (location && *location && (rc = ig_ctx_location(ctx, acc->tenant_id, location, &lo, err)))
 		return rc;
 	if (location && !*location)
 		lo = 0;

@@ -150,6 +150,45 @@ int ig_ctx_tenant(struct ig_ctx *ctx, const char *slug, int64_t *id, struct ig_e
 	return 0;
 }
 
+/* One row's id by (tenant, name) with the statement sql; what names the
+ * kind of object in messages. */
+static int id_by_name(struct ig_ctx *ctx, const char *sql, const char *what, int64_t tenant_id,
+		      const char *name, int64_t *id, struct ig_err *err)
+{
+	sqlite3_stmt *s = ig_store_prepare(ctx->store, sql, err);
+	char slug[64];
+	int rc;
+
+	*id = 0;
+	if (!s)
+		return err ? err->code : IG_EX_SOFTWARE;
+	ig_store_bind(s, "is", tenant_id, name);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*id = ig_col_int(s, 0);
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return ig_store_fail(ctx->store, rc, err, "cannot look up a name");
+	if (!*id)
+		return ig_err_set(err, IG_EX_DATAERR, "unknown %s '%s' in tenant '%s'", what, name,
+				  ig_ctx_tenant_slug(ctx, tenant_id, slug));
+	return 0;
+}
+
+int ig_ctx_agent(struct ig_ctx *ctx, int64_t tenant_id, const char *name, int64_t *id,
+		 struct ig_err *err)
+{
+	return id_by_name(ctx, "SELECT id FROM agents WHERE tenant_id = ? AND name = ?", "agent",
+			  tenant_id, name, id, err);
+}
+
+int ig_ctx_location(struct ig_ctx *ctx, int64_t tenant_id, const char *name, int64_t *id,
+		    struct ig_err *err)
+{
+	return id_by_name(ctx, "SELECT id FROM locations WHERE tenant_id = ? AND name = ?",
+			  "location", tenant_id, name, id, err);
+}
+
 const char *ig_ctx_tenant_slug(struct ig_ctx *ctx, int64_t id, char *buf)
 {
 	sqlite3_stmt *s;

@@ -52,6 +52,12 @@ int ig_ctx_actor(struct ig_ctx *ctx, struct ig_err *err);
 /* Tenant by slug (or decimal id).  NULL/"" → the key's own tenant, or 64 when
  * the actor spans tenants.  Unknown → 65.  Does not check permissions. */
 int ig_ctx_tenant(struct ig_ctx *ctx, const char *slug, int64_t *id, struct ig_err *err);
+/* An agent or a location of a tenant by name; unknown → 65 "unknown agent
+ * 'x' in tenant 'slug'".  No permission check. */
+int ig_ctx_agent(struct ig_ctx *ctx, int64_t tenant_id, const char *name, int64_t *id,
+		 struct ig_err *err);
+int ig_ctx_location(struct ig_ctx *ctx, int64_t tenant_id, const char *name, int64_t *id,
+		    struct ig_err *err);
 /* The slug of a tenant id into buf (>= 64 bytes); "" if none. */
 const char *ig_ctx_tenant_slug(struct ig_ctx *ctx, int64_t id, char *buf);
 

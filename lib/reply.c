@@ -1247,28 +1247,6 @@ int ig_reply_account_id(struct ig_store *st, int64_t tenant_id, const char *ext,
 	return 0;
 }
 
-int ig_reply_agent_id(struct ig_store *st, int64_t tenant_id, const char *name, int64_t *id,
-		      struct ig_err *err)
-{
-	sqlite3_stmt *s = ig_store_prepare(st,
-		"SELECT id FROM agents WHERE tenant_id = ? AND name = ?", err);
-	int rc;
-
-	*id = 0;
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "is", tenant_id, name);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*id = ig_col_int(s, 0);
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return ig_store_fail(st, rc, err, "cannot read agents");
-	if (!*id)
-		return ig_err_set(err, IG_EX_DATAERR, "no agent '%s' in this tenant", name);
-	return 0;
-}
-
 /* ---------------------------------------------------------------- humans */
 
 int ig_reply_conv_tenant(struct ig_store *st, int64_t conv, int64_t *tenant_id,

@@ -167,8 +167,4 @@ int ig_reply_send_rows(struct ig_reply *r, const int64_t *ids, size_t n, struct 
 int ig_reply_account_id(struct ig_store *st, int64_t tenant_id, const char *ext, int64_t *id,
 			struct ig_err *err);
 
-/* The agent named `name` in tenant_id (65 if none). */
-int ig_reply_agent_id(struct ig_store *st, int64_t tenant_id, const char *name, int64_t *id,
-		      struct ig_err *err);
-
 #endif

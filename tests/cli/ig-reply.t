@@ -93,7 +93,7 @@ is "$(sq "SELECT g.name FROM kb_articles k JOIN agents g ON g.id = k.agent_id WH
 	sara "…with the agent a line names"
 run ig-reply --tenant rossi kb add --title "Only a title"; is_rc 64 "kb add --title without --body → 64"
 run ig-reply --tenant rossi kb add --title T --body B --agent nobody; is_rc 65 "kb add for an unknown agent → 65"
-like "$err" "no agent 'nobody'" "…named"
+like "$err" "unknown agent 'nobody' in tenant '" "…named"
 run ig-reply --tenant rossi kb list; is_rc 0 "kb list"
 is "$(printf '%s\n' "$out" | wc -l | tr -d ' ')" 3 "…lists the three articles"
 run ig-reply --tenant rossi kb search "when are you open? what hours"; is_rc 0 "kb search"
