@@ -730,8 +730,18 @@ static int cgi_post(struct ig_ctx *ctx)
 		ig_route_release(&r);
 		return IG_EX_OK;
 	}
-	if (pid == 0)
+	if (pid == 0) {
+		/* The server sees the end of the response only when every copy of
+		 * our stdout is closed: the child must not hold it while it routes. */
+		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		if (devnull >= 0) {
+			dup2(devnull, STDIN_FILENO);
+			dup2(devnull, STDOUT_FILENO);
+			close(devnull);
+		}
 		setsid();
+	}
 
 	/* transaction 2: routing; a failure leaves the delivery 'received' for
 	 * `ig-route replay --deliveries` */
