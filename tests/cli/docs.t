@@ -55,6 +55,12 @@ if [ -n "${MANDOC:-}" ] && command -v "${MANDOC}" >/dev/null; then
 else
 	skip "mandoc not installed"
 fi
+run tenant-admin --print-config
+undocumented=""
+for name in $(printf '%s\n' "$out" | grep -oE '"name":"[a-z0-9_]+"' | cut -d'"' -f4); do
+	grep -qE "(Cm|,) $name( |,|\$)" "$page" || undocumented="$undocumented $name"
+done
+is "$undocumented" "" "igkit(7) CONFIGURATION names every setting --print-config shows"
 for code in 0 64 65 66 69 70 73 74 75 77 78; do
 	grep -qE "^\.It $code\b|^\.It Sy $code\b" "$page"; ok $? "igkit(7) documents exit code $code"
 done
