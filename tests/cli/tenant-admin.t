@@ -459,7 +459,12 @@ is_rc 65 "a participant id is digits only: 65"
 like "$err" "invalid participant id 'instagram' \(an IGSID or PSID: 1-64 decimal digits\)" "…says so"
 is "$(sq "SELECT count(*) FROM deliveries")" "$n_deliv" "…and erased no delivery"
 IGKIT_API_KEY=$ANNA run tenant-admin erase --participant "$anna_prefix"
-is_rc 65 "org_admin cannot erase audit rows by a key prefix"
+# A key prefix is 16 random hex digits: about once in 1,800 keys it has no
+# letter and is a well-formed (if unknown) participant id, erasing nothing.
+case $anna_prefix in
+*[a-f]*) is_rc 65 "org_admin cannot erase audit rows by a key prefix" ;;
+*) is "$rc/$(printf '%s' "$out" | jget audit_rows)" "0/0" "an all-digit key prefix erases no audit row" ;;
+esac
 is "$(sq "SELECT count(*) FROM audit_log WHERE action = 'key.create' AND target = '$anna_prefix'")" "1" "…the key.create row stays"
 IGKIT_API_KEY=$ANNA run tenant-admin export --participant "x'1"
 is_rc 65 "export checks the participant id too"
