@@ -11,7 +11,7 @@
 
 struct ig_buf {
 	char *data;
-	size_t len, alloc, max;
+	size_t len, alloc, max;   /* max SIZE_MAX: no limit but memory */
 };
 
 #define IG_BUF_INIT(max) { NULL, 0, 0, (max) }

@@ -441,30 +441,12 @@ out:
 
 int ig_outbox_expire(struct ig_store *st, int64_t tenant_id, int *n, struct ig_err *err)
 {
-	int64_t now = ig_time_now();
-	sqlite3_stmt *s;
-	int rc;
-
-	*n = 0;
-	if ((rc = ig_store_begin(st, err)))
-		return rc;
-	s = ig_store_prepare(st,
+	return ig_store_write(st, n, err,
 		"UPDATE outbox SET state = 'unknown',"
 		" error = 'the sending worker stopped before recording the answer: it may have been"
 		" delivered, so it is not resent', lease_owner = NULL, lease_until = NULL,"
 		" updated_at = ?1 WHERE state = 'sending' AND lease_until < ?1"
-		" AND (?2 = 0 OR tenant_id = ?2)", err);
-	if (!s) {
-		ig_store_rollback(st);
-		return err ? err->code : IG_EX_SOFTWARE;
-	}
-	ig_store_bind(s, "ii", now, tenant_id);
-	if ((rc = ig_store_run(st, s, err))) {
-		ig_store_rollback(st);
-		return rc;
-	}
-	*n = ig_store_changes(st);
-	return ig_store_commit(st, err);
+		" AND (?2 = 0 OR tenant_id = ?2)", "ii", ig_time_now(), tenant_id);
 }
 
 int ig_outbox_ready(struct ig_store *st, int64_t tenant_id, int64_t after, int64_t *ids,

@@ -1204,24 +1204,11 @@ int ig_reply_dead_letter(struct ig_store *st, int64_t tenant_id, const char *rea
 			 const char *raw, size_t len, struct ig_err *err)
 {
 	int64_t now = ig_time_now();
-	sqlite3_stmt *s;
-	int rc;
 
-	if ((rc = ig_store_begin(st, err)))
-		return rc;
-	s = ig_store_prepare(st,
+	return ig_store_write(st, NULL, err,
 		"INSERT INTO dead_letters (tenant_id, source, reason, raw, created_at, updated_at)"
-		" VALUES (?, 'ig-reply', ?, ?, ?, ?)", err);
-	if (!s) {
-		ig_store_rollback(st);
-		return err ? err->code : IG_EX_SOFTWARE;
-	}
-	ig_store_bind(s, "Isbii", tenant_id, reason, raw ? raw : "", (int)len, now, now);
-	if ((rc = ig_store_run(st, s, err))) {
-		ig_store_rollback(st);
-		return rc;
-	}
-	return ig_store_commit(st, err);
+		" VALUES (?, 'ig-reply', ?, ?, ?, ?)",
+		"Isbii", tenant_id, reason, raw ? raw : "", (int)len, now, now);
 }
 
 int ig_reply_account_id(struct ig_store *st, int64_t tenant_id, const char *ext, int64_t *id,

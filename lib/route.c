@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,9 +73,8 @@ int ig_route_init(struct ig_route *r, struct ig_ctx *ctx, const char *source, st
 	r->st = ctx->store;
 	r->source = source;
 	r->now = ig_time_now();
-	ig_buf_init(&r->out, 0);
-	ig_buf_init(&r->report, 0);
-	r->out.max = r->report.max = (size_t)-1 / 2;  /* no limit but memory */
+	ig_buf_init(&r->out, SIZE_MAX);     /* one batch's output */
+	ig_buf_init(&r->report, SIZE_MAX);
 	if ((v = ig_config_get(&ctx->cfg, "app_id")))
 		snprintf(r->app_ids[0], sizeof(r->app_ids[0]), "%s", v);
 	if ((v = ig_config_get(&ctx->cfg, "ig_app_id")))
@@ -1188,6 +1188,23 @@ static void free_rows(struct pending_row *rows, int n)
 		free(rows[i].blob);
 }
 
+/* End one replay batch: abort on failure, roll back a dry run, else commit;
+ * then (dry run too) let the caller print what the batch emitted. */
+static int replay_batch_end(struct ig_route *r, int rc, int dry_run, struct ig_err *err)
+{
+	if (rc) {
+		ig_route_abort(r);
+		return rc;
+	}
+	if (dry_run)
+		ig_route_abort(r);
+	else if ((rc = ig_route_commit(r, err)))
+		return rc;
+	if (r->on_commit && (rc = r->on_commit(r, r->arg)))
+		return ig_err_set(err, rc, "cannot write to stdout");
+	return 0;
+}
+
 #define REPLAY_BATCH 200
 
 /* Read up to REPLAY_BATCH rows (id, delivery, blob) after `after`; the
@@ -1300,16 +1317,8 @@ int ig_route_replay_dead(struct ig_route *r, int64_t id, int dry_run, long *repl
 			}
 		}
 		free_rows(rows, n);
-		if (rc) {
-			ig_route_abort(r);
+		if ((rc = replay_batch_end(r, rc, dry_run, err)))
 			return rc;
-		}
-		if (dry_run)
-			ig_route_abort(r);
-		else if ((rc = ig_route_commit(r, err)))
-			return rc;
-		if (r->on_commit && (rc = r->on_commit(r, r->arg)))
-			return ig_err_set(err, rc, "cannot write to stdout");
 	} while (n == REPLAY_BATCH);
 	return 0;
 }
@@ -1370,16 +1379,8 @@ int ig_route_replay_deliveries(struct ig_route *r, int64_t id, int dry_run, long
 			(*done)++;
 		}
 		free_rows(rows, n);
-		if (rc) {
-			ig_route_abort(r);
+		if ((rc = replay_batch_end(r, rc, dry_run, err)))
 			return rc;
-		}
-		if (dry_run)
-			ig_route_abort(r);
-		else if ((rc = ig_route_commit(r, err)))
-			return rc;
-		if (r->on_commit && (rc = r->on_commit(r, r->arg)))
-			return ig_err_set(err, rc, "cannot write to stdout");
 	} while (n == REPLAY_BATCH);
 	return 0;
 }

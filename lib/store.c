@@ -302,12 +302,10 @@ sqlite3_stmt *ig_store_prepare(struct ig_store *st, const char *sql, struct ig_e
 	return s;
 }
 
-int ig_store_bind(sqlite3_stmt *stmt, const char *fmt, ...)
+int ig_store_vbind(sqlite3_stmt *stmt, const char *fmt, va_list ap)
 {
-	va_list ap;
 	int i = 1, rc = SQLITE_OK;
 
-	va_start(ap, fmt);
 	for (; *fmt && rc == SQLITE_OK; fmt++, i++) {
 		switch (*fmt) {
 		case 's': {
@@ -344,9 +342,47 @@ int ig_store_bind(sqlite3_stmt *stmt, const char *fmt, ...)
 			rc = SQLITE_MISUSE;
 		}
 	}
+	return rc;
+}
+
+int ig_store_bind(sqlite3_stmt *stmt, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = ig_store_vbind(stmt, fmt, ap);
 	va_end(ap);
 	return rc;
 }
+
+int ig_store_write(struct ig_store *st, int *changes, struct ig_err *err, const char *sql,
+		   const char *fmt, ...)
+{
+	sqlite3_stmt *s;
+	va_list ap;
+	int rc;
+
+	if (changes)
+		*changes = 0;
+	if ((rc = ig_store_begin(st, err)))
+		return rc;
+	if (!(s = ig_store_prepare(st, sql, err))) {
+		ig_store_rollback(st);
+		return err ? err->code : IG_EX_SOFTWARE;
+	}
+	va_start(ap, fmt);
+	ig_store_vbind(s, fmt, ap);
+	va_end(ap);
+	if ((rc = ig_store_run(st, s, err))) {
+		ig_store_rollback(st);
+		return rc;
+	}
+	if (changes)
+		*changes = ig_store_changes(st);
+	return ig_store_commit(st, err);
+}
+
 
 int ig_store_run(struct ig_store *st, sqlite3_stmt *stmt, struct ig_err *err)
 {

@@ -13,6 +13,7 @@
 #ifndef IG_STORE_H
 #define IG_STORE_H
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <sqlite3.h>
 
@@ -68,6 +69,16 @@ sqlite3_stmt *ig_store_prepare(struct ig_store *st, const char *sql, struct ig_e
  * Returns SQLITE_OK or the bind error.
  */
 int ig_store_bind(sqlite3_stmt *stmt, const char *fmt, ...);
+
+int ig_store_vbind(sqlite3_stmt *stmt, const char *fmt, va_list ap);
+
+/*
+ * Run one writing statement (bound from fmt as ig_store_bind) in its own
+ * BEGIN IMMEDIATE transaction; *changes (may be NULL) gets the rows changed.
+ * Nothing is left behind on failure.  0 or an exit code.
+ */
+int ig_store_write(struct ig_store *st, int *changes, struct ig_err *err, const char *sql,
+		   const char *fmt, ...);
 
 /* Step a statement expected to finish (INSERT/UPDATE/DELETE); resets it.
  * Returns 0 or an exit code (err set). */

@@ -84,6 +84,21 @@ int main(void)
 	is_int(rc, IG_EX_DATAERR, "constraint violation → 65");
 	ok(strstr(err.msg, "UNIQUE") != NULL, "message from SQLite kept: %s", err.msg);
 
+	/* One statement in its own transaction. */
+	{
+		int changes = -1;
+
+		is_int(ig_store_write(st, &changes, &err, "UPDATE tenants SET name = ? WHERE slug = ?",
+				      "ss", "Rossi & C.", "rossi"), 0, "ig_store_write");
+		is_int(changes, 1, "reports the rows changed");
+		is_int(ig_store_write(st, &changes, &err,
+				      "INSERT INTO tenants(slug, name, created_at, updated_at) VALUES (?,?,0,0)",
+				      "ss", "rossi", "Dup"), IG_EX_DATAERR, "a failing write → its exit code");
+		is_int(changes, 0, "no rows changed");
+		ok(!st->in_tx, "no transaction left open");
+		is_int(one(st, "SELECT count(*) FROM tenants WHERE name = 'Dup'"), 0, "nothing written");
+	}
+
 	/* A second connection waiting on the write lock gets 75, not a hang. */
 	is_int(ig_store_open(&st2, path, 0, &err), 0, "second connection");
 	sqlite3_busy_timeout(st2->db, 50);
