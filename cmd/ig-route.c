@@ -302,6 +302,13 @@ static int is_envelope(const char *line, size_t len)
 
 /* ------------------------------------------------------------ pipe mode */
 
+/* A line of the batch, kept in pipe_state.kept until the batch commits. */
+struct kept_line {
+	size_t off, len;
+	long line;
+	int toolong;
+};
+
 struct pipe_state {
 	struct ig_route r;
 	struct ig_wh_policy pol;
@@ -310,6 +317,17 @@ struct pipe_state {
 	int in_tx, batch, pending;
 	struct timespec t0;
 	int failed;
+	/*
+	 * Envelope streams route optimistically: no savepoint per delivery.
+	 * When one fails half-way, the batch is rolled back and routed again
+	 * from its kept lines, one savepoint per delivery (ps_redo).
+	 */
+	int optimistic, redo, redoing;
+	struct ig_buf kept;
+	struct kept_line *lines;
+	size_t nlines, alines;
+	__typeof__(((struct ig_route *)0)->n) n0;   /* counters at BEGIN */
+	int failed0;
 };
 
 static double since(const struct timespec *t0)
@@ -330,6 +348,13 @@ static void ps_begin(struct pipe_state *ps)
 		die_err(&err);
 	ps->in_tx = 1;
 	ps->pending = 0;
+	ps->n0 = ps->r.n;
+	ps->failed0 = ps->failed;
+	ps->r.optimistic = ps->optimistic && !ps->redoing;
+	if (!ps->redoing) {
+		ig_buf_reset(&ps->kept);
+		ps->nlines = 0;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &ps->t0);
 }
 
@@ -368,6 +393,8 @@ static void ps_delivery(struct pipe_state *ps, struct ig_route_in *in, const cha
 		ig_buf_addf(&ps->r.report, "%s: delivery %lld rejected: %s\n", where,
 			    (long long)res.delivery_id, res.msg);
 	} else if (ig_route_delivery(&ps->r, res.delivery_id, "processed", &d, &err)) {
+		if (ps->r.optimistic)
+			ps->redo = 1;   /* the transaction is half-done: ps_redo */
 		ps->failed = 1;
 		ig_buf_addf(&ps->r.report, "%s: delivery %lld kept as 'received', routing failed: %s"
 			    " (ig-route replay --deliveries retries it)\n", where,
@@ -391,6 +418,71 @@ static void ps_bad_input(struct pipe_state *ps, const char *line, size_t len, co
 	ps->pending++;
 }
 
+/* One line of an envelope stream. */
+static void ps_line(struct pipe_state *ps, const char *line, size_t len, long lineno, int toolong)
+{
+	struct ig_route_in in = { 0 };
+	char where[64], why[1200];
+	json_t *env = NULL;
+
+	snprintf(where, sizeof(where), "stdin:%ld", lineno);
+	if (toolong) {
+		snprintf(why, sizeof(why), "record longer than %zu bytes", ps->max_body * 6 + 65536);
+		ps_bad_input(ps, line, len, why, where);
+	} else if (envelope(line, len, &env, &in, why, sizeof(why))) {
+		ps_bad_input(ps, line, len, why, where);
+	} else {
+		ps_delivery(ps, &in, where);
+	}
+	json_decref(env);
+}
+
+/* Keep a line of the optimistic batch (ps_begin has run). */
+static void ps_keep(struct pipe_state *ps, const char *line, size_t len, long lineno, int toolong)
+{
+	struct kept_line *k;
+
+	if (ps->nlines == ps->alines) {
+		size_t na = ps->alines ? 2 * ps->alines : 512;
+		struct kept_line *nv = realloc(ps->lines, na * sizeof(*nv));
+
+		if (!nv)
+			die(IG_EX_SOFTWARE, "out of memory");
+		ps->lines = nv;
+		ps->alines = na;
+	}
+	k = &ps->lines[ps->nlines++];
+	k->off = ps->kept.len;
+	k->len = len;
+	k->line = lineno;
+	k->toolong = toolong;
+	if (ig_buf_add(&ps->kept, line, len) || ig_buf_add(&ps->kept, "", 1))
+		die(IG_EX_SOFTWARE, "out of memory");
+}
+
+/* A delivery failed half-way in the optimistic pass: roll the batch back
+ * and route its lines again, each delivery under its own savepoint, so the
+ * failure is confined to it (kept 'received' for replay --deliveries). */
+static void ps_redo(struct pipe_state *ps)
+{
+	size_t i;
+
+	ig_route_abort(&ps->r);
+	ps->in_tx = 0;
+	ps->r.n = ps->n0;
+	ps->failed = ps->failed0;
+	ig_buf_reset(&ps->r.out);
+	ig_buf_reset(&ps->r.report);
+	ps->redo = 0;
+	ps->redoing = 1;
+	ps_begin(ps);
+	for (i = 0; i < ps->nlines; i++)
+		ps_line(ps, ps->kept.data + ps->lines[i].off, ps->lines[i].len, ps->lines[i].line,
+			ps->lines[i].toolong);
+	ps_commit(ps);
+	ps->redoing = 0;
+}
+
 static int pipe_main(struct ig_ctx *ctx, int mode, const char *signature, int no_verify,
 		     int batch)
 {
@@ -398,11 +490,12 @@ static int pipe_main(struct ig_ctx *ctx, int mode, const char *signature, int no
 	struct reader rd = { .fd = 0 };
 	struct ig_err err = { 0 };
 	size_t maxline;
-	char *line, where[64];
+	char *line;
 	size_t len;
 	int toolong, rc;
 
 	memset(&ps, 0, sizeof(ps));
+	ig_buf_init(&ps.kept, SIZE_MAX);
 	ps.no_verify = no_verify;
 	ps.batch = batch;
 	if (ig_authz_require(ctx, 0, IG_MOD_PLATFORM, IG_WRITE, "route.intake", &err))
@@ -419,7 +512,7 @@ static int pipe_main(struct ig_ctx *ctx, int mode, const char *signature, int no
 	/* a long-running batch writer: a page cache of 64 MiB instead of 2 keeps
 	 * the indexes it updates at random (conversations, messages) in memory,
 	 * and no heap trimming between batches */
-	if (ig_store_exec(ctx->store, "PRAGMA cache_size = -65536", &err))
+	if (ig_store_exec(ctx->store, "PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY", &err))
 		die_err(&err);
 #ifdef M_TRIM_THRESHOLD
 	mallopt(M_TRIM_THRESHOLD, 64 << 20);
@@ -463,27 +556,21 @@ static int pipe_main(struct ig_ctx *ctx, int mode, const char *signature, int no
 			in.sha256 = signature;
 		ps_delivery(&ps, &in, "stdin");
 	} else {
+		ps.optimistic = 1;
 		while ((rc = reader_line(&rd, maxline, &line, &len, &toolong)) == 1) {
-			struct ig_route_in in = { 0 };
-			json_t *env = NULL;
-			char why[1200];
-
-			snprintf(where, sizeof(where), "stdin:%ld", rd.line);
 			if (strspn(line, " \t") == len && !toolong)
 				continue;
-			if (toolong) {
-				snprintf(why, sizeof(why), "record longer than %zu bytes", maxline);
-				ps_bad_input(&ps, line, len, why, where);
-			} else if (envelope(line, len, &env, &in, why, sizeof(why))) {
-				ps_bad_input(&ps, line, len, why, where);
-			} else {
-				ps_delivery(&ps, &in, where);
-			}
-			json_decref(env);
+			ps_begin(&ps);
+			ps_keep(&ps, line, len, rd.line, toolong);
+			ps_line(&ps, line, len, rd.line, toolong);
+			if (ps.redo)
+				ps_redo(&ps);
 			/* DESIGN.md §10: many deliveries per transaction, never one per
-			 * record; commit when the batch is full, input pauses, or 100 ms
-			 * have passed, so a slow trickle is still acknowledged promptly */
-			if (ps.pending >= ps.batch || !reader_ready(&rd) || since(&ps.t0) >= 0.1)
+			 * record; commit when the batch is full (or holds 16 MiB of
+			 * input), input pauses, or 100 ms have passed, so a slow
+			 * trickle is still acknowledged promptly */
+			else if (ps.pending >= ps.batch || ps.kept.len >= (16 << 20) || !reader_ready(&rd)
+				 || since(&ps.t0) >= 0.1)
 				ps_commit(&ps);
 		}
 	}
@@ -495,6 +582,8 @@ static int pipe_main(struct ig_ctx *ctx, int mode, const char *signature, int no
 		ps.failed = 1;
 	ig_route_release(&ps.r);
 	ig_wh_policy_clear(&ps.pol);
+	ig_buf_release(&ps.kept);
+	free(ps.lines);
 	free(rd.buf);
 	return ps.failed ? IG_EX_DATAERR : IG_EX_OK;
 }

@@ -85,6 +85,10 @@ struct ig_route {
 	/* the delivery being routed */
 	int ndead;                  /* events dead-lettered */
 	int64_t last_outcome;       /* replay: how the single event ended (enum ig_route_how) */
+	/* no savepoint per delivery: a failed delivery leaves the transaction
+	 * half-done, so the caller must roll the whole batch back and route it
+	 * again with this off (ig-route's pipe mode does) */
+	int optimistic;
 };
 
 /* source is a static string.  0 or an exit code. */
@@ -152,7 +156,8 @@ int ig_route_reject_input(struct ig_route *r, const char *raw, size_t len, const
  * the delivery's status: processed, or partial when some event went to the
  * dead letters.  A store error undoes this delivery's routing, leaves it
  * 'received' with the error, and returns the exit code (err set); the
- * transaction stays usable.
+ * transaction stays usable.  With r->optimistic there is no savepoint: an
+ * error returns at once and the transaction must be rolled back.
  */
 int ig_route_delivery(struct ig_route *r, int64_t delivery_id, const char *stored,
 		      struct ig_wh_delivery *d, struct ig_err *err);

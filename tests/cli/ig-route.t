@@ -463,6 +463,24 @@ run ig-route replay --deliveries
 is "$rc:$(field "$out" mid)" "0:mid-20000" "replay --deliveries routes a stuck delivery"
 is "$(sq "SELECT status FROM deliveries ORDER BY id DESC LIMIT 1")" "processed" "…and marks it processed"
 
+# a delivery that fails half-way through routing in the middle of a batch:
+# the batch is routed again, that delivery alone is kept 'received'
+wh many app-secret 5 21000 $IG > "$T/five.jsonl"
+sq "CREATE TRIGGER boom BEFORE INSERT ON messages WHEN NEW.mid = 'mid-21002'
+	BEGIN SELECT RAISE(ABORT, 'boom: injected failure'); END;"
+run_file "$T/five.jsonl" ig-route --envelopes
+is_rc 65 "a routing failure in a batch exits 65"
+is "$(field "$out" mid)" "mid-21000 mid-21001 mid-21003 mid-21004" "the rest of the batch is routed and printed once"
+like "$err" "stdin:3: delivery [0-9]+ kept as 'received', routing failed: .*boom: injected failure" "the failure reported with its line"
+is "$(sq "SELECT count(*) FROM messages WHERE mid IN ('mid-21000','mid-21001','mid-21002','mid-21003','mid-21004')")" "4" \
+	"four messages stored, none twice"
+is "$(sq "SELECT status FROM deliveries WHERE CAST(body AS TEXT) LIKE '%mid-21002%'")" "received" \
+	"the failed delivery kept once, 'received', for replay --deliveries"
+is "$(sq "SELECT count(*) FROM deliveries WHERE CAST(body AS TEXT) LIKE '%mid-2100%'")" "5" "each delivery stored once"
+sq "DROP TRIGGER boom"
+run ig-route replay --deliveries
+is "$rc:$(field "$out" mid)" "0:mid-21002" "replay --deliveries routes it once the cause is gone"
+
 # ------------------------------------------------------------ permissions
 tenant-admin -q --tenant rossi user add viewer@rossi.test --role viewer >/dev/null 2>&1
 run tenant-admin --tenant rossi key create viewer@rossi.test
