@@ -5,20 +5,81 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include "crypto.h"
 
+/*
+ * HMAC-SHA256 is on ig-route's path once per delivery.  OpenSSL 3's one-shot
+ * HMAC() fetches the algorithm and keys a fresh context on every call, which
+ * cost more than hashing a small delivery; so the MAC is fetched once and
+ * the keyed contexts of the last few keys are kept (webhook secrets, during
+ * a rotation several) and duplicated per message.  The programs are single
+ * threaded; what is cached stays reachable until exit.
+ */
+#define MAC_CACHE 4
+static struct {
+	EVP_MAC_CTX *ctx;       /* keyed, never finalised */
+	size_t len;
+	unsigned char key[128];
+	unsigned long used;
+} mac_cache[MAC_CACHE];
+static EVP_MAC *mac_sha256;
+static unsigned long mac_tick;
+
+static EVP_MAC_CTX *mac_keyed(const void *key, size_t keylen)
+{
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+		OSSL_PARAM_construct_end()
+	};
+	int i, lru = 0;
+
+	if (keylen > sizeof(mac_cache[0].key))
+		return NULL;
+	for (i = 0; i < MAC_CACHE; i++) {
+		if (mac_cache[i].ctx && mac_cache[i].len == keylen
+		    && !memcmp(mac_cache[i].key, key, keylen)) {
+			mac_cache[i].used = ++mac_tick;
+			return mac_cache[i].ctx;
+		}
+		if (mac_cache[i].used < mac_cache[lru].used)
+			lru = i;
+	}
+	if (!mac_sha256 && !(mac_sha256 = EVP_MAC_fetch(NULL, "HMAC", NULL)))
+		return NULL;
+	EVP_MAC_CTX_free(mac_cache[lru].ctx);
+	mac_cache[lru].ctx = EVP_MAC_CTX_new(mac_sha256);
+	if (!mac_cache[lru].ctx || EVP_MAC_init(mac_cache[lru].ctx, key, keylen, params) != 1) {
+		EVP_MAC_CTX_free(mac_cache[lru].ctx);
+		mac_cache[lru].ctx = NULL;
+		return NULL;
+	}
+	memcpy(mac_cache[lru].key, key, keylen);
+	mac_cache[lru].len = keylen;
+	mac_cache[lru].used = ++mac_tick;
+	return mac_cache[lru].ctx;
+}
+
 void ig_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t len,
 		    unsigned char out[32])
 {
+	EVP_MAC_CTX *base = mac_keyed(key, keylen), *c = base ? EVP_MAC_CTX_dup(base) : NULL;
 	unsigned int n = 32;
+	size_t outl = 0;
+	int ok;
 
-	HMAC(EVP_sha256(), key, (int)keylen, msg, len, out, &n);
+	ok = c && EVP_MAC_update(c, msg, len) == 1 && EVP_MAC_final(c, out, &outl, 32) == 1
+	     && outl == 32;
+	EVP_MAC_CTX_free(c);
+	if (!ok)  /* a long key, or no memory: the one-shot way */
+		HMAC(EVP_sha256(), key, (int)keylen, msg, len, out, &n);
 }
 
 void ig_hmac_sha1(const void *key, size_t keylen, const void *msg, size_t len,

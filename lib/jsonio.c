@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,12 +93,122 @@ int ig_jsonl_next(struct ig_jsonl_reader *r, json_t **out, struct ig_err *err)
 	}
 }
 
+/*
+ * Compact serialisation into a buffer, byte for byte what
+ * json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) writes (t-jsonio compares
+ * the two), without jansson's per-character callback: output is on
+ * ig-route's per-event path.
+ */
+static const char dump_esc[256] = {
+	/* 0: copy; 1: \u00XX; else the letter after the backslash */
+	1, 1, 1, 1, 1, 1, 1, 1, 'b', 't', 'n', 1, 'f', 'r', 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	0, 0, '"', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	['\\'] = '\\',
+};
+
+static int dump_str(struct ig_buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i, start = 0;
+
+	if (ig_buf_add(b, "\"", 1))
+		return -1;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char e[6];
+
+		if (!dump_esc[c])
+			continue;
+		if (ig_buf_add(b, s + start, i - start))
+			return -1;
+		start = i + 1;
+		e[0] = '\\';
+		if (dump_esc[c] == 1) {
+			memcpy(e + 1, "u00", 3);
+			e[4] = hex[c >> 4];
+			e[5] = hex[c & 15];
+			if (ig_buf_add(b, e, 6))
+				return -1;
+		} else {
+			e[1] = dump_esc[c];
+			if (ig_buf_add(b, e, 2))
+				return -1;
+		}
+	}
+	if (ig_buf_add(b, s + start, n - start))
+		return -1;
+	return ig_buf_add(b, "\"", 1);
+}
+
+int ig_json_dumpb(struct ig_buf *b, const json_t *v)
+{
+	char num[64];
+	size_t i, len0 = b->len;
+	const char *k;
+	json_t *m;
+	char *r;
+	int rc = 0;
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		rc = ig_buf_add(b, "{", 1);
+		i = 0;
+		json_object_foreach((json_t *)v, k, m) {
+			if (rc)
+				break;
+			rc = (i++ && ig_buf_add(b, ",", 1)) || dump_str(b, k, strlen(k))
+			     || ig_buf_add(b, ":", 1) || ig_json_dumpb(b, m);
+		}
+		rc = rc || ig_buf_add(b, "}", 1);
+		break;
+	case JSON_ARRAY:
+		rc = ig_buf_add(b, "[", 1);
+		for (i = 0; !rc && i < json_array_size(v); i++)
+			rc = (i && ig_buf_add(b, ",", 1)) || ig_json_dumpb(b, json_array_get(v, i));
+		rc = rc || ig_buf_add(b, "]", 1);
+		break;
+	case JSON_STRING:
+		rc = dump_str(b, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		rc = ig_buf_add(b, num, (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+							 json_integer_value(v)));
+		break;
+	case JSON_REAL:
+		/* rare: jansson's own digits, exponent and ".0" rules */
+		r = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		rc = !r || ig_buf_adds(b, r);
+		free(r);
+		break;
+	case JSON_TRUE:
+		rc = ig_buf_add(b, "true", 4);
+		break;
+	case JSON_FALSE:
+		rc = ig_buf_add(b, "false", 5);
+		break;
+	default:
+		rc = ig_buf_add(b, "null", 4);
+		break;
+	}
+	if (rc) {
+		b->len = len0;
+		if (b->data)
+			b->data[len0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
 int ig_json_emit(FILE *f, const json_t *v)
 {
-	if (json_dumpf(v, f, JSON_COMPACT | JSON_ENCODE_ANY) || putc('\n', f) == EOF
-	    || fflush(f))
-		return -1;
-	return 0;
+	struct ig_buf b = IG_BUF_INIT(SIZE_MAX);
+	int rc;
+
+	rc = ig_json_dumpb(&b, v) || ig_buf_add(&b, "\n", 1)
+	     || fwrite(b.data, 1, b.len, f) != b.len || fflush(f) ? -1 : 0;
+	ig_buf_release(&b);
+	return rc;
 }
 
 const char *ig_json_str(const json_t *obj, const char *key)

@@ -42,6 +42,10 @@ int ig_jsonl_next(struct ig_jsonl_reader *r, json_t **out, struct ig_err *err);
  * reference, or NULL with err set (65). */
 json_t *ig_json_parse(const char *buf, size_t len, struct ig_err *err);
 
+/* Append v (borrowed) to b, compact, exactly as json_dumps(v, JSON_COMPACT |
+ * JSON_ENCODE_ANY) would.  0, or -1 (b unchanged) when b is full. */
+int ig_json_dumpb(struct ig_buf *b, const json_t *v);
+
 /* Write v (borrowed) compact with a newline and flush.  0, or -1 (errno). */
 int ig_json_emit(FILE *f, const json_t *v);
 

@@ -548,7 +548,7 @@ static int outcome(struct ig_route *r, const struct ig_wh_event *e, const struct
 {
 	char iso[24], reason[600];
 	json_t *o;
-	char *line;
+	int rc;
 
 	r->last_outcome = how;
 	if (how == IG_ROUTE_DUPLICATE)
@@ -611,14 +611,9 @@ static int outcome(struct ig_route *r, const struct ig_wh_event *e, const struct
 	json_object_set_new(o, "at", json_string(ig_time_iso(e->at ? e->at : r->now, iso)));
 	if (did)
 		json_object_set_new(o, "delivery", json_integer(did));
-	line = json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY);
+	rc = ig_json_dumpb(&r->out, o) || ig_buf_add(&r->out, "\n", 1);
 	json_decref(o);
-	if (!line || ig_buf_adds(&r->out, line) || ig_buf_add(&r->out, "\n", 1)) {
-		free(line);
-		return ig_err_set(NULL, IG_EX_SOFTWARE, "out of memory");
-	}
-	free(line);
-	return 0;
+	return rc ? ig_err_set(NULL, IG_EX_SOFTWARE, "out of memory") : 0;
 }
 
 /* ------------------------------------------------------------ handlers */

@@ -1,5 +1,6 @@
 /* Unit tests of lib/jsonio: JSON Lines reading (limits, duplicates, line
  * numbers, blank lines, CRLF), compact output, table and CSV listings. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,54 @@
 static FILE *input(const char *s)
 {
 	return fmemopen((void *)s, strlen(s), "r");
+}
+
+/* ig_json_dumpb writes exactly what json_dumps(COMPACT | ENCODE_ANY) does. */
+static void dump_like_jansson(void)
+{
+	static const char ctl[] = "a\001\002\b\t\n\v\f\r\016\037 \"\\/\177é€😀";
+	json_t *cases[16];
+	int n = 0, i, same = 0;
+
+	cases[n++] = json_pack("{s:s,s:I,s:I,s:b,s:b,s:n}", "text", "hello", "max",
+			       (json_int_t)9223372036854775807LL, "min",
+			       (json_int_t)(-9223372036854775807LL - 1), "t", 1, "f", 0, "z");
+	cases[n++] = json_pack("{s:[],s:{},s:[{},[],[i,[i,[i]]]]}", "a", "o", "deep", 1, 2, 3);
+	cases[n++] = json_pack("[f,f,f,f,f,f,f]", 1.5, 3.0, -0.0, 1e300, 1e-300, 0.1, -2.5e-7);
+	cases[n++] = json_object();
+	json_object_set_new(cases[n - 1], ctl, json_stringn(ctl, sizeof(ctl) - 1));
+	json_object_set_new(cases[n - 1], "nul", json_stringn("a\0b", 3));
+	json_object_set_new(cases[n - 1], "", json_string(""));
+	cases[n++] = json_string("a bare \"string\"");
+	cases[n++] = json_integer(-42);
+	cases[n++] = json_null();
+	cases[n++] = json_pack("{s:s,s:s,s:s,s:i}", "zeta", "1", "alpha", "2", "mid", "3", "n", 0);
+	for (i = 0; i < n; i++) {
+		struct ig_buf b = IG_BUF_INIT(SIZE_MAX);
+		char *want;
+
+		if (!cases[i]) {
+			printf("#   case %d: not built\n", i);
+			continue;
+		}
+		want = json_dumps(cases[i], JSON_COMPACT | JSON_ENCODE_ANY);
+		if (!ig_json_dumpb(&b, cases[i]) && want && !strcmp(b.data, want))
+			same++;
+		else
+			printf("#   case %d: got %s\n#   want %s\n", i, b.data, want);
+		free(want);
+		ig_buf_release(&b);
+		json_decref(cases[i]);
+	}
+	is_int(same, n, "ig_json_dumpb writes what json_dumps writes (%d cases)", n);
+	{
+		struct ig_buf b = IG_BUF_INIT(8);
+		json_t *v = json_pack("{s:s}", "key", "a value too long");
+
+		ok(ig_json_dumpb(&b, v) == -1 && b.len == 0, "a full buffer: -1, the buffer unchanged");
+		json_decref(v);
+		ig_buf_release(&b);
+	}
 }
 
 int main(void)
@@ -66,6 +115,7 @@ int main(void)
 	fclose(f);
 	is_str(buf, "{\"name\":\"Ciao – é\",\"n\":3}\n", "compact, one line, UTF-8 kept");
 	free(buf);
+	dump_like_jansson();
 
 	{
 		static const char *const cols[] = { "name", "n", "note", NULL };
