@@ -801,12 +801,14 @@ static int cgi_post(struct ig_ctx *ctx)
 		ig_route_release(&r);
 		return res.code;
 	}
-	/* The connection is closed before the fork: SQLite connections (and
-	 * their POSIX locks) must not cross a fork; the routing child opens
-	 * its own. */
+	/* The delivery is durable: answer now.  Closing the store comes after,
+	 * as the last connection's close checkpoints the WAL and deletes it
+	 * (two fsyncs and a copy).  It is closed before the fork: SQLite
+	 * connections (and their POSIX locks) must not cross a fork; the
+	 * routing child opens its own. */
+	http(200, "EVENT_RECEIVED", NULL);
 	ig_store_free(ctx->store);
 	ctx->store = NULL;
-	http(200, "EVENT_RECEIVED", NULL);
 	/*
 	 * Route in a detached child, so the server has its answer and its CGI
 	 * process back at once: lighttpd's mod_cgi kills a CGI still running

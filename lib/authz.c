@@ -105,32 +105,3 @@ int ig_apikey_parse(const char *key, char prefix[17], char hash[65])
 	ig_hex(h, 32, hash);
 	return 0;
 }
-
-int ig_apikey_new(char **key, char prefix[17], char hash[65])
-{
-	unsigned char raw[8];
-	char *secret, *k;
-	size_t n;
-
-	*key = NULL;
-	if (ig_random(raw, sizeof(raw)))
-		return -1;
-	ig_hex(raw, sizeof(raw), prefix);
-	secret = ig_random_id(32);
-	if (!secret)
-		return -1;
-	n = 4 + 16 + 1 + strlen(secret) + 1;
-	k = malloc(n);
-	if (!k) {
-		ig_wipe_free(secret);
-		return -1;
-	}
-	snprintf(k, n, "igk_%s_%s", prefix, secret);
-	ig_wipe_free(secret);
-	if (ig_apikey_parse(k, prefix, hash)) {
-		ig_wipe_free(k);
-		return -1;
-	}
-	*key = k;
-	return 0;
-}

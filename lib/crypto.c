@@ -1,3 +1,9 @@
+/*
+ * crypto.c — the half of crypto.h on OpenSSL: random bytes and ids,
+ * base64url, creating the master key, AES-256-GCM sealing.  Digests, HMAC,
+ * secret and key files are in secret.c, so that a program that only
+ * verifies signatures (ig-route) never loads libcrypto.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -5,162 +11,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/params.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #include "crypto.h"
-
-/*
- * HMAC-SHA256 is on ig-route's path once per delivery.  OpenSSL 3's one-shot
- * HMAC() fetches the algorithm and keys a fresh context on every call, which
- * cost more than hashing a small delivery; so the MAC is fetched once and
- * the keyed contexts of the last few keys are kept (webhook secrets, during
- * a rotation several) and duplicated per message.  The programs are single
- * threaded; what is cached stays reachable until exit.
- */
-#define MAC_CACHE 4
-static struct {
-	EVP_MAC_CTX *ctx;       /* keyed, never finalised */
-	size_t len;
-	unsigned char key[128];
-	unsigned long used;
-} mac_cache[MAC_CACHE];
-static EVP_MAC *mac_sha256;
-static unsigned long mac_tick;
-
-static EVP_MAC_CTX *mac_keyed(const void *key, size_t keylen)
-{
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
-		OSSL_PARAM_construct_end()
-	};
-	int i, lru = 0;
-
-	if (keylen > sizeof(mac_cache[0].key))
-		return NULL;
-	for (i = 0; i < MAC_CACHE; i++) {
-		if (mac_cache[i].ctx && mac_cache[i].len == keylen
-		    && !memcmp(mac_cache[i].key, key, keylen)) {
-			mac_cache[i].used = ++mac_tick;
-			return mac_cache[i].ctx;
-		}
-		if (mac_cache[i].used < mac_cache[lru].used)
-			lru = i;
-	}
-	if (!mac_sha256 && !(mac_sha256 = EVP_MAC_fetch(NULL, "HMAC", NULL)))
-		return NULL;
-	EVP_MAC_CTX_free(mac_cache[lru].ctx);
-	mac_cache[lru].ctx = EVP_MAC_CTX_new(mac_sha256);
-	if (!mac_cache[lru].ctx || EVP_MAC_init(mac_cache[lru].ctx, key, keylen, params) != 1) {
-		EVP_MAC_CTX_free(mac_cache[lru].ctx);
-		mac_cache[lru].ctx = NULL;
-		return NULL;
-	}
-	memcpy(mac_cache[lru].key, key, keylen);
-	mac_cache[lru].len = keylen;
-	mac_cache[lru].used = ++mac_tick;
-	return mac_cache[lru].ctx;
-}
-
-void ig_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t len,
-		    unsigned char out[32])
-{
-	EVP_MAC_CTX *base = mac_keyed(key, keylen), *c = base ? EVP_MAC_CTX_dup(base) : NULL;
-	unsigned int n = 32;
-	size_t outl = 0;
-	int ok;
-
-	ok = c && EVP_MAC_update(c, msg, len) == 1 && EVP_MAC_final(c, out, &outl, 32) == 1
-	     && outl == 32;
-	EVP_MAC_CTX_free(c);
-	if (!ok)  /* a long key, or no memory: the one-shot way */
-		HMAC(EVP_sha256(), key, (int)keylen, msg, len, out, &n);
-}
-
-void ig_hmac_sha1(const void *key, size_t keylen, const void *msg, size_t len,
-		  unsigned char out[20])
-{
-	unsigned int n = 20;
-
-	HMAC(EVP_sha1(), key, (int)keylen, msg, len, out, &n);
-}
-
-void ig_sha256(const void *msg, size_t len, unsigned char out[32])
-{
-	SHA256(msg, len, out);
-}
-
-int ig_ct_equal(const void *a, const void *b, size_t n)
-{
-	return CRYPTO_memcmp(a, b, n) == 0;
-}
-
-void ig_hex(const unsigned char *in, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-int ig_unhex(const char *in, unsigned char *out, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		int hi = hexval((unsigned char)in[2 * i]), lo;
-
-		if (hi < 0)
-			return -1;
-		lo = hexval((unsigned char)in[2 * i + 1]);
-		if (lo < 0)
-			return -1;
-		out[i] = (unsigned char)(hi << 4 | lo);
-	}
-	return in[2 * n] == '\0' ? 0 : -1;
-}
-
-int ig_verify_hub_signature(const char *header, const void *body, size_t len,
-			    const void *secret, size_t secretlen)
-{
-	unsigned char want[32], got[32];
-	size_t dlen;
-
-	if (!header)
-		return 0;
-	if (!strncmp(header, "sha256=", 7)) {
-		dlen = 32;
-		ig_hmac_sha256(secret, secretlen, body, len, want);
-	} else if (!strncmp(header, "sha1=", 5)) {
-		dlen = 20;
-		ig_hmac_sha1(secret, secretlen, body, len, want);
-	} else {
-		return 0;
-	}
-	if (ig_unhex(strchr(header, '=') + 1, got, dlen))
-		return 0;
-	return ig_ct_equal(want, got, dlen);
-}
 
 int ig_random(void *buf, size_t n)
 {
@@ -256,73 +111,6 @@ char *ig_random_id(size_t n)
 	if (n > sizeof(buf) || ig_random(buf, n))
 		return NULL;
 	return ig_b64url_encode(buf, n);
-}
-
-void ig_keyring_init(struct ig_keyring *kr)
-{
-	memset(kr, 0, sizeof(*kr));
-}
-
-void ig_keyring_add(struct ig_keyring *kr, const unsigned char key[IG_KEY_LEN])
-{
-	unsigned char h[32];
-
-	if (kr->n >= (int)(sizeof(kr->keys) / sizeof(kr->keys[0])))
-		return;
-	memcpy(kr->keys[kr->n].key, key, IG_KEY_LEN);
-	ig_sha256(key, IG_KEY_LEN, h);
-	memcpy(kr->keys[kr->n].id, h, IG_KEYID_LEN);
-	kr->n++;
-}
-
-void ig_keyring_clear(struct ig_keyring *kr)
-{
-	OPENSSL_cleanse(kr, sizeof(*kr));
-}
-
-/* A secret file must be ours alone: no group/other bits. */
-static int check_private(const char *path, int fd, struct ig_err *err)
-{
-	struct stat sb;
-
-	if (fstat(fd, &sb))
-		return ig_err_errno(err, IG_EX_IOERR, "cannot stat '%s'", path);
-	if (!S_ISREG(sb.st_mode))
-		return ig_err_set(err, IG_EX_NOINPUT, "'%s' is not a regular file", path);
-	if (sb.st_mode & 077)
-		return ig_err_set(err, IG_EX_NOPERM,
-			"'%s' is accessible by group or others (mode %04o); run: chmod 600 '%s'",
-			path, (unsigned)(sb.st_mode & 07777), path);
-	return 0;
-}
-
-int ig_key_load(struct ig_keyring *kr, const char *path, struct ig_err *err)
-{
-	unsigned char key[IG_KEY_LEN + 1];
-	ssize_t n;
-	int fd, rc;
-
-	if (!path || !*path)
-		return ig_err_set(err, IG_EX_CONFIG, "no master key file configured");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return ig_err_errno(err, errno == ENOENT ? IG_EX_NOINPUT : IG_EX_NOPERM,
-			"cannot open master key '%s'%s", path,
-			errno == ENOENT ? " (create it with 'tenant-admin init')" : "");
-	if ((rc = check_private(path, fd, err))) {
-		close(fd);
-		return rc;
-	}
-	n = read(fd, key, sizeof(key));
-	close(fd);
-	if (n != IG_KEY_LEN) {
-		OPENSSL_cleanse(key, sizeof(key));
-		return ig_err_set(err, IG_EX_DATAERR,
-			"master key '%s' must hold exactly %d bytes", path, IG_KEY_LEN);
-	}
-	ig_keyring_add(kr, key);
-	OPENSSL_cleanse(key, sizeof(key));
-	return 0;
 }
 
 int ig_key_create(const char *path, struct ig_err *err)
@@ -455,56 +243,4 @@ int ig_sealed_keyid(const unsigned char *in, size_t n, char hex[2 * IG_KEYID_LEN
 		return -1;
 	ig_hex(in + 3, IG_KEYID_LEN, hex);
 	return 0;
-}
-
-void ig_wipe_free(char *s)
-{
-	if (s) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
-}
-
-char *ig_mask(const char *secret)
-{
-	size_t n = secret ? strlen(secret) : 0;
-	char *out = malloc(16);
-
-	if (!out)
-		return NULL;
-	if (n < 10)
-		snprintf(out, 16, "****");
-	else
-		snprintf(out, 16, "%.4s…%s", secret, secret + n - 3);
-	return out;
-}
-
-int ig_secret_file_read(const char *path, char **out, struct ig_err *err)
-{
-	char buf[4096];
-	ssize_t n;
-	int fd, rc;
-
-	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return ig_err_errno(err, errno == ENOENT ? IG_EX_NOINPUT : IG_EX_NOPERM,
-				    "cannot open secret file '%s'", path);
-	if ((rc = check_private(path, fd, err))) {
-		close(fd);
-		return rc;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0)
-		return ig_err_errno(err, IG_EX_IOERR, "cannot read '%s'", path);
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	if (!buf[0]) {
-		OPENSSL_cleanse(buf, sizeof(buf));
-		return ig_err_set(err, IG_EX_CONFIG, "secret file '%s' is empty", path);
-	}
-	*out = strdup(buf);
-	OPENSSL_cleanse(buf, sizeof(buf));
-	return *out ? 0 : ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
 }

@@ -1,6 +1,7 @@
 /*
  * crypto.h — HMAC, constant-time compare, sealing tokens at rest, random ids,
- * base64url, and the master key file.
+ * base64url, and the master key file.  Implemented in secret.c (digests,
+ * HMAC, hex, secret files: no OpenSSL) and crypto.c (the rest, on OpenSSL).
  *
  * Sealed format (binary blob, stored as-is):
  *   "IG1" | key id (8 bytes) | nonce (12) | ciphertext | GCM tag (16)
@@ -27,6 +28,9 @@ void ig_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t len,
 void ig_hmac_sha1(const void *key, size_t keylen, const void *msg, size_t len,
 		  unsigned char out[20]);
 void ig_sha256(const void *msg, size_t len, unsigned char out[32]);
+/* 0 when the open file fd (named path) is a regular file with no group or
+ * other permission bits; else an error naming the chmod to run. */
+int ig_file_private(const char *path, int fd, struct ig_err *err);
 /* 1 when equal; time depends on n only. */
 int ig_ct_equal(const void *a, const void *b, size_t n);
 

@@ -1570,6 +1570,35 @@ out:
 
 static const char *const apikey_fields[] = { "tenant", "api_key", "user", NULL };
 
+int ig_apikey_new(char **key, char prefix[17], char hash[65])
+{
+	unsigned char raw[8];
+	char *secret, *k;
+	size_t n;
+
+	*key = NULL;
+	if (ig_random(raw, sizeof(raw)))
+		return -1;
+	ig_hex(raw, sizeof(raw), prefix);
+	secret = ig_random_id(32);
+	if (!secret)
+		return -1;
+	n = 4 + 16 + 1 + strlen(secret) + 1;
+	k = malloc(n);
+	if (!k) {
+		ig_wipe_free(secret);
+		return -1;
+	}
+	snprintf(k, n, "igk_%s_%s", prefix, secret);
+	ig_wipe_free(secret);
+	if (ig_apikey_parse(k, prefix, hash)) {
+		ig_wipe_free(k);
+		return -1;
+	}
+	*key = k;
+	return 0;
+}
+
 void ig_apikey_wipe(json_t *rec)
 {
 	json_t *k = json_object_get(rec, "key");

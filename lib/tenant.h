@@ -167,6 +167,11 @@ int ig_location_delete(struct ig_ctx *ctx, const char *tenant, const char *name,
  * hashes; tenant NULL for an actor spanning tenants lists every key.
  * revoke takes the key's prefix; revoking twice is 65.
  */
+/* Make a new key: *key new string (show once, wipe after), prefix (17
+ * bytes) and SHA-256 hex (65 bytes) to store.  Here rather than in authz.c,
+ * so that the programs that only check keys do not link the random source
+ * (OpenSSL). */
+int ig_apikey_new(char **key, char prefix[17], char hash[65]);
 int ig_apikey_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tenant,
 		     int super_admin, json_t **out, struct ig_err *err);
 int ig_apikey_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *arg,

@@ -74,6 +74,13 @@ chmod 600 "$T"/*.secret "$T/verify.token"
 export IGKIT_APP_SECRET_FILE="$T/app.secret" IGKIT_APP_ID=555000111
 
 # ------------------------------------------------------------ set-up
+# DESIGN.md §10: the intake, one process per delivery in CGI mode, loads
+# neither libcurl nor libcrypto (lib/secret.c does its HMAC)
+if command -v ldd >/dev/null; then
+	unlike "$(ldd "$top_builddir/ig-route")" "libcurl|libcrypto" "ig-route loads neither libcurl nor libcrypto"
+else
+	skip "no ldd"
+fi
 run tenant-admin init
 is_rc 0 "tenant-admin init creates the store"
 tenant-admin -q tenant create rossi --name "Pizzeria Rossi" >/dev/null

@@ -5,6 +5,7 @@
 
 #include "audit.h"
 #include "authz.h"
+#include "tenant.h"
 #include "tap.h"
 
 static int64_t count(struct ig_store *st, const char *sql)

@@ -6,6 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "crypto.h"
 #include "tap.h"
 
@@ -55,7 +58,65 @@ static void rfc4231(void)
 	}
 }
 
-/* Keyed contexts are cached (lib/crypto.c): cycle through more keys than
+/* lib/secret.c's own SHA-256 and SHA-1: NIST vectors, RFC 2202 HMAC-SHA1,
+ * and OpenSSL's results for every length from 0 to 300 bytes. */
+static void digests(void)
+{
+	static const struct { const char *msg; const char *want; } nist[] = {
+		{ "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+		{ "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
+		{ "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+		  "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
+		{ "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopq"
+		  "klmnopqrlmnopqrsmnopqrstnopqrstu",
+		  "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1" },
+	};
+	unsigned char md[32], want[32], buf[300], *big;
+	unsigned int wl;
+	char hex[65];
+	size_t i;
+	int bad = 0, bad1 = 0;
+
+	for (i = 0; i < sizeof(nist) / sizeof(nist[0]); i++) {
+		ig_sha256(nist[i].msg, strlen(nist[i].msg), md);
+		ig_hex(md, 32, hex);
+		is_str(hex, nist[i].want, "SHA-256 NIST vector %zu", i + 1);
+	}
+	big = malloc(1000000);
+	if (big) {
+		memset(big, 'a', 1000000);
+		ig_sha256(big, 1000000, md);
+		ig_hex(md, 32, hex);
+		is_str(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0",
+		       "SHA-256 of a million 'a'");
+		free(big);
+	}
+	ig_hmac_sha1("Jefe", 4, "what do ya want for nothing?", 28, md);
+	ig_hex(md, 20, hex);
+	is_str(hex, "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79", "HMAC-SHA1 RFC 2202 test case 2");
+	memset(buf, 0xaa, 80);
+	ig_hmac_sha1(buf, 80, "Test Using Larger Than Block-Size Key - Hash Key First", 54, md);
+	ig_hex(md, 20, hex);
+	is_str(hex, "aa4ae5e15272d00e95705637ce8a3b55ed402112", "HMAC-SHA1 RFC 2202 test case 6 (long key)");
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = (unsigned char)(i * 7 + 3);
+	for (i = 0; i <= sizeof(buf); i++) {
+		wl = 32;
+		ig_sha256(buf, i, md);
+		EVP_Digest(buf, i, want, &wl, EVP_sha256(), NULL);
+		bad += memcmp(md, want, 32) != 0;
+		ig_hmac_sha256(buf, i % 150, buf, i, md);
+		HMAC(EVP_sha256(), buf, (int)(i % 150), buf, i, want, &wl);
+		bad += memcmp(md, want, 32) != 0;
+		ig_hmac_sha1(buf, i % 100, buf, i, md);
+		HMAC(EVP_sha1(), buf, (int)(i % 100), buf, i, want, &wl);
+		bad1 += memcmp(md, want, 20) != 0;
+	}
+	ok(bad == 0, "SHA-256 and HMAC-SHA256 agree with OpenSSL for 0..300 bytes, keys 0..149 (%d differ)", bad);
+	ok(bad1 == 0, "HMAC-SHA1 agrees with OpenSSL for 0..300 bytes (%d differ)", bad1);
+}
+
+/* Keyed contexts are cached (lib/secret.c): cycle through more keys than
  * the cache holds, twice, against a plain implementation of RFC 2104. */
 static void hmac_cache(void)
 {
@@ -272,6 +333,7 @@ static void files(void)
 
 int main(void)
 {
+	digests();
 	rfc4231();
 	hmac_cache();
 	rfc4231();      /* again, from the cache */
