@@ -53,17 +53,6 @@ static int read_line(struct ig_jsonl_reader *r)
 	return 1;
 }
 
-json_t *ig_json_parse(const char *buf, size_t len, struct ig_err *err)
-{
-	json_error_t je;
-	json_t *v;
-
-	v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
-	if (!v)
-		ig_err_set(err, IG_EX_DATAERR, "invalid JSON at column %d: %s", je.column, je.text);
-	return v;
-}
-
 int ig_jsonl_next(struct ig_jsonl_reader *r, json_t **out, struct ig_err *err)
 {
 	*out = NULL;
