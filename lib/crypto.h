@@ -28,6 +28,9 @@ void ig_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t len,
 void ig_hmac_sha1(const void *key, size_t keylen, const void *msg, size_t len,
 		  unsigned char out[20]);
 void ig_sha256(const void *msg, size_t len, unsigned char out[32]);
+/* SHA-256 uses the CPU's SHA extensions when it has them; on = 1 forces the
+ * portable code (for tests), 0 goes back to choosing. */
+void ig_sha256_portable(int on);
 /* 0 when the open file fd (named path) is a regular file with no group or
  * other permission bits; else an error naming the chmod to run. */
 int ig_file_private(const char *path, int fd, struct ig_err *err);

@@ -74,6 +74,81 @@ static void sha256_blocks(uint32_t *h, const unsigned char *p, size_t n)
 	}
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/*
+ * The same with the SHA extensions (Intel SHA-NI, AMD since Zen): about
+ * ten times faster, which matters once per delivery in pipe mode.  The
+ * state is kept as ABEF / CDGH for sha256rnds2; each step does 4 rounds.
+ */
+#include <cpuid.h>
+#include <immintrin.h>
+
+__attribute__((target("sha,ssse3,sse4.1")))
+static void sha256_blocks_ni(uint32_t *h, const unsigned char *p, size_t n)
+{
+	const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+	__m128i s0, s1, t, w[4], m, abef, cdgh;
+	int i;
+
+	t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xB1);    /* CDAB */
+	s1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1B);   /* EFGH */
+	s0 = _mm_alignr_epi8(t, s1, 8);                                          /* ABEF */
+	s1 = _mm_blend_epi16(s1, t, 0xF0);                                       /* CDGH */
+	for (; n; n--, p += 64) {
+		abef = s0;
+		cdgh = s1;
+		/* unrolled, so that w[] lives in registers */
+#pragma GCC unroll 16
+		for (i = 0; i < 16; i++) {
+			if (i < 4) {
+				w[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)), bswap);
+			} else {
+				/* W[t] = s1(W[t-2]) + W[t-7] + s0(W[t-15]) + W[t-16], four at once */
+				t = _mm_alignr_epi8(w[(i - 1) & 3], w[(i - 2) & 3], 4);
+				t = _mm_add_epi32(_mm_sha256msg1_epu32(w[i & 3], w[(i - 3) & 3]), t);
+				w[i & 3] = _mm_sha256msg2_epu32(t, w[(i - 1) & 3]);
+			}
+			m = _mm_add_epi32(w[i & 3], _mm_loadu_si128((const __m128i *)&K256[4 * i]));
+			s1 = _mm_sha256rnds2_epu32(s1, s0, m);
+			s0 = _mm_sha256rnds2_epu32(s0, s1, _mm_shuffle_epi32(m, 0x0E));
+		}
+		s0 = _mm_add_epi32(s0, abef);
+		s1 = _mm_add_epi32(s1, cdgh);
+	}
+	t = _mm_shuffle_epi32(s0, 0x1B);                                         /* FEBA */
+	s1 = _mm_shuffle_epi32(s1, 0xB1);                                        /* DCHG */
+	_mm_storeu_si128((__m128i *)&h[0], _mm_blend_epi16(t, s1, 0xF0));        /* DCBA */
+	_mm_storeu_si128((__m128i *)&h[4], _mm_alignr_epi8(s1, t, 8));           /* HGFE */
+}
+
+static int cpu_has_sha(void)
+{
+	unsigned a, b, c, d;
+
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSSE3) || !(c & bit_SSE4_1))
+		return 0;
+	return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29));
+}
+#endif
+
+static void (*sha256_impl)(uint32_t *, const unsigned char *, size_t);
+
+void ig_sha256_portable(int on)
+{
+	sha256_impl = sha256_blocks;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+	if (!on && cpu_has_sha())
+		sha256_impl = sha256_blocks_ni;
+#endif
+}
+
+static void sha256_dispatch(uint32_t *h, const unsigned char *p, size_t n)
+{
+	if (!sha256_impl)
+		ig_sha256_portable(0);
+	sha256_impl(h, p, n);
+}
+
 static void sha1_blocks(uint32_t *h, const unsigned char *p, size_t n)
 {
 	uint32_t w[80], a, b, c, d, e, t;
@@ -107,7 +182,7 @@ static void md_init_sha256(struct md *m)
 
 	memset(m, 0, sizeof(*m));
 	memcpy(m->h, iv, sizeof(iv));
-	m->blocks = sha256_blocks;
+	m->blocks = sha256_dispatch;
 	m->outlen = 32;
 }
 

@@ -469,6 +469,10 @@ is "$(sq "SELECT status FROM deliveries ORDER BY id DESC LIMIT 1")" "received" "
 run ig-route replay --deliveries
 is "$rc:$(field "$out" mid)" "0:mid-20000" "replay --deliveries routes a stuck delivery"
 is "$(sq "SELECT status FROM deliveries ORDER BY id DESC LIMIT 1")" "processed" "…and marks it processed"
+like "$(sq "EXPLAIN QUERY PLAN SELECT id, body FROM deliveries WHERE status = 'received' AND id > 0 ORDER BY id LIMIT 200")" \
+	"USING INDEX deliveries_received" "stuck deliveries are found through the partial index"
+is "$(sq "SELECT count(*) FROM deliveries INDEXED BY deliveries_received WHERE status = 'received'")" "$(sq "SELECT count(*) FROM deliveries WHERE status = 'received'")" \
+	"…which holds exactly the 'received' deliveries"
 
 # a delivery that fails half-way through routing in the middle of a batch:
 # the batch is routed again, that delivery alone is kept 'received'
