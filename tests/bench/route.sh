@@ -3,9 +3,12 @@
 # Prints figures; passes or fails on nothing but a broken set-up.
 #
 #   pipe:  100,000 signed messaging deliveries (one event each) over 4 tenants
-#          and 20 accounts, as an envelope stream, beside the rate of plain
-#          batched SQLite inserts of the same message rows measured in the same
-#          run (WAL, synchronous=FULL, 1,000 rows per transaction).
+#          and 20 accounts, as an envelope stream, beside two limits measured
+#          in the same run (WAL, synchronous=FULL, 1,000 per transaction):
+#          plain batched inserts of the same message rows into a one-index
+#          table (the issue's yardstick), and the same three writes per event
+#          that ig-route makes (raw delivery, conversation upsert, message)
+#          as plain SQL into igkit's own schema and indexes.
 #   CGI:   1,000 signed POSTs in sequence through lighttpd + mod_cgi, p50 / p99.
 #
 # Environment: top_srcdir, top_builddir (default: this tree), BENCH_EVENTS,
@@ -39,12 +42,16 @@ sqlite3 "$IGKIT_DB" "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FRO
 	       'instagram', 'instagram', '178414000000' || printf('%05d', i), 0, 0
 	FROM n JOIN tenants t ON t.slug = 't' || (i / 5 + 1);"
 
+# a copy of the set-up store for the second limit
+sqlite3 "$IGKIT_DB" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+cp "$IGKIT_DB" "$T/schema-limit.db"
+
 echo "==> ig-route pipe mode: $N messaging events, 4 tenants, 20 accounts"
-"$PY" - "$T/in.jsonl" "$T/rows.tsv" "$N" <<'PYEOF'
+"$PY" - "$T/in.jsonl" "$T/rows.tsv" "$N" "$T/bodies.txt" <<'PYEOF'
 import hashlib, hmac, json, sys
 out, rows, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 secret = b"bench-secret"
-with open(out, "w") as f, open(rows, "w") as r:
+with open(out, "w") as f, open(rows, "w") as r, open(sys.argv[4], "w") as bf:
     for i in range(n):
         acct = "178414000000%05d" % (i % 20)
         who = "7341%012d" % (i % 5000)
@@ -57,6 +64,7 @@ with open(out, "w") as f, open(rows, "w") as r:
         sig = "sha256=" + hmac.new(secret, b.encode(), hashlib.sha256).hexdigest()
         f.write(json.dumps({"headers": {"X-Hub-Signature-256": sig}, "body": b}, separators=(",", ":")) + "\n")
         r.write("%s\t%s\t%s\t%s\t%d\n" % (acct, who, mid, text, ts // 1000))
+        bf.write(b + "\n")
 PYEOF
 t0=$(date +%s%N)
 "$B/ig-route" < "$T/in.jsonl" > "$T/out.jsonl"
@@ -84,6 +92,36 @@ PYEOF
 )
 printf 'SQLite limit:    %8d rows/s    (same rows, WAL + synchronous=FULL, 1,000 rows per transaction)\n' "$base_rate"
 printf 'ratio:           %8.2f         (target >= 0.33)\n' "$(awk -v a="$route_rate" -v b="$base_rate" 'BEGIN { print a / b }')"
+
+# the second limit: ig-route's own writes, without parsing, verifying or routing
+schema_rate=$("$PY" - "$T/schema-limit.db" "$T/rows.tsv" "$T/bodies.txt" <<'PYEOF'
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("PRAGMA foreign_keys=ON"); db.execute("PRAGMA synchronous=FULL"); db.execute("PRAGMA journal_mode=WAL")
+acct = {ext: (aid, tid) for aid, tid, ext in db.execute("SELECT id, tenant_id, external_id FROM accounts")}
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[2])]
+bodies = [l.rstrip("\n") for l in open(sys.argv[3])]
+t0 = time.perf_counter()
+for i in range(0, len(rows), 1000):
+    db.execute("BEGIN")
+    for j in range(i, min(i + 1000, len(rows))):
+        a, who, mid, text, ts = rows[j]
+        aid, tid = acct[a]
+        did = db.execute("INSERT INTO deliveries(received_at, source, object, signature, sig_status, status, body)"
+                         " VALUES (?, 'pipe', 'instagram', 'sha256=x', 'valid', 'processed', ?)", (int(ts), bodies[j])).lastrowid
+        cid = db.execute("INSERT INTO conversations(tenant_id, account_id, participant_id, last_inbound_at, created_at, updated_at)"
+                         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(account_id, participant_id) DO UPDATE SET"
+                         " last_inbound_at = excluded.last_inbound_at, updated_at = excluded.updated_at RETURNING id",
+                         (tid, aid, who, int(ts), int(ts), int(ts))).fetchone()[0]
+        db.execute("INSERT INTO messages(tenant_id, account_id, conversation_id, mid, direction, sender_kind, kind, text,"
+                   " sent_at, created_at, delivery_id) VALUES (?, ?, ?, ?, 'in', 'customer', 'text', ?, ?, ?, ?)",
+                   (tid, aid, cid, mid, text, int(ts), int(ts), did))
+    db.execute("COMMIT")
+print("%.0f" % (len(rows) / (time.perf_counter() - t0)))
+PYEOF
+)
+printf 'igkit-rows limit: %7d events/s  (raw delivery + conversation upsert + message per event, plain SQL, igkit schema)\n' "$schema_rate"
+printf 'ratio to that:   %8.2f\n' "$(awk -v a="$route_rate" -v b="$schema_rate" 'BEGIN { print a / b }')"
 
 LIGHTTPD=${LIGHTTPD:-/usr/sbin/lighttpd}
 if [ ! -x "$LIGHTTPD" ] || ! command -v curl >/dev/null; then
