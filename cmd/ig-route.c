@@ -292,7 +292,7 @@ static int envelope(const char *line, size_t len, json_t **env, struct ig_route_
 /* 1 when line looks like an envelope (auto-detection of the pipe input). */
 static int is_envelope(const char *line, size_t len)
 {
-	json_t *v = json_loadb(line, len, 0, NULL);
+	json_t *v = ig_json_parse(line, len, NULL);
 	int yes = json_is_object(v) && json_is_string(json_object_get(v, "body"))
 		  && !json_object_get(v, "entry");
 
@@ -301,6 +301,13 @@ static int is_envelope(const char *line, size_t len)
 }
 
 /* ------------------------------------------------------------ pipe mode */
+
+/* The longest envelope line for a body of max_body bytes: an escaped body
+ * may be six times its raw size (\u00XX), plus the headers. */
+static size_t line_max(size_t max_body)
+{
+	return max_body * 6 + 65536;
+}
 
 /* A line of the batch, kept in pipe_state.kept until the batch commits. */
 struct kept_line {
@@ -326,7 +333,7 @@ struct pipe_state {
 	struct ig_buf kept;
 	struct kept_line *lines;
 	size_t nlines, alines;
-	__typeof__(((struct ig_route *)0)->n) n0;   /* counters at BEGIN */
+	struct ig_route_counts n0;  /* counters at BEGIN */
 	int failed0;
 };
 
@@ -427,7 +434,7 @@ static void ps_line(struct pipe_state *ps, const char *line, size_t len, long li
 
 	snprintf(where, sizeof(where), "stdin:%ld", lineno);
 	if (toolong) {
-		snprintf(why, sizeof(why), "record longer than %zu bytes", ps->max_body * 6 + 65536);
+		snprintf(why, sizeof(why), "record longer than %zu bytes", line_max(ps->max_body));
 		ps_bad_input(ps, line, len, why, where);
 	} else if (envelope(line, len, &env, &in, why, sizeof(why))) {
 		ps_bad_input(ps, line, len, why, where);
@@ -517,8 +524,7 @@ static int pipe_main(struct ig_ctx *ctx, int mode, const char *signature, int no
 #ifdef M_TRIM_THRESHOLD
 	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 #endif
-	/* an escaped body may be six times its raw size (\u00XX) */
-	maxline = ps.max_body * 6 + 65536;
+	maxline = line_max(ps.max_body);
 
 	if (mode == 0) {
 		/* auto: an envelope on the first non-blank line, else one raw body */
@@ -962,7 +968,7 @@ static int cmd_explain(int argc, char **argv, struct cmd_opts *o)
 		die_err(&err);
 	}
 	r.rows = json_array();
-	maxline = max_body * 6 + 65536;
+	maxline = line_max(max_body);
 
 	/* the deliveries to explain: one stored, one raw body, or envelopes */
 	{

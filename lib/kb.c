@@ -479,20 +479,16 @@ int ig_kb_add(struct ig_store *st, int64_t tenant_id, int64_t agent_id, const ch
 	      const char *body, const char *tags, int64_t *id, struct ig_err *err)
 {
 	int64_t now = ig_time_now();
-	sqlite3_stmt *s;
 	int rc;
 
 	if (!title || !*title)
 		return ig_err_set(err, IG_EX_DATAERR, "an article needs a title");
 	if (!body || !*body)
 		return ig_err_set(err, IG_EX_DATAERR, "article '%s' needs a body", title);
-	s = ig_store_prepare(st,
+	if ((rc = ig_store_runf(st, err,
 		"INSERT INTO kb_articles (tenant_id, agent_id, title, body, tags, created_at, updated_at)"
-		" VALUES (?, ?, ?, ?, ?, ?, ?)", err);
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "iIsssii", tenant_id, agent_id, title, body, tags ? tags : "", now, now);
-	if ((rc = ig_store_run(st, s, err)))
+		" VALUES (?, ?, ?, ?, ?, ?, ?)",
+		"iIsssii", tenant_id, agent_id, title, body, tags ? tags : "", now, now)))
 		return rc;
 	*id = ig_store_last_id(st);
 	return 0;
@@ -572,13 +568,10 @@ int ig_template_add(struct ig_store *st, int64_t tenant_id, int64_t agent_id, co
 	sqlite3_reset(s);
 	if (rc == SQLITE_ROW)
 		return ig_err_set(err, IG_EX_DATAERR, "template '%s' already exists", name);
-	s = ig_store_prepare(st,
+	if ((rc = ig_store_runf(st, err,
 		"INSERT INTO templates (tenant_id, agent_id, name, text, created_at, updated_at)"
-		" VALUES (?, ?, ?, ?, ?, ?)", err);
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "iIssii", tenant_id, agent_id, name, text, now, now);
-	if ((rc = ig_store_run(st, s, err)))
+		" VALUES (?, ?, ?, ?, ?, ?)",
+		"iIssii", tenant_id, agent_id, name, text, now, now)))
 		return rc;
 	*id = ig_store_last_id(st);
 	return 0;

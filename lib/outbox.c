@@ -138,7 +138,7 @@ static int claim_one(struct ig_ctx *ctx, struct ig_outbox_item *it, const char *
 		     int64_t now, int64_t lease, struct ig_err *err)
 {
 	struct ig_store *st = ctx->store;
-	sqlite3_stmt *s = ig_store_prepare(st, SQL_SEND_ROW, err), *u;
+	sqlite3_stmt *s = ig_store_prepare(st, SQL_SEND_ROW, err);
 	const char *owner, *status, *flavour, *channel, *ext, *page;
 	char aad[64];
 	size_t tlen;
@@ -195,13 +195,10 @@ static int claim_one(struct ig_ctx *ctx, struct ig_outbox_item *it, const char *
 		if (rc)
 			return rc;
 		if (why) {
-			u = ig_store_prepare(st,
+			if ((rc = ig_store_runf(st, err,
 				"UPDATE outbox SET state = 'abandoned', error = ?, lease_owner = NULL,"
-				" lease_until = NULL, updated_at = ? WHERE id = ? AND state = 'pending'", err);
-			if (!u)
-				return err ? err->code : IG_EX_SOFTWARE;
-			ig_store_bind(u, "sii", why, now, it->id);
-			if ((rc = ig_store_run(st, u, err)))
+				" lease_until = NULL, updated_at = ? WHERE id = ? AND state = 'pending'",
+				"sii", why, now, it->id)))
 				return rc;
 			snprintf(it->state, sizeof(it->state), "abandoned");
 			snprintf(it->error, sizeof(it->error), "%s", why);
@@ -242,13 +239,10 @@ static int claim_one(struct ig_ctx *ctx, struct ig_outbox_item *it, const char *
 			return 0;
 		}
 	}
-	u = ig_store_prepare(st,
+	if ((rc = ig_store_runf(st, err,
 		"UPDATE outbox SET state = 'sending', attempts = attempts + 1, lease_owner = ?,"
-		" lease_until = ?, updated_at = ? WHERE id = ? AND state = 'pending'", err);
-	if (!u)
-		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(u, "siii", worker, now + lease, now, it->id);
-	if ((rc = ig_store_run(st, u, err)))
+		" lease_until = ?, updated_at = ? WHERE id = ? AND state = 'pending'",
+		"siii", worker, now + lease, now, it->id)))
 		return rc;
 	snprintf(it->state, sizeof(it->state), "sending");
 	return 0;
@@ -304,33 +298,23 @@ static int record_one(struct ig_store *st, struct ig_outbox_item *it, struct ig_
 	int rc;
 
 	if (!strcmp(it->state, "sent")) {
-		s = ig_store_prepare(st,
+		if ((rc = ig_store_runf(st, err,
 			"UPDATE outbox SET state = 'sent', mid = ?, sent_at = ?, error = ?,"
 			" lease_owner = NULL, lease_until = NULL, updated_at = ?"
-			" WHERE id = ? AND state IN ('sending', 'unknown')", err);
-		if (!s)
-			return err ? err->code : IG_EX_SOFTWARE;
-		ig_store_bind(s, "sisii", it->mid, now, it->error[0] ? it->error : NULL, now, it->id);
-		if ((rc = ig_store_run(st, s, err)))
+			" WHERE id = ? AND state IN ('sending', 'unknown')",
+			"sisii", it->mid, now, it->error[0] ? it->error : NULL, now, it->id)))
 			return rc;
 		if (it->conversation_id) {
-			s = ig_store_prepare(st,
+			return ig_store_runf(st, err,
 				"UPDATE conversations SET last_outbound_at = ?, updated_at = ? WHERE id = ?",
-				err);
-			if (!s)
-				return err ? err->code : IG_EX_SOFTWARE;
-			ig_store_bind(s, "iii", now, now, it->conversation_id);
-			return ig_store_run(st, s, err);
+				"iii", now, now, it->conversation_id);
 		}
 		return 0;
 	}
-	s = ig_store_prepare(st,
+	if ((rc = ig_store_runf(st, err,
 		"UPDATE outbox SET state = ?, error = ?, lease_owner = NULL, lease_until = NULL,"
-		" updated_at = ? WHERE id = ? AND state = 'sending'", err);
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "ssii", it->state, it->error, now, it->id);
-	if ((rc = ig_store_run(st, s, err)))
+		" updated_at = ? WHERE id = ? AND state = 'sending'",
+		"ssii", it->state, it->error, now, it->id)))
 		return rc;
 	if (r && r->resp.gerr.code == 190) {
 		s = ig_store_prepare(st,

@@ -316,14 +316,11 @@ static int escalate(struct ig_reply *r, const struct job *j, const char *reason,
 	json_t *detail;
 	int rc, fresh;
 
-	s = ig_store_prepare(st,
+	if ((rc = ig_store_runf(st, err,
 		"INSERT INTO escalations (tenant_id, conversation_id, reason, created_at)"
 		" SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM escalations"
-		"  WHERE conversation_id = ?2 AND status = 'open')", err);
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "iisi", j->tenant_id, j->conv, reason, now);
-	if ((rc = ig_store_run(st, s, err)))
+		"  WHERE conversation_id = ?2 AND status = 'open')",
+		"iisi", j->tenant_id, j->conv, reason, now)))
 		return rc;
 	fresh = ig_store_changes(st) > 0;
 	s = ig_store_prepare(st,
@@ -337,13 +334,9 @@ static int escalate(struct ig_reply *r, const struct job *j, const char *reason,
 	if (!fresh)
 		return 0;
 	r->escalated++;
-	s = ig_store_prepare(st,
+	if ((rc = ig_store_runf(st, err,
 		"UPDATE conversations SET status = 'pending', updated_at = ? WHERE id = ? AND status = 'open'",
-		err);
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "ii", now, j->conv);
-	if ((rc = ig_store_run(st, s, err)))
+		"ii", now, j->conv)))
 		return rc;
 	snprintf(target, sizeof(target), "conversation:%lld", (long long)j->conv);
 	detail = json_pack("{s:s,s:I}", "reason", reason, "escalation", (json_int_t)*id);

@@ -97,7 +97,6 @@ void ig_route_release(struct ig_route *r)
 
 static int flush_counters(struct ig_route *r, struct ig_err *err)
 {
-	sqlite3_stmt *s;
 	int i, rc;
 
 	for (i = 0; i < r->nacct; i++) {
@@ -106,12 +105,12 @@ static int flush_counters(struct ig_route *r, struct ig_err *err)
 		if (a->found != 1 || (!a->dmsg && !a->dusers))
 			continue;
 		/* user_count = distinct participants = conversations created */
-		PREP(s, "UPDATE accounts SET message_count = message_count + ?,"
+		if ((rc = ig_store_runf(r->st, err,
+			"UPDATE accounts SET message_count = message_count + ?,"
 			" user_count = user_count + ?, last_synced_at = ?, updated_at = ?"
-			" WHERE id = ? AND tenant_id = ?");
-		ig_store_bind(s, "iiiiii", (int64_t)a->dmsg, (int64_t)a->dusers, r->now, r->now,
-			      a->id, a->tenant_id);
-		if ((rc = ig_store_run(r->st, s, err)))
+			" WHERE id = ? AND tenant_id = ?",
+			"iiiiii", (int64_t)a->dmsg, (int64_t)a->dusers, r->now, r->now,
+			a->id, a->tenant_id)))
 			return rc;
 		a->dmsg = a->dusers = 0;
 	}
@@ -216,7 +215,6 @@ static int store_delivery(struct ig_route *r, const struct ig_route_in *in, cons
 			  enum ig_wh_sig sig, const char *status, const char *error, int64_t *id,
 			  struct ig_err *err)
 {
-	sqlite3_stmt *s;
 	const char *sigval = in->sha256 ? in->sha256 : in->sha1;
 	char sigbuf[160];
 	int rc;
@@ -226,11 +224,11 @@ static int store_delivery(struct ig_route *r, const struct ig_route_in *in, cons
 		snprintf(sigbuf, sizeof(sigbuf), "%.150s...", sigval);
 		sigval = sigbuf;
 	}
-	PREP(s, "INSERT INTO deliveries(received_at, source, object, signature, sig_status, status,"
-		" error, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
-	ig_store_bind(s, "ississsb", r->now, r->source, object, sigval, ig_wh_sig_name(sig), status,
-		      error, in->body ? in->body : "", (int)in->len);
-	if ((rc = ig_store_run(r->st, s, err)))
+	if ((rc = ig_store_runf(r->st, err,
+		"INSERT INTO deliveries(received_at, source, object, signature, sig_status, status,"
+		" error, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		"ississsb", r->now, r->source, object, sigval, ig_wh_sig_name(sig), status,
+		error, in->body ? in->body : "", (int)in->len)))
 		return ig_err_prefix(err, "cannot store the delivery");
 	*id = ig_store_last_id(r->st);
 	return 0;
@@ -292,14 +290,13 @@ reject:
 int ig_route_reject_input(struct ig_route *r, const char *raw, size_t len, const char *reason,
 			  int64_t *id, struct ig_err *err)
 {
-	sqlite3_stmt *s;
 	int rc;
 
 	r->n.rejected++;
-	PREP(s, "INSERT INTO dead_letters(source, reason, raw, created_at, updated_at)"
-		" VALUES ('ig-route:input', ?, ?, ?, ?)");
-	ig_store_bind(s, "sbii", reason, raw ? raw : "", (int)len, r->now, r->now);
-	if ((rc = ig_store_run(r->st, s, err)))
+	if ((rc = ig_store_runf(r->st, err,
+		"INSERT INTO dead_letters(source, reason, raw, created_at, updated_at)"
+		" VALUES ('ig-route:input', ?, ?, ?, ?)",
+		"sbii", reason, raw ? raw : "", (int)len, r->now, r->now)))
 		return rc;
 	*id = ig_store_last_id(r->st);
 	return 0;
@@ -420,10 +417,10 @@ static int get_conv(struct ig_route *r, struct ig_route_acct *a, const char *par
 		return 0;
 	if (rc != SQLITE_DONE)
 		return ig_store_fail(r->st, rc, err, "cannot look up conversation");
-	PREP(s, "INSERT INTO conversations(tenant_id, account_id, participant_id, created_at,"
-		" updated_at) VALUES (?, ?, ?, ?, ?)");
-	ig_store_bind(s, "iisii", a->tenant_id, a->id, participant, r->now, r->now);
-	if ((rc = ig_store_run(r->st, s, err)))
+	if ((rc = ig_store_runf(r->st, err,
+		"INSERT INTO conversations(tenant_id, account_id, participant_id, created_at,"
+		" updated_at) VALUES (?, ?, ?, ?, ?)",
+		"iisii", a->tenant_id, a->id, participant, r->now, r->now)))
 		return rc;
 	c->id = ig_store_last_id(r->st);
 	strcpy(c->ai, "active");
@@ -435,13 +432,12 @@ static int get_conv(struct ig_route *r, struct ig_route_acct *a, const char *par
 static int claim_key(struct ig_route *r, const char *key, int64_t did, int *fresh,
 		     struct ig_err *err)
 {
-	sqlite3_stmt *s;
 	int rc;
 
-	PREP(s, "INSERT INTO event_keys(key, delivery_id, created_at) VALUES (?, ?, ?)"
-		" ON CONFLICT(key) DO NOTHING");
-	ig_store_bind(s, "sIi", key, did, r->now);
-	if ((rc = ig_store_run(r->st, s, err)))
+	if ((rc = ig_store_runf(r->st, err,
+		"INSERT INTO event_keys(key, delivery_id, created_at) VALUES (?, ?, ?)"
+		" ON CONFLICT(key) DO NOTHING",
+		"sIi", key, did, r->now)))
 		return rc;
 	*fresh = ig_store_changes(r->st) > 0;
 	return 0;
@@ -460,20 +456,20 @@ static int insert_message(struct ig_route *r, struct ig_route_acct *a, int64_t c
 			  const char *sender, const char *kind, const char *text, int64_t did,
 			  int deleted, int64_t edits, int *inserted, struct ig_err *err)
 {
-	sqlite3_stmt *s;
 	char *att = e->attachments ? json_dumps(e->attachments, JSON_COMPACT) : NULL;
 	char *meta = dump_or_null(e->extra);
 	int rc;
 
-	PREP(s, "INSERT INTO messages(tenant_id, account_id, conversation_id, mid, direction,"
+	rc = ig_store_runf(r->st, err,
+		"INSERT INTO messages(tenant_id, account_id, conversation_id, mid, direction,"
 		" sender_kind, kind, text, attachments, meta, deleted, edit_count, sent_at,"
 		" created_at, delivery_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-		" ON CONFLICT(account_id, mid) DO NOTHING");
-	ig_store_bind(s, "iiisssssssiiiiI", a->tenant_id, a->id, conv, mid, dir, sender, kind, text,
-		      att, meta, (int64_t)deleted, edits, e->at ? e->at : r->now, r->now, did);
+		" ON CONFLICT(account_id, mid) DO NOTHING",
+		"iiisssssssiiiiI", a->tenant_id, a->id, conv, mid, dir, sender, kind, text,
+		att, meta, (int64_t)deleted, edits, e->at ? e->at : r->now, r->now, did);
 	free(att);
 	free(meta);
-	if ((rc = ig_store_run(r->st, s, err)))
+	if (rc)
 		return rc;
 	*inserted = ig_store_changes(r->st) > 0;
 	if (*inserted)
@@ -485,7 +481,6 @@ static int dead_letter(struct ig_route *r, const struct ig_wh_delivery *d,
 		       const struct ig_wh_event *e, int64_t did, int64_t tenant, const char *reason,
 		       int64_t *id, struct ig_err *err)
 {
-	sqlite3_stmt *s;
 	json_t *mini;
 	char *raw;
 	int rc;
@@ -494,22 +489,23 @@ static int dead_letter(struct ig_route *r, const struct ig_wh_delivery *d,
 	r->ndead++;
 	if (r->replay) {
 		/* replaying: the dead letter exists; keep it open with today's reason */
-		PREP(s, "UPDATE dead_letters SET reason = ?, updated_at = ? WHERE id = ?");
-		ig_store_bind(s, "sii", reason, r->now, r->replay_id);
 		*id = r->replay_id;
-		return ig_store_run(r->st, s, err);
+		return ig_store_runf(r->st, err,
+			"UPDATE dead_letters SET reason = ?, updated_at = ? WHERE id = ?",
+			"sii", reason, r->now, r->replay_id);
 	}
 	mini = ig_webhook_event_delivery(d, e);
 	raw = mini ? json_dumps(mini, JSON_COMPACT) : NULL;
 	json_decref(mini);
 	if (!raw)
 		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
-	PREP(s, "INSERT INTO dead_letters(delivery_id, tenant_id, source, reason, account_ref, raw,"
-		" created_at, updated_at) VALUES (?, ?, 'ig-route', ?, ?, ?, ?, ?)");
-	ig_store_bind(s, "IIssbii", did, tenant, reason, e->account[0] ? e->account : NULL, raw,
-		      (int)strlen(raw), r->now, r->now);
+	rc = ig_store_runf(r->st, err,
+		"INSERT INTO dead_letters(delivery_id, tenant_id, source, reason, account_ref, raw,"
+		" created_at, updated_at) VALUES (?, ?, 'ig-route', ?, ?, ?, ?, ?)",
+		"IIssbii", did, tenant, reason, e->account[0] ? e->account : NULL, raw,
+		(int)strlen(raw), r->now, r->now);
 	free(raw);
-	if ((rc = ig_store_run(r->st, s, err)))
+	if (rc)
 		return rc;
 	*id = ig_store_last_id(r->st);
 	return 0;
@@ -622,14 +618,12 @@ static int outcome(struct ig_route *r, const struct ig_wh_event *e, const struct
  * remember it, so ig-reply never answers there. */
 static int note_owner(struct ig_route *r, struct conv *c, const char *owner, struct ig_err *err)
 {
-	sqlite3_stmt *s;
 
 	if (!strcmp(c->owner, owner ? owner : ""))
 		return 0;
-	PREP(s, "UPDATE conversations SET thread_owner = ?, updated_at = ? WHERE id = ?");
-	ig_store_bind(s, "sii", owner && *owner ? owner : NULL, r->now, c->id);
 	snprintf(c->owner, sizeof(c->owner), "%s", owner ? owner : "");
-	return ig_store_run(r->st, s, err);
+	return ig_store_runf(r->st, err, "UPDATE conversations SET thread_owner = ?, updated_at = ?"
+		" WHERE id = ?", "sii", c->owner[0] ? c->owner : NULL, r->now, c->id);
 }
 
 static const char *standby_owner(const struct ig_wh_event *e, const struct conv *c)
@@ -645,7 +639,6 @@ static int on_inbound(struct ig_route *r, const struct ig_wh_delivery *d, struct
 		      struct ig_route_acct *a, enum ig_route_how how, int64_t did, struct ig_err *err)
 {
 	struct conv c;
-	sqlite3_stmt *s;
 	char syn[160], *ref;
 	const char *mid = e->mid, *owner;
 	int ins, rc;
@@ -669,12 +662,13 @@ static int on_inbound(struct ig_route *r, const struct ig_wh_delivery *d, struct
 	 * one on standby that another app holds it */
 	owner = e->standby ? standby_owner(e, &c) : NULL;
 	ref = dump_or_null(json_object_get(e->extra, "referral"));
-	PREP(s, "UPDATE conversations SET last_inbound_at = MAX(COALESCE(last_inbound_at, 0), ?),"
+	rc = ig_store_runf(r->st, err,
+		"UPDATE conversations SET last_inbound_at = MAX(COALESCE(last_inbound_at, 0), ?),"
 		" updated_at = ?, status = CASE status WHEN 'closed' THEN 'open' ELSE status END,"
-		" thread_owner = ?, referral = COALESCE(?, referral) WHERE id = ?");
-	ig_store_bind(s, "iissi", e->at ? e->at : r->now, r->now, owner, ref, c.id);
+		" thread_owner = ?, referral = COALESCE(?, referral) WHERE id = ?",
+		"iissi", e->at ? e->at : r->now, r->now, owner, ref, c.id);
 	free(ref);
-	if ((rc = ig_store_run(r->st, s, err)))
+	if (rc)
 		return rc;
 	snprintf(c.owner, sizeof(c.owner), "%s", owner ? owner : "");
 	return outcome(r, e, a, how, &c, did, NULL, NULL);
@@ -741,13 +735,13 @@ static int on_echo(struct ig_route *r, struct ig_wh_event *e, struct ig_route_ac
 			reason = "human reply";
 		}
 	}
-	PREP(s, "UPDATE conversations SET last_outbound_at = MAX(COALESCE(last_outbound_at, 0), ?),"
+	if ((rc = ig_store_runf(r->st, err,
+		"UPDATE conversations SET last_outbound_at = MAX(COALESCE(last_outbound_at, 0), ?),"
 		" last_human_at = CASE WHEN ? THEN MAX(COALESCE(last_human_at, 0), ?) ELSE last_human_at END,"
 		" ai_state = CASE WHEN ? THEN 'paused' ELSE ai_state END,"
-		" ai_reason = CASE WHEN ? THEN ? ELSE ai_reason END, updated_at = ? WHERE id = ?");
-	ig_store_bind(s, "iiiiisii", e->at ? e->at : r->now, (int64_t)!own, e->at ? e->at : r->now,
-		      (int64_t)pause, (int64_t)pause, reason, r->now, c.id);
-	if ((rc = ig_store_run(r->st, s, err)))
+		" ai_reason = CASE WHEN ? THEN ? ELSE ai_reason END, updated_at = ? WHERE id = ?",
+		"iiiiisii", e->at ? e->at : r->now, (int64_t)!own, e->at ? e->at : r->now,
+		(int64_t)pause, (int64_t)pause, reason, r->now, c.id)))
 		return rc;
 	if (pause) {
 		strcpy(c.ai, "paused");
@@ -765,10 +759,10 @@ static int on_echo(struct ig_route *r, struct ig_wh_event *e, struct ig_route_ac
 		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 			return ig_store_fail(r->st, rc, err, "cannot look up escalations");
 		if (!esc) {
-			PREP(s, "INSERT INTO escalations(tenant_id, conversation_id, reason, created_at)"
-				" VALUES (?, ?, 'human marker', ?)");
-			ig_store_bind(s, "iii", a->tenant_id, c.id, r->now);
-			if ((rc = ig_store_run(r->st, s, err)))
+			if ((rc = ig_store_runf(r->st, err,
+				"INSERT INTO escalations(tenant_id, conversation_id, reason, created_at)"
+				" VALUES (?, ?, 'human marker', ?)",
+				"iii", a->tenant_id, c.id, r->now)))
 				return rc;
 			esc = ig_store_last_id(r->st);
 		}
@@ -791,14 +785,13 @@ static int on_delete(struct ig_route *r, struct ig_wh_event *e, struct ig_route_
 		     enum ig_route_how how, int64_t did, struct ig_err *err)
 {
 	struct conv c;
-	sqlite3_stmt *s;
 	int rc, ins;
 
 	if ((rc = get_conv(r, a, e->participant, &c, err)))
 		return rc;
-	PREP(s, "UPDATE messages SET deleted = 1 WHERE account_id = ? AND mid = ? AND deleted = 0");
-	ig_store_bind(s, "is", a->id, e->mid);
-	if ((rc = ig_store_run(r->st, s, err)))
+	if ((rc = ig_store_runf(r->st, err,
+		"UPDATE messages SET deleted = 1 WHERE account_id = ? AND mid = ? AND deleted = 0",
+		"is", a->id, e->mid)))
 		return rc;
 	if (!ig_store_changes(r->st)) {
 		/* unknown mid (the delete overtook the message, §1.3: no order
@@ -844,9 +837,9 @@ static int on_edit(struct ig_route *r, struct ig_wh_event *e, struct ig_route_ac
 		return ig_store_fail(r->st, rc, err, "cannot look up message");
 	}
 	if (msg) {
-		PREP(s, "UPDATE messages SET text = ?, edit_count = MAX(edit_count, ?) WHERE id = ?");
-		ig_store_bind(s, "sii", e->text, num, msg);
-		rc = ig_store_run(r->st, s, err);
+		rc = ig_store_runf(r->st, err,
+			"UPDATE messages SET text = ?, edit_count = MAX(edit_count, ?) WHERE id = ?",
+			"sii", e->text, num, msg);
 	} else {
 		/* the original never reached us: keep the edited text as the message */
 		rc = insert_message(r, a, c.id, e, e->mid, "in", "customer", "message", e->text, did, 0,
@@ -855,15 +848,9 @@ static int on_edit(struct ig_route *r, struct ig_wh_event *e, struct ig_route_ac
 	}
 	if (!rc) {
 		/* history kept in message_edits */
-		sqlite3_stmt *h = ig_store_prepare(r->st, "INSERT INTO message_edits(message_id,"
-			" old_text, new_text, num_edit, at) VALUES (?, ?, ?, ?, ?)", err);
-
-		if (!h)
-			rc = err ? err->code : IG_EX_SOFTWARE;
-		else {
-			ig_store_bind(h, "issii", msg, old, e->text, num, e->at ? e->at : r->now);
-			rc = ig_store_run(r->st, h, err);
-		}
+		rc = ig_store_runf(r->st, err, "INSERT INTO message_edits(message_id, old_text,"
+			" new_text, num_edit, at) VALUES (?, ?, ?, ?, ?)",
+			"issii", msg, old, e->text, num, e->at ? e->at : r->now);
 	}
 	free(old);
 	if (rc)
@@ -877,7 +864,6 @@ static int on_signal(struct ig_route *r, struct ig_wh_event *e, struct ig_route_
 		     enum ig_route_how how, int64_t did, struct ig_err *err)
 {
 	struct conv c;
-	sqlite3_stmt *s;
 	int rc, fresh;
 
 	if ((rc = claim_key(r, e->key, did, &fresh, err)))
@@ -889,10 +875,11 @@ static int on_signal(struct ig_route *r, struct ig_wh_event *e, struct ig_route_
 	if (e->type == IG_WH_REFERRAL) {
 		char *ref = dump_or_null(json_object_get(e->extra, "referral"));
 
-		PREP(s, "UPDATE conversations SET referral = ?, updated_at = ? WHERE id = ?");
-		ig_store_bind(s, "sii", ref, r->now, c.id);
+		rc = ig_store_runf(r->st, err,
+			"UPDATE conversations SET referral = ?, updated_at = ? WHERE id = ?",
+			"sii", ref, r->now, c.id);
 		free(ref);
-		if ((rc = ig_store_run(r->st, s, err)))
+		if (rc)
 			return rc;
 	}
 	if (e->type == IG_WH_HANDOVER && (!strcmp(e->kind, "pass_thread_control")
@@ -922,7 +909,6 @@ static int on_comment(struct ig_route *r, struct ig_wh_event *e, struct ig_route
 	const char *field = e->type == IG_WH_MENTION ? "mentions" : ig_json_str(e->extra, "field");
 	const char *media = ig_json_str(e->extra, "media_id");
 	const char *user = ig_json_str(e->extra, "username");
-	sqlite3_stmt *s;
 	int rc, fresh;
 
 	if (!media)
@@ -936,32 +922,32 @@ static int on_comment(struct ig_route *r, struct ig_wh_event *e, struct ig_route
 		if (!fresh)
 			return outcome(r, e, a, IG_ROUTE_DUPLICATE, NULL, did, NULL,
 				       "already received (same event key)");
-		if (!strcmp(verb, "remove") || !strcmp(verb, "delete")) {
-			PREP(s, "UPDATE comments SET deleted = 1 WHERE account_id = ? AND comment_id = ?");
-			ig_store_bind(s, "is", a->id, e->mid);
-		} else if (!strcmp(verb, "hide") || !strcmp(verb, "unhide")) {
-			PREP(s, "UPDATE comments SET hidden = ? WHERE account_id = ? AND comment_id = ?");
-			ig_store_bind(s, "iis", (int64_t)!strcmp(verb, "hide"), a->id, e->mid);
-		} else {
-			PREP(s, "UPDATE comments SET text = ? WHERE account_id = ? AND comment_id = ?");
-			ig_store_bind(s, "sis", e->text, a->id, e->mid);
-		}
-		if ((rc = ig_store_run(r->st, s, err)))
+		if (!strcmp(verb, "remove") || !strcmp(verb, "delete"))
+			rc = ig_store_runf(r->st, err, "UPDATE comments SET deleted = 1"
+				" WHERE account_id = ? AND comment_id = ?", "is", a->id, e->mid);
+		else if (!strcmp(verb, "hide") || !strcmp(verb, "unhide"))
+			rc = ig_store_runf(r->st, err, "UPDATE comments SET hidden = ?"
+				" WHERE account_id = ? AND comment_id = ?",
+				"iis", (int64_t)!strcmp(verb, "hide"), a->id, e->mid);
+		else
+			rc = ig_store_runf(r->st, err, "UPDATE comments SET text = ?"
+				" WHERE account_id = ? AND comment_id = ?", "sis", e->text, a->id, e->mid);
+		if (rc)
 			return rc;
 		if (ig_store_changes(r->st) || strcmp(verb, "edited"))
 			return outcome(r, e, a, how, NULL, did, NULL, NULL);
 		/* an edit of a comment we never saw: keep it as new */
 	}
-	PREP(s, "INSERT INTO comments(tenant_id, account_id, comment_id, field, media_id,"
+	if ((rc = ig_store_runf(r->st, err,
+		"INSERT INTO comments(tenant_id, account_id, comment_id, field, media_id,"
 		" media_product_type, parent_id, from_id, from_username, text, own, created_at,"
 		" received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-		" ON CONFLICT(account_id, comment_id) DO NOTHING");
-	ig_store_bind(s, "iissssssssiii", a->tenant_id, a->id, e->mid, field ? field : e->kind, media,
-		      ig_json_str(e->extra, "media_product_type"), ig_json_str(e->extra, "parent_id"),
-		      e->participant[0] ? e->participant : NULL, user, e->text,
-		      (int64_t)json_is_true(json_object_get(e->extra, "own")),
-		      e->at ? e->at : r->now, r->now);
-	if ((rc = ig_store_run(r->st, s, err)))
+		" ON CONFLICT(account_id, comment_id) DO NOTHING",
+		"iissssssssiii", a->tenant_id, a->id, e->mid, field ? field : e->kind, media,
+		ig_json_str(e->extra, "media_product_type"), ig_json_str(e->extra, "parent_id"),
+		e->participant[0] ? e->participant : NULL, user, e->text,
+		(int64_t)json_is_true(json_object_get(e->extra, "own")),
+		e->at ? e->at : r->now, r->now)))
 		return rc;
 	if (!ig_store_changes(r->st))
 		return outcome(r, e, a, IG_ROUTE_DUPLICATE, NULL, did, NULL,
@@ -1052,22 +1038,12 @@ static int route_event(struct ig_route *r, const struct ig_wh_delivery *d, struc
 
 /* ------------------------------------------------------------ deliveries */
 
-static int step_sql(struct ig_route *r, const char *sql, struct ig_err *err)
-{
-	sqlite3_stmt *s = ig_store_prepare(r->st, sql, err);
-
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
-	return ig_store_run(r->st, s, err);
-}
-
 int ig_route_delivery(struct ig_route *r, int64_t did, const char *stored,
 		      struct ig_wh_delivery *d, struct ig_err *err)
 {
 	size_t out_len = r->out.len, rep_len = r->report.len, i;
-	__typeof__(r->n) saved = r->n;
+	struct ig_route_counts saved = r->n;
 	const char *status;
-	sqlite3_stmt *s;
 	int rc, j;
 
 	for (j = 0; j < r->nacct; j++)
@@ -1076,23 +1052,18 @@ int ig_route_delivery(struct ig_route *r, int64_t did, const char *stored,
 	/* a savepoint copies every page it touches first to a sub-journal:
 	 * several pages per delivery, most of a batch's work when routing is
 	 * cheap.  The optimistic mode skips it and redoes the batch on failure. */
-	if (!r->optimistic && (rc = step_sql(r, "SAVEPOINT route_delivery", err)))
+	if (!r->optimistic && (rc = ig_store_runf(r->st, err, "SAVEPOINT route_delivery", "")))
 		return rc;
 	for (i = 0; i < d->n; i++)
 		if ((rc = route_event(r, d, &d->ev[i], did, err)))
 			goto fail;
 	status = r->ndead ? "partial" : "processed";
 	if (did && !r->replay && strcmp(status, stored)) {
-		s = ig_store_prepare(r->st, "UPDATE deliveries SET status = ?, error = NULL WHERE id = ?", err);
-		if (!s) {
-			rc = err ? err->code : IG_EX_SOFTWARE;
-			goto fail;
-		}
-		ig_store_bind(s, "si", status, did);
-		if ((rc = ig_store_run(r->st, s, err)))
+		if ((rc = ig_store_runf(r->st, err, "UPDATE deliveries SET status = ?, error = NULL"
+					" WHERE id = ?", "si", status, did)))
 			goto fail;
 	}
-	if (!r->optimistic && (rc = step_sql(r, "RELEASE route_delivery", err)))
+	if (!r->optimistic && (rc = ig_store_runf(r->st, err, "RELEASE route_delivery", "")))
 		goto fail;
 	for (j = 0; j < r->nacct; j++) {
 		r->acct[j].dmsg += r->acct[j].pmsg;
@@ -1104,8 +1075,8 @@ fail:
 	if (r->optimistic)
 		return rc;      /* the caller rolls the batch back */
 	/* undo this delivery's routing only; the raw row stays 'received' */
-	step_sql(r, "ROLLBACK TO route_delivery", NULL);
-	step_sql(r, "RELEASE route_delivery", NULL);
+	ig_store_runf(r->st, NULL, "ROLLBACK TO route_delivery", "");
+	ig_store_runf(r->st, NULL, "RELEASE route_delivery", "");
 	for (j = 0; j < r->nacct; j++)
 		r->acct[j].pmsg = r->acct[j].pusers = 0;
 	r->out.len = out_len;
@@ -1116,14 +1087,9 @@ fail:
 		r->report.data[rep_len] = '\0';
 	r->n = saved;
 	r->n.failed++;
-	if (did && !r->replay) {
-		s = ig_store_prepare(r->st, "UPDATE deliveries SET status = 'received', error = ?"
-				     " WHERE id = ?", NULL);
-		if (s) {
-			ig_store_bind(s, "si", err ? err->msg : "routing failed", did);
-			ig_store_run(r->st, s, NULL);
-		}
-	}
+	if (did && !r->replay)   /* stored before the savepoint: mark it unrouted (best effort) */
+		ig_store_runf(r->st, NULL, "UPDATE deliveries SET status = 'received', error = ?"
+			      " WHERE id = ?", "si", err ? err->msg : "routing failed", did);
 	return rc;
 }
 
@@ -1207,14 +1173,23 @@ static int replay_batch_end(struct ig_route *r, int rc, int dry_run, struct ig_e
 
 #define REPLAY_BATCH 200
 
-/* Read up to REPLAY_BATCH rows (id, delivery, blob) after `after`; the
- * rows are copied out, so the table may change while we work on them. */
-static int fetch_rows(struct ig_route *r, sqlite3_stmt *s, struct pending_row *rows, int *n,
-		      struct ig_err *err)
+/* Begin a replay batch and read up to REPLAY_BATCH rows (id, delivery,
+ * blob) of sql (bound: after, id, id); the rows are copied out, so the table
+ * may change while we work on them.  On failure nothing is left open. */
+static int fetch_rows(struct ig_route *r, const char *sql, int64_t after, int64_t id,
+		      struct pending_row *rows, int *n, struct ig_err *err)
 {
+	sqlite3_stmt *s;
 	int rc;
 
 	*n = 0;
+	if ((rc = ig_route_begin(r, err)))
+		return rc;
+	if (!(s = ig_store_prepare(r->st, sql, err))) {
+		ig_route_abort(r);
+		return err ? err->code : IG_EX_SOFTWARE;
+	}
+	ig_store_bind(s, "iii", after, id, id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < REPLAY_BATCH) {
 		struct pending_row *p = &rows[*n];
 
@@ -1224,6 +1199,8 @@ static int fetch_rows(struct ig_route *r, sqlite3_stmt *s, struct pending_row *r
 		p->blob = malloc(p->len + 1);
 		if (!p->blob) {
 			sqlite3_reset(s);
+			free_rows(rows, *n);
+			ig_route_abort(r);
 			return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
 		}
 		memcpy(p->blob, sqlite3_column_blob(s, 2), p->len);
@@ -1231,8 +1208,11 @@ static int fetch_rows(struct ig_route *r, sqlite3_stmt *s, struct pending_row *r
 		(*n)++;
 	}
 	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		free_rows(rows, *n);
+		ig_route_abort(r);
 		return ig_store_fail(r->st, rc, err, "cannot read the store");
+	}
 	return 0;
 }
 
@@ -1245,22 +1225,10 @@ int ig_route_replay_dead(struct ig_route *r, int64_t id, int dry_run, long *repl
 
 	*replayed = *still = 0;
 	do {
-		sqlite3_stmt *s;
-
-		if ((rc = ig_route_begin(r, err)))
-			return rc;
-		s = ig_store_prepare(r->st, "SELECT id, delivery_id, raw FROM dead_letters"
+		if ((rc = fetch_rows(r, "SELECT id, delivery_id, raw FROM dead_letters"
 			" WHERE status = 'open' AND source = 'ig-route' AND id > ? AND (? = 0 OR id = ?)"
-			" ORDER BY id LIMIT 200", err);
-		if (!s) {
-			ig_route_abort(r);
-			return err ? err->code : IG_EX_SOFTWARE;
-		}
-		ig_store_bind(s, "iii", after, id, id);
-		if ((rc = fetch_rows(r, s, rows, &n, err))) {
-			ig_route_abort(r);
+			" ORDER BY id LIMIT 200", after, id, rows, &n, err)))
 			return rc;
-		}
 		for (i = 0; i < n; i++) {
 			struct ig_wh_delivery d;
 			struct ig_err perr = { 0 };
@@ -1275,15 +1243,9 @@ int ig_route_replay_dead(struct ig_route *r, int64_t id, int dry_run, long *repl
 			}
 			r->replay = 1;
 			r->replay_id = rows[i].id;
-			if (d.ev[0].key) {
-				s = ig_store_prepare(r->st, "DELETE FROM event_keys WHERE key = ?", err);
-				if (!s) {
-					rc = err ? err->code : IG_EX_SOFTWARE;
-				} else {
-					ig_store_bind(s, "s", d.ev[0].key);
-					rc = ig_store_run(r->st, s, err);
-				}
-			}
+			if (d.ev[0].key)
+				rc = ig_store_runf(r->st, err, "DELETE FROM event_keys WHERE key = ?",
+						   "s", d.ev[0].key);
 			if (!rc)
 				rc = ig_route_delivery(r, rows[i].delivery, "processed", &d, err);
 			r->replay = 0;
@@ -1291,25 +1253,14 @@ int ig_route_replay_dead(struct ig_route *r, int64_t id, int dry_run, long *repl
 			if (rc)
 				break;
 			if (r->last_outcome <= IG_ROUTE_NOAGENT || r->last_outcome == IG_ROUTE_DUPLICATE) {
-				s = ig_store_prepare(r->st, "UPDATE dead_letters SET status = 'replayed',"
-						     " updated_at = ? WHERE id = ?", err);
-				if (!s) {
-					rc = err ? err->code : IG_EX_SOFTWARE;
-					break;
-				}
-				ig_store_bind(s, "ii", r->now, rows[i].id);
-				if ((rc = ig_store_run(r->st, s, err)))
+				if ((rc = ig_store_runf(r->st, err, "UPDATE dead_letters SET status = 'replayed',"
+						" updated_at = ? WHERE id = ?", "ii", r->now, rows[i].id)))
 					break;
 				/* a partial delivery whose last dead letter is replayed is whole */
-				s = ig_store_prepare(r->st, "UPDATE deliveries SET status = 'processed'"
-					" WHERE id = ? AND status = 'partial' AND NOT EXISTS (SELECT 1 FROM"
-					" dead_letters WHERE delivery_id = ? AND status = 'open')", err);
-				if (!s) {
-					rc = err ? err->code : IG_EX_SOFTWARE;
-					break;
-				}
-				ig_store_bind(s, "ii", rows[i].delivery, rows[i].delivery);
-				if ((rc = ig_store_run(r->st, s, err)))
+				if ((rc = ig_store_runf(r->st, err, "UPDATE deliveries SET status = 'processed'"
+						" WHERE id = ? AND status = 'partial' AND NOT EXISTS (SELECT 1"
+						" FROM dead_letters WHERE delivery_id = ? AND status = 'open')",
+						"ii", rows[i].delivery, rows[i].delivery)))
 					break;
 				(*replayed)++;
 			} else {
@@ -1332,21 +1283,10 @@ int ig_route_replay_deliveries(struct ig_route *r, int64_t id, int dry_run, long
 
 	*done = 0;
 	do {
-		sqlite3_stmt *s;
-
-		if ((rc = ig_route_begin(r, err)))
+		if ((rc = fetch_rows(r, "SELECT id, id, body FROM deliveries WHERE status = 'received'"
+			" AND id > ? AND (? = 0 OR id = ?) ORDER BY id LIMIT 200", after, id, rows, &n,
+			err)))
 			return rc;
-		s = ig_store_prepare(r->st, "SELECT id, id, body FROM deliveries WHERE status = 'received'"
-			" AND id > ? AND (? = 0 OR id = ?) ORDER BY id LIMIT 200", err);
-		if (!s) {
-			ig_route_abort(r);
-			return err ? err->code : IG_EX_SOFTWARE;
-		}
-		ig_store_bind(s, "iii", after, id, id);
-		if ((rc = fetch_rows(r, s, rows, &n, err))) {
-			ig_route_abort(r);
-			return rc;
-		}
 		for (i = 0; i < n; i++) {
 			struct ig_wh_delivery d;
 			struct ig_err perr = { 0 };
@@ -1355,14 +1295,8 @@ int ig_route_replay_deliveries(struct ig_route *r, int64_t id, int dry_run, long
 			if (ig_webhook_parse(&d, rows[i].blob, rows[i].len, &perr)) {
 				/* cannot happen for a row that was accepted, unless the
 				 * body was altered in the store: reject it for good */
-				s = ig_store_prepare(r->st, "UPDATE deliveries SET status = 'rejected',"
-						     " error = ? WHERE id = ?", err);
-				if (!s) {
-					rc = err ? err->code : IG_EX_SOFTWARE;
-					break;
-				}
-				ig_store_bind(s, "si", perr.msg, rows[i].id);
-				if ((rc = ig_store_run(r->st, s, err)))
+				if ((rc = ig_store_runf(r->st, err, "UPDATE deliveries SET status = 'rejected',"
+						" error = ? WHERE id = ?", "si", perr.msg, rows[i].id)))
 					break;
 				report(r, "delivery %lld: %s (now rejected)", (long long)rows[i].id, perr.msg);
 				r->n.rejected++;

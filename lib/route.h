@@ -74,7 +74,7 @@ struct ig_route {
 	struct ig_buf out;          /* routed events, JSON Lines, to print after commit */
 	struct ig_buf report;       /* messages for stderr, one per line */
 	json_t *rows;               /* explain: one object per event */
-	struct {
+	struct ig_route_counts {
 		long deliveries, rejected, routed, duplicates, dead, unknown, invalid, failed;
 	} n;
 	/* called after each commit inside the replay functions (may be NULL):

@@ -356,10 +356,31 @@ int ig_store_bind(sqlite3_stmt *stmt, const char *fmt, ...)
 	return rc;
 }
 
+static int vrunf(struct ig_store *st, struct ig_err *err, const char *sql, const char *fmt,
+		 va_list ap)
+{
+	sqlite3_stmt *s = ig_store_prepare(st, sql, err);
+
+	if (!s)
+		return err ? err->code : IG_EX_SOFTWARE;
+	ig_store_vbind(s, fmt, ap);
+	return ig_store_run(st, s, err);
+}
+
+int ig_store_runf(struct ig_store *st, struct ig_err *err, const char *sql, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vrunf(st, err, sql, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
 int ig_store_write(struct ig_store *st, int *changes, struct ig_err *err, const char *sql,
 		   const char *fmt, ...)
 {
-	sqlite3_stmt *s;
 	va_list ap;
 	int rc;
 
@@ -367,14 +388,10 @@ int ig_store_write(struct ig_store *st, int *changes, struct ig_err *err, const 
 		*changes = 0;
 	if ((rc = ig_store_begin(st, err)))
 		return rc;
-	if (!(s = ig_store_prepare(st, sql, err))) {
-		ig_store_rollback(st);
-		return err ? err->code : IG_EX_SOFTWARE;
-	}
 	va_start(ap, fmt);
-	ig_store_vbind(s, fmt, ap);
+	rc = vrunf(st, err, sql, fmt, ap);
 	va_end(ap);
-	if ((rc = ig_store_run(st, s, err))) {
+	if (rc) {
 		ig_store_rollback(st);
 		return rc;
 	}
@@ -382,7 +399,6 @@ int ig_store_write(struct ig_store *st, int *changes, struct ig_err *err, const 
 		*changes = ig_store_changes(st);
 	return ig_store_commit(st, err);
 }
-
 
 int ig_store_run(struct ig_store *st, sqlite3_stmt *stmt, struct ig_err *err)
 {

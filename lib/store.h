@@ -73,8 +73,15 @@ int ig_store_bind(sqlite3_stmt *stmt, const char *fmt, ...);
 int ig_store_vbind(sqlite3_stmt *stmt, const char *fmt, va_list ap);
 
 /*
- * Run one writing statement (bound from fmt as ig_store_bind) in its own
- * BEGIN IMMEDIATE transaction; *changes (may be NULL) gets the rows changed.
+ * Prepare (cached, as ig_store_prepare: sql a literal), bind from fmt as
+ * ig_store_bind and run one writing statement in the open transaction (or
+ * none).  0 or an exit code (err set); ig_store_changes() and
+ * ig_store_last_id() tell what it did.
+ */
+int ig_store_runf(struct ig_store *st, struct ig_err *err, const char *sql, const char *fmt, ...);
+
+/*
+ * The same in its own BEGIN IMMEDIATE transaction; *changes (may be NULL) gets the rows changed.
  * Nothing is left behind on failure.  0 or an exit code.
  */
 int ig_store_write(struct ig_store *st, int *changes, struct ig_err *err, const char *sql,

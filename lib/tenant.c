@@ -269,8 +269,10 @@ json_t *ig_tenant_row_json(sqlite3_stmt *s)
 
 /* ------------------------------------------------------------ store helpers */
 
-#define PREPARE(s, sql) \
-	do { if (!((s) = ig_store_prepare(ctx->store, (sql), err))) return err->code; } while (0)
+#define PREPARE(s, sql) do { \
+	if (!((s) = ig_store_prepare(ctx->store, (sql), err))) \
+		return err ? err->code : IG_EX_SOFTWARE; \
+} while (0)
 
 /* Step a SELECT expected to give at most one row: 1 found (*out new, or
  * left alone when out is NULL), 0 not found, or -code on error. */

@@ -99,6 +99,21 @@ int main(void)
 		is_int(one(st, "SELECT count(*) FROM tenants WHERE name = 'Dup'"), 0, "nothing written");
 	}
 
+	/* One statement in the open transaction. */
+	ig_store_begin(st, &err);
+	is_int(ig_store_runf(st, &err, "UPDATE tenants SET name = ? WHERE slug = ?", "ss", "Runf",
+			     "rossi"), 0, "ig_store_runf");
+	is_int(ig_store_changes(st), 1, "…its changes are the connection's");
+	is_int(ig_store_runf(st, &err, "INSERT INTO tenants(slug, name, created_at, updated_at)"
+			     " VALUES (?,?,0,0)", "ss", "rossi", "Dup"), IG_EX_DATAERR,
+	       "a failing statement → its exit code");
+	ok(st->in_tx, "…the transaction stays open for the caller to end");
+	is_int(one(st, "SELECT count(*) FROM tenants WHERE name = 'Runf'"), 1, "…and the earlier one stands");
+	ig_store_rollback(st);
+	is_int(ig_store_runf(st, &err, "UPDATE nosuchtable SET x = 1", ""), IG_EX_SOFTWARE,
+	       "bad SQL → 70");
+	is_int(one(st, "SELECT count(*) FROM tenants WHERE name = 'Runf'"), 0, "rolled back by the caller");
+
 	/* A second connection waiting on the write lock gets 75, not a hang. */
 	is_int(ig_store_open(&st2, path, 0, &err), 0, "second connection");
 	sqlite3_busy_timeout(st2->db, 50);
