@@ -10,6 +10,7 @@
 #define IG_CMD_COMMON_H
 
 #include <getopt.h>
+#include <stdio.h>
 #include <stdnoreturn.h>
 
 #include "ctx.h"
@@ -96,5 +97,90 @@ long long cmd_number(const char *name, const char *arg, long long min, long long
 /* Flush and close stdout; a failure (dead pipe, full disk) turns code into
  * 74 with a message.  Returns the exit code to use. */
 int cmd_finish(int code);
+
+/* ------------------------------------------------------------------
+ * The command table (git.c's commands[]).  Each program declares its
+ * options once and one row per subcommand; cmd_main parses, rejects an
+ * option that does not apply to the subcommand, builds --help and
+ * --list-commands, opens the context as the row says, calls the row and
+ * checks stdout.  A program's file holds the table, thin handlers that
+ * call lib/, and main() { return cmd_main(&program, argc, argv); }.
+ */
+
+/* A program option.  id: OPT_PROGRAM + n, or OPT_DRY_RUN. */
+struct cmd_optdef {
+	const char *name;     /* the long name, without "--" */
+	int has_arg;          /* no_argument or required_argument */
+	int id;
+	const char *arg;      /* its argument in --help ("N", "TIME"); NULL for a flag */
+	const char *help;     /* one line */
+};
+
+struct cmd_run;
+
+struct cmd_row {
+	const char *name;     /* "list", or "agent create" (group and verb);
+			       * NULL: what the program does with no command */
+	int (*fn)(struct cmd_run *r);
+	int needs;            /* CMD_* below: what to open before fn */
+	const int *opts;      /* the program options it takes (ids), 0-terminated; NULL: none */
+	int min, max;         /* how many operands */
+	const char *operands; /* for usage: "SLUG|-", "[FILE]" */
+	const char *help;     /* one line for the command list */
+	const char *more;     /* NULL, or more text for the command's own --help */
+};
+
+struct cmd_program {
+	const char *summary;              /* one line, shown under Usage */
+	const char *more;                 /* NULL, or text after the command list */
+	const struct cmd_optdef *opts;    /* every program option; { 0 }-terminated */
+	const struct cmd_row *rows;       /* { 0 }-terminated (fn == NULL ends it) */
+};
+
+#define CMD_MAXOPT 128
+
+/* A parsed invocation, handed to the row's function. */
+struct cmd_run {
+	const struct cmd_program *prog;
+	const struct cmd_row *row;
+	struct ig_ctx ctx;        /* opened as row->needs says */
+	struct cmd_opts o;        /* the shared options */
+	char what[64];            /* "agent create": for messages */
+	char **arg;               /* operands */
+	int narg;
+	int ctx_open;
+	const char *val[CMD_MAXOPT];  /* by index in prog->opts: the last value given ("" for a flag) */
+	int count[CMD_MAXOPT];        /* how often each was given */
+	char **argv;              /* the whole command line, for repeated options */
+	int argc;
+};
+
+/* needs */
+#define CMD_CONFIG  0x8   /* load the configuration only */
+/* CMD_STORE, CMD_CREATE, CMD_NOACTOR as for cmd_ctx_open; 0: open nothing */
+
+/* The value of program option id: NULL when not given, "" for a flag given. */
+const char *cmd_val(const struct cmd_run *r, int id);
+/* How many times option id was given. */
+int cmd_count(const struct cmd_run *r, int id);
+/* Every value of a repeatable option id, in order: a new NULL-terminated
+ * array of borrowed strings (free the array only); *n (may be NULL) the count. */
+const char **cmd_vals(const struct cmd_run *r, int id, int *n);
+/* A numeric option: its value in [min, max], or def when not given; dies 64. */
+long long cmd_val_number(const struct cmd_run *r, int id, long long min, long long max,
+			 long long def);
+
+/*
+ * Run the program: parse argv against p, dispatch, return the exit code
+ * (after cmd_finish).  Usage errors exit 64 with "program: what: message".
+ * `program --list-commands` prints one line per row: the command name ("-"
+ * for the default row), a tab, and its options (long names with "--",
+ * space-separated, shared ones last), so completions and tests read them
+ * from the binary.
+ */
+int cmd_main(const struct cmd_program *p, int argc, char **argv);
+
+/* Print p's help for row (NULL: the program's) to f. */
+void cmd_help(FILE *f, const struct cmd_program *p, const struct cmd_row *row, const char *group);
 
 #endif

@@ -193,6 +193,7 @@ void ig_store_free(struct ig_store *st)
 		return;
 	for (i = 0; i < st->ncache; i++)
 		sqlite3_finalize(st->cache[i].stmt);
+	free(st->cache);
 	if (st->db)
 		sqlite3_close(st->db);
 	free(st->path);
@@ -267,7 +268,7 @@ void ig_store_rollback(struct ig_store *st)
 	st->in_tx = 0;
 }
 
-sqlite3_stmt *ig_store_prepare(struct ig_store *st, const char *sql, struct ig_err *err)
+struct ig_stmt *ig_store_prepare(struct ig_store *st, const char *sql, struct ig_err *err)
 {
 	sqlite3_stmt *s;
 	int i, rc;
@@ -280,6 +281,17 @@ sqlite3_stmt *ig_store_prepare(struct ig_store *st, const char *sql, struct ig_e
 			return s;
 		}
 	}
+	if (st->ncache == st->acache) {
+		int n = st->acache ? st->acache * 2 : 64;
+		struct ig_store_stmt_cache *c = realloc(st->cache, sizeof(*c) * (size_t)n);
+
+		if (!c) {
+			ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+			return NULL;
+		}
+		st->cache = c;
+		st->acache = n;
+	}
 	rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
 	if (rc != SQLITE_OK) {
 		ig_store_fail(st, rc, err, "cannot prepare statement");
@@ -287,22 +299,13 @@ sqlite3_stmt *ig_store_prepare(struct ig_store *st, const char *sql, struct ig_e
 			err->code = IG_EX_SOFTWARE;
 		return NULL;
 	}
-	if (st->ncache < (int)(sizeof(st->cache) / sizeof(st->cache[0]))) {
-		st->cache[st->ncache].sql = sql;
-		st->cache[st->ncache].stmt = s;
-		st->ncache++;
-	} else {
-		/* Cache full: this is a bug (too many distinct statements); keep
-		 * working by evicting the oldest. */
-		sqlite3_finalize(st->cache[0].stmt);
-		memmove(st->cache, st->cache + 1, sizeof(st->cache[0]) * (size_t)(st->ncache - 1));
-		st->cache[st->ncache - 1].sql = sql;
-		st->cache[st->ncache - 1].stmt = s;
-	}
+	st->cache[st->ncache].sql = sql;
+	st->cache[st->ncache].stmt = s;
+	st->ncache++;
 	return s;
 }
 
-int ig_store_vbind(sqlite3_stmt *stmt, const char *fmt, va_list ap)
+int ig_stmt_vbind(struct ig_stmt *stmt, const char *fmt, va_list ap)
 {
 	int i = 1, rc = SQLITE_OK;
 
@@ -339,19 +342,19 @@ int ig_store_vbind(sqlite3_stmt *stmt, const char *fmt, va_list ap)
 			break;
 		}
 		default:
-			rc = SQLITE_MISUSE;
+			return IG_EX_SOFTWARE;
 		}
 	}
-	return rc;
+	return rc == SQLITE_OK ? 0 : IG_EX_SOFTWARE;
 }
 
-int ig_store_bind(sqlite3_stmt *stmt, const char *fmt, ...)
+int ig_stmt_bind(struct ig_stmt *stmt, const char *fmt, ...)
 {
 	va_list ap;
 	int rc;
 
 	va_start(ap, fmt);
-	rc = ig_store_vbind(stmt, fmt, ap);
+	rc = ig_stmt_vbind(stmt, fmt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -359,11 +362,12 @@ int ig_store_bind(sqlite3_stmt *stmt, const char *fmt, ...)
 static int vrunf(struct ig_store *st, struct ig_err *err, const char *sql, const char *fmt,
 		 va_list ap)
 {
-	sqlite3_stmt *s = ig_store_prepare(st, sql, err);
+	struct ig_stmt *s = ig_store_prepare(st, sql, err);
 
 	if (!s)
 		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_vbind(s, fmt, ap);
+	if (ig_stmt_vbind(s, fmt, ap))
+		return ig_err_set(err, IG_EX_SOFTWARE, "BUG: cannot bind '%s'", fmt);
 	return ig_store_run(st, s, err);
 }
 
@@ -400,7 +404,7 @@ int ig_store_write(struct ig_store *st, int *changes, struct ig_err *err, const 
 	return ig_store_commit(st, err);
 }
 
-int ig_store_run(struct ig_store *st, sqlite3_stmt *stmt, struct ig_err *err)
+int ig_store_run(struct ig_store *st, struct ig_stmt *stmt, struct ig_err *err)
 {
 	int rc = sqlite3_step(stmt);
 
@@ -410,16 +414,236 @@ int ig_store_run(struct ig_store *st, sqlite3_stmt *stmt, struct ig_err *err)
 	return ig_store_fail(st, rc, err, "store");
 }
 
-const char *ig_col_text(sqlite3_stmt *stmt, int col)
+int ig_stmt_next(struct ig_store *st, struct ig_stmt *s, struct ig_err *err)
 {
-	const unsigned char *s = sqlite3_column_text(stmt, col);
+	int rc = sqlite3_step(s);
 
-	return s ? (const char *)s : "";
+	if (rc == SQLITE_ROW)
+		return 1;
+	sqlite3_reset(s);
+	if (rc == SQLITE_DONE)
+		return 0;
+	ig_store_fail(st, rc, err, "store");
+	return -1;
 }
 
-int64_t ig_col_int(sqlite3_stmt *stmt, int col)
+void ig_stmt_reset(struct ig_stmt *s)
 {
-	return sqlite3_column_int64(stmt, col);
+	if (s)
+		sqlite3_reset(s);
+}
+
+static struct ig_stmt *vquery(struct ig_store *st, struct ig_err *err, const char *sql,
+			      const char *fmt, va_list ap)
+{
+	struct ig_stmt *s = ig_store_prepare(st, sql, err);
+
+	if (s && ig_stmt_vbind(s, fmt, ap)) {
+		ig_err_set(err, IG_EX_SOFTWARE, "BUG: cannot bind '%s'", fmt);
+		return NULL;
+	}
+	return s;
+}
+
+struct ig_stmt *ig_store_query(struct ig_store *st, struct ig_err *err, const char *sql,
+			       const char *fmt, ...)
+{
+	struct ig_stmt *s;
+	va_list ap;
+
+	va_start(ap, fmt);
+	s = vquery(st, err, sql, fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+int ig_store_int(struct ig_store *st, struct ig_err *err, int64_t *out, const char *sql,
+		 const char *fmt, ...)
+{
+	struct ig_stmt *s;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	s = vquery(st, err, sql, fmt, ap);
+	va_end(ap);
+	if (!s)
+		return -1;
+	n = ig_stmt_next(st, s, err);
+	if (n > 0) {
+		*out = sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
+	}
+	return n;
+}
+
+json_t *ig_stmt_row_json(struct ig_stmt *s)
+{
+	json_t *o = json_object(), *v;
+	int i, n = sqlite3_column_count(s);
+
+	if (!o)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		switch (sqlite3_column_type(s, i)) {
+		case SQLITE_INTEGER:
+			v = json_integer(sqlite3_column_int64(s, i));
+			break;
+		case SQLITE_FLOAT:
+			v = json_real(sqlite3_column_double(s, i));
+			break;
+		case SQLITE_NULL:
+			v = json_null();
+			break;
+		default:
+			v = json_stringn_nocheck((const char *)sqlite3_column_text(s, i),
+						 (size_t)sqlite3_column_bytes(s, i));
+		}
+		if (!v || json_object_set_new(o, sqlite3_column_name(s, i), v)) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+int ig_store_json(struct ig_store *st, struct ig_err *err, json_t **out, const char *sql,
+		  const char *fmt, ...)
+{
+	struct ig_stmt *s;
+	json_t *arr, *row;
+	va_list ap;
+	int n;
+
+	*out = NULL;
+	va_start(ap, fmt);
+	s = vquery(st, err, sql, fmt, ap);
+	va_end(ap);
+	if (!s)
+		return err ? err->code : IG_EX_SOFTWARE;
+	if (!(arr = json_array()))
+		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+	while ((n = ig_stmt_next(st, s, err)) > 0) {
+		if (!(row = ig_stmt_row_json(s)) || json_array_append_new(arr, row)) {
+			sqlite3_reset(s);
+			json_decref(arr);
+			return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+		}
+	}
+	if (n < 0) {
+		json_decref(arr);
+		return err ? err->code : IG_EX_SOFTWARE;
+	}
+	*out = arr;
+	return 0;
+}
+
+int ig_store_each(struct ig_store *st, struct ig_err *err, ig_store_row_fn *fn, void *arg,
+		  const char *sql, const char *fmt, ...)
+{
+	struct ig_stmt *s;
+	va_list ap;
+	int n, rc;
+
+	va_start(ap, fmt);
+	s = vquery(st, err, sql, fmt, ap);
+	va_end(ap);
+	if (!s)
+		return err ? err->code : IG_EX_SOFTWARE;
+	while ((n = ig_stmt_next(st, s, err)) > 0) {
+		if ((rc = fn(arg, s))) {
+			sqlite3_reset(s);
+			return rc;
+		}
+	}
+	return n < 0 ? (err ? err->code : IG_EX_SOFTWARE) : 0;
+}
+
+const char *ig_col_text(struct ig_stmt *s, int col)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+
+	return t ? (const char *)t : "";
+}
+
+const char *ig_col_textn(struct ig_stmt *s, int col)
+{
+	return (const char *)sqlite3_column_text(s, col);
+}
+
+int64_t ig_col_int(struct ig_stmt *s, int col)
+{
+	return sqlite3_column_int64(s, col);
+}
+
+double ig_col_double(struct ig_stmt *s, int col)
+{
+	return sqlite3_column_double(s, col);
+}
+
+const void *ig_col_blob(struct ig_stmt *s, int col, size_t *len)
+{
+	const void *p = sqlite3_column_blob(s, col);
+
+	if (len)
+		*len = (size_t)sqlite3_column_bytes(s, col);
+	return p;
+}
+
+size_t ig_col_bytes(struct ig_stmt *s, int col)
+{
+	return (size_t)sqlite3_column_bytes(s, col);
+}
+
+int ig_col_null(struct ig_stmt *s, int col)
+{
+	return sqlite3_column_type(s, col) == SQLITE_NULL;
+}
+
+int ig_col_count(struct ig_stmt *s)
+{
+	return sqlite3_column_count(s);
+}
+
+const char *ig_col_name(struct ig_stmt *s, int col)
+{
+	return sqlite3_column_name(s, col);
+}
+
+int ig_store_end(struct ig_store *st, int rc, struct ig_err *err)
+{
+	if (rc) {
+		ig_store_rollback(st);
+		return rc;
+	}
+	return ig_store_commit(st, err);
+}
+
+int ig_store_tx(struct ig_store *st, ig_store_tx_fn *fn, void *arg, struct ig_err *err)
+{
+	int rc;
+
+	if ((rc = ig_store_begin(st, err)))
+		return rc;
+	return ig_store_end(st, fn(st, arg, err), err);
+}
+
+int ig_store_has_table(struct ig_store *st, const char *name)
+{
+	struct ig_stmt *s = ig_store_query(st, NULL,
+		"SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", "s", name);
+	int n;
+
+	if (!s)
+		return 0;
+	n = ig_stmt_next(st, s, NULL);
+	ig_stmt_reset(s);
+	return n > 0;
+}
+
+int ig_store_tune_bulk(struct ig_store *st, struct ig_err *err)
+{
+	return ig_store_exec(st, "PRAGMA temp_store = MEMORY", err);
 }
 
 int64_t ig_store_last_id(struct ig_store *st)

@@ -15,24 +15,30 @@
 
 #include <stdarg.h>
 #include <stdint.h>
-#include <sqlite3.h>
+#include <stddef.h>
+#include <jansson.h>
+#include <sqlite3.h>  /* TRANSITION: goes when no module uses sqlite3_* */
 
 #include "err.h"
 
 #define IG_STORE_CREATE   0x1  /* create the file (0600) and its directory (0700) */
 #define IG_STORE_READONLY 0x2
 
+/* TRANSITION: struct ig_stmt is SQLite's statement until no module uses
+ * sqlite3_* directly; then it becomes a type known to store.c alone. */
+#define ig_stmt sqlite3_stmt
+
 struct ig_store_stmt_cache {
 	const char *sql;     /* identity: the address of a string literal */
-	sqlite3_stmt *stmt;
+	struct ig_stmt *stmt;
 };
 
 struct ig_store {
 	sqlite3 *db;
 	char *path;
 	int in_tx;
-	int ncache;
-	struct ig_store_stmt_cache cache[96];
+	int ncache, acache;
+	struct ig_store_stmt_cache *cache;   /* grows; never evicts */
 };
 
 /* Open (and migrate) the store at path.  *out is new; free with ig_store_free.
@@ -55,51 +61,133 @@ void ig_store_rollback(struct ig_store *st);
 int ig_store_exec(struct ig_store *st, const char *sql, struct ig_err *err);
 
 /*
- * A prepared statement, cached for the life of the store under the address
- * of `sql` — pass a string literal.  The statement comes back reset with its
- * bindings cleared; do not finalize it.  NULL on error (err set).
+ * Statements.  A `struct ig_stmt` is opaque: only store.c knows it is an
+ * SQLite statement, so a second backend (PostgreSQL through libpq) can put
+ * its own behind the same calls.  Until every module is converted, store.h
+ * still exposes <sqlite3.h> and struct ig_stmt is sqlite3_stmt (see the
+ * TRANSITION note at the end); new code uses only the calls below.
+ *
+ * SQL text passed here is portable SQL with '?' parameters.  SQLite-only
+ * features (FTS5, JSON functions, PRAGMAs, schema discovery) are named store
+ * functions, never SQL in a module (docs/HACKING.md "The store").
  */
-sqlite3_stmt *ig_store_prepare(struct ig_store *st, const char *sql, struct ig_err *err);
+
+/*
+ * A prepared statement, cached for the life of the store under the address
+ * of `sql` — pass a string literal.  It comes back reset with its bindings
+ * cleared; never free it.  NULL on error (err set, code 70).
+ */
+struct ig_stmt *ig_store_prepare(struct ig_store *st, const char *sql, struct ig_err *err);
 
 /*
  * Bind parameters 1..n from a format string:
  *   's' const char *  (NULL binds NULL)     'i' int64_t
  *   'I' int64_t, bound as NULL when <= 0    'n' NULL (no argument)
  *   'b' const void *, int len (blob)        'd' double
- * Returns SQLITE_OK or the bind error.
+ * 0, or 70 on a bad format (a bug).
  */
-int ig_store_bind(sqlite3_stmt *stmt, const char *fmt, ...);
-
-int ig_store_vbind(sqlite3_stmt *stmt, const char *fmt, va_list ap);
+int ig_stmt_bind(struct ig_stmt *s, const char *fmt, ...);
+int ig_stmt_vbind(struct ig_stmt *s, const char *fmt, va_list ap);
 
 /*
- * Prepare (cached, as ig_store_prepare: sql a literal), bind from fmt as
- * ig_store_bind and run one writing statement in the open transaction (or
- * none).  0 or an exit code (err set); ig_store_changes() and
- * ig_store_last_id() tell what it did.
+ * Step: 1 a row is ready (read it with ig_col_*), 0 no more rows (the
+ * statement is reset), -1 an error (err set with the exit code; the
+ * statement is reset).  Reset a statement you stop reading early.
+ */
+int ig_stmt_next(struct ig_store *st, struct ig_stmt *s, struct ig_err *err);
+void ig_stmt_reset(struct ig_stmt *s);
+
+/* Step a statement expected to finish (INSERT/UPDATE/DELETE); resets it.
+ * 0 or an exit code (err set). */
+int ig_store_run(struct ig_store *st, struct ig_stmt *s, struct ig_err *err);
+
+/*
+ * Prepare (cached: sql a literal), bind from fmt and return the statement
+ * ready for ig_stmt_next; NULL on error (err set).  The usual loop:
+ *     s = ig_store_query(st, err, SQL, "i", tenant);
+ *     while ((n = ig_stmt_next(st, s, err)) > 0) { ... ig_col_text(s, 0) ... }
+ *     if (!s || n < 0) return err->code;
+ */
+struct ig_stmt *ig_store_query(struct ig_store *st, struct ig_err *err, const char *sql,
+			       const char *fmt, ...);
+
+/*
+ * Run one writing statement in the open transaction (or none), bound from
+ * fmt.  0 or an exit code (err set); ig_store_changes() and ig_store_last_id()
+ * tell what it did.
  */
 int ig_store_runf(struct ig_store *st, struct ig_err *err, const char *sql, const char *fmt, ...);
 
 /*
- * The same in its own BEGIN IMMEDIATE transaction; *changes (may be NULL) gets the rows changed.
- * Nothing is left behind on failure.  0 or an exit code.
+ * The same in its own BEGIN IMMEDIATE transaction; *changes (may be NULL)
+ * gets the rows changed.  Nothing is left behind on failure.  0 or an exit
+ * code.
  */
 int ig_store_write(struct ig_store *st, int *changes, struct ig_err *err, const char *sql,
 		   const char *fmt, ...);
 
-/* Step a statement expected to finish (INSERT/UPDATE/DELETE); resets it.
- * Returns 0 or an exit code (err set). */
-int ig_store_run(struct ig_store *st, sqlite3_stmt *stmt, struct ig_err *err);
+/*
+ * One integer from the first column of the first row: 1 found (*out set),
+ * 0 no row (*out untouched), -1 error (err set).
+ */
+int ig_store_int(struct ig_store *st, struct ig_err *err, int64_t *out, const char *sql,
+		 const char *fmt, ...);
 
-/* Map the connection's last error (rc) to an exit code and a message
- * "what: sqlite message". */
+/*
+ * Rows → JSON.  ig_stmt_row_json: the current row as a new object keyed by
+ * column name (integers as integers, reals as reals, text as strings, blobs
+ * as strings, NULL as null); NULL when out of memory.  ig_store_json: every
+ * row of the query as a new array of such objects in *out; 0 or an exit code.
+ */
+json_t *ig_stmt_row_json(struct ig_stmt *s);
+int ig_store_json(struct ig_store *st, struct ig_err *err, json_t **out, const char *sql,
+		  const char *fmt, ...);
+
+/*
+ * Call fn for each row (fn reads the columns; a non-zero return stops and is
+ * returned).  0, fn's code, or an exit code (err set).
+ */
+typedef int ig_store_row_fn(void *arg, struct ig_stmt *s);
+int ig_store_each(struct ig_store *st, struct ig_err *err, ig_store_row_fn *fn, void *arg,
+		  const char *sql, const char *fmt, ...);
+
+/* Column readers.  Text is "" when NULL (never NULL); ig_col_textn gives NULL
+ * for NULL.  Blob: *len set (may be NULL); NULL for an empty or NULL value. */
+const char *ig_col_text(struct ig_stmt *s, int col);
+const char *ig_col_textn(struct ig_stmt *s, int col);
+int64_t ig_col_int(struct ig_stmt *s, int col);
+double ig_col_double(struct ig_stmt *s, int col);
+const void *ig_col_blob(struct ig_stmt *s, int col, size_t *len);
+size_t ig_col_bytes(struct ig_stmt *s, int col);
+int ig_col_null(struct ig_stmt *s, int col);
+int ig_col_count(struct ig_stmt *s);
+const char *ig_col_name(struct ig_stmt *s, int col);
+
+/*
+ * Transactions with one commit-or-rollback path.  ig_store_end(st, rc, err):
+ * rc == 0 → commit (its failure is returned), else roll back and return rc.
+ * ig_store_tx: BEGIN IMMEDIATE, fn, then ig_store_end.
+ */
+int ig_store_end(struct ig_store *st, int rc, struct ig_err *err);
+typedef int ig_store_tx_fn(struct ig_store *st, void *arg, struct ig_err *err);
+int ig_store_tx(struct ig_store *st, ig_store_tx_fn *fn, void *arg, struct ig_err *err);
+
+/* Map the connection's last error (rc, a backend code) to an exit code and
+ * a message "what: backend message". */
 int ig_store_fail(struct ig_store *st, int rc, struct ig_err *err, const char *what);
-
-/* Column helpers: text as "" when NULL (never NULL), int64. */
-const char *ig_col_text(sqlite3_stmt *stmt, int col);
-int64_t ig_col_int(sqlite3_stmt *stmt, int col);
 
 int64_t ig_store_last_id(struct ig_store *st);
 int ig_store_changes(struct ig_store *st);
+
+/* Named backend features. */
+/* 1 when the table exists, 0 when not (schema discovery). */
+int ig_store_has_table(struct ig_store *st, const char *name);
+/* Tune the connection for a bulk intake run (pipe mode): temporary
+ * structures in memory.  Durability is unchanged. */
+int ig_store_tune_bulk(struct ig_store *st, struct ig_err *err);
+
+/* TRANSITION: the old names, until every module is converted. */
+#define ig_store_bind ig_stmt_bind
+#define ig_store_vbind ig_stmt_vbind
 
 #endif

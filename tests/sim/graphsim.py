@@ -553,6 +553,8 @@ class Sim:
             self.messages, self.subscriptions, self.deliveries = [], {}, []
             self.requests, self.seq = [], 0
             self.injections, self.inject_seq, self.latency_ms = [], 0, 0
+            for hook in RESET_HOOKS:     # the plugins' state (sim_*.py)
+                hook(self)
 
     # -- clock and ids
     def now(self):
@@ -854,6 +856,7 @@ def parse_query(qs):
 
 
 ROUTES = []
+RESET_HOOKS = []   # fn(sim), called by Sim.reset with the lock held: plugins' state
 IG_GRAPH, FB_GRAPH = ("graph.instagram.com",), ("graph.facebook.com",)
 IG_DIALOG, FB_DIALOG = ("www.instagram.com", "api.instagram.com"), ("www.facebook.com",)
 IG_API, LLM, SIM = ("api.instagram.com",), ("llm",), ("_sim",)
@@ -1967,6 +1970,25 @@ def cmd_trigger(args):
         print(out["body"])
         sys.stderr.write("X-Hub-Signature-256: %s\n" % out["signature_256"])
     return 0
+
+
+def load_plugins():
+    """Load tests/sim/sim_*.py: each extends the simulator for one program
+    (publishing, insights, comments).  A plugin does `import graphsim as G`
+    and registers handlers with @G.route(...) (called as fn(api, req, *caps))
+    and its state with G.RESET_HOOKS.append(fn(sim))."""
+    import importlib.util
+    sys.modules.setdefault("graphsim", sys.modules[__name__])
+    for path in sorted(HERE.glob("sim_*.py")):
+        if path.stem in sys.modules:
+            continue
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[path.stem] = mod
+        spec.loader.exec_module(mod)
+
+
+load_plugins()
 
 
 def main(argv=None):
