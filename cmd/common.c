@@ -6,13 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <curl/curlver.h>
 #include <openssl/opensslv.h>
-#include <sqlite3.h>
 
 #include <build.h>  /* autoconf: PACKAGE_VERSION */
 #include "common.h"
+#include "store.h"
 
 
 const char *cmd_name = "igkit";
@@ -103,6 +104,10 @@ void note(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* "tenant-admin agent create" once cmd_main knows the command: the help
+ * a usage error points at. */
+static char usage_hint[96];
+
 void usage_error(const char *fmt, ...)
 {
 	va_list ap;
@@ -110,14 +115,21 @@ void usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vmsg(fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "Try '%s --help' for more information.\n", cmd_name);
+	fprintf(stderr, "Try '%s --help' for more information.\n",
+		usage_hint[0] ? usage_hint : cmd_name);
 	exit(IG_EX_USAGE);
+}
+
+void cmd_stdin_hint(const char *what)
+{
+	if (isatty(STDIN_FILENO) && !cmd_quiet)
+		fprintf(stderr, "%s: reading %s from stdin (end with Ctrl-D)\n", cmd_name, what);
 }
 
 static void version(void)
 {
 	printf("%s (igkit) %s\n", cmd_name, PACKAGE_VERSION);
-	printf("SQLite %s, jansson %s, %s, libcurl %s (build)\n", sqlite3_libversion(),
+	printf("SQLite %s, jansson %s, %s, libcurl %s (build)\n", ig_store_backend_version(),
 	       jansson_version_str(), OPENSSL_VERSION_TEXT, LIBCURL_VERSION);
 }
 
@@ -322,15 +334,22 @@ static int in_group(const struct cmd_row *row, const char *group)
 	return n && strlen(group) == n && !strncmp(row->name, group, n);
 }
 
+static const char *noun(const struct cmd_program *p)
+{
+	return p->noun ? p->noun : "command";
+}
+
+/* ------------------------------------------------------------ help */
+
 static void opt_line(FILE *f, const struct cmd_optdef *d)
 {
 	char left[64];
 
 	snprintf(left, sizeof(left), "--%s%s%s", d->name, d->arg ? " " : "", d->arg ? d->arg : "");
-	if (strlen(left) > 18)
-		fprintf(f, "      %s\n      %-18s %s\n", left, "", d->help ? d->help : "");
+	if (strlen(left) > 22)
+		fprintf(f, "      %s\n      %-22s %s\n", left, "", d->help ? d->help : "");
 	else
-		fprintf(f, "      %-18s %s\n", left, d->help ? d->help : "");
+		fprintf(f, "      %-22s %s\n", left, d->help ? d->help : "");
 }
 
 static void row_line(FILE *f, const struct cmd_row *row)
@@ -345,51 +364,85 @@ static void row_line(FILE *f, const struct cmd_row *row)
 		fprintf(f, "  %-28s %s\n", left, row->help ? row->help : "");
 }
 
+/* The program options any row of group (NULL: any row at all) takes, each
+ * once, in the order of the program's table. */
+static void group_opts(FILE *f, const struct cmd_program *p, const char *group)
+{
+	const struct cmd_row *w;
+	int i;
+
+	for (i = 0; p->opts && p->opts[i].name; i++)
+		for (w = p->rows; w->fn; w++)
+			if ((!group || in_group(w, group)) && row_takes(w, p->opts[i].id)) {
+				opt_line(f, &p->opts[i]);
+				break;
+			}
+}
+
+static void help_row(FILE *f, const struct cmd_program *p, const struct cmd_row *row)
+{
+	const int *o;
+
+	fprintf(f, "Usage: %s%s%s%s%s [OPTIONS]\n", cmd_name, row->name ? " " : "",
+		row->name ? row->name : "", row->operands && *row->operands ? " " : "",
+		row->operands ? row->operands : "");
+	if (row->help)
+		fprintf(f, "%c%s.\n", row->help[0] >= 'a' && row->help[0] <= 'z'
+			? row->help[0] - 'a' + 'A' : row->help[0], row->help + 1);
+	if (row->more)
+		fprintf(f, "%s", row->more);
+	fputs("\nOptions:\n", f);
+	for (o = row->opts; o && *o; o++) {
+		int i = opt_index(p, *o);
+
+		if (i >= 0)
+			opt_line(f, &p->opts[i]);
+	}
+	fputs(cmd_common_help, f);
+}
+
 void cmd_help(FILE *f, const struct cmd_program *p, const struct cmd_row *row, const char *group)
 {
 	const struct cmd_row *w;
-	const int *o;
 	int has_default = 0;
 
 	for (w = p->rows; w->fn; w++)
 		has_default |= !w->name;
 	if (row) {
-		fprintf(f, "Usage: %s%s%s%s%s [OPTIONS]\n", cmd_name, row->name ? " " : "",
-			row->name ? row->name : "", row->operands && *row->operands ? " " : "",
-			row->operands ? row->operands : "");
-		if (row->help)
-			fprintf(f, "%c%s.\n", row->help[0] >= 'a' && row->help[0] <= 'z'
-				? row->help[0] - 'a' + 'A' : row->help[0], row->help + 1);
-		if (row->more)
-			fprintf(f, "%s", row->more);
-		fputs("\nOptions:\n", f);
-		for (o = row->opts; o && *o; o++) {
-			int i = opt_index(p, *o);
-
-			if (i >= 0)
-				opt_line(f, &p->opts[i]);
-		}
-		fputs(cmd_common_help, f);
+		help_row(f, p, row);
 		return;
 	}
 	if (group) {
-		fprintf(f, "Usage: %s %s COMMAND [ARGS] [OPTIONS]\n\nCommands:\n", cmd_name, group);
+		fprintf(f, "Usage: %s %s %s [ARGS] [OPTIONS]\n\nCommands:\n", cmd_name, group,
+			has_default ? "COMMAND" : "COMMAND");
 		for (w = p->rows; w->fn; w++)
 			if (in_group(w, group))
 				row_line(f, w);
+		fputs("\nOptions:\n", f);
+		group_opts(f, p, group);
 		fprintf(f, "\n'%s %s COMMAND --help' shows a command's own options.\n", cmd_name, group);
 		return;
 	}
-	fprintf(f, "Usage: %s [OPTIONS] %s [ARGS]\n%s\n\nCommands:\n", cmd_name,
-		has_default ? "[COMMAND]" : "COMMAND", p->summary);
+	if (p->synopsis)
+		fprintf(f, "%s%s\n", p->synopsis, p->summary);
+	else
+		fprintf(f, "Usage: %s [OPTIONS] %s [ARGS]\n%s\n", cmd_name,
+			has_default ? "[COMMAND]" : "COMMAND", p->summary);
+	fputs("\nCommands:\n", f);
 	for (w = p->rows; w->fn; w++)
 		row_line(f, w);
 	if (p->more)
 		fprintf(f, "\n%s", p->more);
 	fprintf(f, "\n'%s COMMAND --help' shows a command's own options.\n\nOptions:\n", cmd_name);
+	group_opts(f, p, NULL);
+	fputs("Shared options:\n", f);
 	fputs(cmd_common_help, f);
 }
 
+/*
+ * One line per row: its name ("-" for the default row), a tab, its options
+ * (long names with "--", shared ones last), a tab, its operands.
+ */
 static void list_commands(const struct cmd_program *p)
 {
 	const struct cmd_row *w;
@@ -406,7 +459,7 @@ static void list_commands(const struct cmd_program *p)
 		}
 		for (i = 0; common_long[i].name; i++)
 			printf("--%s%s", common_long[i].name, common_long[i + 1].name ? " " : "");
-		putchar('\n');
+		printf("\t%s\n", w->operands ? w->operands : "");
 	}
 }
 
@@ -441,7 +494,10 @@ static void names(const struct cmd_program *p, const char *group, char *buf, siz
 	}
 }
 
-/* A usage error naming the command being parsed. */
+/* ------------------------------------------------------------ parsing */
+
+/* A usage error naming the command being parsed; the program's name comes
+ * first (usage_error), never getopt's idea of it. */
 static noreturn void sub_usage(const char *what, const char *msg, const char *arg)
 {
 	if (what && *what)
@@ -449,26 +505,27 @@ static noreturn void sub_usage(const char *what, const char *msg, const char *ar
 	usage_error("%s '%s'", msg, arg);
 }
 
-/* Options from argv (getopt permutes, so they may follow operands); the
- * shared ones are handled, program ones recorded, -h noted in want_help. */
+/* -h seen: the help is shown once the command is known. */
 static int want_help;
 
+/*
+ * Options from argv[1..] (getopt permutes, so they may follow operands;
+ * stop_at_operand: up to the first operand only).  The shared ones are
+ * handled, the program's recorded and their values checked.  optind is
+ * left at the first operand.
+ */
 static void parse_opts(struct cmd_run *r, int argc, char **argv, const struct option *lo,
 		       int stop_at_operand, const char *what)
 {
-	char shortopts[16];
+	const char *shortopts = stop_at_operand ? "+:" CMD_COMMON_SHORT : ":" CMD_COMMON_SHORT;
 	int c, i;
 
-	snprintf(shortopts, sizeof(shortopts), ":%s%s", stop_at_operand ? "+" : "", CMD_COMMON_SHORT);
-	if (stop_at_operand) {  /* '+' must come first */
-		snprintf(shortopts, sizeof(shortopts), "+:%s", CMD_COMMON_SHORT);
-	}
 	opterr = 0;
 	cmd_getopt_reset();
 	while ((c = getopt_long(argc, argv, shortopts, lo, NULL)) != -1) {
 		switch (c) {
 		case 'h':
-			want_help = 1;   /* shown once the command is known */
+			want_help = 1;
 			continue;
 		case '?':
 			if (optopt)
@@ -482,6 +539,8 @@ static void parse_opts(struct cmd_run *r, int argc, char **argv, const struct op
 		i = opt_index(r->prog, c);
 		if (i < 0)
 			sub_usage(what, "unrecognized option", argv[optind - 1]);
+		if (r->prog->opts[i].check && optarg)
+			r->prog->opts[i].check(r->prog->opts[i].name, optarg);
 		r->val[i] = optarg ? optarg : "";
 		r->count[i]++;
 	}
@@ -489,17 +548,15 @@ static void parse_opts(struct cmd_run *r, int argc, char **argv, const struct op
 
 const char **cmd_vals(const struct cmd_run *r, int id, int *n)
 {
-	const struct option *lo;
 	struct option *tab = long_table(r->prog);
 	const char **out = calloc((size_t)r->argc + 1, sizeof(*out));
 	int c, k = 0, saved = optind;
 
 	if (!out)
 		die(IG_EX_SOFTWARE, "out of memory");
-	lo = tab;
 	opterr = 0;
 	cmd_getopt_reset();
-	while ((c = getopt_long(r->argc, r->argv, ":" CMD_COMMON_SHORT, lo, NULL)) != -1)
+	while ((c = getopt_long(r->argc, r->argv, ":" CMD_COMMON_SHORT, tab, NULL)) != -1)
 		if (c == id)
 			out[k++] = optarg ? optarg : "";
 	optind = saved;
@@ -509,14 +566,132 @@ const char **cmd_vals(const struct cmd_run *r, int id, int *n)
 	return out;
 }
 
+static const struct cmd_row *default_row(const struct cmd_program *p)
+{
+	const struct cmd_row *w;
+
+	for (w = p->rows; w->fn; w++)
+		if (!w->name)
+			return w;
+	return NULL;
+}
+
+static noreturn void show_help(const struct cmd_program *p, const struct cmd_row *row,
+			       const char *group)
+{
+	cmd_help(stdout, p, row, group);
+	exit(cmd_finish(IG_EX_OK));
+}
+
+/*
+ * The command word: a row, a group (*group set), or, for a program with a
+ * default row taking operands, the default row's first operand (returns the
+ * default row, *sub_argc unchanged).  No word: the default row, or a usage
+ * error (after --help and --print-config, which need no command).
+ */
+static const struct cmd_row *find_command(struct cmd_run *r, int argc, char **argv,
+					  const char **group)
+{
+	const struct cmd_program *p = r->prog;
+	const struct cmd_row *w, *hit = NULL, *def = default_row(p);
+	char list[512];
+
+	*group = NULL;
+	if (argc == 0) {
+		if (want_help)
+			show_help(p, NULL, NULL);
+		if (def)
+			return def;
+		if (r->o.print_config) {
+			struct ig_ctx ctx;
+
+			cmd_ctx_open(&ctx, &r->o, 0);   /* prints and exits */
+		}
+		names(p, NULL, list, sizeof(list));
+		usage_error("which %s? (%s)", noun(p), list);
+	}
+	for (w = p->rows; w->fn; w++) {
+		if (!w->name)
+			continue;
+		if (!strcmp(w->name, argv[0]))
+			hit = w;
+		else if (in_group(w, argv[0]))
+			*group = argv[0];
+	}
+	if (hit || *group) {
+		snprintf(r->what, sizeof(r->what), "%s", argv[0]);
+		snprintf(usage_hint, sizeof(usage_hint), "%s %s", cmd_name, r->what);
+		return hit;
+	}
+	if (def && def->max)
+		return def;
+	names(p, NULL, list, sizeof(list));
+	usage_error("unknown %s '%s' (%s)", noun(p), argv[0], list);
+}
+
+/* The verb of group in argv[0]; usage errors name the group. */
+static const struct cmd_row *find_verb(struct cmd_run *r, int argc, char **argv,
+				       const char *group)
+{
+	const struct cmd_program *p = r->prog;
+	const struct cmd_row *w;
+	char list[512];
+
+	names(p, group, list, sizeof(list));
+	for (w = p->rows; argc && w->fn; w++)
+		if (in_group(w, group) && !strcmp(w->name + strlen(group) + 1, argv[0]))
+			break;
+	if (want_help)
+		show_help(p, argc && w->fn ? w : NULL, argc && w->fn ? NULL : group);
+	if (!argc)
+		usage_error("%s: which sub%s? (%s)", group, noun(p), list);
+	if (!w->fn)
+		usage_error("%s: unknown sub%s '%s' (%s)", group, noun(p), argv[0], list);
+	snprintf(r->what, sizeof(r->what), "%s", w->name);
+	snprintf(usage_hint, sizeof(usage_hint), "%s %s", cmd_name, r->what);
+	return w;
+}
+
+/* Operand counts and options that do not apply: usage errors. */
+static void check_run(struct cmd_run *r)
+{
+	const struct cmd_program *p = r->prog;
+	const struct cmd_row *row = r->row;
+	const char *what = r->what;
+	int i;
+
+	if (r->narg < row->min)
+		usage_error("%s%smissing %s", what, *what ? ": " : "", row->operands);
+	if (r->narg > row->max)
+		usage_error("%s%sunexpected argument '%s'", what, *what ? ": " : "",
+			    r->arg[row->max]);
+	for (i = 0; p->opts && p->opts[i].name; i++) {
+		const char *o = p->opts[i].name;
+
+		if (!r->count[i] || row_takes(row, p->opts[i].id))
+			continue;
+		if (!*what)
+			usage_error("--%s needs a %s", o, noun(p));
+		switch (p->wording) {
+		case CMD_SAY_TAKE:
+			usage_error("%s does not take --%s", what, o);
+		case CMD_SAY_TO:
+			usage_error("--%s does not apply to %s", o, what);
+		default:
+			usage_error("%s: --%s does not apply here", what, o);
+		}
+	}
+	if (row->check)
+		row->check(r);
+}
+
 int cmd_main(const struct cmd_program *p, int argc, char **argv)
 {
 	static struct cmd_run r;   /* static: zeroed, reachable until exit */
-	const struct cmd_row *row = NULL, *w;
-	const char *group = NULL;
+	const struct cmd_row *row;
+	const char *group;
 	struct option *lo;
-	char list[512];
-	int sub_argc, rc, i, has_default = 0;
+	int sub_argc, rc;
 	char **sub_argv;
 
 	cmd_init(argc, argv);
@@ -527,95 +702,31 @@ int cmd_main(const struct cmd_program *p, int argc, char **argv)
 		list_commands(p);
 		return cmd_finish(IG_EX_OK);
 	}
-	for (w = p->rows; w->fn; w++)
-		if (!w->name)
-			has_default = 1, row = w;
 	lo = long_table(p);
 
 	/* Options before the command (the shared ones, or the default row's). */
 	parse_opts(&r, argc, argv, lo, 1, "");
-	if (want_help) {
-		cmd_help(stdout, p, NULL, NULL);
-		exit(cmd_finish(IG_EX_OK));
-	}
 	sub_argc = argc - optind;
 	sub_argv = argv + optind;
-
-	if (sub_argc > 0) {
-		const char *word = sub_argv[0];
-		const struct cmd_row *hit = NULL;
-		int is_group = 0;
-
-		for (w = p->rows; w->fn; w++) {
-			if (!w->name)
-				continue;
-			if (!strcmp(w->name, word))
-				hit = w;
-			else if (in_group(w, word))
-				is_group = 1;
-		}
-		if (hit || is_group) {
-			row = hit;
-			group = is_group ? word : NULL;
-			snprintf(r.what, sizeof(r.what), "%s", word);
-		} else if (!has_default || !row->max) {
-			names(p, NULL, list, sizeof(list));
-			usage_error("unknown command '%s' (%s)", word, list);
-		}
-	} else if (!has_default) {
-		if (r.o.print_config) {
-			struct ig_ctx ctx;
-
-			cmd_ctx_open(&ctx, &r.o, 0);   /* prints and exits */
-		}
-		names(p, NULL, list, sizeof(list));
-		usage_error("which command? (%s)", list);
-	}
-
-	if (group || (row && row->name)) {
+	row = find_command(&r, sub_argc, sub_argv, &group);
+	if (group || row->name) {
 		/* the command's own options, anywhere after its name */
 		parse_opts(&r, sub_argc, sub_argv, lo, 0, r.what);
 		sub_argv += optind;
 		sub_argc -= optind;
 	}
+	free(lo);
 	if (group) {
-		names(p, group, list, sizeof(list));
-		for (w = p->rows; sub_argc && w->fn; w++)
-			if (in_group(w, group) && !strcmp(w->name + strlen(group) + 1, sub_argv[0]))
-				break;
-		if (want_help) {
-			cmd_help(stdout, p, sub_argc && w->fn ? w : NULL, sub_argc && w->fn ? NULL : group);
-			exit(cmd_finish(IG_EX_OK));
-		}
-		if (!sub_argc)
-			usage_error("%s: which subcommand? (%s)", group, list);
-		for (w = p->rows; w->fn; w++)
-			if (in_group(w, group) && !strcmp(w->name + strlen(group) + 1, sub_argv[0]))
-				break;
-		if (!w->fn)
-			usage_error("%s: unknown subcommand '%s' (%s)", group, sub_argv[0], list);
-		row = w;
-		snprintf(r.what, sizeof(r.what), "%s", w->name);
+		row = find_verb(&r, sub_argc, sub_argv, group);
 		sub_argv++;
 		sub_argc--;
 	}
-	free(lo);
-	if (want_help) {
-		cmd_help(stdout, p, row, NULL);
-		exit(cmd_finish(IG_EX_OK));
-	}
+	if (want_help)
+		show_help(p, row, NULL);
 	r.row = row;
-	if (sub_argc < row->min)
-		usage_error("%s%smissing %s", r.what, *r.what ? ": " : "", row->operands);
-	if (sub_argc > row->max)
-		usage_error("%s%sunexpected argument '%s'", r.what, *r.what ? ": " : "",
-			    sub_argv[row->max]);
-	for (i = 0; p->opts && p->opts[i].name; i++)
-		if (r.count[i] && !row_takes(row, p->opts[i].id))
-			usage_error("%s%s--%s does not apply here", r.what, *r.what ? ": " : "",
-				    p->opts[i].name);
 	r.arg = sub_argv;
 	r.narg = sub_argc;
+	check_run(&r);
 	if (row->needs || r.o.print_config) {
 		cmd_ctx_open(&r.ctx, &r.o, row->needs & ~CMD_CONFIG);
 		r.ctx_open = 1;

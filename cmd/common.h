@@ -114,6 +114,9 @@ struct cmd_optdef {
 	int id;
 	const char *arg;      /* its argument in --help ("N", "TIME"); NULL for a flag */
 	const char *help;     /* one line */
+	/* NULL, or a check of a given value (dies with usage_error), run as
+	 * soon as the command line is parsed, before anything is opened */
+	void (*check)(const char *opt, const char *arg);
 };
 
 struct cmd_run;
@@ -128,6 +131,17 @@ struct cmd_row {
 	const char *operands; /* for usage: "SLUG|-", "[FILE]" */
 	const char *help;     /* one line for the command list */
 	const char *more;     /* NULL, or more text for the command's own --help */
+	/* NULL, or checks of the invocation (operands, option combinations)
+	 * that run before the context is opened; they die with usage_error */
+	void (*check)(struct cmd_run *r);
+};
+
+/* How "option X does not apply to command C" is worded (programs keep
+ * the wording their users and scripts know). */
+enum cmd_wording {
+	CMD_SAY_HERE = 0,   /* "agent delete: --personality does not apply here" */
+	CMD_SAY_TAKE,       /* "list does not take --erase" */
+	CMD_SAY_TO,         /* "--text does not apply to pause" */
 };
 
 struct cmd_program {
@@ -135,6 +149,9 @@ struct cmd_program {
 	const char *more;                 /* NULL, or text after the command list */
 	const struct cmd_optdef *opts;    /* every program option; { 0 }-terminated */
 	const struct cmd_row *rows;       /* { 0 }-terminated (fn == NULL ends it) */
+	const char *noun;                 /* NULL ("command"), or "subcommand" */
+	enum cmd_wording wording;
+	const char *synopsis;             /* NULL, or the Usage lines instead of the generated one */
 };
 
 #define CMD_MAXOPT 128
@@ -179,6 +196,13 @@ long long cmd_val_number(const struct cmd_run *r, int id, long long min, long lo
  * from the binary.
  */
 int cmd_main(const struct cmd_program *p, int argc, char **argv);
+
+/*
+ * Before reading stdin: when stdin is a terminal, say on stderr (one line)
+ * what is expected there, e.g. "JSON Lines of routed events"; nothing
+ * otherwise.  Cosmetic: a person who typed the command sees why it waits.
+ */
+void cmd_stdin_hint(const char *what);
 
 /* Print p's help for row (NULL: the program's) to f. */
 void cmd_help(FILE *f, const struct cmd_program *p, const struct cmd_row *row, const char *group);

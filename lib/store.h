@@ -182,9 +182,13 @@ int ig_store_changes(struct ig_store *st);
 /* Named backend features. */
 /* 1 when the table exists, 0 when not (schema discovery). */
 int ig_store_has_table(struct ig_store *st, const char *name);
-/* Tune the connection for a bulk intake run (pipe mode): temporary
- * structures in memory.  Durability is unchanged. */
+/* Tune the connection for a bulk intake run (pipe mode): a larger page
+ * cache, temporary structures in memory.  Durability is unchanged. */
 int ig_store_tune_bulk(struct ig_store *st, struct ig_err *err);
+
+/* ---- shape branch */
+/* The backend library's version ("3.45.1"), for --version. */
+const char *ig_store_backend_version(void);
 
 /* TRANSITION: the old names, until every module is converted. */
 #define ig_store_bind ig_stmt_bind
