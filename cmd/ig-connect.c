@@ -23,53 +23,8 @@
 #include "connect.h"
 #include "crypto.h"
 #include "graph.h"
+#include "cgi.h"
 #include "igtime.h"
-
-static const char help_text[] =
-	"Usage: ig-connect [OPTIONS] COMMAND [ARGS]\n"
-	"Connect Instagram accounts (Instagram Login or Facebook Login) to tenants and\n"
-	"agents; keep their tokens sealed, tested and refreshed; answer Meta's callbacks.\n"
-	"\n"
-	"Commands:\n"
-	"  url --tenant T [--agent A] [--flavour F] [--scopes S] [--ttl D]\n"
-	"                            print an authorisation URL with a single-use state\n"
-	"  callback                  finish it: read the redirect URL on stdin\n"
-	"  add --tenant T [--agent A] [--flavour F]\n"
-	"                            connect from a token read on stdin\n"
-	"  list                      the connected accounts (tokens masked)\n"
-	"  assign ACCOUNT (--agent A | --default) [--location L | --no-location]\n"
-	"  test ACCOUNT|--all        call the API with the stored token; brand snapshot\n"
-	"  refresh [ACCOUNT] [--within DAYS]\n"
-	"                            refresh tokens that expire soon (for cron)\n"
-	"  subscribe [ACCOUNT|--all] [--fields LIST]\n"
-	"                            subscribe accounts to webhook fields\n"
-	"  doctor [ACCOUNT|--all]    check token, scopes, subscription, Page link\n"
-	"  disconnect ACCOUNT [--erase]\n"
-	"  move ACCOUNT --to-tenant T   (super admin)\n"
-	"  rekey --new-key-file F    re-seal every token under a new master key (super admin)\n"
-	"  deauthorize               Meta's deauthorize callback (signed_request; CGI too)\n"
-	"  data-deletion             Meta's data-deletion callback (signed_request; CGI too)\n"
-	"  deletion-status CODE      a data-deletion request's status (CGI too)\n"
-	"\n"
-	"ACCOUNT is the Instagram account id, @username, or the Page id.\n"
-	"\n"
-	"Options:\n"
-	"      --agent NAME       the agent that answers on the account\n"
-	"      --default          assign: the tenant's default agent answers\n"
-	"      --location NAME    assign: the account's location\n"
-	"      --no-location      assign: clear the location\n"
-	"      --flavour F        instagram (Instagram Login, default) or facebook\n"
-	"      --scopes LIST      url: permissions to ask for (comma list)\n"
-	"      --ttl DURATION     url: how long the URL stays valid (default 10m)\n"
-	"      --all              every account of the tenant (all tenants for a super admin)\n"
-	"      --within DAYS      refresh: tokens expiring within DAYS (default 10)\n"
-	"      --fields LIST      subscribe: webhook fields (default: the flavour's list)\n"
-	"      --erase            disconnect: delete the account and its history\n"
-	"      --to-tenant SLUG   move: the tenant that gets the account\n"
-	"      --new-key-file F   rekey: the new 32-byte master key\n";
-
-/* The help: ours, then the shared options (filled in by main). */
-static char help[sizeof(help_text) + 2048];
 
 enum {
 	OPT_AGENT = OPT_PROGRAM, OPT_DEFAULT, OPT_LOCATION, OPT_NO_LOCATION, OPT_FLAVOUR,
@@ -77,92 +32,56 @@ enum {
 	OPT_NEW_KEY_FILE
 };
 
-static const struct option long_opts[] = {
-	CMD_COMMON_LONG,
-	{ "agent", required_argument, NULL, OPT_AGENT },
-	{ "default", no_argument, NULL, OPT_DEFAULT },
-	{ "location", required_argument, NULL, OPT_LOCATION },
-	{ "no-location", no_argument, NULL, OPT_NO_LOCATION },
-	{ "flavour", required_argument, NULL, OPT_FLAVOUR },
-	{ "scopes", required_argument, NULL, OPT_SCOPES },
-	{ "ttl", required_argument, NULL, OPT_TTL },
-	{ "all", no_argument, NULL, OPT_ALL },
-	{ "within", required_argument, NULL, OPT_WITHIN },
-	{ "fields", required_argument, NULL, OPT_FIELDS },
-	{ "erase", no_argument, NULL, OPT_ERASE },
-	{ "to-tenant", required_argument, NULL, OPT_TO_TENANT },
-	{ "new-key-file", required_argument, NULL, OPT_NEW_KEY_FILE },
-	{ NULL, 0, NULL, 0 }
-};
-
-/* Everything any subcommand may be given; each checks what applies to it. */
-struct args {
-	struct cmd_opts o;
-	const char *agent, *location, *flavour, *scopes, *fields, *to_tenant, *new_key_file;
-	int to_default, no_location, all, erase;
-	int64_t ttl, within;
-	int seen_ttl, seen_within;
-	char **pos;           /* positional arguments after the subcommand */
-	int npos;
-};
-
-/* Options a subcommand accepts, as a bit per OPT_ value. */
-#define BIT(o) (1u << ((o) - OPT_PROGRAM))
-
-static void parse(int argc, char **argv, const char *cmd, unsigned allowed, struct args *a)
+static void check_flavour(const char *opt, const char *v)
 {
-	int c;
-
-	cmd_getopt_reset();
-	while ((c = getopt_long(argc, argv, CMD_COMMON_SHORT, long_opts, NULL)) != -1) {
-		if (cmd_option(&a->o, c, optarg, help))
-			continue;
-		if (c >= OPT_PROGRAM && !(allowed & BIT(c))) {
-			const struct option *lo;
-
-			for (lo = long_opts; lo->name && lo->val != c; lo++)
-				;
-			usage_error("%s does not take --%s", cmd, lo->name ? lo->name : "?");
-		}
-		switch (c) {
-		case OPT_AGENT: a->agent = optarg; break;
-		case OPT_DEFAULT: a->to_default = 1; break;
-		case OPT_LOCATION: a->location = optarg; break;
-		case OPT_NO_LOCATION: a->no_location = 1; break;
-		case OPT_FLAVOUR:
-			if (ig_connect_flavour_valid(optarg))
-				usage_error("--flavour takes instagram or facebook, not '%s'", optarg);
-			a->flavour = optarg;
-			break;
-		case OPT_SCOPES: a->scopes = optarg; break;
-		case OPT_TTL:
-			if (ig_duration_parse(optarg, &a->ttl) || a->ttl < 60 || a->ttl > 86400)
-				usage_error("--ttl takes a duration from 60s to 24h (e.g. 10m), not '%s'",
-					    optarg);
-			a->seen_ttl = 1;
-			break;
-		case OPT_ALL: a->all = 1; break;
-		case OPT_WITHIN:
-			a->within = cmd_number("--within", optarg, 0, 3650);
-			a->seen_within = 1;
-			break;
-		case OPT_FIELDS: a->fields = optarg; break;
-		case OPT_ERASE: a->erase = 1; break;
-		case OPT_TO_TENANT: a->to_tenant = optarg; break;
-		case OPT_NEW_KEY_FILE: a->new_key_file = optarg; break;
-		default:
-			usage_error("unknown option");
-		}
-	}
-	a->pos = argv + optind;
-	a->npos = argc - optind;
+	if (ig_connect_flavour_valid(v))
+		usage_error("--%s takes instagram or facebook, not '%s'", opt, v);
 }
 
-static void no_more_args(const struct args *a, int max, const char *cmd)
+static int64_t ttl_value(const char *v)
 {
-	if (a->npos > max)
-		usage_error("%s: unexpected argument '%s'", cmd, a->pos[max]);
+	int64_t ttl;
+
+	if (ig_duration_parse(v, &ttl) || ttl < 60 || ttl > 86400)
+		return -1;
+	return ttl;
 }
+
+static void check_ttl(const char *opt, const char *v)
+{
+	if (ttl_value(v) < 0)
+		usage_error("--%s takes a duration from 60s to 24h (e.g. 10m), not '%s'", opt, v);
+}
+
+static void check_within(const char *opt, const char *v)
+{
+	(void)opt;
+	cmd_number("--within", v, 0, 3650);
+}
+
+static const struct cmd_optdef opts[] = {
+	{ "agent", required_argument, OPT_AGENT, "NAME", "the agent that answers on the account", NULL },
+	{ "default", no_argument, OPT_DEFAULT, NULL, "assign: the tenant's default agent answers", NULL },
+	{ "location", required_argument, OPT_LOCATION, "NAME", "assign: the account's location", NULL },
+	{ "no-location", no_argument, OPT_NO_LOCATION, NULL, "assign: clear the location", NULL },
+	{ "flavour", required_argument, OPT_FLAVOUR, "F",
+	  "instagram (Instagram Login, default) or facebook", check_flavour },
+	{ "scopes", required_argument, OPT_SCOPES, "LIST", "url: permissions to ask for (comma list)", NULL },
+	{ "ttl", required_argument, OPT_TTL, "DURATION",
+	  "url: how long the URL stays valid (default 10m)", check_ttl },
+	{ "all", no_argument, OPT_ALL, NULL,
+	  "every account of the tenant (all tenants for a super admin)", NULL },
+	{ "within", required_argument, OPT_WITHIN, "DAYS",
+	  "refresh: tokens expiring within DAYS (default 10)", check_within },
+	{ "fields", required_argument, OPT_FIELDS, "LIST",
+	  "subscribe: webhook fields (default: the flavour's list)", NULL },
+	{ "erase", no_argument, OPT_ERASE, NULL, "disconnect: delete the account and its history", NULL },
+	{ "to-tenant", required_argument, OPT_TO_TENANT, "SLUG", "move: the tenant that gets the account", NULL },
+	{ "new-key-file", required_argument, OPT_NEW_KEY_FILE, "F", "rekey: the new 32-byte master key", NULL },
+	{ 0 }
+};
+
+#define FLAVOUR(r) (cmd_val(r, OPT_FLAVOUR) ? cmd_val(r, OPT_FLAVOUR) : "instagram")
 
 /* Rank of an exit code for the summary of a run over several accounts:
  * internal and store trouble first, then what a human must do. */
@@ -206,23 +125,27 @@ static char *read_stdin(size_t max)
 
 /* ------------------------------------------------------------ url, callback, add */
 
-static int cmd_url(struct ig_ctx *ctx, struct args *a)
+static int cmd_url(struct cmd_run *r)
 {
+	struct ig_ctx *ctx = &r->ctx;
 	struct ig_err err = { 0 };
 	int64_t tid;
 	json_t *out;
 
-	no_more_args(a, 0, "url");
-	if (!a->o.tenant)
-		usage_error("url needs --tenant");
-	cmd_ctx_open(ctx, &a->o, CMD_STORE);
-	if (ig_connect_tenant(ctx, a->o.tenant, IG_WRITE, "account.connect", 0, &tid, &err)
-	    || ig_connect_url(ctx, tid, a->agent, a->flavour ? a->flavour : "instagram", a->scopes,
-			      a->seen_ttl ? a->ttl : IG_CONNECT_STATE_TTL, &out, &err))
+	if (ig_connect_tenant(ctx, r->o.tenant, IG_WRITE, "account.connect", 0, &tid, &err)
+	    || ig_connect_url(ctx, tid, cmd_val(r, OPT_AGENT), FLAVOUR(r), cmd_val(r, OPT_SCOPES),
+			      cmd_val(r, OPT_TTL) ? ttl_value(cmd_val(r, OPT_TTL)) : IG_CONNECT_STATE_TTL,
+			      &out, &err))
 		die_err(&err);
 	cmd_emit(out);
 	json_decref(out);
 	return 0;
+}
+
+static void need_tenant(struct cmd_run *r)
+{
+	if (!r->o.tenant)
+		usage_error("%s needs --tenant", r->what);
 }
 
 /* Print connected accounts on stdout, skipped ones on stderr. */
@@ -244,16 +167,16 @@ static void emit_connected(const json_t *arr)
 	}
 }
 
-static int cmd_callback(struct ig_ctx *ctx, struct args *a)
+static int cmd_callback(struct cmd_run *r)
 {
+	struct ig_ctx *ctx = &r->ctx;
 	struct ig_err err = { 0 };
 	struct ig_graph g;
 	json_t *out = NULL;
 	char *in;
 	int rc;
 
-	no_more_args(a, 0, "callback");
-	cmd_ctx_open(ctx, &a->o, CMD_STORE);
+	cmd_stdin_hint("the redirect URL");
 	in = read_stdin(64 * 1024);
 	open_graph(&g, ctx);
 	rc = ig_connect_callback(ctx, &g, in, &out, &err);
@@ -267,8 +190,9 @@ static int cmd_callback(struct ig_ctx *ctx, struct args *a)
 	return 0;
 }
 
-static int cmd_add(struct ig_ctx *ctx, struct args *a)
+static int cmd_add(struct cmd_run *r)
 {
+	struct ig_ctx *ctx = &r->ctx;
 	struct ig_err err = { 0 };
 	struct ig_graph g;
 	json_t *out = NULL;
@@ -277,18 +201,15 @@ static int cmd_add(struct ig_ctx *ctx, struct args *a)
 	size_t n;
 	int rc;
 
-	no_more_args(a, 0, "add");
-	if (!a->o.tenant)
-		usage_error("add needs --tenant");
-	cmd_ctx_open(ctx, &a->o, CMD_STORE);
-	if (ig_connect_tenant(ctx, a->o.tenant, IG_WRITE, "account.connect", 0, &tid, &err))
+	if (ig_connect_tenant(ctx, r->o.tenant, IG_WRITE, "account.connect", 0, &tid, &err))
 		die_err(&err);
+	cmd_stdin_hint("an access token");
 	in = read_stdin(16 * 1024);
 	in[strcspn(in, "\r\n")] = '\0';
 	for (n = strlen(in); n && (in[n - 1] == ' ' || in[n - 1] == '\t'); n--)
 		in[n - 1] = '\0';
 	open_graph(&g, ctx);
-	rc = ig_connect_add(ctx, &g, tid, a->agent, a->flavour ? a->flavour : "instagram",
+	rc = ig_connect_add(ctx, &g, tid, cmd_val(r, OPT_AGENT), FLAVOUR(r),
 			    in + strspn(in, " \t"), &out, &err);
 	ig_wipe_free(in);
 	ig_graph_release(&g);
@@ -307,23 +228,22 @@ static int list_row(void *arg, const json_t *row)
 	return ig_out_row(arg, row) ? IG_EX_IOERR : 0;
 }
 
-static int cmd_list(struct ig_ctx *ctx, struct args *a)
+static int cmd_list(struct cmd_run *r)
 {
 	static const char *const cols[] = {
 		"tenant", "account", "username", "flavour", "status", "agent", "location",
 		"token", "token_expires_at", "last_error", "error_count", "message_count",
 		"user_count", "last_synced_at", NULL
 	};
+	struct ig_ctx *ctx = &r->ctx;
 	struct ig_err err = { 0 };
 	struct ig_out out;
 	int64_t tid;
 	int rc;
 
-	no_more_args(a, 0, "list");
-	cmd_ctx_open(ctx, &a->o, CMD_STORE);
-	if (ig_connect_tenant(ctx, a->o.tenant, IG_READ, "account.list", 1, &tid, &err))
+	if (ig_connect_tenant(ctx, r->o.tenant, IG_READ, "account.list", 1, &tid, &err))
 		die_err(&err);
-	ig_out_init(&out, stdout, a->o.format, cols);
+	ig_out_init(&out, stdout, r->o.format, cols);
 	rc = ig_connect_list(ctx, tid, list_row, &out, &err);
 	if (ig_out_finish(&out) || rc == IG_EX_IOERR)
 		die(IG_EX_IOERR, "cannot write to stdout:");
@@ -332,39 +252,41 @@ static int cmd_list(struct ig_ctx *ctx, struct args *a)
 	return 0;
 }
 
-/* The one ACCOUNT argument of a subcommand, resolved with access. */
-static void one_account(struct ig_ctx *ctx, struct args *a, const char *cmd, enum ig_access acc,
-			const char *action, struct ig_account *out)
+/* The one ACCOUNT operand of a command, resolved with access. */
+static void one_account(struct cmd_run *r, enum ig_access acc, const char *action,
+			struct ig_account *out)
 {
 	struct ig_err err = { 0 };
 	int64_t tid = 0;
 
-	if (a->o.tenant && ig_connect_tenant(ctx, a->o.tenant, acc, action, 0, &tid, &err))
+	if (r->o.tenant && ig_connect_tenant(&r->ctx, r->o.tenant, acc, action, 0, &tid, &err))
 		die_err(&err);
-	if (ig_connect_find(ctx, tid, a->pos[0], acc, action, out, &err))
+	if (ig_connect_find(&r->ctx, tid, r->arg[0], acc, action, out, &err))
 		die_err(&err);
-	(void)cmd;
 }
 
-static int cmd_assign(struct ig_ctx *ctx, struct args *a)
+static void check_assign(struct cmd_run *r)
+{
+	int agent = cmd_val(r, OPT_AGENT) != NULL, def = cmd_val(r, OPT_DEFAULT) != NULL;
+	int loc = cmd_val(r, OPT_LOCATION) != NULL, noloc = cmd_val(r, OPT_NO_LOCATION) != NULL;
+
+	if (agent && def)
+		usage_error("assign takes --agent or --default, not both");
+	if (loc && noloc)
+		usage_error("assign takes --location or --no-location, not both");
+	if (!agent && !def && !loc && !noloc)
+		usage_error("assign needs --agent, --default, --location or --no-location");
+}
+
+static int cmd_assign(struct cmd_run *r)
 {
 	struct ig_err err = { 0 };
 	struct ig_account acc;
 	json_t *out;
 
-	if (a->npos < 1)
-		usage_error("assign needs an ACCOUNT");
-	no_more_args(a, 1, "assign");
-	if (!!a->agent + a->to_default > 1)
-		usage_error("assign takes --agent or --default, not both");
-	if (a->location && a->no_location)
-		usage_error("assign takes --location or --no-location, not both");
-	if (!a->agent && !a->to_default && !a->location && !a->no_location)
-		usage_error("assign needs --agent, --default, --location or --no-location");
-	cmd_ctx_open(ctx, &a->o, CMD_STORE);
-	one_account(ctx, a, "assign", IG_WRITE, "account.assign", &acc);
-	if (ig_connect_assign(ctx, &acc, a->agent, a->to_default,
-			      a->no_location ? "" : a->location, &out, &err))
+	one_account(r, IG_WRITE, "account.assign", &acc);
+	if (ig_connect_assign(&r->ctx, &acc, cmd_val(r, OPT_AGENT), cmd_val(r, OPT_DEFAULT) != NULL,
+			      cmd_val(r, OPT_NO_LOCATION) ? "" : cmd_val(r, OPT_LOCATION), &out, &err))
 		die_err(&err);
 	cmd_emit(out);
 	json_decref(out);
@@ -373,44 +295,52 @@ static int cmd_assign(struct ig_ctx *ctx, struct args *a)
 
 /* ------------------------------------------------------------ per-account runs */
 
-typedef int per_account_fn(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_account *acc,
-			   const struct args *a, json_t **out, struct ig_err *err);
+typedef int per_account_fn(struct cmd_run *r, struct ig_graph *g, const struct ig_account *acc,
+			   json_t **out, struct ig_err *err);
 
-static int do_test(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_account *acc,
-		   const struct args *a, json_t **out, struct ig_err *err)
+static int do_test(struct cmd_run *r, struct ig_graph *g, const struct ig_account *acc,
+		   json_t **out, struct ig_err *err)
 {
-	(void)a;
-	return ig_connect_test(ctx, g, acc, out, err);
+	return ig_connect_test(&r->ctx, g, acc, out, err);
 }
 
-static int do_refresh(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_account *acc,
-		      const struct args *a, json_t **out, struct ig_err *err)
+static int do_refresh(struct cmd_run *r, struct ig_graph *g, const struct ig_account *acc,
+		      json_t **out, struct ig_err *err)
 {
-	return ig_connect_refresh(ctx, g, acc, (a->seen_within ? a->within : 10) * 86400, out, err);
+	return ig_connect_refresh(&r->ctx, g, acc, cmd_val_number(r, OPT_WITHIN, 0, 3650, 10) * 86400,
+				  out, err);
 }
 
-static int do_subscribe(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_account *acc,
-			const struct args *a, json_t **out, struct ig_err *err)
+static int do_subscribe(struct cmd_run *r, struct ig_graph *g, const struct ig_account *acc,
+			json_t **out, struct ig_err *err)
 {
-	return ig_connect_subscribe(ctx, g, acc, a->fields, out, err);
+	return ig_connect_subscribe(&r->ctx, g, acc, cmd_val(r, OPT_FIELDS), out, err);
 }
 
-static int do_doctor(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_account *acc,
-		     const struct args *a, json_t **out, struct ig_err *err)
+static int do_doctor(struct cmd_run *r, struct ig_graph *g, const struct ig_account *acc,
+		     json_t **out, struct ig_err *err)
 {
-	(void)a;
-	return ig_connect_doctor(ctx, g, acc, out, err);
+	return ig_connect_doctor(&r->ctx, g, acc, out, err);
+}
+
+/* ACCOUNT or --all; test needs one of them, the others default to all. */
+static void check_account_or_all(struct cmd_run *r)
+{
+	if (r->narg && cmd_val(r, OPT_ALL))
+		usage_error("%s takes an ACCOUNT or --all, not both", r->what);
+	if (!r->narg && !cmd_val(r, OPT_ALL) && !strcmp(r->what, "test"))
+		usage_error("%s needs an ACCOUNT or --all", r->what);
 }
 
 /*
- * Run fn on ACCOUNT, or on every connected account of the tenant with --all
- * (or when all_default is set and no ACCOUNT is named).  One record per
- * account on stdout; failures also on stderr; the exit code is the most
- * serious one (see rank()).
+ * Run fn on ACCOUNT, or on every connected account of the tenant (--all, or
+ * no ACCOUNT).  One record per account on stdout; failures also on stderr;
+ * the exit code is the most serious one (see rank()).
  */
-static int per_account(struct ig_ctx *ctx, struct args *a, const char *cmd, enum ig_access access,
-		       const char *action, int all_default, int temp_first, per_account_fn *fn)
+static int per_account(struct cmd_run *r, enum ig_access access, const char *action,
+		       int temp_first, per_account_fn *fn)
 {
+	struct ig_ctx *ctx = &r->ctx;
 	struct ig_err err = { 0 };
 	struct ig_account *accs = NULL, one;
 	struct ig_graph g;
@@ -419,18 +349,12 @@ static int per_account(struct ig_ctx *ctx, struct args *a, const char *cmd, enum
 	int64_t tid = 0;
 	int code = 0;
 
-	no_more_args(a, 1, cmd);
-	if (a->npos && a->all)
-		usage_error("%s takes an ACCOUNT or --all, not both", cmd);
-	if (!a->npos && !a->all && !all_default)
-		usage_error("%s needs an ACCOUNT or --all", cmd);
-	cmd_ctx_open(ctx, &a->o, CMD_STORE);
-	if (a->npos) {
-		one_account(ctx, a, cmd, access, action, &one);
+	if (r->narg) {
+		one_account(r, access, action, &one);
 		accs = &one;
 		n = 1;
 	} else {
-		if (ig_connect_tenant(ctx, a->o.tenant, access, action, 1, &tid, &err)
+		if (ig_connect_tenant(ctx, r->o.tenant, access, action, 1, &tid, &err)
 		    || ig_connect_all(ctx, tid, 0, &accs, &n, &err))
 			die_err(&err);
 		if (n == 0)
@@ -439,13 +363,13 @@ static int per_account(struct ig_ctx *ctx, struct args *a, const char *cmd, enum
 	open_graph(&g, ctx);
 	/* One row per account; --format table|csv takes the record's keys as
 	 * columns. */
-	ig_out_init(&listing, stdout, a->o.format, NULL);
+	ig_out_init(&listing, stdout, r->o.format, NULL);
 	for (i = 0; i < n; i++) {
 		json_t *out = NULL;
 		int rc;
 
 		ig_err_clear(&err);
-		rc = fn(ctx, &g, &accs[i], a, &out, &err);
+		rc = fn(r, &g, &accs[i], &out, &err);
 		if (out && ig_out_row(&listing, out))
 			die(IG_EX_IOERR, "cannot write to stdout:");
 		json_decref(out);
@@ -465,25 +389,41 @@ static int per_account(struct ig_ctx *ctx, struct args *a, const char *cmd, enum
 	return code;
 }
 
+static int cmd_test(struct cmd_run *r)
+{
+	return per_account(r, IG_READ, "account.test", 0, do_test);
+}
+
+static int cmd_refresh(struct cmd_run *r)
+{
+	return per_account(r, IG_WRITE, "token.refresh", 1, do_refresh);
+}
+
+static int cmd_subscribe(struct cmd_run *r)
+{
+	return per_account(r, IG_WRITE, "account.subscribe", 0, do_subscribe);
+}
+
+static int cmd_doctor(struct cmd_run *r)
+{
+	return per_account(r, IG_READ, "account.doctor", 0, do_doctor);
+}
+
 /* ------------------------------------------------------------ disconnect, move, rekey */
 
-static int cmd_disconnect(struct ig_ctx *ctx, struct args *a)
+static int cmd_disconnect(struct cmd_run *r)
 {
 	struct ig_err err = { 0 };
 	struct ig_account acc;
 	struct ig_graph g;
 	json_t *out = NULL, *w;
+	int erase = cmd_val(r, OPT_ERASE) != NULL;
 	size_t i;
 	int rc;
 
-	if (a->npos < 1)
-		usage_error("disconnect needs an ACCOUNT");
-	no_more_args(a, 1, "disconnect");
-	cmd_ctx_open(ctx, &a->o, CMD_STORE);
-	one_account(ctx, a, "disconnect", IG_WRITE, a->erase ? "account.erase" : "account.disconnect",
-		    &acc);
-	open_graph(&g, ctx);
-	rc = ig_connect_disconnect(ctx, &g, &acc, a->erase, &out, &err);
+	one_account(r, IG_WRITE, erase ? "account.erase" : "account.disconnect", &acc);
+	open_graph(&g, &r->ctx);
+	rc = ig_connect_disconnect(&r->ctx, &g, &acc, erase, &out, &err);
 	ig_graph_release(&g);
 	json_array_foreach(json_object_get(out, "warnings"), i, w)
 		warn("could not unsubscribe %s (disconnected anyway): %s", acc.external_id,
@@ -496,34 +436,38 @@ static int cmd_disconnect(struct ig_ctx *ctx, struct args *a)
 	return 0;
 }
 
-static int cmd_move(struct ig_ctx *ctx, struct args *a)
+static void check_move(struct cmd_run *r)
+{
+	if (!cmd_val(r, OPT_TO_TENANT))
+		usage_error("move needs an ACCOUNT and --to-tenant");
+}
+
+static int cmd_move(struct cmd_run *r)
 {
 	struct ig_err err = { 0 };
 	struct ig_account acc;
 	json_t *out;
 
-	if (a->npos < 1 || !a->to_tenant)
-		usage_error("move needs an ACCOUNT and --to-tenant");
-	no_more_args(a, 1, "move");
-	cmd_ctx_open(ctx, &a->o, CMD_STORE);
-	one_account(ctx, a, "move", IG_WRITE, "account.move", &acc);
-	if (ig_connect_move(ctx, &acc, a->to_tenant, &out, &err))
+	one_account(r, IG_WRITE, "account.move", &acc);
+	if (ig_connect_move(&r->ctx, &acc, cmd_val(r, OPT_TO_TENANT), &out, &err))
 		die_err(&err);
 	cmd_emit(out);
 	json_decref(out);
 	return 0;
 }
 
-static int cmd_rekey(struct ig_ctx *ctx, struct args *a)
+static void check_rekey(struct cmd_run *r)
+{
+	if (!cmd_val(r, OPT_NEW_KEY_FILE))
+		usage_error("rekey needs --new-key-file");
+}
+
+static int cmd_rekey(struct cmd_run *r)
 {
 	struct ig_err err = { 0 };
 	json_t *out;
 
-	no_more_args(a, 0, "rekey");
-	if (!a->new_key_file)
-		usage_error("rekey needs --new-key-file");
-	cmd_ctx_open(ctx, &a->o, CMD_STORE);
-	if (ig_connect_rekey(ctx, a->new_key_file, &out, &err))
+	if (ig_connect_rekey(&r->ctx, cmd_val(r, OPT_NEW_KEY_FILE), &out, &err))
 		die_err(&err);
 	cmd_emit(out);
 	json_decref(out);
@@ -531,13 +475,6 @@ static int cmd_rekey(struct ig_ctx *ctx, struct args *a)
 }
 
 /* ------------------------------------------------------------ Meta's callbacks */
-
-static int cgi_mode(void)
-{
-	const char *m = getenv("REQUEST_METHOD");
-
-	return m && *m;
-}
 
 static const char *http_status(int code)
 {
@@ -550,80 +487,67 @@ static const char *http_status(int code)
 	}
 }
 
-/* A CGI answer: status line, JSON body; the exit code is kept. */
-static int cgi_reply(int code, const json_t *body)
+/* A CGI answer: status line (http, or from the exit code), JSON body; the
+ * exit code is kept. */
+static int cgi_reply(int code, int http, const json_t *body)
 {
-	char *text = json_dumps(body, JSON_COMPACT);
+	char *text = json_dumps(body, JSON_COMPACT), line[64];
 
+	if (http && http != 200)
+		snprintf(line, sizeof(line), "%d %s", http, ig_cgi_reason(http));
 	printf("Status: %s\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n\r\n%s\n",
-	       http_status(code), text ? text : "{}");
+	       http && http != 200 ? line : http_status(code), text ? text : "{}");
 	free(text);
 	return code;
 }
 
-static int cgi_error(const struct ig_err *err)
+static int cgi_error(const struct ig_err *err, int http)
 {
 	json_t *b;
 	int code = err->code ? err->code : IG_EX_SOFTWARE;
 
 	warn_err(err);
 	/* Meta sees only a generic reason; the details go to the server log. */
-	b = json_pack("{s:s}", "error", code == IG_EX_DATAERR ? "bad signed_request"
+	b = json_pack("{s:s}", "error", http == 400 || http == 413 ? "bad request"
+		      : code == IG_EX_DATAERR ? "bad signed_request"
 		      : code == IG_EX_USAGE ? "POST only" : "internal error");
-	cgi_reply(code, b);
+	cgi_reply(code, http, b);
 	json_decref(b);
 	return code;
 }
 
-/* The request body: CONTENT_LENGTH bytes in CGI mode, else all of stdin. */
-static char *callback_input(int cgi, struct ig_err *err)
+/* The request body: CONTENT_LENGTH bytes in CGI mode (checked, at most
+ * 64 KiB), else all of stdin.  *http: the status a CGI failure answers. */
+static char *callback_input(const char *method, int *http, struct ig_err *err)
 {
-	const char *cl = getenv("CONTENT_LENGTH");
-	size_t want, got;
 	char *buf;
+	size_t len;
 
-	if (!cgi)
+	*http = 0;
+	if (!method) {
+		cmd_stdin_hint("a signed_request (form body)");
 		return read_stdin(64 * 1024);
-	if (strcmp(getenv("REQUEST_METHOD"), "POST")) {
-		ig_err_set(err, IG_EX_USAGE, "Meta's callbacks are POST requests, not %s",
-			   getenv("REQUEST_METHOD"));
+	}
+	if (strcmp(method, "POST")) {
+		ig_err_set(err, IG_EX_USAGE, "Meta's callbacks are POST requests, not %s", method);
 		return NULL;
 	}
-	want = cl && *cl ? strtoul(cl, NULL, 10) : 0;
-	if (want > 64 * 1024) {
-		ig_err_set(err, IG_EX_DATAERR, "request body of %zu bytes is too large", want);
+	if (ig_cgi_body(64 * 1024, &buf, &len, NULL, http, err))
 		return NULL;
-	}
-	buf = malloc(want + 1);
-	if (!buf) {
-		ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
-		return NULL;
-	}
-	got = fread(buf, 1, want, stdin);
-	buf[got] = '\0';
-	if (got != want) {
-		free(buf);
-		ig_err_set(err, IG_EX_DATAERR, "short request body (%zu of %zu bytes)", got, want);
-		return NULL;
-	}
 	return buf;
 }
 
-static int cmd_meta(struct ig_ctx *ctx, struct args *a, int deletion)
+static int cmd_meta(struct cmd_run *r)
 {
+	struct ig_ctx *ctx = &r->ctx;
 	struct ig_err err = { 0 };
 	json_t *payload = NULL, *out = NULL;
-	int cgi = cgi_mode(), rc;
+	const char *method = ig_cgi_method();
+	int deletion = !strcmp(r->what, "data-deletion"), rc, http;
 	char uid[32], *in;
 
-	no_more_args(a, 0, deletion ? "data-deletion" : "deauthorize");
-	cmd_ctx_open(ctx, &a->o, CMD_STORE | CMD_NOACTOR);
-	/* Meta acts here, authenticated by the signature, not a local user. */
-	ctx->actor.kind = IG_ACTOR_META;
-	ctx->actor.super_admin = 1;
-	snprintf(ctx->actor.role, sizeof(ctx->actor.role), "super_admin");
-	snprintf(ctx->actor.label, sizeof(ctx->actor.label), "meta");
-	in = callback_input(cgi, &err);
+	ig_ctx_act_as_meta(ctx);
+	in = callback_input(method, &http, &err);
 	rc = in ? ig_signed_request_verify(ctx, in, &payload, &err) : err.code;
 	free(in);
 	if (!rc) {
@@ -633,19 +557,19 @@ static int cmd_meta(struct ig_ctx *ctx, struct args *a, int deletion)
 	}
 	json_decref(payload);
 	if (rc) {
-		if (cgi)
-			return cgi_error(&err);
+		if (method)
+			return cgi_error(&err, http);
 		die_err(&err);
 	}
-	if (cgi) {
+	if (method) {
 		/* Meta wants exactly {url, confirmation_code} for deletion (§8). */
 		if (!deletion) {
 			json_t *ok = json_pack("{s:b}", "success", 1);
 
-			cgi_reply(0, ok);
+			cgi_reply(0, 0, ok);
 			json_decref(ok);
 		} else {
-			cgi_reply(0, out);
+			cgi_reply(0, 0, out);
 		}
 	} else {
 		cmd_emit(out);
@@ -654,26 +578,32 @@ static int cmd_meta(struct ig_ctx *ctx, struct args *a, int deletion)
 	return 0;
 }
 
-static int cmd_deletion_status(struct ig_ctx *ctx, struct args *a)
+/* A CODE operand from the command line, or ?id= in CGI mode. */
+static void check_deletion_status(struct cmd_run *r)
+{
+	if (ig_cgi_method()) {
+		if (r->narg)
+			usage_error("deletion-status: unexpected argument '%s'", r->arg[0]);
+	} else if (!r->narg) {
+		usage_error("deletion-status needs a CODE");
+	}
+}
+
+static int cmd_deletion_status(struct cmd_run *r)
 {
 	struct ig_err err = { 0 };
 	json_t *out = NULL;
 	char *code = NULL;
-	int cgi = cgi_mode(), rc;
+	int cgi = ig_cgi_method() != NULL, rc;
 
 	if (cgi) {
 		const char *qs = getenv("QUERY_STRING");
 
-		code = qs ? ig_form_value(qs, "id") : NULL;
-		no_more_args(a, 0, "deletion-status");
+		code = qs ? ig_cgi_param(qs, "id") : NULL;
 	} else {
-		if (a->npos < 1)
-			usage_error("deletion-status needs a CODE");
-		no_more_args(a, 1, "deletion-status");
-		code = strdup(a->pos[0]);
+		code = strdup(r->arg[0]);
 	}
-	cmd_ctx_open(ctx, &a->o, CMD_STORE | CMD_NOACTOR);
-	rc = code && *code ? ig_connect_deletion_status(ctx, code, &out, &err)
+	rc = code && *code ? ig_connect_deletion_status(&r->ctx, code, &out, &err)
 		: ig_err_set(&err, IG_EX_DATAERR, "no confirmation code given");
 	free(code);
 	if (cgi) {
@@ -698,84 +628,63 @@ static int cmd_deletion_status(struct ig_ctx *ctx, struct args *a)
 	return 0;
 }
 
-/* ------------------------------------------------------------ main */
+/* ------------------------------------------------------------ the command table */
+
+static const int o_url[] = { OPT_AGENT, OPT_FLAVOUR, OPT_SCOPES, OPT_TTL, 0 };
+static const int o_add[] = { OPT_AGENT, OPT_FLAVOUR, 0 };
+static const int o_assign[] = { OPT_AGENT, OPT_DEFAULT, OPT_LOCATION, OPT_NO_LOCATION, 0 };
+static const int o_all[] = { OPT_ALL, 0 };
+static const int o_refresh[] = { OPT_WITHIN, OPT_ALL, 0 };
+static const int o_subscribe[] = { OPT_ALL, OPT_FIELDS, 0 };
+static const int o_erase[] = { OPT_ERASE, 0 };
+static const int o_move[] = { OPT_TO_TENANT, 0 };
+static const int o_rekey[] = { OPT_NEW_KEY_FILE, 0 };
+
+#define S_ CMD_STORE
+#define META_ (CMD_STORE | CMD_NOACTOR)
+
+static const struct cmd_row rows[] = {
+	{ "url", cmd_url, S_, o_url, 0, 0, "",
+	  "print an authorisation URL with a single-use state (--tenant T)", NULL, need_tenant },
+	{ "callback", cmd_callback, S_, NULL, 0, 0, "", "finish it: read the redirect URL on stdin",
+	  NULL, NULL },
+	{ "add", cmd_add, S_, o_add, 0, 0, "", "connect from a token read on stdin (--tenant T)",
+	  NULL, need_tenant },
+	{ "list", cmd_list, S_, NULL, 0, 0, "", "the connected accounts (tokens masked)", NULL, NULL },
+	{ "assign", cmd_assign, S_, o_assign, 1, 1, "ACCOUNT",
+	  "the agent (--agent A | --default) and location of an account", NULL, check_assign },
+	{ "test", cmd_test, S_, o_all, 0, 1, "[ACCOUNT]",
+	  "call the API with the stored token (ACCOUNT or --all); brand snapshot", NULL,
+	  check_account_or_all },
+	{ "refresh", cmd_refresh, S_, o_refresh, 0, 1, "[ACCOUNT]",
+	  "refresh tokens that expire soon (for cron)", NULL, check_account_or_all },
+	{ "subscribe", cmd_subscribe, S_, o_subscribe, 0, 1, "[ACCOUNT]",
+	  "subscribe accounts to webhook fields", NULL, check_account_or_all },
+	{ "doctor", cmd_doctor, S_, o_all, 0, 1, "[ACCOUNT]",
+	  "check token, scopes, subscription, Page link", NULL, check_account_or_all },
+	{ "disconnect", cmd_disconnect, S_, o_erase, 1, 1, "ACCOUNT",
+	  "disconnect an account (--erase: and delete its history)", NULL, NULL },
+	{ "move", cmd_move, S_, o_move, 1, 1, "ACCOUNT",
+	  "move an account to another tenant (super admin)", NULL, check_move },
+	{ "rekey", cmd_rekey, S_, o_rekey, 0, 0, "",
+	  "re-seal every token under a new master key (super admin)", NULL, check_rekey },
+	{ "deauthorize", cmd_meta, META_, NULL, 0, 0, "",
+	  "Meta's deauthorize callback (signed_request; CGI too)", NULL, NULL },
+	{ "data-deletion", cmd_meta, META_, NULL, 0, 0, "",
+	  "Meta's data-deletion callback (signed_request; CGI too)", NULL, NULL },
+	{ "deletion-status", cmd_deletion_status, META_, NULL, 0, 1, "CODE",
+	  "a data-deletion request's status (CGI too: ?id=CODE)", NULL, check_deletion_status },
+	{ 0 }
+};
+
+static const struct cmd_program program = {
+	"Connect Instagram accounts (Instagram Login or Facebook Login) to tenants and\n"
+	"agents; keep their tokens sealed, tested and refreshed; answer Meta's callbacks.",
+	"ACCOUNT is the Instagram account id, @username, or the Page id.\n",
+	opts, rows, NULL, CMD_SAY_TAKE, NULL
+};
 
 int main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		unsigned opts;
-	} cmds[] = {
-		{ "url", BIT(OPT_AGENT) | BIT(OPT_FLAVOUR) | BIT(OPT_SCOPES) | BIT(OPT_TTL) },
-		{ "callback", 0 },
-		{ "add", BIT(OPT_AGENT) | BIT(OPT_FLAVOUR) },
-		{ "list", 0 },
-		{ "assign", BIT(OPT_AGENT) | BIT(OPT_DEFAULT) | BIT(OPT_LOCATION) | BIT(OPT_NO_LOCATION) },
-		{ "test", BIT(OPT_ALL) },
-		{ "refresh", BIT(OPT_WITHIN) | BIT(OPT_ALL) },
-		{ "subscribe", BIT(OPT_ALL) | BIT(OPT_FIELDS) },
-		{ "doctor", BIT(OPT_ALL) },
-		{ "disconnect", BIT(OPT_ERASE) },
-		{ "move", BIT(OPT_TO_TENANT) },
-		{ "rekey", BIT(OPT_NEW_KEY_FILE) },
-		{ "deauthorize", 0 },
-		{ "data-deletion", 0 },
-		{ "deletion-status", 0 },
-	};
-	struct args a;
-	struct ig_ctx ctx;
-	const char *cmd;
-	size_t i;
-	int c, code = 0;
-
-	cmd_init(argc, argv);
-	snprintf(help, sizeof(help), "%s%s", help_text, cmd_common_help);
-	memset(&a, 0, sizeof(a));
-	while ((c = getopt_long(argc, argv, "+" CMD_COMMON_SHORT, long_opts, NULL)) != -1) {
-		if (!cmd_option(&a.o, c, optarg, help))
-			usage_error("options before the command are the shared ones only");
-	}
-	if (optind >= argc)
-		usage_error("a command is needed (url, callback, add, list, assign, test, refresh, "
-			    "subscribe, doctor, disconnect, move, rekey, deauthorize, data-deletion, "
-			    "deletion-status)");
-	cmd = argv[optind];
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]) && strcmp(cmds[i].name, cmd); i++)
-		;
-	if (i == sizeof(cmds) / sizeof(cmds[0]))
-		usage_error("unknown command '%s'", cmd);
-	parse(argc - optind, argv + optind, cmd, cmds[i].opts, &a);
-	ig_ctx_init(&ctx);
-	if (!strcmp(cmd, "url"))
-		code = cmd_url(&ctx, &a);
-	else if (!strcmp(cmd, "callback"))
-		code = cmd_callback(&ctx, &a);
-	else if (!strcmp(cmd, "add"))
-		code = cmd_add(&ctx, &a);
-	else if (!strcmp(cmd, "list"))
-		code = cmd_list(&ctx, &a);
-	else if (!strcmp(cmd, "assign"))
-		code = cmd_assign(&ctx, &a);
-	else if (!strcmp(cmd, "test"))
-		code = per_account(&ctx, &a, cmd, IG_READ, "account.test", 0, 0, do_test);
-	else if (!strcmp(cmd, "refresh"))
-		code = per_account(&ctx, &a, cmd, IG_WRITE, "token.refresh", 1, 1, do_refresh);
-	else if (!strcmp(cmd, "subscribe"))
-		code = per_account(&ctx, &a, cmd, IG_WRITE, "account.subscribe", 1, 0, do_subscribe);
-	else if (!strcmp(cmd, "doctor"))
-		code = per_account(&ctx, &a, cmd, IG_READ, "account.doctor", 1, 0, do_doctor);
-	else if (!strcmp(cmd, "disconnect"))
-		code = cmd_disconnect(&ctx, &a);
-	else if (!strcmp(cmd, "move"))
-		code = cmd_move(&ctx, &a);
-	else if (!strcmp(cmd, "rekey"))
-		code = cmd_rekey(&ctx, &a);
-	else if (!strcmp(cmd, "deauthorize"))
-		code = cmd_meta(&ctx, &a, 0);
-	else if (!strcmp(cmd, "data-deletion"))
-		code = cmd_meta(&ctx, &a, 1);
-	else
-		code = cmd_deletion_status(&ctx, &a);
-	ig_ctx_release(&ctx);
-	return cmd_finish(code);
+	return cmd_main(&program, argc, argv);
 }

@@ -205,3 +205,12 @@ const char *ig_ctx_tenant_slug(struct ig_ctx *ctx, int64_t id, char *buf)
 	sqlite3_reset(s);
 	return buf;
 }
+
+void ig_ctx_act_as_meta(struct ig_ctx *ctx)
+{
+	memset(&ctx->actor, 0, sizeof(ctx->actor));
+	ctx->actor.kind = IG_ACTOR_META;
+	ctx->actor.super_admin = 1;
+	snprintf(ctx->actor.role, sizeof(ctx->actor.role), "super_admin");
+	snprintf(ctx->actor.label, sizeof(ctx->actor.label), "meta");
+}

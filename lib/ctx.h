@@ -49,6 +49,13 @@ int ig_ctx_keys(struct ig_ctx *ctx, struct ig_err *err);
  */
 int ig_ctx_actor(struct ig_ctx *ctx, struct ig_err *err);
 
+/*
+ * Act as Meta: its signed callbacks and webhook deliveries, authenticated by
+ * their signature, not by a local user.  A super admin for the permission
+ * table ("meta" in the audit log); the one constructor for this identity.
+ */
+void ig_ctx_act_as_meta(struct ig_ctx *ctx);
+
 /* Tenant by slug (or decimal id).  NULL/"" → the key's own tenant, or 64 when
  * the actor spans tenants.  Unknown → 65.  Does not check permissions. */
 int ig_ctx_tenant(struct ig_ctx *ctx, const char *slug, int64_t *id, struct ig_err *err);
