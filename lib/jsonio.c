@@ -1,9 +1,158 @@
 #include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "jsonio.h"
+
+/* ------------------------------------------------------------ lines */
+
+void ig_lines_init(struct ig_lines *l, int fd)
+{
+	memset(l, 0, sizeof(*l));
+	l->fd = fd;
+}
+
+void ig_lines_release(struct ig_lines *l)
+{
+	free(l->buf);
+	l->buf = NULL;
+	l->len = l->pos = l->cap = 0;
+}
+
+/* Read more input after what is buffered (compacting or growing the
+ * buffer); 0 or -1 (errno). */
+static int lines_fill(struct ig_lines *l)
+{
+	ssize_t n;
+
+	if (l->pos > 0 && l->pos == l->len) {
+		l->pos = l->len = 0;
+	} else if (l->pos > (1 << 20) || (l->pos && l->len == l->cap)) {
+		memmove(l->buf, l->buf + l->pos, l->len - l->pos);
+		l->len -= l->pos;
+		l->pos = 0;
+	}
+	if (l->len == l->cap) {
+		size_t nc = l->cap ? 2 * l->cap : 1 << 16;
+		char *nb = realloc(l->buf, nc + 1);
+
+		if (!nb)
+			return -1;
+		l->buf = nb;
+		l->cap = nc;
+	}
+	if (l->f) {
+		n = (ssize_t)fread(l->buf + l->len, 1, l->cap - l->len, l->f);
+		if (n == 0 && ferror(l->f))
+			n = -1;
+	} else {
+		do
+			n = read(l->fd, l->buf + l->len, l->cap - l->len);
+		while (n < 0 && errno == EINTR);
+	}
+	if (n < 0)
+		return -1;
+	if (n == 0)
+		l->eof = 1;
+	l->len += (size_t)n;
+	l->buf[l->len] = '\0';
+	return 0;
+}
+
+int ig_lines_next(struct ig_lines *l, size_t max, char **line, size_t *len, int *toolong)
+{
+	size_t scanned = 0;
+
+	*toolong = 0;
+	if (!l->buf && lines_fill(l))
+		return -1;
+	for (;;) {
+		char *nl = memchr(l->buf + l->pos + scanned, '\n', l->len - l->pos - scanned);
+
+		if (nl || (l->eof && l->len > l->pos)) {
+			size_t n = nl ? (size_t)(nl - (l->buf + l->pos)) : l->len - l->pos;
+
+			*line = l->buf + l->pos;
+			l->pos += n + (nl ? 1 : 0);
+			if (n && (*line)[n - 1] == '\r')
+				n--;
+			(*line)[n] = '\0';
+			if (*toolong || n > max) {
+				*toolong = 1;
+				if (n > max)
+					n = max;
+			}
+			*len = n;
+			l->line++;
+			return 1;
+		}
+		if (l->eof)
+			return 0;
+		scanned = l->len - l->pos;
+		if (scanned > max + 1) {
+			/* keep the start (for a dead letter), drop the middle */
+			*toolong = 1;
+			l->len = l->pos + max + 1;
+			scanned = max + 1;
+		}
+		if (lines_fill(l))
+			return -1;
+	}
+}
+
+int ig_lines_ready(struct ig_lines *l)
+{
+	struct pollfd p = { .fd = l->fd, .events = POLLIN };
+
+	if (l->eof || l->f || (l->buf && memchr(l->buf + l->pos, '\n', l->len - l->pos)))
+		return 1;
+	return poll(&p, 1, 0) > 0;
+}
+
+int ig_lines_peek(struct ig_lines *l, size_t max, const char **data, size_t *len)
+{
+	while (!l->eof && !(l->buf && memchr(l->buf + l->pos, '\n', l->len - l->pos))
+	       && l->len - l->pos <= max)
+		if (lines_fill(l))
+			return -1;
+	*data = l->buf ? l->buf + l->pos : "";
+	*len = l->len - l->pos;
+	return 0;
+}
+
+int ig_lines_all(struct ig_lines *l, size_t max, char **data, size_t *len)
+{
+	while (!l->eof) {
+		if (l->len - l->pos > max) {
+			/* too long: keep max + 1 bytes to say so, drain the rest */
+			char sink[65536];
+			ssize_t n;
+
+			while (l->f ? (n = (ssize_t)fread(sink, 1, sizeof(sink), l->f)) > 0
+			       : (n = read(l->fd, sink, sizeof(sink))) > 0 || (n < 0 && errno == EINTR))
+				;
+			if (n < 0)
+				return -1;
+			l->len = l->pos + max + 1;
+			l->eof = 1;
+			break;
+		}
+		if (lines_fill(l))
+			return -1;
+	}
+	if (!l->buf && !(l->buf = calloc(1, 1)))
+		return -1;
+	l->buf[l->len] = '\0';
+	*data = l->buf + l->pos;
+	*len = l->len - l->pos;
+	l->pos = l->len;
+	return 0;
+}
+
+/* ------------------------------------------------------------ JSON Lines */
 
 void ig_jsonl_reader_init(struct ig_jsonl_reader *r, FILE *f, const char *name, size_t max)
 {
@@ -12,65 +161,45 @@ void ig_jsonl_reader_init(struct ig_jsonl_reader *r, FILE *f, const char *name, 
 	r->line = 0;
 	r->truncated = 0;
 	ig_buf_init(&r->raw, max ? max : IG_JSONL_MAX_DEFAULT);
+	ig_lines_init(&r->in, fileno(f));
+	if (r->in.fd < 0)
+		r->in.f = f;
 }
 
 void ig_jsonl_reader_release(struct ig_jsonl_reader *r)
 {
 	ig_buf_release(&r->raw);
+	ig_lines_release(&r->in);
 }
 
-/* Read one line into r->raw; 1 line, 0 EOF, -1 error.  An overlong line is
- * consumed to its end; its first max bytes are kept. */
-static int read_line(struct ig_jsonl_reader *r)
+int ig_jsonl_ready(struct ig_jsonl_reader *r)
 {
-	char chunk[8192];
-	int any = 0;
-
-	ig_buf_reset(&r->raw);
-	r->truncated = 0;
-	while (fgets(chunk, sizeof(chunk), r->f)) {
-		size_t n = strlen(chunk);
-		int eol = n > 0 && chunk[n - 1] == '\n';
-
-		any = 1;
-		if (eol)
-			n--;
-		if (!r->truncated && ig_buf_add(&r->raw, chunk, n)) {
-			size_t room = r->raw.max - r->raw.len;
-
-			ig_buf_add(&r->raw, chunk, room);
-			r->truncated = 1;
-		}
-		if (eol)
-			break;
-	}
-	if (ferror(r->f))
-		return -1;
-	if (!any)
-		return 0;
-	if (r->raw.len && r->raw.data[r->raw.len - 1] == '\r')
-		r->raw.data[--r->raw.len] = '\0';
-	return 1;
+	return ig_lines_ready(&r->in);
 }
 
 int ig_jsonl_next(struct ig_jsonl_reader *r, json_t **out, struct ig_err *err)
 {
 	*out = NULL;
 	for (;;) {
-		int rc = read_line(r);
-		size_t i;
+		char *line;
+		size_t len, i;
+		int toolong, rc = ig_lines_next(&r->in, r->raw.max, &line, &len, &toolong);
 
 		if (rc < 0)
 			return ig_err_errno(err, IG_EX_IOERR, "%s: read error", r->name), -1;
 		if (rc == 0)
 			return 0;
-		r->line++;
-		for (i = 0; i < r->raw.len; i++)
-			if (!strchr(" \t\r", r->raw.data[i]))
+		r->line = r->in.line;
+		for (i = 0; i < len; i++)
+			if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
 				break;
-		if (i == r->raw.len)
+		if (i == len && !toolong)
 			continue;  /* blank line */
-		if (r->truncated) {
+		ig_buf_reset(&r->raw);
+		r->truncated = toolong;
+		if (ig_buf_add(&r->raw, line, len))
+			return ig_err_set(err, IG_EX_SOFTWARE, "out of memory"), -1;
+		if (toolong) {
 			ig_err_set(err, IG_EX_DATAERR, "%s:%ld: record longer than %zu bytes",
 				   r->name, r->line, r->raw.max);
 			return 1;

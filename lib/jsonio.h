@@ -20,23 +20,69 @@
 
 #define IG_JSONL_MAX_DEFAULT (1024 * 1024)
 
+/*
+ * Lines from a file descriptor, the one line reader under every stream
+ * igkit reads (ig_jsonl_reader below; ig-route's deliveries directly, for
+ * speed).  NUL-safe: a line ends at '\n' only, and its length is counted,
+ * never taken with strlen.  It can tell whether another line is ready
+ * without blocking (a batch writer commits when it is not).
+ */
+struct ig_lines {
+	int fd;
+	FILE *f;            /* a stream without a descriptor (fmemopen), else NULL */
+	char *buf;
+	size_t len, pos, cap;
+	int eof;
+	long line;          /* number of the line last returned (1-based) */
+};
+
+void ig_lines_init(struct ig_lines *l, int fd);
+void ig_lines_release(struct ig_lines *l);
+/*
+ * The next line, without its '\n' and a '\r' before it, NUL-terminated in
+ * place (it may hold NULs: use *len), at most max bytes: 1 a line, 0 end of
+ * input, -1 a read error (errno).  A longer line is consumed whole and
+ * returned cut at max with *toolong set.  The line stays valid until the
+ * next call.
+ */
+int ig_lines_next(struct ig_lines *l, size_t max, char **line, size_t *len, int *toolong);
+/* 1 when another line (or the end of input) can be had without waiting. */
+int ig_lines_ready(struct ig_lines *l);
+/*
+ * Buffer input until it holds a whole first line, more than max bytes, or
+ * everything; *data and *len: what is buffered (not consumed).  0 or -1 (errno).
+ */
+int ig_lines_peek(struct ig_lines *l, size_t max, const char **data, size_t *len);
+/*
+ * All the rest of the input: *data (NUL-terminated, may hold NULs) of *len
+ * bytes; more than max bytes are read to the end but only max + 1 kept (so
+ * *len > max says it was too long).  Consumed.  0 or -1 (errno).
+ */
+int ig_lines_all(struct ig_lines *l, size_t max, char **data, size_t *len);
+
 struct ig_jsonl_reader {
-	FILE *f;
+	FILE *f;            /* the stream given to init (read through its descriptor) */
 	const char *name;   /* for messages: file name or "stdin" */
 	long line;          /* line number of the record just read (1-based) */
 	struct ig_buf raw;  /* the raw bytes of that line, without the newline */
 	int truncated;      /* the line was longer than max; raw holds its start */
+	struct ig_lines in;
 };
 
+/* f: a stream nothing has been read from through stdio (its descriptor is
+ * read directly; a memory stream without one through fread).  max: the longest record (0: IG_JSONL_MAX_DEFAULT). */
 void ig_jsonl_reader_init(struct ig_jsonl_reader *r, FILE *f, const char *name, size_t max);
 void ig_jsonl_reader_release(struct ig_jsonl_reader *r);
 /*
  * Read the next non-blank line.  Returns 1 with *out a new reference, or 1
- * with *out NULL and err set (65) when the line is not valid JSON or too long
- * — the raw bytes stay in r->raw so the caller can keep them — 0 at end of
- * input, or -1 on a read error (err set, 74).
+ * with *out NULL and err set (65, "NAME:LINE: why") when the line is not
+ * valid JSON (a NUL byte outside a string is not), or too long — the raw
+ * bytes stay in r->raw so the caller can keep them — 0 at end of input, or
+ * -1 on a read error (err set, 74).  A bad line never costs the next one.
  */
 int ig_jsonl_next(struct ig_jsonl_reader *r, json_t **out, struct ig_err *err);
+/* 1 when the next record can be read without waiting (ig_lines_ready). */
+int ig_jsonl_ready(struct ig_jsonl_reader *r);
 
 /* Parse one JSON text (duplicates rejected, no trailing data): igkit's own
  * parser (jsonparse.c), accepting exactly what json_loadb() with

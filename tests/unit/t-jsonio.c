@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "jsonio.h"
 #include "tap.h"
@@ -58,6 +59,64 @@ static void dump_like_jansson(void)
 		json_decref(v);
 		ig_buf_release(&b);
 	}
+}
+
+/* A NUL byte inside a line is that line's error, never the next record's
+ * loss (the reader once took strlen of each fgets chunk). */
+static void nul_safe(void)
+{
+	static const char in[] = "{\"a\":1}\0x\n{\"b\":2}\n{\"c\":\"\0\"}\n";
+	struct ig_jsonl_reader r;
+	struct ig_err err = { 0 };
+	json_t *v;
+	FILE *f = tmpfile();
+
+	fwrite(in, 1, sizeof(in) - 1, f);
+	rewind(f);
+	ig_jsonl_reader_init(&r, f, "stdin", 0);
+	is_int(ig_jsonl_next(&r, &v, &err), 1, "NUL: line 1 is a record");
+	ok(v == NULL && !strncmp(err.msg, "stdin:1: ", 9), "NUL: line 1 is an error: %s", err.msg);
+	is_int((int)r.raw.len, 9, "NUL: its raw bytes kept whole, NUL included");
+	is_int(ig_jsonl_next(&r, &v, &err), 1, "NUL: line 2 read");
+	ok(v && ig_json_int(v, "b", 0) == 2, "NUL: record 2 intact");
+	is_int(r.line, 2, "NUL: at line 2");
+	json_decref(v);
+	is_int(ig_jsonl_next(&r, &v, &err), 1, "NUL: line 3 read");
+	ok(v == NULL, "NUL: a raw NUL inside a string is invalid JSON too");
+	is_int(ig_jsonl_next(&r, &v, &err), 0, "NUL: end of input");
+	ig_jsonl_reader_release(&r);
+	fclose(f);
+}
+
+/* ig_lines: lines of any length, NULs, CRLF, no final newline, peek, all. */
+static void lines(void)
+{
+	static const char in[] = "one\r\ntw\0o\n\nlast";
+	struct ig_lines l;
+	char *line, *all;
+	const char *data;
+	size_t len;
+	int tl, fds[2];
+
+	if (pipe(fds))
+		return;
+	if (write(fds[1], in, sizeof(in) - 1) != (ssize_t)(sizeof(in) - 1))
+		return;
+	close(fds[1]);
+	ig_lines_init(&l, fds[0]);
+	ok(!ig_lines_peek(&l, 100, &data, &len) && len == sizeof(in) - 1, "peek: all buffered");
+	is_int(ig_lines_next(&l, 100, &line, &len, &tl), 1, "line 1");
+	ok(len == 3 && !strcmp(line, "one") && !tl, "CR dropped");
+	is_int(ig_lines_next(&l, 2, &line, &len, &tl), 1, "line 2");
+	ok(len == 2 && tl, "cut at max, flagged too long");
+	is_int(ig_lines_next(&l, 100, &line, &len, &tl), 1, "line 3 (empty)");
+	is_int((int)len, 0, "empty line");
+	ok(ig_lines_ready(&l), "ready: the last line is there");
+	ok(!ig_lines_all(&l, 100, &all, &len) && len == 4 && !strcmp(all, "last"), "all: the rest");
+	is_int(ig_lines_next(&l, 100, &line, &len, &tl), 0, "end of input");
+	is_int((int)l.line, 3, "three lines counted");
+	ig_lines_release(&l);
+	close(fds[0]);
 }
 
 int main(void)
@@ -177,5 +236,7 @@ int main(void)
 		ok(ig_format_parse("table", &fmt) == 0 && fmt == IG_FMT_TABLE, "format table");
 		ok(ig_format_parse("xml", &fmt) == -1, "unknown format refused");
 	}
+	nul_safe();
+	lines();
 	return done_testing();
 }
