@@ -644,9 +644,9 @@ static const struct cmd_row *find_verb(struct cmd_run *r, int argc, char **argv,
 	if (want_help)
 		show_help(p, argc && w->fn ? w : NULL, argc && w->fn ? NULL : group);
 	if (!argc)
-		usage_error("%s: which sub%s? (%s)", group, noun(p), list);
+		usage_error("%s: which subcommand? (%s)", group, list);
 	if (!w->fn)
-		usage_error("%s: unknown sub%s '%s' (%s)", group, noun(p), argv[0], list);
+		usage_error("%s: unknown subcommand '%s' (%s)", group, argv[0], list);
 	snprintf(r->what, sizeof(r->what), "%s", w->name);
 	snprintf(usage_hint, sizeof(usage_hint), "%s %s", cmd_name, r->what);
 	return w;

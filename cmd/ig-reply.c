@@ -18,7 +18,6 @@
  * became 'unknown'; 77 permission denied, or an account needs
  * re-authorisation; 78 configuration.
  */
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,159 +28,69 @@
 #include "graph.h"
 #include "kb.h"
 #include "outbox.h"
+#include "events.h"
+#include "inbox.h"
+#include "kbadmin.h"
 #include "reply.h"
-
-static const char help[] =
-	"Usage: ig-reply [OPTIONS] < routed-events.jsonl\n"
-	"       ig-reply --pending [OPTIONS]\n"
-	"       ig-reply pause|resume CONVERSATION [--reason TEXT]\n"
-	"       ig-reply send CONVERSATION (--text TEXT | --template NAME) [--keep-ai] [--dry-run]\n"
-	"       ig-reply assign CONVERSATION USER|-\n"
-	"       ig-reply status CONVERSATION open|pending|closed\n"
-	"       ig-reply priority CONVERSATION P0|P1|P2|P3\n"
-	"       ig-reply conversations [--status S] [--ai active|paused] [--priority P]\n"
-	"                              [--assignee EMAIL] [--account ID] [--unanswered] [--escalated]\n"
-	"       ig-reply drafts | approve ID [--text TEXT] | reject ID\n"
-	"       ig-reply outbox list [--state S] [--conversation ID] | outbox retry|abandon ID\n"
-	"       ig-reply kb add [--title T --body B [--tags T]] [--agent NAME] | kb list | kb rm ID\n"
-	"       ig-reply kb search TEXT [--agent NAME]\n"
-	"       ig-reply templates add NAME --text TEXT [--agent NAME] | templates list | templates rm NAME\n"
-	"Answer customers' messages in the voice of the account's agent, through the outbox.\n"
-	"\n"
-	"Replying:\n"
-	"      --pending          answer what the store holds unanswered (for cron), not stdin\n"
-	"      --explain          print a JSON line for every conversation skipped, and why\n"
-	"      --dry-run          print the answers without sending or changing anything\n"
-	"      --review           keep the answers as drafts for a human (see drafts, approve)\n"
-	"      --parallel N       requests in flight (default 16)\n"
-	"      --history N        openai engine: messages of history in the prompt (default 10)\n"
-	"      --account ID       only conversations of this account (external id)\n"
-	"      --limit N          at most N conversations (--pending) or rows (listings)\n"
-	"Humans and listings:\n"
-	"      --text TEXT        the reply's text (send, approve, templates add)\n"
-	"      --template NAME    send a canned response instead of --text\n"
-	"      --keep-ai          send: leave the AI active (default: a human reply pauses it)\n"
-	"      --reason TEXT      pause: why (shown in conversations)\n"
-	"      --status S         conversations: open, pending or closed\n"
-	"      --ai STATE         conversations: active or paused\n"
-	"      --priority P       conversations: P0 to P3\n"
-	"      --assignee EMAIL   conversations: assigned to this member\n"
-	"      --unanswered       conversations: only with unanswered inbound messages\n"
-	"      --escalated        conversations: only with an open escalation\n"
-	"      --state S          outbox list: draft, pending, sending, sent, failed, unknown, ...\n"
-	"      --conversation ID  outbox list: rows of this conversation\n"
-	"Knowledge base and templates:\n"
-	"      --agent NAME       the agent an article or template belongs to (default: tenant-wide)\n"
-	"      --title T          kb add: the article's title (else JSON Lines on stdin)\n"
-	"      --body B           kb add: the article's text\n"
-	"      --tags T           kb add: words to find it by\n"
-	"Shared:\n";
 
 enum {
 	O_PENDING = OPT_PROGRAM, O_EXPLAIN, O_REVIEW, O_PARALLEL, O_HISTORY, O_ACCOUNT, O_LIMIT,
 	O_TEXT, O_TEMPLATE, O_KEEP_AI, O_REASON, O_STATUS, O_AI, O_PRIORITY, O_ASSIGNEE,
-	O_UNANSWERED, O_ESCALATED, O_STATE, O_CONVERSATION, O_AGENT, O_TITLE, O_BODY, O_TAGS,
-	O_DRY_RUN, O_END
+	O_UNANSWERED, O_ESCALATED, O_STATE, O_CONVERSATION, O_AGENT, O_TITLE, O_BODY, O_TAGS
 };
 
-static const struct option longopts[] = {
-	CMD_COMMON_LONG,
-	{ "pending", no_argument, NULL, O_PENDING },
-	{ "explain", no_argument, NULL, O_EXPLAIN },
-	{ "dry-run", no_argument, NULL, O_DRY_RUN },
-	{ "review", no_argument, NULL, O_REVIEW },
-	{ "parallel", required_argument, NULL, O_PARALLEL },
-	{ "history", required_argument, NULL, O_HISTORY },
-	{ "account", required_argument, NULL, O_ACCOUNT },
-	{ "limit", required_argument, NULL, O_LIMIT },
-	{ "text", required_argument, NULL, O_TEXT },
-	{ "template", required_argument, NULL, O_TEMPLATE },
-	{ "keep-ai", no_argument, NULL, O_KEEP_AI },
-	{ "reason", required_argument, NULL, O_REASON },
-	{ "status", required_argument, NULL, O_STATUS },
-	{ "ai", required_argument, NULL, O_AI },
-	{ "priority", required_argument, NULL, O_PRIORITY },
-	{ "assignee", required_argument, NULL, O_ASSIGNEE },
-	{ "unanswered", no_argument, NULL, O_UNANSWERED },
-	{ "escalated", no_argument, NULL, O_ESCALATED },
-	{ "state", required_argument, NULL, O_STATE },
-	{ "conversation", required_argument, NULL, O_CONVERSATION },
-	{ "agent", required_argument, NULL, O_AGENT },
-	{ "title", required_argument, NULL, O_TITLE },
-	{ "body", required_argument, NULL, O_BODY },
-	{ "tags", required_argument, NULL, O_TAGS },
-	{ NULL, 0, NULL, 0 }
-};
-
-#define BIT(o) (1u << ((o) - OPT_PROGRAM))
-
-struct opts {
-	struct cmd_opts c;
-	unsigned used;     /* BIT(option) of every program option given */
-	int pending, explain, dry_run, review, keep_ai, unanswered, escalated;
-	long parallel, history, limit;
-	int64_t conversation;
-	const char *account, *text, *template, *reason, *status, *ai, *priority, *assignee;
-	const char *state, *agent, *title, *body, *tags;
-};
-
-static char *full_help;
-
-static void parse(int argc, char **argv, const char *shortopts, struct opts *o)
+static void check_parallel(const char *o, const char *v) { (void)o; cmd_number("--parallel", v, 1, 256); }
+static void check_history(const char *o, const char *v) { (void)o; cmd_number("--history", v, 1, 200); }
+static void check_limit(const char *o, const char *v) { (void)o; cmd_number("--limit", v, 1, 100000000); }
+static void check_conversation(const char *o, const char *v)
 {
-	int c;
-
-	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
-		if (cmd_option(&o->c, c, optarg, full_help))
-			continue;
-		if (c >= OPT_PROGRAM && c < O_END)
-			o->used |= BIT(c);
-		switch (c) {
-		case O_PENDING: o->pending = 1; break;
-		case O_EXPLAIN: o->explain = 1; break;
-		case O_DRY_RUN: o->dry_run = 1; break;
-		case O_REVIEW: o->review = 1; break;
-		case O_PARALLEL: o->parallel = (long)cmd_number("--parallel", optarg, 1, 256); break;
-		case O_HISTORY: o->history = (long)cmd_number("--history", optarg, 1, 200); break;
-		case O_ACCOUNT: o->account = optarg; break;
-		case O_LIMIT: o->limit = (long)cmd_number("--limit", optarg, 1, 100000000); break;
-		case O_TEXT: o->text = optarg; break;
-		case O_TEMPLATE: o->template = optarg; break;
-		case O_KEEP_AI: o->keep_ai = 1; break;
-		case O_REASON: o->reason = optarg; break;
-		case O_STATUS: o->status = optarg; break;
-		case O_AI: o->ai = optarg; break;
-		case O_PRIORITY: o->priority = optarg; break;
-		case O_ASSIGNEE: o->assignee = optarg; break;
-		case O_UNANSWERED: o->unanswered = 1; break;
-		case O_ESCALATED: o->escalated = 1; break;
-		case O_STATE: o->state = optarg; break;
-		case O_CONVERSATION:
-			o->conversation = cmd_number("--conversation", optarg, 1, INT64_MAX);
-			break;
-		case O_AGENT: o->agent = optarg; break;
-		case O_TITLE: o->title = optarg; break;
-		case O_BODY: o->body = optarg; break;
-		case O_TAGS: o->tags = optarg; break;
-		default:
-			usage_error("unexpected option");
-		}
-	}
+	(void)o;
+	cmd_number("--conversation", v, 1, INT64_MAX);
 }
 
-/* Refuse options that mean nothing to this subcommand. */
-static void only(const struct opts *o, const char *what, unsigned allowed)
-{
-	unsigned extra = o->used & ~allowed;
-	int i;
+static const struct cmd_optdef opts[] = {
+	{ "pending", no_argument, O_PENDING, NULL,
+	  "answer what the store holds unanswered (for cron), not stdin", NULL },
+	{ "explain", no_argument, O_EXPLAIN, NULL,
+	  "print a JSON line for every conversation skipped, and why", NULL },
+	{ "dry-run", no_argument, OPT_DRY_RUN, NULL,
+	  "print the answers without sending or changing anything", NULL },
+	{ "review", no_argument, O_REVIEW, NULL,
+	  "keep the answers as drafts for a human (see drafts, approve)", NULL },
+	{ "parallel", required_argument, O_PARALLEL, "N", "requests in flight (default 16)",
+	  check_parallel },
+	{ "history", required_argument, O_HISTORY, "N",
+	  "openai engine: messages of history in the prompt (default 10)", check_history },
+	{ "account", required_argument, O_ACCOUNT, "ID",
+	  "only conversations of this account (external id)", NULL },
+	{ "limit", required_argument, O_LIMIT, "N",
+	  "at most N conversations (--pending) or rows (listings)", check_limit },
+	{ "text", required_argument, O_TEXT, "TEXT", "the reply's text (send, approve, templates add)", NULL },
+	{ "template", required_argument, O_TEMPLATE, "NAME", "send a canned response instead of --text", NULL },
+	{ "keep-ai", no_argument, O_KEEP_AI, NULL,
+	  "send: leave the AI active (default: a human reply pauses it)", NULL },
+	{ "reason", required_argument, O_REASON, "TEXT", "pause: why (shown in conversations)", NULL },
+	{ "status", required_argument, O_STATUS, "S", "conversations: open, pending or closed", NULL },
+	{ "ai", required_argument, O_AI, "STATE", "conversations: active or paused", NULL },
+	{ "priority", required_argument, O_PRIORITY, "P", "conversations: P0 to P3", NULL },
+	{ "assignee", required_argument, O_ASSIGNEE, "EMAIL", "conversations: assigned to this member", NULL },
+	{ "unanswered", no_argument, O_UNANSWERED, NULL,
+	  "conversations: only with unanswered inbound messages", NULL },
+	{ "escalated", no_argument, O_ESCALATED, NULL, "conversations: only with an open escalation", NULL },
+	{ "state", required_argument, O_STATE, "S",
+	  "outbox list: draft, pending, sending, sent, failed, unknown, ...", NULL },
+	{ "conversation", required_argument, O_CONVERSATION, "ID", "outbox list: rows of this conversation",
+	  check_conversation },
+	{ "agent", required_argument, O_AGENT, "NAME",
+	  "the agent an article or template belongs to (default: tenant-wide)", NULL },
+	{ "title", required_argument, O_TITLE, "T", "kb add: the article's title (else JSON Lines on stdin)", NULL },
+	{ "body", required_argument, O_BODY, "B", "kb add: the article's text", NULL },
+	{ "tags", required_argument, O_TAGS, "T", "kb add: words to find it by", NULL },
+	{ 0 }
+};
 
-	if (!extra)
-		return;
-	for (i = 0; longopts[i].name; i++)
-		if (longopts[i].val >= OPT_PROGRAM && longopts[i].val < O_END
-		    && (extra & BIT(longopts[i].val)))
-			usage_error("--%s does not apply to %s", longopts[i].name, what);
-}
+#define V(o) cmd_val(r, o)
+#define LIMIT(r) cmd_val_number(r, O_LIMIT, 1, 100000000, 0)
 
 static void emit_cb(void *cookie, const json_t *rec)
 {
@@ -196,31 +105,23 @@ static int64_t conv_arg(const char *s)
 
 /* The tenant to act on: --tenant, the key's tenant, or (for the owner)
  * the conversation's own tenant when one is named. */
-static int64_t tenant_for(struct ig_ctx *ctx, const struct opts *o, int64_t conv)
+static int64_t tenant_for(struct cmd_run *r, int64_t conv)
 {
+	struct ig_ctx *ctx = &r->ctx;
 	struct ig_err err = { 0 };
 	int64_t t = 0;
 
-	if (!o->c.tenant && !ctx->actor.tenant_id && conv) {
+	if (!r->o.tenant && !ctx->actor.tenant_id && conv) {
 		if (ig_reply_conv_tenant(ctx->store, conv, &t, &err))
 			die_err(&err);
 		return t;
 	}
-	if (ig_ctx_tenant(ctx, o->c.tenant, &t, &err)) {
+	if (ig_ctx_tenant(ctx, r->o.tenant, &t, &err)) {
 		if (err.code == IG_EX_USAGE)
 			usage_error("%s", err.msg);
 		die_err(&err);
 	}
 	return t;
-}
-
-static void require(struct ig_ctx *ctx, int64_t tenant, enum ig_module m, enum ig_access a,
-		    const char *action)
-{
-	struct ig_err err = { 0 };
-
-	if (ig_authz_require(ctx, tenant, m, a, action, &err))
-		die_err(&err);
 }
 
 static void graph_open(struct ig_ctx *ctx, struct ig_graph *g)
@@ -231,129 +132,113 @@ static void graph_open(struct ig_ctx *ctx, struct ig_graph *g)
 		die_err(&err);
 }
 
-static int64_t account_id_of(struct ig_ctx *ctx, const char *ext, int64_t tenant)
+/* ------------------------------------------------------------ replying */
+
+static void check_reply(struct cmd_run *r)
 {
+	if (V(OPT_DRY_RUN) && V(O_REVIEW))
+		usage_error("--dry-run and --review exclude each other");
+	if (V(O_LIMIT) && !V(O_PENDING))
+		usage_error("--limit applies to --pending");
+}
+
+/* The routed-events loop's consumer: ig_reply's event and batch. */
+static int on_event(void *arg, const json_t *ev, int64_t *key, int64_t *tenant,
+		    struct ig_err *err)
+{
+	return ig_reply_event(arg, ev, key, tenant, err);
+}
+
+static int batch_failed;
+
+static int on_batch(void *arg, const int64_t *keys, size_t n, struct ig_err *err)
+{
+	int rc = ig_reply_conversations(arg, keys, n, err);
+
+	batch_failed = rc != 0;
+	return rc;
+}
+
+static void on_report(void *arg, int code, const char *msg)
+{
+	warn("%s", msg);
+	if (code == IG_EX_DATAERR)
+		ig_reply_note(arg, IG_EX_DATAERR);
+}
+
+static void reply_stdin(struct ig_reply *rp, struct ig_ctx *ctx)
+{
+	static const struct ig_events_ops ops = { on_event, on_batch, on_report };
+	struct ig_jsonl_reader rd;
 	struct ig_err err = { 0 };
-	int64_t id;
+	int rc;
 
-	if (ig_reply_account_id(ctx->store, tenant, ext, &id, &err))
-		die_err(&err);
-	return id;
+	cmd_stdin_hint("JSON Lines of routed events (ig-route's output)");
+	ig_jsonl_reader_init(&rd, stdin, "stdin", IG_JSONL_MAX_DEFAULT);
+	rc = ig_events_run(&rd, ctx->store, IG_REPLY_BATCH, &ops, rp, &err);
+	if (rc)
+		warn_err(&err);
+	if (rc && batch_failed) {
+		ig_reply_note(rp, rc);
+		if (rc != IG_EX_TEMPFAIL)
+			rp->worst = rc;
+	} else if (rc) {
+		rp->worst = rc;   /* a read error */
+	}
+	ig_jsonl_reader_release(&rd);
 }
 
-static int input_ready(void)
+/* The default: routed events on stdin, or --pending. */
+static int cmd_reply(struct cmd_run *r)
 {
-	struct pollfd p = { .fd = 0, .events = POLLIN };
-
-	return poll(&p, 1, 0) > 0;
-}
-
-/* The default mode and --pending. */
-static int cmd_reply(struct ig_ctx *ctx, struct opts *o)
-{
+	struct ig_ctx *ctx = &r->ctx;
 	struct ig_reply_opts ro = { 0 };
-	struct ig_reply r;
+	struct ig_reply rp;
 	struct ig_graph g;
 	struct ig_err err = { 0 };
 	int rc;
 
-	if (o->dry_run && o->review)
-		usage_error("--dry-run and --review exclude each other");
-	ro.dry_run = o->dry_run;
-	ro.review = o->review;
-	ro.explain = o->explain;
-	ro.parallel = (int)o->parallel;
-	ro.history = (int)o->history;
-	ro.limit = o->limit;
-	if (o->c.tenant || ctx->actor.tenant_id)
-		ro.tenant_id = tenant_for(ctx, o, 0);
-	require(ctx, ro.tenant_id, IG_MOD_CONVERSATIONS, IG_WRITE, "reply.run");
-	if (o->account)
-		ro.account_id = account_id_of(ctx, o->account, ro.tenant_id);
+	ro.dry_run = V(OPT_DRY_RUN) != NULL;
+	ro.review = V(O_REVIEW) != NULL;
+	ro.explain = V(O_EXPLAIN) != NULL;
+	ro.parallel = (int)cmd_val_number(r, O_PARALLEL, 1, 256, 0);
+	ro.history = (int)cmd_val_number(r, O_HISTORY, 1, 200, 0);
+	ro.limit = LIMIT(r);
+	if (r->o.tenant || ctx->actor.tenant_id)
+		ro.tenant_id = tenant_for(r, 0);
+	if (V(O_ACCOUNT) && ig_reply_account_id(ctx->store, ro.tenant_id, V(O_ACCOUNT),
+						 &ro.account_id, &err))
+		die_err(&err);
 	graph_open(ctx, &g);
-	if ((rc = ig_reply_init(&r, ctx, &g, &ro, &err))) {
+	if ((rc = ig_inbox_reply_init(&rp, ctx, &g, &ro, &err))) {
 		ig_graph_release(&g);
 		die_err(&err);
 	}
-	r.emit = emit_cb;
-	if (o->pending) {
-		if ((rc = ig_reply_pending(&r, &err))) {
+	rp.emit = emit_cb;
+	if (V(O_PENDING)) {
+		if ((rc = ig_reply_pending(&rp, &err))) {
 			warn_err(&err);
-			ig_reply_note(&r, rc);
+			ig_reply_note(&rp, rc);
 			if (rc != IG_EX_TEMPFAIL && rc != IG_EX_NOPERM)
-				r.worst = rc;
+				rp.worst = rc;
 		}
 	} else {
-		struct ig_jsonl_reader rd;
-		int64_t ids[IG_REPLY_BATCH];
-		size_t n = 0, i;
-		json_t *v;
-
-		ig_jsonl_reader_init(&rd, stdin, "stdin", IG_JSONL_MAX_DEFAULT);
-		for (;;) {
-			int more = ig_jsonl_next(&rd, &v, &err);
-			int64_t conv, tenant;
-
-			if (more < 0) {
-				warn_err(&err);
-				r.worst = IG_EX_IOERR;
-				break;
-			}
-			if (more == 1) {
-				if (!v) {
-					/* keep the bad line, go on */
-					warn_err(&err);
-					ig_reply_note(&r, IG_EX_DATAERR);
-					if (ig_reply_dead_letter(ctx->store, 0, err.msg, rd.raw.data,
-								 rd.raw.len, &err))
-						warn_err(&err);
-				} else if (ig_reply_event(&r, v, &conv, &tenant, &err)) {
-					char msg[sizeof(err.msg)];
-
-					snprintf(msg, sizeof(msg), "stdin:%ld: %.980s", rd.line, err.msg);
-					warn("%s", msg);
-					ig_reply_note(&r, IG_EX_DATAERR);
-					if (ig_reply_dead_letter(ctx->store, tenant, msg, rd.raw.data,
-								 rd.raw.len, &err))
-						warn_err(&err);
-				} else if (conv) {
-					for (i = 0; i < n && ids[i] != conv; i++)
-						;
-					if (i == n)
-						ids[n++] = conv;
-				}
-				json_decref(v);
-				ig_err_clear(&err);
-			}
-			/* A batch ends when it is full, at the end of input, or when
-			 * the writer pauses (ig-route in a live pipe). */
-			if (n && (more == 0 || n == IG_REPLY_BATCH || !input_ready())) {
-				if ((rc = ig_reply_conversations(&r, ids, n, &err))) {
-					warn_err(&err);
-					ig_reply_note(&r, rc);
-					if (rc != IG_EX_TEMPFAIL)
-						r.worst = rc;
-					break;
-				}
-				n = 0;
-			}
-			if (more == 0)
-				break;
-		}
-		ig_jsonl_reader_release(&rd);
+		reply_stdin(&rp, ctx);
 	}
-	if (r.expired)
+	if (rp.expired)
 		warn("%ld outbox row%s left 'sending' by a stopped worker %s now 'unknown', not resent"
-		     " (see 'ig-reply outbox list --state unknown')", r.expired,
-		     r.expired == 1 ? "" : "s", r.expired == 1 ? "is" : "are");
+		     " (see 'ig-reply outbox list --state unknown')", rp.expired,
+		     rp.expired == 1 ? "" : "s", rp.expired == 1 ? "is" : "are");
 	note("sent %ld, drafted %ld, skipped %ld, escalated %ld, failed %ld, unknown %ld,"
-	     " requeued %ld", r.sent, r.drafted, r.skipped, r.escalated, r.failed, r.unknown,
-	     r.requeued);
-	rc = r.worst;
-	ig_reply_release(&r);
+	     " requeued %ld", rp.sent, rp.drafted, rp.skipped, rp.escalated, rp.failed, rp.unknown,
+	     rp.requeued);
+	rc = rp.worst;
+	ig_reply_release(&rp);
 	ig_graph_release(&g);
 	return rc;
 }
+
+/* ------------------------------------------------------------ humans */
 
 /* The exit code an item's outcome means. */
 static int item_code(const struct ig_outbox_item *it)
@@ -367,33 +252,35 @@ static int item_code(const struct ig_outbox_item *it)
 	return it->rc ? it->rc : IG_EX_TEMPFAIL;
 }
 
-static int cmd_send(struct ig_ctx *ctx, struct opts *o, int argc, char **argv)
+static void check_send(struct cmd_run *r)
 {
+	if (!V(O_TEXT) == !V(O_TEMPLATE))
+		usage_error("send takes --text or --template (one of them)");
+	conv_arg(r->arg[0]);
+}
+
+static int cmd_send(struct cmd_run *r)
+{
+	struct ig_ctx *ctx = &r->ctx;
 	struct ig_reply_opts ro = { 0 };
 	struct ig_outbox_item it;
-	struct ig_reply r;
+	struct ig_reply rp;
 	struct ig_graph g;
 	struct ig_err err = { 0 };
-	int64_t conv, tenant;
+	int64_t conv = conv_arg(r->arg[0]), tenant = tenant_for(r, conv);
 	json_t *rec;
 	int rc;
 
-	only(o, "send", BIT(O_TEXT) | BIT(O_TEMPLATE) | BIT(O_KEEP_AI) | BIT(O_DRY_RUN));
-	if (argc != 1)
-		usage_error("send takes one CONVERSATION");
-	if (!o->text == !o->template)
-		usage_error("send takes --text or --template (one of them)");
-	conv = conv_arg(argv[0]);
-	tenant = tenant_for(ctx, o, conv);
-	require(ctx, tenant, IG_MOD_CONVERSATIONS, IG_WRITE, "conversation.send");
-	ro.dry_run = o->dry_run;
+	ro.dry_run = V(OPT_DRY_RUN) != NULL;
+	ro.tenant_id = tenant;
 	graph_open(ctx, &g);
-	if ((rc = ig_reply_init(&r, ctx, &g, &ro, &err)))
+	if ((rc = ig_reply_init(&rp, ctx, &g, &ro, &err)))
 		die_err(&err);
-	rc = ig_reply_human_send(&r, tenant, conv, o->text, o->template, o->keep_ai, &it, &err);
+	rc = ig_inbox_send(&rp, tenant, conv, V(O_TEXT), V(O_TEMPLATE), V(O_KEEP_AI) != NULL, &it,
+			   &err);
 	if (rc) {
 		ig_outbox_item_release(&it);
-		ig_reply_release(&r);
+		ig_reply_release(&rp);
 		ig_graph_release(&g);
 		die_err(&err);
 	}
@@ -404,52 +291,44 @@ static int cmd_send(struct ig_ctx *ctx, struct opts *o, int argc, char **argv)
 	if (rc && it.error[0])
 		warn("outbox %lld: %s", (long long)it.id, it.error);
 	ig_outbox_item_release(&it);
-	ig_reply_release(&r);
+	ig_reply_release(&rp);
 	ig_graph_release(&g);
 	return rc;
 }
 
-static int cmd_conv_change(struct ig_ctx *ctx, struct opts *o, const char *what, int argc,
-			   char **argv)
+static void check_conv(struct cmd_run *r)
 {
-	static const struct { const char *name; enum ig_conv_change c; int nargs; } table[] = {
-		{ "pause", IG_CONV_PAUSE, 1 }, { "resume", IG_CONV_RESUME, 1 },
-		{ "assign", IG_CONV_ASSIGN, 2 }, { "status", IG_CONV_STATUS, 2 },
-		{ "priority", IG_CONV_PRIORITY, 2 },
+	conv_arg(r->arg[0]);
+}
+
+static int cmd_conv_change(struct cmd_run *r)
+{
+	static const struct { const char *name; enum ig_conv_change c; } table[] = {
+		{ "pause", IG_CONV_PAUSE }, { "resume", IG_CONV_RESUME }, { "assign", IG_CONV_ASSIGN },
+		{ "status", IG_CONV_STATUS }, { "priority", IG_CONV_PRIORITY },
 	};
 	struct ig_err err = { 0 };
-	int64_t conv, tenant;
+	int64_t conv = conv_arg(r->arg[0]), tenant = tenant_for(r, conv);
 	json_t *row;
 	size_t i;
 
-	for (i = 0; strcmp(table[i].name, what); i++)
+	for (i = 0; strcmp(table[i].name, r->what); i++)
 		;
-	only(o, what, table[i].c == IG_CONV_PAUSE ? BIT(O_REASON) : 0);
-	if (argc != table[i].nargs)
-		usage_error("%s takes %s", what, table[i].nargs == 1 ? "one CONVERSATION"
-			    : table[i].c == IG_CONV_ASSIGN ? "CONVERSATION USER (or -)"
-			    : table[i].c == IG_CONV_STATUS ? "CONVERSATION open|pending|closed"
-			    : "CONVERSATION P0|P1|P2|P3");
-	conv = conv_arg(argv[0]);
-	tenant = tenant_for(ctx, o, conv);
-	require(ctx, tenant, IG_MOD_CONVERSATIONS, IG_WRITE, what);
-	if (ig_reply_conv_change(ctx, tenant, conv, table[i].c,
-				 table[i].c == IG_CONV_PAUSE ? o->reason : argc > 1 ? argv[1] : NULL,
-				 &err))
-		die_err(&err);
-	if (ig_reply_conv_json(ctx->store, tenant, conv, &row, &err))
+	if (ig_inbox_change(&r->ctx, tenant, conv, r->what, table[i].c,
+			    table[i].c == IG_CONV_PAUSE ? V(O_REASON) : r->narg > 1 ? r->arg[1] : NULL,
+			    &row, &err))
 		die_err(&err);
 	cmd_emit(row);
 	json_decref(row);
 	return 0;
 }
 
-static int listing(const struct opts *o, json_t *rows, const char *const *cols)
+static int listing(struct cmd_run *r, json_t *rows, const char *const *cols)
 {
 	struct ig_out out;
 	size_t i;
 
-	ig_out_init(&out, stdout, o->c.format, cols);
+	ig_out_init(&out, stdout, r->o.format, cols);
 	for (i = 0; i < json_array_size(rows); i++)
 		if (ig_out_row(&out, json_array_get(rows, i)))
 			break;
@@ -459,397 +338,286 @@ static int listing(const struct opts *o, json_t *rows, const char *const *cols)
 	return 0;
 }
 
-static int cmd_conversations(struct ig_ctx *ctx, struct opts *o, int argc)
+static int cmd_conversations(struct cmd_run *r)
 {
 	static const char *const cols[] = { "id", "account", "participant", "status", "priority",
 		"assignee", "ai", "unanswered", "escalations", "last_inbound", NULL };
 	struct ig_conv_filter f = { 0 };
 	struct ig_err err = { 0 };
-	int64_t tenant;
+	int64_t tenant = tenant_for(r, 0);
 	json_t *rows;
 
-	only(o, "conversations", BIT(O_STATUS) | BIT(O_AI) | BIT(O_PRIORITY) | BIT(O_ASSIGNEE)
-	     | BIT(O_ACCOUNT) | BIT(O_UNANSWERED) | BIT(O_ESCALATED) | BIT(O_LIMIT));
-	if (argc)
-		usage_error("conversations takes no arguments");
-	tenant = tenant_for(ctx, o, 0);
-	require(ctx, tenant, IG_MOD_CONVERSATIONS, IG_READ, "conversation.list");
-	f.status = o->status;
-	f.ai = o->ai;
-	f.priority = o->priority;
-	f.assignee = o->assignee;
-	f.account = o->account;
-	f.unanswered = o->unanswered;
-	f.escalated = o->escalated;
-	f.limit = o->limit;
-	if (ig_reply_conv_list(ctx->store, tenant, &f, &rows, &err))
+	f.status = V(O_STATUS);
+	f.ai = V(O_AI);
+	f.priority = V(O_PRIORITY);
+	f.assignee = V(O_ASSIGNEE);
+	f.account = V(O_ACCOUNT);
+	f.unanswered = V(O_UNANSWERED) != NULL;
+	f.escalated = V(O_ESCALATED) != NULL;
+	f.limit = LIMIT(r);
+	if (ig_inbox_list(&r->ctx, tenant, &f, &rows, &err))
 		die_err(&err);
-	return listing(o, rows, cols);
+	return listing(r, rows, cols);
 }
+
+/* ------------------------------------------------------------ the outbox */
 
 static const char *const outbox_cols[] = { "id", "conversation", "account", "origin", "state",
 	"attempts", "mid", "text", "error", NULL };
 
-static int cmd_outbox(struct ig_ctx *ctx, struct opts *o, const char *sub, int argc, char **argv)
+static int cmd_outbox_list(struct cmd_run *r)
 {
 	struct ig_err err = { 0 };
-	int64_t tenant, id;
+	int64_t tenant = tenant_for(r, 0);
 	json_t *rows;
-	int action, rc;
 
-	if (!strcmp(sub, "drafts") || !strcmp(sub, "list")) {
-		if (!strcmp(sub, "drafts")) {
-			only(o, "drafts", BIT(O_CONVERSATION) | BIT(O_LIMIT));
-			o->state = "draft";
-		} else {
-			only(o, "outbox list", BIT(O_STATE) | BIT(O_CONVERSATION) | BIT(O_LIMIT));
-		}
-		if (argc)
-			usage_error("%s takes no arguments", sub);
-		tenant = tenant_for(ctx, o, 0);
-		require(ctx, tenant, IG_MOD_CONVERSATIONS, IG_READ, "outbox.list");
-		if (ig_outbox_list(ctx->store, tenant, o->state, o->conversation, o->limit, &rows, &err))
-			die_err(&err);
-		return listing(o, rows, outbox_cols);
-	}
-	action = !strcmp(sub, "approve") ? IG_OB_APPROVE : !strcmp(sub, "retry") ? IG_OB_RETRY
-		: !strcmp(sub, "reject") ? IG_OB_REJECT : IG_OB_ABANDON;
-	only(o, sub, action == IG_OB_APPROVE ? BIT(O_TEXT) : 0);
-	if (argc != 1)
-		usage_error("%s takes one outbox ID", sub);
-	id = cmd_number("ID", argv[0], 1, INT64_MAX);
-	tenant = tenant_for(ctx, o, 0);
-	require(ctx, tenant, IG_MOD_CONVERSATIONS, IG_WRITE, "outbox.decide");
-	if (ig_outbox_decide(ctx, tenant, id, (enum ig_outbox_action)action, o->text, &err))
+	if (ig_inbox_outbox(&r->ctx, tenant, !strcmp(r->what, "drafts") ? "draft" : V(O_STATE),
+			    cmd_val_number(r, O_CONVERSATION, 1, INT64_MAX, 0), LIMIT(r), &rows, &err))
 		die_err(&err);
-	if (action == IG_OB_APPROVE || action == IG_OB_RETRY) {
-		struct ig_reply_opts ro = { 0 };
-		struct ig_reply r;
-		struct ig_graph g;
-
-		ro.explain = 1;   /* an AI row abandoned at the send is reported */
-		graph_open(ctx, &g);
-		if (ig_reply_init(&r, ctx, &g, &ro, &err))
-			die_err(&err);
-		r.emit = emit_cb;
-		rc = ig_reply_send_rows(&r, &id, 1, &err);
-		if (rc) {
-			warn_err(&err);
-			ig_reply_note(&r, rc);
-		}
-		if (r.skipped) {
-			warn("outbox row %lld was abandoned: its conversation is no longer the AI's",
-			     (long long)id);
-			ig_reply_note(&r, IG_EX_DATAERR);
-		} else if (!r.sent && !r.failed && !r.unknown && !r.requeued) {
-			ig_reply_note(&r, IG_EX_TEMPFAIL);   /* another worker holds it */
-		}
-		rc = r.worst;
-		ig_reply_release(&r);
-		ig_graph_release(&g);
-		return rc;
-	}
-	rows = json_pack("{s:I,s:s}", "outbox", (json_int_t)id, "state",
-			 action == IG_OB_REJECT ? "rejected" : "abandoned");
-	cmd_emit(rows);
-	json_decref(rows);
-	return 0;
+	return listing(r, rows, outbox_cols);
 }
 
-static int64_t agent_arg(struct ig_ctx *ctx, int64_t tenant, const char *name)
+static void check_id(struct cmd_run *r)
 {
+	cmd_number("ID", r->arg[0], 1, INT64_MAX);
+}
+
+/* Send a row just approved or retried, now. */
+static int send_row(struct cmd_run *r, int64_t id)
+{
+	struct ig_reply_opts ro = { 0 };
 	struct ig_err err = { 0 };
-	int64_t id = 0;
-
-	if (name && ig_ctx_agent(ctx, tenant, name, &id, &err))
-		die_err(&err);
-	return id;
-}
-
-/* Add one article and its audit row inside the open transaction; its
- * record goes on done (printed once the transaction is committed). */
-static int kb_add_one(struct ig_ctx *ctx, int64_t tenant, int64_t agent, const char *agent_name,
-		      const char *title, const char *body, const char *tags, json_t *done,
-		      struct ig_err *err)
-{
-	char target[48];
-	json_t *d, *rec;
-	int64_t id;
+	struct ig_reply rp;
+	struct ig_graph g;
 	int rc;
 
-	if ((rc = ig_kb_add(ctx->store, tenant, agent, title, body, tags, &id, err)))
-		return rc;
-	snprintf(target, sizeof(target), "kb:%lld", (long long)id);
-	d = json_pack("{s:s,s:s?}", "title", title, "agent", agent_name);
-	rc = ig_audit(ctx, tenant, "kb.add", target, "ok", d, err);
-	json_decref(d);
-	if (rc)
-		return rc;
-	rec = json_pack("{s:I,s:s,s:s?}", "id", (json_int_t)id, "title", title, "agent", agent_name);
-	if (!rec || json_array_append_new(done, rec))
-		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
-	return 0;
-}
-
-static int cmd_kb(struct ig_ctx *ctx, struct opts *o, int argc, char **argv)
-{
-	static const char *const cols[] = { "id", "agent", "title", "tags", "body", NULL };
-	struct ig_err err = { 0 };
-	const char *sub = argc ? argv[0] : "";
-	int64_t tenant, agent;
-	json_t *rows, *done;
-	size_t k;
-	int rc = 0;
-
-	if (!argc)
-		usage_error("kb takes add, list, rm or search");
-	if (!strcmp(sub, "add")) {
-		only(o, "kb add", BIT(O_TITLE) | BIT(O_BODY) | BIT(O_TAGS) | BIT(O_AGENT));
-		if (argc != 1)
-			usage_error("kb add takes no arguments (--title/--body, or JSON Lines on stdin)");
-		if ((o->title || o->body || o->tags) && !(o->title && o->body))
-			usage_error("kb add takes --title and --body together");
-	} else if (!strcmp(sub, "list")) {
-		only(o, "kb list", BIT(O_AGENT));
-		if (argc != 1)
-			usage_error("kb list takes no arguments");
-	} else if (!strcmp(sub, "rm")) {
-		only(o, "kb rm", 0);
-		if (argc != 2)
-			usage_error("kb rm takes one article ID");
-	} else if (!strcmp(sub, "search")) {
-		only(o, "kb search", BIT(O_AGENT) | BIT(O_LIMIT));
-		if (argc != 2)
-			usage_error("kb search takes one TEXT");
-	} else {
-		usage_error("unknown kb subcommand '%s' (add, list, rm, search)", sub);
-	}
-	tenant = tenant_for(ctx, o, 0);
-	require(ctx, tenant, IG_MOD_AGENTS,
-		!strcmp(sub, "list") || !strcmp(sub, "search") ? IG_READ : IG_WRITE, "kb");
-	agent = agent_arg(ctx, tenant, o->agent);
-	if (!strcmp(sub, "list")) {
-		if (ig_kb_list(ctx->store, tenant, o->agent ? agent : -1, &rows, &err))
-			die_err(&err);
-		return listing(o, rows, cols);
-	}
-	if (!strcmp(sub, "search")) {
-		static const char *const scols[] = { "kind", "id", "title", "coverage", "bm25", NULL };
-		struct ig_kb_result kr;
-		int i;
-
-		if (ig_kb_search(ctx->store, tenant, agent, argv[1], NULL, NULL,
-				 o->limit > 0 && o->limit < IG_KB_MAX_HITS ? (int)o->limit : 5, &kr, &err))
-			die_err(&err);
-		rows = json_array();
-		for (i = 0; i < kr.n; i++)
-			json_array_append_new(rows, json_pack("{s:s,s:I,s:s,s:s,s:f,s:f}",
-				"kind", kr.hits[i].kind == IG_KB_ARTICLE ? "article" : "template",
-				"id", (json_int_t)kr.hits[i].id, "title", kr.hits[i].title,
-				"body", kr.hits[i].body,
-				"coverage", (double)(long long)(kr.hits[i].coverage * 100 + 0.5) / 100,
-				"bm25", (double)(long long)(kr.hits[i].bm25 * 1000) / 1000));
-		ig_kb_result_release(&kr);
-		return listing(o, rows, scols);
-	}
-	if (!(done = json_array()))
-		die(IG_EX_SOFTWARE, "out of memory");
-	if (ig_store_begin(ctx->store, &err))
+	ro.explain = 1;   /* an AI row abandoned at the send is reported */
+	graph_open(&r->ctx, &g);
+	if (ig_reply_init(&rp, &r->ctx, &g, &ro, &err))
 		die_err(&err);
-	if (!strcmp(sub, "rm")) {
-		int64_t id = cmd_number("ID", argv[1], 1, INT64_MAX);
-		char target[48];
-
-		snprintf(target, sizeof(target), "kb:%lld", (long long)id);
-		if ((rc = ig_kb_rm(ctx->store, tenant, id, &err))
-		    || (rc = ig_audit(ctx, tenant, "kb.rm", target, "ok", NULL, &err))) {
-			ig_store_rollback(ctx->store);
-			die_err(&err);
-		}
-		json_array_append_new(done, json_pack("{s:I,s:b}", "id", (json_int_t)id, "removed", 1));
-	} else if (o->title) {
-		if ((rc = kb_add_one(ctx, tenant, agent, o->agent, o->title, o->body, o->tags, done,
-				     &err))) {
-			ig_store_rollback(ctx->store);
-			die_err(&err);
-		}
-	} else {
-		/* JSON Lines: {"title","body","tags","agent"}; a bad line is
-		 * reported and skipped, the others are added (one transaction). */
-		struct ig_jsonl_reader rd;
-		json_t *v;
-		int more, bad = 0;
-
-		ig_jsonl_reader_init(&rd, stdin, "stdin", IG_JSONL_MAX_DEFAULT);
-		while ((more = ig_jsonl_next(&rd, &v, &err)) != 0) {
-			const char *an;
-			int64_t aid = agent;
-
-			if (more < 0) {
-				ig_jsonl_reader_release(&rd);
-				ig_store_rollback(ctx->store);
-				die_err(&err);
-			}
-			if (!v) {
-				warn_err(&err);
-				bad = 1;
-				continue;
-			}
-			an = ig_json_str(v, "agent") ? ig_json_str(v, "agent") : o->agent;
-			rc = 0;
-			if (an && an != o->agent)
-				rc = ig_ctx_agent(ctx, tenant, an, &aid, &err);
-			if (!rc)
-				rc = kb_add_one(ctx, tenant, aid, an, ig_json_str(v, "title"),
-						ig_json_str(v, "body"),
-						ig_json_str(v, "tags") ? ig_json_str(v, "tags") : o->tags,
-						done, &err);
-			json_decref(v);
-			if (rc == IG_EX_DATAERR) {
-				warn("stdin:%ld: %s", rd.line, err.msg);
-				bad = 1;
-			} else if (rc) {
-				ig_jsonl_reader_release(&rd);
-				ig_store_rollback(ctx->store);
-				die_err(&err);
-			}
-		}
-		ig_jsonl_reader_release(&rd);
-		rc = bad ? IG_EX_DATAERR : 0;
+	rp.emit = emit_cb;
+	if ((rc = ig_reply_send_rows(&rp, &id, 1, &err))) {
+		warn_err(&err);
+		ig_reply_note(&rp, rc);
 	}
-	/* Records only once they are true: after the commit. */
-	if (ig_store_commit(ctx->store, &err))
-		die_err(&err);
-	for (k = 0; k < json_array_size(done); k++)
-		cmd_emit(json_array_get(done, k));
-	json_decref(done);
+	if (rp.skipped) {
+		warn("outbox row %lld was abandoned: its conversation is no longer the AI's",
+		     (long long)id);
+		ig_reply_note(&rp, IG_EX_DATAERR);
+	} else if (!rp.sent && !rp.failed && !rp.unknown && !rp.requeued) {
+		ig_reply_note(&rp, IG_EX_TEMPFAIL);   /* another worker holds it */
+	}
+	rc = rp.worst;
+	ig_reply_release(&rp);
+	ig_graph_release(&g);
 	return rc;
 }
 
-static int cmd_templates(struct ig_ctx *ctx, struct opts *o, int argc, char **argv)
+static int cmd_decide(struct cmd_run *r)
 {
-	static const char *const cols[] = { "name", "agent", "text", NULL };
+	const char *verb = strchr(r->what, ' ') ? strchr(r->what, ' ') + 1 : r->what;
+	enum ig_outbox_action action = !strcmp(verb, "approve") ? IG_OB_APPROVE
+		: !strcmp(verb, "retry") ? IG_OB_RETRY : !strcmp(verb, "reject") ? IG_OB_REJECT
+		: IG_OB_ABANDON;
 	struct ig_err err = { 0 };
-	const char *sub = argc ? argv[0] : "";
-	int64_t tenant, agent, id;
-	char target[160];
-	json_t *rows;
+	int64_t id = cmd_number("ID", r->arg[0], 1, INT64_MAX), tenant = tenant_for(r, 0);
+	json_t *rec;
 
-	if (!strcmp(sub, "add")) {
-		only(o, "templates add", BIT(O_TEXT) | BIT(O_AGENT));
-		if (argc != 2 || !o->text)
-			usage_error("templates add takes NAME and --text TEXT");
-	} else if (!strcmp(sub, "list")) {
-		only(o, "templates list", 0);
-		if (argc != 1)
-			usage_error("templates list takes no arguments");
-	} else if (!strcmp(sub, "rm")) {
-		only(o, "templates rm", 0);
-		if (argc != 2)
-			usage_error("templates rm takes one NAME");
-	} else {
-		usage_error("templates takes add, list or rm");
-	}
-	tenant = tenant_for(ctx, o, 0);
-	require(ctx, tenant, IG_MOD_AGENTS, !strcmp(sub, "list") ? IG_READ : IG_WRITE, "templates");
-	if (!strcmp(sub, "list")) {
-		if (ig_template_list(ctx->store, tenant, &rows, &err))
-			die_err(&err);
-		return listing(o, rows, cols);
-	}
-	agent = agent_arg(ctx, tenant, o->agent);
-	snprintf(target, sizeof(target), "template:%s", argv[1]);
-	if (ig_store_begin(ctx->store, &err))
+	if (ig_inbox_decide(&r->ctx, tenant, id, action, V(O_TEXT), &err))
 		die_err(&err);
-	if (!strcmp(sub, "add")) {
-		if (ig_template_add(ctx->store, tenant, agent, argv[1], o->text, &id, &err)
-		    || ig_audit(ctx, tenant, "template.add", target, "ok", NULL, &err)) {
-			ig_store_rollback(ctx->store);
-			die_err(&err);
-		}
-		rows = json_pack("{s:I,s:s,s:s?}", "id", (json_int_t)id, "name", argv[1],
-				 "agent", o->agent);
-	} else {
-		if (ig_template_rm(ctx->store, tenant, argv[1], &err)
-		    || ig_audit(ctx, tenant, "template.rm", target, "ok", NULL, &err)) {
-			ig_store_rollback(ctx->store);
-			die_err(&err);
-		}
-		rows = json_pack("{s:s,s:b}", "name", argv[1], "removed", 1);
-	}
-	if (ig_store_commit(ctx->store, &err))
-		die_err(&err);
-	cmd_emit(rows);
-	json_decref(rows);
+	if (action == IG_OB_APPROVE || action == IG_OB_RETRY)
+		return send_row(r, id);
+	rec = json_pack("{s:I,s:s}", "outbox", (json_int_t)id, "state",
+			action == IG_OB_REJECT ? "rejected" : "abandoned");
+	cmd_emit(rec);
+	json_decref(rec);
 	return 0;
 }
 
+/* ------------------------------------------------------------ kb, templates */
+
+static int emit_all(json_t *recs, int rc)
+{
+	size_t k;
+
+	for (k = 0; k < json_array_size(recs); k++)
+		cmd_emit(json_array_get(recs, k));
+	json_decref(recs);
+	return rc;
+}
+
+static void check_kb_add(struct cmd_run *r)
+{
+	if ((V(O_TITLE) || V(O_BODY) || V(O_TAGS)) && !(V(O_TITLE) && V(O_BODY)))
+		usage_error("kb add takes --title and --body together");
+}
+
+static void kb_report(void *arg, const char *msg)
+{
+	(void)arg;
+	warn("%s", msg);
+}
+
+static int cmd_kb_add(struct cmd_run *r)
+{
+	struct ig_err err = { 0 };
+	int64_t tenant = tenant_for(r, 0);
+	struct ig_jsonl_reader rd;
+	json_t *out;
+	int rc;
+
+	if (V(O_TITLE)) {
+		if (ig_kbadmin_add(&r->ctx, tenant, V(O_AGENT), V(O_TITLE), V(O_BODY), V(O_TAGS), &out,
+				   &err))
+			die_err(&err);
+		cmd_emit(out);
+		json_decref(out);
+		return 0;
+	}
+	/* JSON Lines {"title","body","tags","agent"}: a bad line is reported and
+	 * skipped, the others are added (one transaction) */
+	cmd_stdin_hint("JSON Lines of articles {\"title\",\"body\",\"tags\",\"agent\"}");
+	ig_jsonl_reader_init(&rd, stdin, "stdin", IG_JSONL_MAX_DEFAULT);
+	rc = ig_kbadmin_import(&r->ctx, tenant, V(O_AGENT), V(O_TAGS), &rd, kb_report, NULL, &out,
+			       &err);
+	ig_jsonl_reader_release(&rd);
+	if (!out)
+		die_err(&err);
+	return emit_all(out, rc);
+}
+
+static int cmd_kb_list(struct cmd_run *r)
+{
+	static const char *const cols[] = { "id", "agent", "title", "tags", "body", NULL };
+	struct ig_err err = { 0 };
+	int64_t tenant = tenant_for(r, 0);
+	json_t *rows;
+
+	if (ig_kbadmin_list(&r->ctx, tenant, V(O_AGENT), &rows, &err))
+		die_err(&err);
+	return listing(r, rows, cols);
+}
+
+static int cmd_kb_search(struct cmd_run *r)
+{
+	static const char *const cols[] = { "kind", "id", "title", "coverage", "bm25", NULL };
+	struct ig_err err = { 0 };
+	int64_t tenant = tenant_for(r, 0);
+	json_t *rows;
+
+	if (ig_kbadmin_search(&r->ctx, tenant, V(O_AGENT), r->arg[0], LIMIT(r), &rows, &err))
+		die_err(&err);
+	return listing(r, rows, cols);
+}
+
+static int cmd_kb_rm(struct cmd_run *r)
+{
+	struct ig_err err = { 0 };
+	int64_t id = cmd_number("ID", r->arg[0], 1, INT64_MAX), tenant = tenant_for(r, 0);
+	json_t *out;
+
+	if (ig_kbadmin_rm(&r->ctx, tenant, id, &out, &err))
+		die_err(&err);
+	cmd_emit(out);
+	json_decref(out);
+	return 0;
+}
+
+static void check_template_add(struct cmd_run *r)
+{
+	if (!V(O_TEXT))
+		usage_error("templates add takes NAME and --text TEXT");
+}
+
+static int cmd_templates(struct cmd_run *r)
+{
+	static const char *const cols[] = { "name", "agent", "text", NULL };
+	struct ig_err err = { 0 };
+	int64_t tenant = tenant_for(r, 0);
+	int rc;
+	json_t *out;
+
+	if (!strcmp(r->what, "templates list")) {
+		if (ig_kbadmin_templates(&r->ctx, tenant, &out, &err))
+			die_err(&err);
+		return listing(r, out, cols);
+	}
+	rc = !strcmp(r->what, "templates add")
+		? ig_kbadmin_template_add(&r->ctx, tenant, V(O_AGENT), r->arg[0], V(O_TEXT), &out, &err)
+		: ig_kbadmin_template_rm(&r->ctx, tenant, r->arg[0], &out, &err);
+	if (rc)
+		die_err(&err);
+	cmd_emit(out);
+	json_decref(out);
+	return 0;
+}
+
+/* ------------------------------------------------------------ the command table */
+
+static const int o_reply[] = {
+	O_PENDING, O_EXPLAIN, OPT_DRY_RUN, O_REVIEW, O_PARALLEL, O_HISTORY, O_ACCOUNT, O_LIMIT, 0
+};
+static const int o_send[] = { O_TEXT, O_TEMPLATE, O_KEEP_AI, OPT_DRY_RUN, 0 };
+static const int o_reason[] = { O_REASON, 0 };
+static const int o_conversations[] = {
+	O_STATUS, O_AI, O_PRIORITY, O_ASSIGNEE, O_ACCOUNT, O_UNANSWERED, O_ESCALATED, O_LIMIT, 0
+};
+static const int o_drafts[] = { O_CONVERSATION, O_LIMIT, 0 };
+static const int o_outbox[] = { O_STATE, O_CONVERSATION, O_LIMIT, 0 };
+static const int o_text[] = { O_TEXT, 0 };
+static const int o_kb_add[] = { O_TITLE, O_BODY, O_TAGS, O_AGENT, 0 };
+static const int o_agent[] = { O_AGENT, 0 };
+static const int o_kb_search[] = { O_AGENT, O_LIMIT, 0 };
+static const int o_template_add[] = { O_TEXT, O_AGENT, 0 };
+
+#define S_ CMD_STORE
+
+static const struct cmd_row rows[] = {
+	{ NULL, cmd_reply, S_, o_reply, 0, 0, "",
+	  "answer routed events on stdin, or with --pending what the store holds", NULL, check_reply },
+	{ "pause", cmd_conv_change, S_, o_reason, 1, 1, "CONVERSATION",
+	  "a human takes over: the AI stops answering", NULL, check_conv },
+	{ "resume", cmd_conv_change, S_, NULL, 1, 1, "CONVERSATION",
+	  "give the conversation back to the AI", NULL, check_conv },
+	{ "send", cmd_send, S_, o_send, 1, 1, "CONVERSATION",
+	  "a human reply (--text TEXT | --template NAME)", NULL, check_send },
+	{ "assign", cmd_conv_change, S_, NULL, 2, 2, "CONVERSATION USER|-",
+	  "assign to a member ('-': nobody)", NULL, check_conv },
+	{ "status", cmd_conv_change, S_, NULL, 2, 2, "CONVERSATION open|pending|closed",
+	  "set the status", NULL, check_conv },
+	{ "priority", cmd_conv_change, S_, NULL, 2, 2, "CONVERSATION P0|P1|P2|P3",
+	  "set the priority", NULL, check_conv },
+	{ "conversations", cmd_conversations, S_, o_conversations, 0, 0, "",
+	  "list conversations", NULL, NULL },
+	{ "drafts", cmd_outbox_list, S_, o_drafts, 0, 0, "", "answers waiting for review", NULL, NULL },
+	{ "approve", cmd_decide, S_, o_text, 1, 1, "ID", "send a draft (with --text: edited)", NULL,
+	  check_id },
+	{ "reject", cmd_decide, S_, NULL, 1, 1, "ID", "drop a draft", NULL, check_id },
+	{ "outbox list", cmd_outbox_list, S_, o_outbox, 0, 0, "", "the outbox's rows", NULL, NULL },
+	{ "outbox retry", cmd_decide, S_, NULL, 1, 1, "ID", "send a failed row again", NULL, check_id },
+	{ "outbox abandon", cmd_decide, S_, NULL, 1, 1, "ID", "give up on a row", NULL, check_id },
+	{ "kb add", cmd_kb_add, S_, o_kb_add, 0, 0, "",
+	  "add an article (--title/--body, or JSON Lines on stdin)", NULL, check_kb_add },
+	{ "kb list", cmd_kb_list, S_, o_agent, 0, 0, "", "list the articles", NULL, NULL },
+	{ "kb rm", cmd_kb_rm, S_, NULL, 1, 1, "ID", "remove an article", NULL, check_id },
+	{ "kb search", cmd_kb_search, S_, o_kb_search, 1, 1, "TEXT",
+	  "what the reply engine would find for TEXT", NULL, NULL },
+	{ "templates add", cmd_templates, S_, o_template_add, 1, 1, "NAME",
+	  "add a canned response (--text TEXT)", NULL, check_template_add },
+	{ "templates list", cmd_templates, S_, NULL, 0, 0, "", "list the templates", NULL, NULL },
+	{ "templates rm", cmd_templates, S_, NULL, 1, 1, "NAME", "remove a template", NULL, NULL },
+	{ 0 }
+};
+
+static const struct cmd_program program = {
+	"Answer customers' messages in the voice of the account's agent, through the outbox.",
+	NULL, opts, rows, "subcommand", CMD_SAY_TO,
+	"Usage: ig-reply [OPTIONS] < routed-events.jsonl\n"
+	"       ig-reply --pending [OPTIONS]\n"
+	"       ig-reply SUBCOMMAND [ARGS] [OPTIONS]\n"
+};
+
 int main(int argc, char **argv)
 {
-	struct opts o = { 0 };
-	struct ig_ctx ctx;
-	const char *sub = NULL;
-	int rc, subc = 0;
-	char **subv = NULL;
-
-	cmd_init(argc, argv);
-	if (asprintf(&full_help, "%s%s", help, cmd_common_help) < 0)
-		die(IG_EX_SOFTWARE, "out of memory");
-	parse(argc, argv, "+" CMD_COMMON_SHORT, &o);
-	if (optind < argc) {
-		int sargc = argc - optind;
-		char **sargv = argv + optind;
-
-		sub = sargv[0];
-		cmd_getopt_reset();
-		parse(sargc, sargv, CMD_COMMON_SHORT, &o);
-		subc = sargc - optind;
-		subv = sargv + optind;
-	}
-	if (sub && (o.pending || (o.used & (BIT(O_EXPLAIN) | BIT(O_REVIEW) | BIT(O_PARALLEL)
-					       | BIT(O_HISTORY)))))
-		usage_error("--pending, --explain, --review, --parallel and --history are for"
-			    " replying, not for '%s'", sub);
-	if (!sub) {
-		only(&o, "replying", BIT(O_PENDING) | BIT(O_EXPLAIN) | BIT(O_DRY_RUN) | BIT(O_REVIEW)
-		     | BIT(O_PARALLEL) | BIT(O_HISTORY) | BIT(O_ACCOUNT) | BIT(O_LIMIT));
-		if (o.limit && !o.pending)
-			usage_error("--limit applies to --pending");
-	}
-	if (sub && strcmp(sub, "pause") && strcmp(sub, "resume") && strcmp(sub, "send")
-	    && strcmp(sub, "assign") && strcmp(sub, "status") && strcmp(sub, "priority")
-	    && strcmp(sub, "conversations") && strcmp(sub, "drafts") && strcmp(sub, "approve")
-	    && strcmp(sub, "reject") && strcmp(sub, "outbox") && strcmp(sub, "kb")
-	    && strcmp(sub, "templates"))
-		usage_error("unknown subcommand '%s'", sub);
-	if (sub && !strcmp(sub, "outbox")) {
-		if (!subc || (strcmp(subv[0], "list") && strcmp(subv[0], "retry")
-			      && strcmp(subv[0], "abandon")))
-			usage_error("outbox takes list, retry or abandon");
-	}
-	if (sub && strcmp(sub, "send") && o.dry_run)
-		usage_error("--dry-run does not apply to %s", sub);
-
-	cmd_ctx_open(&ctx, &o.c, CMD_STORE);
-	if (!sub)
-		rc = cmd_reply(&ctx, &o);
-	else if (!strcmp(sub, "send"))
-		rc = cmd_send(&ctx, &o, subc, subv);
-	else if (!strcmp(sub, "conversations"))
-		rc = cmd_conversations(&ctx, &o, subc);
-	else if (!strcmp(sub, "drafts"))
-		rc = cmd_outbox(&ctx, &o, "drafts", subc, subv);
-	else if (!strcmp(sub, "approve") || !strcmp(sub, "reject"))
-		rc = cmd_outbox(&ctx, &o, sub, subc, subv);
-	else if (!strcmp(sub, "outbox"))
-		rc = cmd_outbox(&ctx, &o, subv[0], subc - 1, subv + 1);
-	else if (!strcmp(sub, "kb"))
-		rc = cmd_kb(&ctx, &o, subc, subv);
-	else if (!strcmp(sub, "templates"))
-		rc = cmd_templates(&ctx, &o, subc, subv);
-	else
-		rc = cmd_conv_change(&ctx, &o, sub, subc, subv);
-	ig_ctx_release(&ctx);
-	free(full_help);
-	return cmd_finish(rc);
+	return cmd_main(&program, argc, argv);
 }
