@@ -441,7 +441,8 @@ void cmd_help(FILE *f, const struct cmd_program *p, const struct cmd_row *row, c
 
 /*
  * One line per row: its name ("-" for the default row), a tab, its options
- * (long names with "--", shared ones last), a tab, its operands.
+ * (long names with "--", "=" after one that takes a value, shared ones
+ * last), a tab, its operands.
  */
 static void list_commands(const struct cmd_program *p)
 {
@@ -455,10 +456,11 @@ static void list_commands(const struct cmd_program *p)
 			int k = opt_index(p, *o);
 
 			if (k >= 0)
-				printf("--%s ", p->opts[k].name);
+				printf("--%s%s ", p->opts[k].name, p->opts[k].has_arg ? "=" : "");
 		}
 		for (i = 0; common_long[i].name; i++)
-			printf("--%s%s", common_long[i].name, common_long[i + 1].name ? " " : "");
+			printf("--%s%s%s", common_long[i].name, common_long[i].has_arg ? "=" : "",
+			       common_long[i + 1].name ? " " : "");
 		printf("\t%s\n", w->operands ? w->operands : "");
 	}
 }

@@ -191,9 +191,9 @@ long long cmd_val_number(const struct cmd_run *r, int id, long long min, long lo
  * Run the program: parse argv against p, dispatch, return the exit code
  * (after cmd_finish).  Usage errors exit 64 with "program: what: message".
  * `program --list-commands` prints one line per row: the command name ("-"
- * for the default row), a tab, and its options (long names with "--",
- * space-separated, shared ones last), so completions and tests read them
- * from the binary.
+ * for the default row), a tab, its options (long names with "--", a "="
+ * after one that takes a value, space-separated, shared ones last), a tab,
+ * its operands text; completions and tests read them from the binary.
  */
 int cmd_main(const struct cmd_program *p, int argc, char **argv);
 
