@@ -111,16 +111,25 @@ static void open_graph(struct ig_graph *g, struct ig_ctx *ctx)
 		die_err(&err);
 }
 
-/* Read all of stdin (at most max bytes); dies on error.  New string. */
+/* Read all of stdin (at most max bytes, text: a NUL byte is refused rather
+ * than cutting the input short); dies on error.  New string. */
 static char *read_stdin(size_t max)
 {
 	struct ig_buf b = IG_BUF_INIT(max);
+	size_t n;
+	char *s;
 
 	if (ig_buf_read_file(&b, stdin)) {
 		ig_buf_release(&b);
 		die(IG_EX_DATAERR, "cannot read stdin (more than %zu bytes, or a read error)", max);
 	}
-	return ig_buf_detach(&b, NULL);
+	s = ig_buf_detach(&b, &n);
+	if (s && memchr(s, '\0', n)) {
+		memset(s, 0, n);   /* may be a token */
+		free(s);
+		die(IG_EX_DATAERR, "stdin: a NUL byte in the input");
+	}
+	return s;
 }
 
 /* ------------------------------------------------------------ url, callback, add */

@@ -14,6 +14,8 @@
 #   ok COND-STATUS NAME   e.g. `[ -f x ]; ok $? "x exists"`
 #   sim_start             starts tests/sim/graphsim.py; sets $SIM, points igkit at it
 #   sq SQL                runs SQL on the store with sqlite3, prints the result
+#   igkit_programs        the build's programs, one a line
+#   complete_words P W..  what the bash completion offers after P W...
 set -u
 top_srcdir=${top_srcdir:-${srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}}
 top_builddir=${top_builddir:-$top_srcdir}
@@ -37,10 +39,33 @@ unset IGKIT_API_KEY IGKIT_NOW IGKIT_APP_SECRET IGKIT_IG_APP_SECRET IGKIT_VERIFY_
 mkdir -p "$HOME" "$T/config/igkit" "$T/data"
 : > "$IGKIT_CONFIG"
 
+# The programs of the build: IGKIT_PROGRAMS (the Makefile passes its
+# bin_PROGRAMS), else the bin_PROGRAMS lines of Makefile.am.
+igkit_programs() {
+	if [ -n "${IGKIT_PROGRAMS:-}" ]; then
+		printf '%s\n' $IGKIT_PROGRAMS
+	else
+		sed -n 's/^bin_PROGRAMS *+\{0,1\}= *//p' "$top_srcdir/Makefile.am" | tr ' ' '\n' | grep .
+	fi
+}
+
+# What the bash completion offers after PROG WORDS... (the last word is the
+# one being completed), one per line.
+complete_words() {
+	(
+		. "$top_srcdir/share/completions/igkit.bash"
+		COMP_WORDS=("$@")
+		COMP_CWORD=$(($# - 1))
+		COMPREPLY=()
+		_igkit
+		printf '%s\n' "${COMPREPLY[@]}"
+	)
+}
+
 # The programs under test: the build tree, optionally behind valgrind.
 _bin="$T/bin"
 mkdir -p "$_bin"
-for p in tenant-admin ig-connect ig-route ig-reply ig-publish ig-insights ig-comments; do
+for p in $(igkit_programs); do
 	[ -x "$top_builddir/$p" ] || continue
 	if [ "${IGKIT_VALGRIND:-}" = 1 ]; then
 		printf '#!/bin/sh\nexec valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --track-fds=no "%s" "$@"\n' \

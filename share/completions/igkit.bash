@@ -1,53 +1,55 @@
-# bash completion for igkit's programs: subcommands, then long options as
-# the program's own --help lists them (so completion never drifts from it).
-
-_igkit_subcommands() {
-	case $1 in
-	tenant-admin) echo "init onboard tenant user member agent location key audit export erase" ;;
-	ig-connect) echo "url callback add list assign test refresh subscribe doctor disconnect deauthorize data-deletion deletion-status move rekey" ;;
-	ig-route) echo "explain replay dead" ;;
-	ig-reply) echo "pause resume send assign status priority conversations outbox drafts approve reject kb templates" ;;
-	esac
-}
-
-_igkit_second() {
-	case "$1 $2" in
-	"tenant-admin tenant") echo "create list show rename delete" ;;
-	"tenant-admin user") echo "add list remove" ;;
-	"tenant-admin member") echo "grant revoke" ;;
-	"tenant-admin agent") echo "create list show update delete set-default" ;;
-	"tenant-admin location") echo "create list update delete" ;;
-	"tenant-admin key") echo "create list revoke" ;;
-	"ig-reply outbox") echo "list retry abandon" ;;
-	"ig-reply kb") echo "add list rm search" ;;
-	"ig-reply templates") echo "add list rm" ;;
-	esac
-}
+# bash completion for igkit's programs.  Commands and options come from the
+# program itself (`PROG --list-commands`: one line per command, its name, a
+# tab, its options with "=" after those taking a value), so completion never
+# drifts from the binary.  A new program only adds its name to the
+# `complete` line at the end.
 
 _igkit() {
-	local cur prog words_before opts
+	local cur prog list line name opts i w k
+	local -a typed=() words
 	cur=${COMP_WORDS[COMP_CWORD]}
-	prog=${COMP_WORDS[0]##*/}
+	prog=${COMP_WORDS[0]}
+	list=$("$prog" --list-commands 2>/dev/null) || return 0
+	opts=$(printf '%s\n' "$list" | cut -f2 | tr ' ' '\n' | sort -u)
+	# the command words typed so far: not options, not an option's value
+	for ((i = 1; i < COMP_CWORD; i++)); do
+		w=${COMP_WORDS[i]}
+		case $w in
+		--*=*) ;;
+		-*) printf '%s\n' "$opts" | grep -qx -- "${w}=" && i=$((i + 1)) ;;
+		*) typed+=("$w") ;;
+		esac
+	done
+	# the rows the typed words lead to
+	local matched="-" next=""
+	while IFS= read -r line; do
+		name=${line%%$'\t'*}
+		[ "$name" = "-" ] && continue
+		read -r -a words <<< "$name"
+		for ((k = 0; k < ${#typed[@]} && k < ${#words[@]}; k++)); do
+			[ "${typed[k]}" = "${words[k]}" ] || continue 2
+		done
+		if [ "${#typed[@]}" -ge "${#words[@]}" ]; then
+			matched=$name
+		else
+			[ "$k" -eq "${#typed[@]}" ] && next="$next ${words[k]}"
+		fi
+	done <<< "$list"
 	case $cur in
 	-*)
-		opts=$("$prog" "${COMP_WORDS[@]:1:COMP_CWORD-1}" --help 2>/dev/null |
-			grep -oE -- '--[a-z][a-z0-9-]*' | sort -u)
-		COMPREPLY=($(compgen -W "$opts" -- "$cur"))
-		return
+		line=$(printf '%s\n' "$list" | awk -F'\t' -v n="$matched" '$1 == n { print $2 }')
+		[ -n "$line" ] || line=$opts   # no command yet, and no default one: all
+		COMPREPLY=($(compgen -W "$(printf '%s' "$line" | tr -d '=')" -- "$cur"))
 		;;
-	esac
-	if [ "$COMP_CWORD" -eq 1 ]; then
-		COMPREPLY=($(compgen -W "$(_igkit_subcommands "$prog")" -- "$cur"))
-	elif [ "$COMP_CWORD" -eq 2 ]; then
-		words_before=$(_igkit_second "$prog" "${COMP_WORDS[1]}")
-		if [ -n "$words_before" ]; then
-			COMPREPLY=($(compgen -W "$words_before" -- "$cur"))
+	*)
+		if [ -n "$next" ]; then
+			COMPREPLY=($(compgen -W "$(printf '%s\n' $next | awk '!seen[$0]++')" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -f -- "$cur"))
 		fi
-	else
-		COMPREPLY=($(compgen -f -- "$cur"))
-	fi
+		;;
+	esac
+	return 0
 }
 
 complete -F _igkit tenant-admin ig-connect ig-route ig-reply
