@@ -88,20 +88,3 @@ int ig_authz_require(struct ig_ctx *ctx, int64_t tenant_id, enum ig_module m,
 	json_decref(detail);
 	return code;
 }
-
-int ig_apikey_parse(const char *key, char prefix[17], char hash[65])
-{
-	unsigned char h[32];
-	const char *p;
-
-	if (!key || strncmp(key, "igk_", 4))
-		return -1;
-	p = strchr(key + 4, '_');
-	if (!p || p - (key + 4) != 16 || strlen(p + 1) < 32)
-		return -1;
-	memcpy(prefix, key + 4, 16);
-	prefix[16] = '\0';
-	ig_sha256(key, strlen(key), h);
-	ig_hex(h, 32, hash);
-	return 0;
-}

@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "authz.h"
+#include "apikey.h"
 #include "ctx.h"
 #include "igtime.h"
 
@@ -45,28 +45,26 @@ int ig_ctx_keys(struct ig_ctx *ctx, struct ig_err *err)
 static int actor_from_key(struct ig_ctx *ctx, const char *key, struct ig_err *err)
 {
 	char prefix[17], hash[65];
-	sqlite3_stmt *s;
-	int rc;
+	struct ig_stmt *s;
+	int n;
 
 	if (ig_apikey_parse(key, prefix, hash))
 		return ig_err_set(err, IG_EX_NOPERM, "the API key is malformed (expected igk_…)");
-	s = ig_store_prepare(ctx->store,
+	s = ig_store_query(ctx->store, err,
 		"SELECT k.hash, k.tenant_id, k.revoked_at, u.id, u.email, u.super_admin,"
 		" (SELECT role FROM memberships m WHERE m.tenant_id = k.tenant_id AND m.user_id = u.id)"
-		" FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.prefix = ?", err);
+		" FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.prefix = ?", "s", prefix);
 	if (!s)
 		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "s", prefix);
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW || strlen(ig_col_text(s, 0)) != 64
-	    || !ig_ct_equal(ig_col_text(s, 0), hash, 64)) {
-		sqlite3_reset(s);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			return ig_store_fail(ctx->store, rc, err, "cannot check API key");
+	n = ig_stmt_next(ctx->store, s, err);
+	if (n < 0)
+		return ig_err_prefix(err, "cannot check API key");
+	if (n == 0 || strlen(ig_col_text(s, 0)) != 64 || !ig_ct_equal(ig_col_text(s, 0), hash, 64)) {
+		ig_stmt_reset(s);
 		return ig_err_set(err, IG_EX_NOPERM, "the API key is not valid");
 	}
-	if (sqlite3_column_type(s, 2) != SQLITE_NULL) {
-		sqlite3_reset(s);
+	if (!ig_col_null(s, 2)) {
+		ig_stmt_reset(s);
 		return ig_err_set(err, IG_EX_NOPERM, "the API key %s was revoked", prefix);
 	}
 	ctx->actor.kind = IG_ACTOR_KEY;
@@ -76,24 +74,19 @@ static int actor_from_key(struct ig_ctx *ctx, const char *key, struct ig_err *er
 	ctx->actor.super_admin = ig_col_int(s, 5) && ctx->actor.tenant_id == 0;
 	if (ctx->actor.super_admin) {
 		strcpy(ctx->actor.role, "super_admin");
-	} else if (sqlite3_column_type(s, 6) == SQLITE_NULL) {
-		sqlite3_reset(s);
+	} else if (ig_col_null(s, 6)) {
+		ig_stmt_reset(s);
 		return ig_err_set(err, IG_EX_NOPERM,
 			"the API key's user is no longer a member of its tenant");
 	} else {
 		snprintf(ctx->actor.role, sizeof(ctx->actor.role), "%s", ig_col_text(s, 6));
 	}
-	sqlite3_reset(s);
+	ig_stmt_reset(s);
 	/* Best effort, for "tenant-admin key list": at most one write a minute
 	 * per key; a read-only or busy store does not stop the command. */
-	s = ig_store_prepare(ctx->store,
+	ig_store_runf(ctx->store, NULL,
 		"UPDATE api_keys SET last_used_at = ?1 WHERE prefix = ?2"
-		" AND (last_used_at IS NULL OR last_used_at <= ?1 - 60)", NULL);
-	if (s) {
-		ig_store_bind(s, "is", ig_time_now(), prefix);
-		sqlite3_step(s);
-		sqlite3_reset(s);
-	}
+		" AND (last_used_at IS NULL OR last_used_at <= ?1 - 60)", "is", ig_time_now(), prefix);
 	return 0;
 }
 
@@ -124,8 +117,7 @@ int ig_ctx_actor(struct ig_ctx *ctx, struct ig_err *err)
 
 int ig_ctx_tenant(struct ig_ctx *ctx, const char *slug, int64_t *id, struct ig_err *err)
 {
-	sqlite3_stmt *s;
-	int rc;
+	int n;
 
 	*id = 0;
 	if (!slug || !*slug) {
@@ -135,40 +127,26 @@ int ig_ctx_tenant(struct ig_ctx *ctx, const char *slug, int64_t *id, struct ig_e
 		}
 		return ig_err_set(err, IG_EX_USAGE, "which tenant? name one with --tenant");
 	}
-	s = ig_store_prepare(ctx->store, "SELECT id FROM tenants WHERE slug = ?", err);
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "s", slug);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*id = ig_col_int(s, 0);
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return ig_store_fail(ctx->store, rc, err, "cannot look up tenant");
+	n = ig_store_int(ctx->store, err, id, "SELECT id FROM tenants WHERE slug = ?", "s", slug);
+	if (n < 0)
+		return ig_err_prefix(err, "cannot look up tenant");
 	if (!*id)
 		return ig_err_set(err, IG_EX_DATAERR, "unknown tenant '%s'", slug);
 	return 0;
 }
 
-/* One row's id by (tenant, name) with the statement sql; what names the
- * kind of object in messages. */
+/* One row's id by (tenant, name) with the statement sql (a literal, so
+ * the statement is cached); what names the kind of object in messages. */
 static int id_by_name(struct ig_ctx *ctx, const char *sql, const char *what, int64_t tenant_id,
 		      const char *name, int64_t *id, struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(ctx->store, sql, err);
 	char slug[64];
-	int rc;
+	int n;
 
 	*id = 0;
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "is", tenant_id, name);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*id = ig_col_int(s, 0);
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return ig_store_fail(ctx->store, rc, err, "cannot look up a name");
+	n = ig_store_int(ctx->store, err, id, sql, "is", tenant_id, name);
+	if (n < 0)
+		return ig_err_prefix(err, "cannot look up a name");
 	if (!*id)
 		return ig_err_set(err, IG_EX_DATAERR, "unknown %s '%s' in tenant '%s'", what, name,
 				  ig_ctx_tenant_slug(ctx, tenant_id, slug));
@@ -191,18 +169,16 @@ int ig_ctx_location(struct ig_ctx *ctx, int64_t tenant_id, const char *name, int
 
 const char *ig_ctx_tenant_slug(struct ig_ctx *ctx, int64_t id, char *buf)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 
 	buf[0] = '\0';
 	if (!id || !ctx->store)
 		return buf;
-	s = ig_store_prepare(ctx->store, "SELECT slug FROM tenants WHERE id = ?", NULL);
-	if (!s)
-		return buf;
-	ig_store_bind(s, "i", id);
-	if (sqlite3_step(s) == SQLITE_ROW)
+	s = ig_store_query(ctx->store, NULL, "SELECT slug FROM tenants WHERE id = ?", "i", id);
+	if (s && ig_stmt_next(ctx->store, s, NULL) > 0) {
 		snprintf(buf, 64, "%s", ig_col_text(s, 0));
-	sqlite3_reset(s);
+		ig_stmt_reset(s);
+	}
 	return buf;
 }
 
