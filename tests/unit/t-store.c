@@ -38,6 +38,109 @@ static const char *text(struct ig_store *st, const char *sql, char *buf, size_t 
 	return buf;
 }
 
+static int count_row(void *arg, struct ig_stmt *s)
+{
+	int *n = arg;
+
+	(void)s;
+	return ++*n == 2 ? 42 : 0;   /* stop at the second row */
+}
+
+static int tx_insert(struct ig_store *st, void *arg, struct ig_err *err)
+{
+	int rc = ig_store_runf(st, err, "INSERT INTO tenants(slug, name, created_at, updated_at)"
+			       " VALUES (?,?,1,1)", "ss", (const char *)arg, "Tx");
+
+	return rc ? rc : !strcmp(arg, "fails") ? IG_EX_DATAERR : 0;
+}
+
+/* The store API modules use (store.h): queries and iteration, scalars,
+ * rows as JSON, the one commit-or-rollback path, schema discovery, and a
+ * statement cache that grows past any fixed size. */
+static void api(const char *file)
+{
+	static char many[120][48];
+	struct ig_store *st;
+	struct ig_err err = { 0 };
+	struct ig_stmt *s, *first = NULL;
+	json_t *rows;
+	int64_t v = -1;
+	int n, i, good;
+
+	if (ig_store_open(&st, file, IG_STORE_CREATE, &err)) {
+		ok(0, "api: open: %s", err.msg);
+		return;
+	}
+	ok(ig_store_backend_version()[0] != '\0', "backend version: %s", ig_store_backend_version());
+	is_int(ig_store_tune_bulk(st, &err), 0, "tune_bulk");
+	ig_store_exec(st, "CREATE TABLE t_api(slug TEXT, name TEXT, created_at INTEGER)", &err);
+	for (i = 0; i < 3; i++) {
+		char slug[16];
+
+		snprintf(slug, sizeof(slug), "t%d", i);
+		ig_store_runf(st, &err, "INSERT INTO t_api(slug, name, created_at) VALUES (?,?,?)", "ssi",
+			      slug, i == 1 ? NULL : "N", (int64_t)(10 + i));
+	}
+	s = ig_store_query(st, &err, "SELECT slug, name, created_at FROM t_api ORDER BY slug", "");
+	for (n = 0, good = 1; (i = ig_stmt_next(st, s, &err)) > 0; n++)
+		good &= ig_col_int(s, 2) == 10 + n && (n == 1) == ig_col_null(s, 1)
+			&& !strcmp(ig_col_text(s, 1), n == 1 ? "" : "N") && (n != 1 || !ig_col_textn(s, 1));
+	is_int(n, 3, "query/next: three rows, then 0");
+	ok(good && i == 0, "…columns by type, NULL as \"\" (text) and NULL (textn)");
+	ok(!ig_store_query(st, &err, "SELECT x FROM nosuchtable", "") && err.code == IG_EX_SOFTWARE,
+	   "a bad statement: NULL, 70");
+	is_int(ig_store_int(st, &err, &v, "SELECT created_at FROM t_api WHERE slug = ?", "s", "t2"),
+	       1, "ig_store_int: found");
+	is_int((int)v, 12, "…its value");
+	v = -1;
+	is_int(ig_store_int(st, &err, &v, "SELECT created_at FROM t_api WHERE slug = ?", "s", "no"),
+	       0, "ig_store_int: no row");
+	is_int((int)v, -1, "…*out untouched");
+	is_int(ig_store_json(st, &err, &rows, "SELECT slug, created_at, name FROM t_api"
+			     " WHERE slug <> ? ORDER BY slug", "s", "t0"), 0, "ig_store_json");
+	ok(json_array_size(rows) == 2 && json_is_integer(json_object_get(json_array_get(rows, 0),
+		"created_at")) && json_is_null(json_object_get(json_array_get(rows, 0), "name"))
+	   && !strcmp(json_string_value(json_object_get(json_array_get(rows, 1), "slug")), "t2"),
+	   "…rows as objects, integers, null, strings");
+	json_decref(rows);
+	n = 0;
+	is_int(ig_store_each(st, &err, count_row, &n, "SELECT slug FROM t_api", ""), 42,
+	       "ig_store_each: the callback's code stops it");
+	is_int(n, 2, "…after the second row");
+	/* one commit-or-rollback path */
+	ig_store_begin(st, &err);
+	ig_store_runf(st, &err, "UPDATE t_api SET name = 'E' WHERE slug = 't0'", "");
+	is_int(ig_store_end(st, IG_EX_DATAERR, &err), IG_EX_DATAERR, "ig_store_end(65): rolled back, 65");
+	ig_store_begin(st, &err);
+	is_int(ig_store_int(st, &err, &v, "SELECT count(*) FROM t_api WHERE name = 'E'", ""), 1,
+	       "…inside a new transaction");
+	is_int((int)v, 0, "…nothing of it left");
+	ig_store_runf(st, &err, "UPDATE t_api SET name = 'E' WHERE slug = 't0'", "");
+	is_int(ig_store_end(st, 0, &err), 0, "ig_store_end(0): committed");
+	is_int(ig_store_tx(st, tx_insert, "ok1", &err), 0, "ig_store_tx: committed");
+	is_int(ig_store_tx(st, tx_insert, "fails", &err), IG_EX_DATAERR, "ig_store_tx: fn's code");
+	ig_store_int(st, &err, &v, "SELECT (SELECT count(*) FROM tenants WHERE slug IN ('ok1', 'fails'))"
+		     " + (SELECT count(*) FROM t_api WHERE name = 'E')", "");
+	is_int((int)v, 2, "…the failed one rolled back, the others kept");
+	is_int(ig_store_has_table(st, "tenants"), 1, "has_table: tenants");
+	is_int(ig_store_has_table(st, "nosuchtable"), 0, "has_table: no such table");
+	/* the statement cache grows: 120 statements, each still right */
+	for (i = 0, good = 1; i < 120; i++) {
+		snprintf(many[i], sizeof(many[i]), "SELECT %d + ?", i);
+		if (ig_store_int(st, &err, &v, many[i], "i", (int64_t)1) != 1 || v != i + 1)
+			good = 0;
+	}
+	ok(good, "120 cached statements, each its own");
+	s = ig_store_prepare(st, many[0], &err);
+	first = ig_store_prepare(st, many[0], &err);
+	ok(s && s == first, "…the first one still cached (same statement)");
+	for (i = 119, good = 1; i >= 0; i--)
+		if (ig_store_int(st, &err, &v, many[i], "i", (int64_t)2) != 1 || v != i + 2)
+			good = 0;
+	ok(good, "…and all of them still answer right");
+	ig_store_free(st);
+}
+
 int main(void)
 {
 	struct ig_store *st = NULL, *st2 = NULL;
@@ -155,6 +258,9 @@ int main(void)
 	}
 	rc = ig_store_open(&st, path, 0, &err);
 	ok(rc == IG_EX_IOERR, "a file that is not a database → 74 (%d: %s)", rc, err.msg);
+
+	snprintf(path, sizeof(path), "%s/api.db", dir);
+	api(path);
 
 	{
 		char cmd[200];
