@@ -211,8 +211,7 @@ static int pipe_main(struct cmd_run *r)
 		usage_error("--signature and --no-verify exclude each other");
 	/* every run, also with -q: this must never go unnoticed in production */
 	if (o.no_verify)
-		fprintf(stderr, "%s: warning: --no-verify: signatures are not checked"
-			" (for local fixtures only)\n", cmd_name);
+		warn("warning: --no-verify: signatures are not checked (for local fixtures only)");
 	cmd_ctx_open(&r->ctx, &r->o, CMD_STORE);
 	r->ctx_open = 1;
 	/* a long-running batch writer: no heap trimming between batches */

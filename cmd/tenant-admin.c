@@ -181,7 +181,7 @@ static void line_failed(long line, const char *name, const char *msg, int code, 
 	n = (size_t)snprintf(prefix, sizeof(prefix), "%s:%ld: ", name, line);
 	if (!strncmp(msg, prefix, n))
 		msg += n;
-	fprintf(stderr, "%s: %s%s\n", cmd_name, prefix, msg);
+	warn("%s%s", prefix, msg);
 	o = json_pack("{s:I,s:s,s:s}", "line", (json_int_t)line, "status", "failed", "error", msg);
 	if (o)
 		cmd_emit(o);
@@ -745,22 +745,9 @@ static int do_erase(struct cmd_run *r)
 	const char *pid = cmd_val(r, OPT_PARTICIPANT);
 	int dry = cmd_val(r, OPT_DRY_RUN) != NULL, rc;
 	json_t *rep = NULL;
-	int64_t tid = 0;
 
 	if (pid) {
-		/* Within one tenant (named, or the key's own) the audit module
-		 * decides; across all tenants only a super admin may. */
-		if (!ig_gdpr_participant_valid(pid))
-			die(IG_EX_DATAERR,
-			    "invalid participant id '%s' (an IGSID or PSID: 1-64 decimal digits)", pid);
-		if (r->o.tenant || r->ctx.actor.tenant_id)
-			rc = ig_tenant_resolve(&r->ctx, r->o.tenant, IG_MOD_AUDIT, IG_WRITE,
-					       "erase.participant", &tid, NULL, &err);
-		else
-			rc = ig_authz_require(&r->ctx, 0, IG_MOD_PLATFORM, IG_WRITE,
-					      "erase.participant", &err);
-		if (!rc)
-			rc = ig_gdpr_erase_participant_in(&r->ctx, tid, pid, dry, &rep, &err);
+		rc = ig_gdpr_erase_customer(&r->ctx, r->o.tenant, pid, dry, &rep, &err);
 		return result(r, rc, rep, &err);
 	}
 	if (!r->o.tenant)

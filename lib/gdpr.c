@@ -508,3 +508,26 @@ done:
 	json_decref(tenants);
 	return rc;
 }
+
+/* ---- shape branch: the permission check of "tenant-admin erase --participant" */
+
+int ig_gdpr_erase_customer(struct ig_ctx *ctx, const char *tenant, const char *participant_id,
+			   int dry_run, json_t **report, struct ig_err *err)
+{
+	int64_t tid = 0;
+	int rc;
+
+	*report = NULL;
+	if (!ig_gdpr_participant_valid(participant_id))
+		return ig_err_set(err, IG_EX_DATAERR,
+				  "invalid participant id '%s' (an IGSID or PSID: 1-64 decimal digits)",
+				  participant_id);
+	/* Within one tenant (named, or the key's own) the audit module decides;
+	 * across all tenants only a super admin may. */
+	if (tenant || ctx->actor.tenant_id)
+		rc = ig_tenant_resolve(ctx, tenant, IG_MOD_AUDIT, IG_WRITE, "erase.participant", &tid,
+				       NULL, err);
+	else
+		rc = ig_authz_require(ctx, 0, IG_MOD_PLATFORM, IG_WRITE, "erase.participant", err);
+	return rc ? rc : ig_gdpr_erase_participant_in(ctx, tid, participant_id, dry_run, report, err);
+}

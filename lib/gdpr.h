@@ -75,4 +75,11 @@ int ig_gdpr_erase_participant(struct ig_ctx *ctx, const char *participant_id, js
 int ig_gdpr_erase_participant_in(struct ig_ctx *ctx, int64_t tenant_id, const char *participant_id,
 				 int dry_run, json_t **report, struct ig_err *err);
 
+/* shape branch: the permission check beside the erasure.  One customer in
+ * tenant (a slug; NULL: the API key's tenant, or every tenant for a super
+ * admin): the audit module's write access within a tenant, a super admin
+ * across all.  An id that is not an IGSID/PSID → 65. */
+int ig_gdpr_erase_customer(struct ig_ctx *ctx, const char *tenant, const char *participant_id,
+			   int dry_run, json_t **report, struct ig_err *err);
+
 #endif
