@@ -45,4 +45,22 @@ is "$(sq "SELECT count(*) FROM deliveries WHERE source = 'pipe'")" "1" "ig-route
 run sh -c "printf 'signed_request=abc\0def' | ig-connect deauthorize"
 is_rc 65 "ig-connect: a NUL byte on stdin is 65"
 like "$err" "a NUL byte" "ig-connect: and says so"
+# CGI: the request body on stdin, CONTENT_LENGTH checked (lib/cgi.c)
+printf 'verify-me\n' > "$T/verify"; chmod 600 "$T/verify"
+printf 'app-secret\n' > "$T/app"; chmod 600 "$T/app"
+printf 'verify_token_file = %s\napp_secret_file = %s\n' "$T/verify" "$T/app" >> "$IGKIT_CONFIG"
+for cl in -1 12abc ' 5' 99999999999999999999999; do
+	out=$(printf 'abcde' | REQUEST_METHOD=POST CONTENT_LENGTH=$cl ig-route 2>"$T/err") && rc=0 || rc=$?
+	like "$out" "^Status: 400 " "ig-route: CONTENT_LENGTH '$cl' → 400"
+	like "$(cat "$T/err")" "bad CONTENT_LENGTH" "…said in the server log"
+done
+is "$(sq "SELECT count(*) FROM deliveries WHERE source = 'cgi'")" "0" "ig-route: nothing stored for them"
+out=$(printf 'abc' | REQUEST_METHOD=POST CONTENT_LENGTH=10 ig-route 2>"$T/err") && rc=0 || rc=$?
+like "$out" "^Status: 400 " "ig-route: a short body → 400"
+out=$(printf 'x' | REQUEST_METHOD=POST CONTENT_LENGTH=-1 ig-connect deauthorize 2>"$T/err") && rc=0 || rc=$?
+like "$out" "^Status: 400 " "ig-connect: a negative CONTENT_LENGTH → 400"
+out=$(printf 'x' | REQUEST_METHOD=POST CONTENT_LENGTH=100000 ig-connect deauthorize 2>"$T/err") && rc=0 || rc=$?
+like "$out" "^Status: 413 " "ig-connect: over 64 KiB → 413"
+out=$(REQUEST_METHOD=GET QUERY_STRING='hub.mode=subscribe&hub.verify_token=verify%2Dme&hub.challenge=42' ig-route 2>"$T/err") && rc=0 || rc=$?
+like "$out" $'\r\n\r\n42$' "ig-route: the handshake decodes its parameters"
 done_testing
