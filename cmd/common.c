@@ -413,8 +413,7 @@ void cmd_help(FILE *f, const struct cmd_program *p, const struct cmd_row *row, c
 		return;
 	}
 	if (group) {
-		fprintf(f, "Usage: %s %s %s [ARGS] [OPTIONS]\n\nCommands:\n", cmd_name, group,
-			has_default ? "COMMAND" : "COMMAND");
+		fprintf(f, "Usage: %s %s COMMAND [ARGS] [OPTIONS]\n\nCommands:\n", cmd_name, group);
 		for (w = p->rows; w->fn; w++)
 			if (in_group(w, group))
 				row_line(f, w);

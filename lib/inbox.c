@@ -1,3 +1,5 @@
+#include <string.h>
+
 #include "authz.h"
 #include "inbox.h"
 
@@ -19,8 +21,10 @@ int ig_inbox_send(struct ig_reply *r, int64_t tenant, int64_t conv, const char *
 		  const char *template_name, int keep_ai, struct ig_outbox_item *it,
 		  struct ig_err *err)
 {
-	int rc = may(r->ctx, tenant, IG_WRITE, "conversation.send", err);
+	int rc;
 
+	memset(it, 0, sizeof(*it));   /* released by the caller either way */
+	rc = may(r->ctx, tenant, IG_WRITE, "conversation.send", err);
 	return rc ? rc : ig_reply_human_send(r, tenant, conv, text, template_name, keep_ai, it, err);
 }
 

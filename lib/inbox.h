@@ -20,7 +20,8 @@
 int ig_inbox_reply_init(struct ig_reply *r, struct ig_ctx *ctx, struct ig_graph *g,
 			const struct ig_reply_opts *o, struct ig_err *err);
 
-/* A human reply (ig_reply_human_send), checked ("conversation.send"). */
+/* A human reply (ig_reply_human_send), checked ("conversation.send"); *it
+ * is initialised even when the check fails (release it either way). */
 int ig_inbox_send(struct ig_reply *r, int64_t tenant, int64_t conv, const char *text,
 		  const char *template_name, int keep_ai, struct ig_outbox_item *it,
 		  struct ig_err *err);
