@@ -21,16 +21,17 @@ int cmd_verbose;
 int cmd_quiet;
 
 const char cmd_common_help[] =
-	"      --db PATH          the store (IGKIT_DB; default $XDG_DATA_HOME/igkit/igkit.db)\n"
-	"      --tenant SLUG      the tenant to act on (default: the API key's tenant)\n"
-	"      --format FMT       output: json (JSON Lines, default), table, csv\n"
-	"      --config FILE      configuration file (IGKIT_CONFIG)\n"
-	"      --api-key-file F   act with the API key in F (else IGKIT_API_KEY, else as the store owner)\n"
-	"      --print-config     print every setting, its value and its source, then exit\n"
-	"  -q, --quiet            only errors on stderr\n"
-	"  -v, --verbose          more detail on stderr (repeat for more)\n"
-	"  -h, --help             this help\n"
-	"  -V, --version          program and library versions\n";
+	"      --db PATH              the store (IGKIT_DB; default $XDG_DATA_HOME/igkit/igkit.db)\n"
+	"      --tenant SLUG          the tenant to act on (default: the API key's tenant)\n"
+	"      --format FMT           output: json (JSON Lines, default), table, csv\n"
+	"      --config FILE          configuration file (IGKIT_CONFIG)\n"
+	"      --api-key-file F       act with the API key in F (else IGKIT_API_KEY, else as the\n"
+	"                             store owner)\n"
+	"      --print-config         print every setting, its value and its source, then exit\n"
+	"  -q, --quiet                only errors on stderr\n"
+	"  -v, --verbose              more detail on stderr (repeat for more)\n"
+	"  -h, --help                 this help\n"
+	"  -V, --version              program and library versions\n";
 
 void cmd_init(int argc, char **argv)
 {
@@ -398,6 +399,7 @@ static void help_row(FILE *f, const struct cmd_program *p, const struct cmd_row 
 		if (i >= 0)
 			opt_line(f, &p->opts[i]);
 	}
+	fputs(row->opts && *row->opts ? "Shared options:\n" : "", f);
 	fputs(cmd_common_help, f);
 }
 
