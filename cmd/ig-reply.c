@@ -44,7 +44,9 @@ static const char help[] =
 	"       ig-reply drafts | approve ID [--text TEXT] | reject ID\n"
 	"       ig-reply outbox list [--state S] [--conversation ID] | outbox retry|abandon ID\n"
 	"       ig-reply kb add [--title T --body B [--tags T]] [--agent NAME] | kb list | kb rm ID\n"
-	"       ig-reply kb search TEXT [--agent NAME]\n"
+	"       ig-reply kb search TEXT [--agent NAME] | kb explain TEXT [--agent NAME]\n"
+	"       ig-reply kb synonyms add WORD ALT... [--agent NAME] | kb synonyms list [--agent NAME]\n"
+	"       ig-reply kb synonyms rm WORD [ALT...] [--agent NAME]\n"
 	"       ig-reply templates add NAME --text TEXT [--agent NAME] | templates list | templates rm NAME\n"
 	"Answer customers' messages in the voice of the account's agent, through the outbox.\n"
 	"\n"
@@ -591,6 +593,97 @@ static int kb_add_one(struct ig_ctx *ctx, int64_t tenant, int64_t agent, const c
 	return 0;
 }
 
+/* kb branch: kb explain and kb synonyms (self-contained; for the command table). */
+static void kb_notice(const char *msg)
+{
+	warn("%s", msg);
+}
+
+/* kb explain TEXT [--agent NAME]: the engine's reasons as one JSON object. */
+static int cmd_kb_explain(struct ig_ctx *ctx, struct opts *o, int argc, char **argv)
+{
+	struct ig_err err = { 0 };
+	const char *v = ig_config_get(&ctx->cfg, "kb_min_confidence");
+	char *end = NULL;
+	double min = v ? strtod(v, &end) : 0.5;
+	int64_t tenant, agent;
+	json_t *out;
+
+	only(o, "kb explain", BIT(O_AGENT));
+	if (argc != 2)
+		usage_error("kb explain takes one TEXT");
+	if (!v || end == v || *end || min < 0 || min > 1)
+		die(IG_EX_CONFIG, "setting kb_min_confidence must be a number from 0 to 1, not '%s'",
+		    v ? v : "");
+	tenant = tenant_for(ctx, o, 0);
+	require(ctx, tenant, IG_MOD_AGENTS, IG_READ, "kb");
+	agent = agent_arg(ctx, tenant, o->agent);
+	if (ig_kb_explain(ctx->store, tenant, agent, argv[1], NULL, NULL, min, &out, &err))
+		die_err(&err);
+	cmd_emit(out);
+	json_decref(out);
+	return 0;
+}
+
+/* kb synonyms add WORD ALT... | list | rm WORD [ALT...], tenant-wide or --agent. */
+static int cmd_kb_synonyms(struct ig_ctx *ctx, struct opts *o, int argc, char **argv)
+{
+	static const char *const cols[] = { "word", "agent", "alts", NULL };
+	struct ig_err err = { 0 };
+	const char *sub = argc > 1 ? argv[1] : "";
+	char target[256];
+	int64_t tenant, agent;
+	json_t *rows, *d;
+	int n = 0, rc;
+
+	only(o, "kb synonyms", BIT(O_AGENT));
+	if (!strcmp(sub, "add")) {
+		if (argc < 4)
+			usage_error("kb synonyms add takes WORD and at least one ALT");
+	} else if (!strcmp(sub, "rm")) {
+		if (argc < 3)
+			usage_error("kb synonyms rm takes WORD [ALT...]");
+	} else if (!strcmp(sub, "list")) {
+		if (argc != 2)
+			usage_error("kb synonyms list takes no arguments");
+	} else {
+		usage_error("kb synonyms takes add, list or rm");
+	}
+	tenant = tenant_for(ctx, o, 0);
+	require(ctx, tenant, IG_MOD_AGENTS, !strcmp(sub, "list") ? IG_READ : IG_WRITE, "kb");
+	agent = agent_arg(ctx, tenant, o->agent);
+	if (!strcmp(sub, "list")) {
+		if (ig_kb_synonym_list(ctx->store, tenant, o->agent ? agent : -1, &rows, &err))
+			die_err(&err);
+		return listing(o, rows, cols);
+	}
+	if (ig_store_begin(ctx->store, &err))
+		die_err(&err);
+	if (!strcmp(sub, "add"))
+		rc = ig_kb_synonym_add(ctx->store, tenant, agent, argv[2],
+				       (const char *const *)argv + 3, argc - 3, &n, &err);
+	else
+		rc = ig_kb_synonym_rm(ctx->store, tenant, agent, argv[2],
+				      (const char *const *)argv + 3, argc - 3, &n, &err);
+	snprintf(target, sizeof(target), "kb-synonym:%s", argv[2]);
+	d = json_pack("{s:s?,s:i}", "agent", o->agent, "pairs", n);
+	if (!rc)
+		rc = ig_audit(ctx, tenant, !strcmp(sub, "add") ? "kb.synonyms.add" : "kb.synonyms.rm",
+			      target, "ok", d, &err);
+	json_decref(d);
+	if (rc) {
+		ig_store_rollback(ctx->store);
+		die_err(&err);
+	}
+	if (ig_store_commit(ctx->store, &err))
+		die_err(&err);
+	rows = json_pack("{s:s,s:s?,s:i}", "word", argv[2], "agent", o->agent,
+			 !strcmp(sub, "add") ? "added" : "removed", n);
+	cmd_emit(rows);
+	json_decref(rows);
+	return 0;
+}
+
 static int cmd_kb(struct ig_ctx *ctx, struct opts *o, int argc, char **argv)
 {
 	static const char *const cols[] = { "id", "agent", "title", "tags", "body", NULL };
@@ -603,6 +696,10 @@ static int cmd_kb(struct ig_ctx *ctx, struct opts *o, int argc, char **argv)
 
 	if (!argc)
 		usage_error("kb takes add, list, rm or search");
+	if (!strcmp(sub, "explain"))           /* kb branch */
+		return cmd_kb_explain(ctx, o, argc, argv);
+	if (!strcmp(sub, "synonyms"))          /* kb branch */
+		return cmd_kb_synonyms(ctx, o, argc, argv);
 	if (!strcmp(sub, "add")) {
 		only(o, "kb add", BIT(O_TITLE) | BIT(O_BODY) | BIT(O_TAGS) | BIT(O_AGENT));
 		if (argc != 1)
@@ -831,6 +928,7 @@ int main(int argc, char **argv)
 		usage_error("--dry-run does not apply to %s", sub);
 
 	cmd_ctx_open(&ctx, &o.c, CMD_STORE);
+	ig_kb_set_notice(kb_notice);           /* kb branch */
 	if (!sub)
 		rc = cmd_reply(&ctx, &o);
 	else if (!strcmp(sub, "send"))
