@@ -30,6 +30,7 @@
 #include "kb.h"
 #include "outbox.h"
 #include "reply.h"
+#include "textnorm.h"
 
 static const char help[] =
 	"Usage: ig-reply [OPTIONS] < routed-events.jsonl\n"
@@ -665,7 +666,8 @@ static int cmd_kb_synonyms(struct ig_ctx *ctx, struct opts *o, int argc, char **
 	else
 		rc = ig_kb_synonym_rm(ctx->store, tenant, agent, argv[2],
 				      (const char *const *)argv + 3, argc - 3, &n, &err);
-	snprintf(target, sizeof(target), "kb-synonym:%s", argv[2]);
+	ig_textnorm_fold(argv[2], target + 11, sizeof(target) - 11);
+	memcpy(target, "kb-synonym:", 11);
 	d = json_pack("{s:s?,s:i}", "agent", o->agent, "pairs", n);
 	if (!rc)
 		rc = ig_audit(ctx, tenant, !strcmp(sub, "add") ? "kb.synonyms.add" : "kb.synonyms.rm",

@@ -1043,7 +1043,8 @@ int ig_kb_explain(struct ig_store *st, int64_t tenant_id, int64_t agent_id, cons
 
 		for (k = 0; k < r->terms[i].nalts; k++)
 			json_array_append_new(alts, alt_json(&r->terms[i].alts[k]));
-		json_array_append_new(terms, alts);
+		json_array_append_new(terms, json_pack("{s:o,s:i,s:f}", "alternatives", alts,
+			"passages", r->terms[i].df, "weight", round2(r->terms[i].weight)));
 	}
 	for (i = 0; i < r->n; i++) {
 		const struct ig_kb_hit *h = &r->hits[i];
@@ -1052,10 +1053,9 @@ int ig_kb_explain(struct ig_store *st, int64_t tenant_id, int64_t agent_id, cons
 		for (k = 0; k < r->nterms; k++)
 			json_array_append_new(h->covered & (1u << k) ? matched : missing,
 					      alt_json(&r->terms[k].alts[0]));
-		ho = json_pack("{s:s,s:I,s:s,s:f,s:i,s:f,s:o,s:o}", "kind", kind_name(h->kind),
+		ho = json_pack("{s:s,s:I,s:s,s:f,s:i,s:o,s:o}", "kind", kind_name(h->kind),
 			"id", (json_int_t)h->id, "title", h->title, "coverage", round2(h->coverage),
-			"score", h->score, "bm25", (double)(long long)(h->bm25 * 1000) / 1000,
-			"matched", matched, "missing", missing);
+			"score", h->score, "matched", matched, "missing", missing);
 		json_array_append_new(hits, ho);
 	}
 	if (r->nterms == 0 && !r->asked) {
@@ -1075,15 +1075,16 @@ int ig_kb_explain(struct ig_store *st, int64_t tenant_id, int64_t agent_id, cons
 		for (k = 0; k < r->nterms; k++)
 			c += !!(h->covered & (1u << k));
 		decision = h->coverage >= min_confidence ? "answer" : "escalate";
-		snprintf(reason, sizeof(reason), "%s %lld '%s' covers %d of %d term%s: %.2f %s %.2f%s",
+		snprintf(reason, sizeof(reason),
+			 "%s %lld '%s' covers %d of %d term%s, weighted coverage %.2f %s %.2f%s",
 			 kind_name(h->kind), (long long)h->id, h->title, c, r->nterms,
 			 r->nterms == 1 ? "" : "s", h->coverage,
 			 h->coverage >= min_confidence ? ">=" : "<", min_confidence,
 			 h->coverage >= min_confidence ? "" : ": a human answers");
 	}
-	o = json_pack("{s:s,s:b,s:o,s:o,s:i,s:o,s:f,s:f,s:s,s:s}", "language", r->lang,
+	o = json_pack("{s:s,s:b,s:o,s:o,s:i,s:i,s:o,s:f,s:f,s:s,s:s}", "language", r->lang,
 		"stemmer", r->stemmed, "words", words, "terms", terms, "synonyms", r->nsynonyms,
-		"hits", hits, "min_confidence", min_confidence,
+		"passages", r->npassages, "hits", hits, "min_confidence", min_confidence,
 		"confidence", r->nterms == 0 && !r->asked ? 1.0 : r->n ? round2(r->hits[0].coverage) : 0.0,
 		"decision", decision, "reason", reason);
 	ig_kb_result_release(r);

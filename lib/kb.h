@@ -126,8 +126,9 @@ int ig_kb_search(struct ig_store *st, int64_t tenant_id, int64_t agent_id, const
 
 /*
  * kb explain: the reasons of the kb engine for text, as a new object in *out:
- * {language, stemmer, words:[{word,stem,class}], terms:[[alternatives]],
- *  synonyms, hits:[{kind,id,title,coverage,score,bm25,matched,missing}],
+ * {language, stemmer, words:[{word,stem,class}],
+ *  terms:[{alternatives:[stems],passages,weight}], synonyms, passages,
+ *  hits:[{kind,id,title,coverage,score,matched,missing}],
  *  min_confidence, confidence, decision: "answer"|"escalate"|"greeting",
  *  reason}.  0 or an exit code.
  */

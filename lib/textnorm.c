@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libstemmer.h>
 
@@ -160,6 +161,12 @@ static const char *const stemmer_codes[] = {
 	"it", "lt", "ne", "no", "pt", "ro", "ru", "sr", "es", "sv", "ta", "tr", "yi", NULL
 };
 
+static const char *const iso3[][3] = {
+	{ "eng", "eng", "en" }, { "ita", "ita", "it" }, { "spa", "spa", "es" },
+	{ "fra", "fre", "fr" }, { "deu", "ger", "de" }, { "por", "por", "pt" },
+	{ "nld", "dut", "nl" },
+};
+
 struct ig_textnorm *ig_textnorm_new(const char *lang)
 {
 	struct ig_textnorm *tn = calloc(1, sizeof(*tn));
@@ -169,9 +176,22 @@ struct ig_textnorm *ig_textnorm_new(const char *lang)
 	if (!tn)
 		return NULL;
 	lang = lang && *lang ? lang : "en";
-	for (i = 0; i < 2 && lang[i] && lang[i] != '-' && lang[i] != '_'; i++)
+	for (len = 0; lang[len] && lang[len] != '-' && lang[len] != '_'; len++)
+		;
+	/* "pt-BR" → pt; three-letter codes of the languages with lists too;
+	 * anything else is kept whole (and gets neither lists nor stemmer). */
+	if (len == 3)
+		for (i = 0; i < sizeof(iso3) / sizeof(iso3[0]); i++)
+			if (!strncasecmp(lang, iso3[i][0], 3) || !strncasecmp(lang, iso3[i][1], 3)) {
+				lang = iso3[i][2];
+				len = 2;
+				break;
+			}
+	if (len >= sizeof(tn->lang))
+		len = sizeof(tn->lang) - 1;
+	for (i = 0; i < len; i++)
 		tn->lang[i] = (char)(lang[i] >= 'A' && lang[i] <= 'Z' ? lang[i] + 32 : lang[i]);
-	tn->lang[i] = '\0';
+	tn->lang[len] = '\0';
 	for (i = 0; i < sizeof(lang_lists) / sizeof(lang_lists[0]); i++)
 		if (!strcmp(lang_lists[i].lang, tn->lang))
 			tn->lists = &lang_lists[i];

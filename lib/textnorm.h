@@ -34,8 +34,9 @@ enum ig_tn_class { IG_TN_CONTENT = 0, IG_TN_STOP = 1, IG_TN_ASK = 2 };
 
 struct ig_textnorm;
 
-/* A normaliser for the language code ("it", "en", "pt-BR" → "pt"; NULL or ""
- * → "en").  NULL when out of memory.  Free with ig_textnorm_free. */
+/* A normaliser for the language code ("it", "en", "pt-BR" → "pt", "ita" →
+ * "it"; NULL or "" → "en"; other codes are kept, lower case, at most 7
+ * bytes).  NULL when out of memory.  Free with ig_textnorm_free. */
 struct ig_textnorm *ig_textnorm_new(const char *lang);
 void ig_textnorm_free(struct ig_textnorm *tn);
 
