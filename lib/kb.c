@@ -115,18 +115,18 @@ static int search_lang(struct ig_store *st, int64_t tenant_id, int64_t agent_id,
 }
 
 /* Do stems q (of the question) and p (of a passage) meet?  Equal, or the
- * shorter (5 letters at least) begins the longer ("prenot" and
- * "prenotazion"), or they differ only in the shorter's last letter and share
- * 5 ("garanz" and "garant"). */
+ * shorter (5 letters at least) begins the longer, which has at most 3 more
+ * ("allerg" and "allergen", not "caric" and "caricabatter"), or they differ
+ * only in the shorter's last letter and share 5 ("garanz" and "garant"). */
 static int stem_match(const char *q, const char *p)
 {
-	size_t lq = strlen(q), lp = strlen(p), m = lq < lp ? lq : lp, c = 0;
+	size_t lq = strlen(q), lp = strlen(p), m = lq < lp ? lq : lp, x = lq + lp - 2 * m, c = 0;
 
 	while (q[c] && q[c] == p[c])
 		c++;
 	if (c == lq && c == lp)
 		return 1;
-	return c >= 5 && c + 1 >= m;
+	return c >= 5 && c + 1 >= m && x <= 3;
 }
 
 /* The content stems of a synonym side into a (words folded); 0 when none. */
@@ -241,99 +241,50 @@ static int read_question(struct ig_store *st, struct ig_textnorm *tn, int64_t te
 
 /* ---------------------------------------------------------------- passages */
 
-struct pstem {
-	char stem[IG_TN_WORD];
-	int weight;     /* best field it occurs in: title 3, tags 2, body 1 */
-};
-
-struct passage {
-	struct pstem *v;
-	size_t n, cap;
-};
-
-static int passage_add(struct passage *ps, struct ig_textnorm *tn, const char *text, int weight)
-{
-	const char *p = text ? text : "";
-	char w[IG_TN_WORD], stem[IG_TN_WORD];
-	size_t i;
-
-	while (ig_textnorm_next(tn, &p, w, stem, NULL)) {
-		for (i = 0; i < ps->n; i++)
-			if (!strcmp(ps->v[i].stem, stem))
-				break;
-		if (i < ps->n) {
-			if (ps->v[i].weight < weight)
-				ps->v[i].weight = weight;
-			continue;
-		}
-		if (ps->n == ps->cap) {
-			size_t cap = ps->cap ? ps->cap * 2 : 64;
-			struct pstem *v = realloc(ps->v, cap * sizeof(*v));
-
-			if (!v)
-				return -1;
-			ps->v = v;
-			ps->cap = cap;
-		}
-		memcpy(ps->v[ps->n].stem, stem, sizeof(stem));
-		ps->v[ps->n++].weight = weight;
-	}
-	return 0;
-}
-
-/* Best field weight where alternative a occurs in ps (every word of a
- * phrase, the lowest of them); 0 when it does not. */
-static int alt_weight(const struct passage *ps, const struct ig_kb_alt *a)
-{
-	int j, best = 3;
-	size_t i;
-
-	for (j = 0; j < a->n; j++) {
-		int wj = 0;
-
-		for (i = 0; i < ps->n; i++)
-			if (ps->v[i].weight > wj && stem_match(a->stem[j], ps->v[i].stem))
-				wj = ps->v[i].weight;
-		if (!wj)
-			return 0;
-		if (wj < best)
-			best = wj;
-	}
-	return best;
-}
-
 /* Covered terms, their fields and the score of hit h from its texts
- * (weights); the coverage comes later, when every df is known. */
-static int score_hit(struct ig_textnorm *tn, const struct ig_kb_result *r, struct ig_kb_hit *h,
-		     const char *const *texts, const int *weights, int ntexts)
+ * (weights: 3 title, 2 tags, 1 body): each word of the passage is stemmed
+ * once and compared with the question's stems; an alternative counts in the
+ * lowest field among its words.  The coverage comes later, when every df is
+ * known. */
+static void score_hit(struct ig_textnorm *tn, const struct ig_kb_result *r, struct ig_kb_hit *h,
+		      const char *const *texts, const int *weights, int ntexts)
 {
-	struct passage ps = { 0 };
-	int i, k;
+	unsigned char best[IG_KB_MAX_TERMS][IG_KB_MAX_ALTS][IG_KB_MAX_PHRASE];
+	char w[IG_TN_WORD], stem[IG_TN_WORD];
+	int t, i, k, j;
 
-	for (i = 0; i < ntexts; i++)
-		if (passage_add(&ps, tn, texts[i], weights[i])) {
-			free(ps.v);
-			return -1;
-		}
+	memset(best, 0, sizeof(best));
+	for (t = 0; t < ntexts; t++) {
+		const char *p = texts[t] ? texts[t] : "";
+
+		while (ig_textnorm_next(tn, &p, w, stem, NULL))
+			for (i = 0; i < r->nterms; i++)
+				for (k = 0; k < r->terms[i].nalts; k++)
+					for (j = 0; j < r->terms[i].alts[k].n; j++)
+						if (best[i][k][j] < weights[t]
+						    && stem_match(r->terms[i].alts[k].stem[j], stem))
+							best[i][k][j] = (unsigned char)weights[t];
+	}
 	h->covered = 0;
 	h->score = 0;
 	for (i = 0; i < r->nterms; i++) {
-		int best = 0;
+		int top = 0;
 
 		for (k = 0; k < r->terms[i].nalts; k++) {
-			int wk = alt_weight(&ps, &r->terms[i].alts[k]);
+			int low = 3;
 
-			if (wk > best)
-				best = wk;
+			for (j = 0; j < r->terms[i].alts[k].n; j++)
+				if (best[i][k][j] < low)
+					low = best[i][k][j];
+			if (low > top)
+				top = low;
 		}
-		h->field[i] = (unsigned char)best;
-		if (best) {
+		h->field[i] = (unsigned char)top;
+		if (top) {
 			h->covered |= 1u << i;
-			h->score += best;
+			h->score += top;
 		}
 	}
-	free(ps.v);
-	return 0;
 }
 
 /* How much a term found in a field counts: title or tags fully, the body
@@ -539,8 +490,8 @@ int ig_kb_search(struct ig_store *st, int64_t tenant_id, int64_t agent_id, const
 			texts[1] = ig_col_text(s, 3);
 			texts[2] = ig_col_text(s, 4);
 			h.bm25 = ig_col_double(s, 5);
-			if (score_hit(tn, r, &h, texts, aw, pass ? 2 : 3) < 0
-			    || !(h.title = strdup(texts[0])) || !(h.body = strdup(texts[1]))) {
+			score_hit(tn, r, &h, texts, aw, pass ? 2 : 3);
+			if (!(h.title = strdup(texts[0])) || !(h.body = strdup(texts[1]))) {
 				free(h.title);
 				ig_stmt_reset(s);
 				ig_textnorm_free(tn);
@@ -572,12 +523,7 @@ int ig_kb_search(struct ig_store *st, int64_t tenant_id, int64_t agent_id, const
 
 		h.kind = IG_KB_LOCATION;
 		r->npassages++;
-		if (score_hit(tn, r, &h, texts, lw, 2) < 0) {
-			cands_free(&cv);
-			ig_textnorm_free(tn);
-			ig_kb_result_release(r);
-			return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
-		}
+		score_hit(tn, r, &h, texts, lw, 2);
 		if (h.covered) {
 			h.title = strdup(loc_name ? loc_name : "");
 			h.body = strdup(loc_context);

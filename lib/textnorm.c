@@ -34,13 +34,15 @@ static const struct lists lang_lists[] = {
 	  " hi hello hey heya hiya hii heyy yo dear thanks thank thx ty cheers pls plz please"
 	  " ok okay yes yeah yep sure good great nice morning afternoon evening night guys guy"
 	  " folks sir madam maam mate buddy today tomorrow tonight now right bit lot lots"
-	  " kind kindly regards best wondering quick question questions asking ask",
+	  " kind kindly regards best wondering quick question questions asking ask never ever"
+	  " always two three four five six seven eight nine ten twelve twenty hundred people"
+	  " morning evening afternoon",
 	  "what whats when where wheres which who whom whose why how hows much many long often"
 	  " soon time times can could would should will shall may might must do does did done"
 	  " doing is are was were be been being am have has had having get gets got getting"
 	  " make makes made take takes took need needs want wants wanted like tell know let"
 	  " give go going come coming possible able anything something anyone someone way"
-	  " any there available offer still" },
+	  " any there available offer still look looking see" },
 	{ "it",
 	  "il lo la i gli le l un uno una di a da in con su per tra fra del dello della dei degli"
 	  " delle dell al allo alla ai agli alle all dal dallo dalla dai dagli dalle dall nel"
@@ -53,7 +55,9 @@ static const struct lists lang_lists[] = {
 	  " tutta tutti tutte altro altra altri altre stesso stessa ciao salve buongiorno"
 	  " buonasera buonanotte grazie mille prego favore cortesia piacere gentili gentile"
 	  " ok okay va bene si no oggi domani stasera stamattina adesso subito ragazzi"
-	  " scusate scusa scusi domanda info informazione informazioni sapere vorrei fino",
+	  " scusate scusa scusi domanda info informazione informazioni sapere vorrei fino"
+	  " mai sempre due tre quattro cinque sette otto nove dieci venti cento persone"
+	  " gente mattina pomeriggio sera",
 	  "quanto quanta quanti quante quando dove come perche cosa cos quale quali qual ora"
 	  " e sono sei siamo siete era erano essere sara stato stata stati ho hai ha abbiamo"
 	  " avete hanno avere avrei avremmo ce posso puoi puo possiamo potete possono potrei"
@@ -67,7 +71,8 @@ static const struct lists lang_lists[] = {
 	  " o u pero si no ni que quien cual me te se nos os le les mi mis tu tus su sus"
 	  " nuestro nuestra nuestros nuestras vuestro vuestra este esta estos estas ese esa"
 	  " esos esas aquel aquella muy mas menos tambien ya aun solo hola buenas buenos dias"
-	  " tardes noches gracias favor vale ok si hoy manana ahora aqui alli",
+	  " tardes noches gracias favor vale ok si hoy manana ahora aqui alli nunca siempre"
+	  " dos tres cuatro cinco seis siete ocho nueve diez personas gente",
 	  "que cuanto cuanta cuantos cuantas cuando donde como por porque cual cuales quien"
 	  " es son eres somos sois era ser estar esta estan estoy hay he has ha hemos habeis"
 	  " han tener tiene tienen teneis tengo puedo puede puedes podemos podeis pueden poder"
@@ -78,7 +83,8 @@ static const struct lists lang_lists[] = {
 	  " et ou mais si ne pas ni que qu qui je j tu il elle on nous vous ils elles me m te"
 	  " se s lui leur leurs mon ma mes ton ta tes son sa ses notre nos votre vos ce c cet"
 	  " cette ces tres plus moins aussi deja encore seulement ici bonjour bonsoir salut"
-	  " merci svp plait ok oui non aujourd hui demain maintenant",
+	  " merci svp plait ok oui non aujourd hui demain maintenant jamais toujours deux trois"
+	  " quatre cinq six sept huit neuf dix personnes gens",
 	  "que quoi quel quelle quels quelles quand ou comment pourquoi combien est sont es"
 	  " suis sommes etes etre ai as avons avez ont avoir peut peux pouvez pouvons peuvent"
 	  " pouvoir veux veut voulez voudrais vouloir faut fait faites faire sais savez savoir"
@@ -89,7 +95,8 @@ static const struct lists lang_lists[] = {
 	  " ich du er sie es wir ihr mich mir dich dir uns euch sich mein meine dein deine"
 	  " sein seine unser unsere euer eure ihre ihr nicht kein keine auch noch schon nur"
 	  " sehr mehr weniger hier da dort hallo hi guten tag morgen abend danke bitte ok ja"
-	  " nein heute jetzt moin servus gruss",
+	  " nein heute jetzt moin servus gruss nie immer zwei drei vier funf sechs sieben acht"
+	  " neun zehn leute personen",
 	  "was wann wo wie warum wieso welche welcher welches wer wieviel viel viele lange ist"
 	  " sind bin bist seid war waren sein habe hast hat haben habt kann kannst konnen"
 	  " konnt konnte mochte mochten will wollen muss mussen darf gibt es macht machen"
@@ -99,7 +106,8 @@ static const struct lists lang_lists[] = {
 	  " para com sem sobre entre e ou mas se nao que me te se nos lhe lhes meu minha meus"
 	  " minhas teu tua seu sua seus suas nosso nossa este esta estes estas esse essa isso"
 	  " isto aquele aquela muito mais menos tambem ja ainda so aqui ali ola oi bom boa dia"
-	  " tarde noite obrigado obrigada favor ok sim hoje amanha agora",
+	  " tarde noite obrigado obrigada favor ok sim hoje amanha agora nunca sempre dois duas"
+	  " tres quatro cinco seis sete oito nove dez pessoas gente",
 	  "que quanto quanta quantos quantas quando onde como porque qual quais quem e sao es"
 	  " somos sou ser estar esta estao estou ha tem tenho temos tens ter posso pode podem"
 	  " podemos poder quero quer queremos queria preciso fazer faz fazem sabe saber dura"
@@ -109,7 +117,8 @@ static const struct lists lang_lists[] = {
 	  " tot om te ik jij je u hij zij ze wij we jullie mij me mijn jouw jou uw zijn haar"
 	  " ons onze hun dit dat deze die er niet geen ook nog al alleen heel erg meer minder"
 	  " hier daar hallo hoi hey goedemorgen goedemiddag goedenavond dag dank bedankt"
-	  " alstublieft alsjeblieft ok ja nee vandaag morgen nu",
+	  " alstublieft alsjeblieft ok ja nee vandaag morgen nu nooit altijd twee drie vier vijf"
+	  " zes zeven acht negen tien mensen",
 	  "wat wanneer waar hoe waarom welke wie hoeveel veel lang is zijn ben bent was waren"
 	  " heb hebt heeft hebben kan kun kunt kunnen wil wilt willen moet moeten mag mogen"
 	  " doe doet doen maak maakt maken weet weten duurt duren mogelijk" },

@@ -15,11 +15,30 @@ tenant-admin init > /dev/null
 printf '==> kb engine on the labelled FAQ sets (kb_min_confidence %s; synonyms: %s)\n' \
 	"$(tenant-admin config get kb_min_confidence 2>/dev/null || echo default)" "$SYNONYMS"
 printf '%-8s %-10s %5s %9s %-10s %5s\n' language right wrong escalated "oos esc." "oos answered"
+outs=""
 for f in "$top_srcdir"/tests/fixtures/kb/*-questions.tsv; do
 	lang=$(basename "$f" -questions.tsv)
 	kb_eval "$lang" "$T/$lang" || { echo "kb.sh: the evaluation of '$lang' failed" >&2; cat "$T/$lang".*err >&2; exit 1; }
 	kb_eval_table "$lang" "$T/$lang"
+	outs="$outs $T/$lang"
 	if [ -n "${VERBOSE:-}" ]; then
 		grep -v '^right\|^oos_escalated' "$T/$lang.rows" | sed 's/^/    /'
 	fi
 done
+printf '\n==> held-out questions (tests/fixtures/kb/*-heldout.tsv, written after tuning)\n'
+printf '%-8s %-10s %5s %9s %-10s %5s\n' language right wrong escalated "oos esc." "oos answered"
+for f in "$top_srcdir"/tests/fixtures/kb/*-heldout.tsv; do
+	lang=$(basename "$f" -heldout.tsv)
+	IGKIT_DB=$T/heldout-$lang.db
+	tenant-admin init > /dev/null
+	kb_eval "$lang" "$T/$lang-heldout" heldout ||
+		{ echo "kb.sh: the held-out evaluation of '$lang' failed" >&2; exit 1; }
+	kb_eval_table "$lang" "$T/$lang-heldout"
+	if [ -n "${VERBOSE:-}" ]; then
+		grep -v '^right\|^oos_escalated' "$T/$lang-heldout.rows" | sed 's/^/    /'
+	fi
+done
+printf '\n==> calibration: the same decisions at other kb_min_confidence values (safe: no wrong\n'
+printf '    answer and no out-of-scope question answered in any language)\n'
+# shellcheck disable=SC2086
+kb_eval_sweep $outs
