@@ -25,18 +25,23 @@ for f in "$top_srcdir"/tests/fixtures/kb/*-questions.tsv; do
 		grep -v '^right\|^oos_escalated' "$T/$lang.rows" | sed 's/^/    /'
 	fi
 done
-printf '\n==> held-out questions (tests/fixtures/kb/*-heldout.tsv, written after tuning)\n'
-printf '%-8s %-10s %5s %9s %-10s %5s\n' language right wrong escalated "oos esc." "oos answered"
-for f in "$top_srcdir"/tests/fixtures/kb/*-heldout.tsv; do
-	lang=$(basename "$f" -heldout.tsv)
-	IGKIT_DB=$T/heldout-$lang.db
-	tenant-admin init > /dev/null
-	kb_eval "$lang" "$T/$lang-heldout" heldout ||
-		{ echo "kb.sh: the held-out evaluation of '$lang' failed" >&2; exit 1; }
-	kb_eval_table "$lang" "$T/$lang-heldout"
-	if [ -n "${VERBOSE:-}" ]; then
-		grep -v '^right\|^oos_escalated' "$T/$lang-heldout.rows" | sed 's/^/    /'
-	fi
+for set in heldout fresh; do
+	case $set in
+	heldout) printf '\n==> held-out questions (tests/fixtures/kb/*-heldout.tsv, written after a first tuning;\n    the list fixes that followed looked at them)\n' ;;
+	fresh) printf '\n==> fresh questions (tests/fixtures/kb/*-fresh.tsv, written last, never tuned on)\n' ;;
+	esac
+	printf '%-8s %-10s %5s %9s %-10s %5s\n' language right wrong escalated "oos esc." "oos answered"
+	for f in "$top_srcdir"/tests/fixtures/kb/*-$set.tsv; do
+		lang=$(basename "$f" "-$set.tsv")
+		IGKIT_DB=$T/$set-$lang.db
+		tenant-admin init > /dev/null
+		kb_eval "$lang" "$T/$lang-$set" "$set" ||
+			{ echo "kb.sh: the $set evaluation of '$lang' failed" >&2; exit 1; }
+		kb_eval_table "$lang" "$T/$lang-$set"
+		if [ -n "${VERBOSE:-}" ]; then
+			grep -v '^right\|^oos_escalated' "$T/$lang-$set.rows" | sed 's/^/    /'
+		fi
+	done
 done
 printf '\n==> calibration: the same decisions at other kb_min_confidence values (safe: no wrong\n'
 printf '    answer and no out-of-scope question answered in any language)\n'
