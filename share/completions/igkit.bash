@@ -19,7 +19,7 @@ _igkit_second() {
 	"tenant-admin location") echo "create list update delete" ;;
 	"tenant-admin key") echo "create list revoke" ;;
 	"ig-reply outbox") echo "list retry abandon" ;;
-	"ig-reply kb") echo "add list rm search" ;;
+	"ig-reply kb") echo "add list rm search explain synonyms" ;;
 	"ig-reply templates") echo "add list rm" ;;
 	esac
 }
