@@ -1074,12 +1074,16 @@ int ig_kb_synonym_add(struct ig_store *st, int64_t tenant_id, int64_t agent_id, 
 		return rc;
 	if (nalts < 1)
 		return ig_err_set(err, IG_EX_DATAERR, "'%s' needs at least one alternative", word);
+	/* every alternative checked before anything is written */
 	for (i = 0; i < nalts; i++) {
 		if ((rc = syn_fold("alternative", alts[i], a, err)))
 			return rc;
 		if (!strcmp(a, w))
 			return ig_err_set(err, IG_EX_DATAERR, "'%s' cannot be a synonym of itself",
 					  alts[i]);
+	}
+	for (i = 0; i < nalts; i++) {
+		syn_fold("alternative", alts[i], a, err);
 		if ((rc = ig_store_runf(st, err,
 			"INSERT INTO kb_synonyms (tenant_id, agent_id, word, alt, created_at)"
 			" VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -1099,14 +1103,20 @@ int ig_kb_synonym_rm(struct ig_store *st, int64_t tenant_id, int64_t agent_id, c
 	*removed = 0;
 	if ((rc = syn_fold("synonym word", word, w, err)))
 		return rc;
-	for (i = 0; i < (nalts ? nalts : 1); i++) {
-		if (nalts && (rc = syn_fold("alternative", alts[i], a, err)))
+	if (!nalts) {
+		if ((rc = ig_store_runf(st, err,
+			"DELETE FROM kb_synonyms WHERE tenant_id = ? AND COALESCE(agent_id, 0) = ?"
+			" AND word = ?", "iis", tenant_id, agent_id > 0 ? agent_id : 0, w)))
+			return rc;
+		*removed = ig_store_changes(st);
+	}
+	for (i = 0; i < nalts; i++) {
+		if ((rc = syn_fold("alternative", alts[i], a, err)))
 			return rc;
 		if ((rc = ig_store_runf(st, err,
 			"DELETE FROM kb_synonyms WHERE tenant_id = ? AND COALESCE(agent_id, 0) = ?"
-			" AND word = ? AND (? IS NULL OR alt = ?)",
-			"iisss", tenant_id, agent_id > 0 ? agent_id : 0, w, nalts ? a : NULL,
-			nalts ? a : NULL)))
+			" AND word = ? AND alt = ?",
+			"iiss", tenant_id, agent_id > 0 ? agent_id : 0, w, a)))
 			return rc;
 		*removed += ig_store_changes(st);
 	}

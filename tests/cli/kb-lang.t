@@ -75,6 +75,8 @@ run ig-reply --tenant gino kb synonyms add bici; is_rc 64 "kb synonyms add witho
 run ig-reply --tenant gino kb synonyms add bici bici; is_rc 65 "a word is not its own synonym → 65"
 run ig-reply --tenant gino kb synonyms frob; is_rc 64 "an unknown synonyms subcommand → 64"
 run ig-reply --tenant gino kb synonyms list --title x; is_rc 64 "an option that does not apply → 64"
+run tenant-admin export --tenant gino; is_rc 0 "tenant export"
+like "$out" '"kb_synonyms":\[[^]]*"word":"tavolo","agent":"ginobot","alt":"posto"' "…holds the synonyms"
 tenant-admin --tenant gino user add viewer@gino.test --role viewer > /dev/null
 tenant-admin --tenant gino key create viewer@gino.test 2>/dev/null | jget key > "$T/viewer.key"
 chmod 600 "$T/viewer.key"
