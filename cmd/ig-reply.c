@@ -679,7 +679,7 @@ static int cmd_kb_synonyms(struct ig_ctx *ctx, struct opts *o, int argc, char **
 	}
 	if (ig_store_commit(ctx->store, &err))
 		die_err(&err);
-	rows = json_pack("{s:s,s:s?,s:i}", "word", argv[2], "agent", o->agent,
+	rows = json_pack("{s:s,s:s?,s:i}", "word", target + 11, "agent", o->agent,
 			 !strcmp(sub, "add") ? "added" : "removed", n);
 	cmd_emit(rows);
 	json_decref(rows);
@@ -697,7 +697,7 @@ static int cmd_kb(struct ig_ctx *ctx, struct opts *o, int argc, char **argv)
 	int rc = 0;
 
 	if (!argc)
-		usage_error("kb takes add, list, rm or search");
+		usage_error("kb takes add, list, rm, search, explain or synonyms");
 	if (!strcmp(sub, "explain"))           /* kb branch */
 		return cmd_kb_explain(ctx, o, argc, argv);
 	if (!strcmp(sub, "synonyms"))          /* kb branch */
@@ -721,7 +721,7 @@ static int cmd_kb(struct ig_ctx *ctx, struct opts *o, int argc, char **argv)
 		if (argc != 2)
 			usage_error("kb search takes one TEXT");
 	} else {
-		usage_error("unknown kb subcommand '%s' (add, list, rm, search)", sub);
+		usage_error("unknown kb subcommand '%s' (add, list, rm, search, explain, synonyms)", sub);
 	}
 	tenant = tenant_for(ctx, o, 0);
 	require(ctx, tenant, IG_MOD_AGENTS,
