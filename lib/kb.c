@@ -52,6 +52,32 @@ static void notice_unstemmed(const char *lang)
 		notice_fn(msg);
 }
 
+/* One normaliser per language for the life of the process: building one
+ * (stemmer, sorted lists) costs more than a search. */
+static struct ig_textnorm *textnorm_for(const char *lang)
+{
+	static struct ig_textnorm *cache[8];
+	static char langs[8][8];
+	static int n;
+	struct ig_textnorm *tn;
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(langs[i], lang))
+			return cache[i];
+	if (!(tn = ig_textnorm_new(lang)))
+		return NULL;
+	if (n == 8) {          /* a ninth language: the oldest goes */
+		ig_textnorm_free(cache[0]);
+		memmove(cache, cache + 1, sizeof(cache[0]) * 7);
+		memmove(langs, langs + 1, sizeof(langs[0]) * 7);
+		n--;
+	}
+	cache[n] = tn;
+	snprintf(langs[n++], sizeof(langs[0]), "%s", lang);
+	return tn;
+}
+
 /* Is the lowercase word w a byte-wise word (for tone words)? */
 static int is_word_byte(unsigned char c)
 {
@@ -456,27 +482,22 @@ int ig_kb_search(struct ig_store *st, int64_t tenant_id, int64_t agent_id, const
 		limit = 1;
 	if ((rc = search_lang(st, tenant_id, agent_id, r->lang, err)))
 		return rc;
-	if (!(tn = ig_textnorm_new(r->lang)))
+	if (!(tn = textnorm_for(r->lang)))
 		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
 	r->stemmed = ig_textnorm_stems(tn);
 	if (!r->stemmed)
 		notice_unstemmed(r->lang);
-	if ((rc = read_question(st, tn, tenant_id, agent_id, text, r, err)) || !r->nterms) {
-		ig_textnorm_free(tn);
+	if ((rc = read_question(st, tn, tenant_id, agent_id, text, r, err)) || !r->nterms)
 		return rc;
-	}
-	if ((rc = count_passages(st, tenant_id, agent_id, &r->npassages, err))) {
-		ig_textnorm_free(tn);
+	if ((rc = count_passages(st, tenant_id, agent_id, &r->npassages, err)))
 		return rc;
-	}
 	npre = prefixes_of(r, pre, ptr, (int)(sizeof(ptr) / sizeof(ptr[0])));
 	for (pass = 0; pass < 2 && npre; pass++) {
 		struct ig_stmt *s = ig_store_kb_candidates(st, err, pass ? 't' : 'a', ptr, npre,
 							   tenant_id, agent_id, 64);
 
 		if (!s) {
-			ig_textnorm_free(tn);
-			ig_kb_result_release(r);
+				ig_kb_result_release(r);
 			return err ? err->code : IG_EX_SOFTWARE;
 		}
 		while ((n = ig_stmt_next(st, s, err)) > 0) {
@@ -494,8 +515,7 @@ int ig_kb_search(struct ig_store *st, int64_t tenant_id, int64_t agent_id, const
 			if (!(h.title = strdup(texts[0])) || !(h.body = strdup(texts[1]))) {
 				free(h.title);
 				ig_stmt_reset(s);
-				ig_textnorm_free(tn);
-				ig_kb_result_release(r);
+						ig_kb_result_release(r);
 				return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
 			}
 			if (h.covered && cands_push(&cv, &h) == 0)
@@ -505,15 +525,13 @@ int ig_kb_search(struct ig_store *st, int64_t tenant_id, int64_t agent_id, const
 			if (h.covered) {
 				ig_stmt_reset(s);
 				cands_free(&cv);
-				ig_textnorm_free(tn);
-				ig_kb_result_release(r);
+						ig_kb_result_release(r);
 				return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
 			}
 		}
 		if (n < 0) {
 			cands_free(&cv);
-			ig_textnorm_free(tn);
-			ig_kb_result_release(r);
+				ig_kb_result_release(r);
 			return err ? err->code : IG_EX_SOFTWARE;
 		}
 	}
@@ -531,13 +549,11 @@ int ig_kb_search(struct ig_store *st, int64_t tenant_id, int64_t agent_id, const
 				free(h.title);
 				free(h.body);
 				cands_free(&cv);
-				ig_textnorm_free(tn);
-				ig_kb_result_release(r);
+						ig_kb_result_release(r);
 				return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
 			}
 		}
 	}
-	ig_textnorm_free(tn);
 	/* A term weighs by its rarity among the passages (unknown words as the
 	 * rarest), then each candidate gets its weighted coverage. */
 	for (i = 0; i < r->nterms; i++) {

@@ -5,13 +5,14 @@
 -- prefix.  Stemming, stop words and synonyms are applied in C (lib/textnorm.c,
 -- lib/kb.c) in the asking agent's language, so no connection ever needs a
 -- custom tokenizer — a cascade from tenant-admin or a GDPR erasure deletes
--- index rows with plain SQL.
+-- index rows with plain SQL.  Prefix indexes of 2 to 5 letters serve those
+-- candidate queries (kb.c asks for at most 5).
 DROP TRIGGER kb_ai;
 DROP TRIGGER kb_ad;
 DROP TRIGGER kb_au;
 DROP TABLE kb_fts;
 CREATE VIRTUAL TABLE kb_fts USING fts5(title, body, tags, content='kb_articles', content_rowid='id',
-  tokenize='unicode61 remove_diacritics 2');
+  tokenize='unicode61 remove_diacritics 2', prefix='2 3 4 5');
 CREATE TRIGGER kb_ai AFTER INSERT ON kb_articles BEGIN
   INSERT INTO kb_fts(rowid, title, body, tags) VALUES (new.id, new.title, new.body, new.tags);
 END;
@@ -29,7 +30,7 @@ DROP TRIGGER templates_ad;
 DROP TRIGGER templates_au;
 DROP TABLE templates_fts;
 CREATE VIRTUAL TABLE templates_fts USING fts5(name, text, content='templates', content_rowid='id',
-  tokenize='unicode61 remove_diacritics 2');
+  tokenize='unicode61 remove_diacritics 2', prefix='2 3 4 5');
 CREATE TRIGGER templates_ai AFTER INSERT ON templates BEGIN
   INSERT INTO templates_fts(rowid, name, text) VALUES (new.id, new.name, new.text);
 END;
