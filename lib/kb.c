@@ -199,10 +199,15 @@ static int apply_synonym(struct ig_kb_result *r, const struct ig_kb_alt *from,
 				r->terms[k] = r->terms[k + from->n - 1];
 			r->nterms -= from->n - 1;
 		}
-		for (k = 0; k < r->terms[i].nalts; k++)
-			if (r->terms[i].alts[k].n == to->n
-			    && !memcmp(r->terms[i].alts[k].stem, to->stem, sizeof(to->stem[0]) * (size_t)to->n))
-				return 0;
+		for (k = 0; k < r->terms[i].nalts; k++) {
+			const struct ig_kb_alt *have = &r->terms[i].alts[k];
+
+			for (j = 0; j < to->n && have->n == to->n; j++)
+				if (strcmp(have->stem[j], to->stem[j]))
+					break;
+			if (have->n == to->n && j == to->n)
+				return 0;      /* already an alternative */
+		}
 		if (r->terms[i].nalts == IG_KB_MAX_ALTS)
 			return 0;
 		r->terms[i].alts[r->terms[i].nalts++] = *to;
