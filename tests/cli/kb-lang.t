@@ -87,6 +87,24 @@ is_rc 0 "…but may list them"
 run ig-reply --tenant gino --api-key-file "$T/viewer.key" kb explain "consegna"
 is_rc 0 "…and explain"
 
+# --- es fr de pt nl: the agent's language is read with its stemmer and lists ---
+tenant-admin tenant create poly --name Poly > /dev/null
+while IFS='|' read -r lang title body tags question oos; do
+	tenant-admin --tenant poly agent create "bot$lang" --language "$lang" --business-name Poly > /dev/null
+	ig-reply --tenant poly kb add --agent "bot$lang" --title "$title" --body "$body" --tags "$tags" > /dev/null
+	run ig-reply --tenant poly kb explain "$question" --agent "bot$lang"
+	is "$(printf '%s' "$out" | jget decision) $(printf '%s' "$out" | jget hits.0.title)" "answer $title" \
+		"$lang: '$question' is answered from '$title'"
+	run ig-reply --tenant poly kb explain "$oos" --agent "bot$lang"
+	is "$(printf '%s' "$out" | jget decision)" escalate "$lang: '$oos' is escalated"
+done <<'EOF'
+es|Envíos|Enviamos los pedidos en 48 horas; el envío es gratis desde 30 euros.|entrega|¿Cuánto cuestan los envíos?|¿Tenéis aparcamiento para bicicletas?
+fr|Livraison|Nous livrons en 48 heures ; la livraison est offerte dès 30 euros.|envoi|Combien coûtent les livraisons ?|Avez-vous un parking pour les vélos ?
+de|Lieferung|Wir liefern innerhalb von 48 Stunden; ab 30 Euro ist die Lieferung kostenlos.|Versand|Wie lange dauern die Lieferungen?|Habt ihr Fahrradparkplätze?
+pt|Entregas|Entregamos em 48 horas; a entrega é grátis a partir de 30 euros.|envio|Quanto custa a entrega?|Vocês têm estacionamento para bicicletas?
+nl|Bezorging|We bezorgen binnen 48 uur; vanaf 30 euro is de bezorging gratis.|verzending|Hoeveel kost de bezorging?|Hebben jullie een fietsenstalling?
+EOF
+
 # --- a language without a stemmer ----------------------------------------------
 tenant-admin --tenant gino agent create klingon --language tlh --business-name Gino > /dev/null
 run ig-reply --tenant gino kb explain "consegna" --agent klingon; is_rc 0 "explain for a language without stemmer"
