@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "buf.h"
 #include "igtime.h"
@@ -610,8 +611,9 @@ struct phrases {
 	const char *open, *help, *close;
 };
 
-/* [language][tone]: "en" and "it"; other languages use "en". */
-static const struct phrases phrase_table[2][T_COUNT] = {
+/* [language][tone]: en it es fr de pt nl (phrase_langs); other languages use "en". */
+static const char phrase_langs[][3] = { "en", "it", "es", "fr", "de", "pt", "nl" };
+static const struct phrases phrase_table[][T_COUNT] = {
 	{
 		{ "Hey there! Great question!", "What can I do for you today?",
 		  "Can't wait to see you!" },
@@ -632,6 +634,61 @@ static const struct phrases phrase_table[2][T_COUNT] = {
 		{ "Ciao! Grazie per averci scritto.", "Come posso aiutarti?", "A presto!" },
 		{ "Salve, grazie per il messaggio.", "Come possiamo aiutarla?",
 		  "Restiamo a disposizione." },
+	}, {
+		{ "¡Hola! ¡Qué buena pregunta!", "¿Qué puedo hacer por ti hoy?",
+		  "¡Te esperamos con ganas!" },
+		{ "Te entiendo, y me alegra que lo preguntes.",
+		  "Dime cómo puedo ayudarte, estoy aquí para ti.",
+		  "Estamos aquí para lo que necesites." },
+		{ "Buenos días, y gracias por su mensaje.", "¿En qué podemos ayudarle?",
+		  "Atentamente." },
+		{ "¡Hola! Gracias por escribirnos.", "¿En qué te puedo ayudar?", "¡Hasta pronto!" },
+		{ "Hola, gracias por tu mensaje.", "¿Cómo podemos ayudarte?",
+		  "Quedamos a tu disposición." },
+	}, {
+		{ "Bonjour ! Excellente question !", "Que puis-je faire pour vous aujourd'hui ?",
+		  "Au plaisir de vous voir !" },
+		{ "Je comprends, et merci de nous avoir posé la question.",
+		  "Dites-moi comment je peux vous aider, je suis là pour vous.",
+		  "Nous sommes là pour vous, quand vous voulez." },
+		{ "Bonjour, et merci pour votre message.", "Comment pouvons-nous vous aider ?",
+		  "Cordialement." },
+		{ "Salut ! Merci de nous avoir écrit.", "Comment puis-je t'aider ?", "À bientôt !" },
+		{ "Bonjour, merci pour votre message.", "Comment pouvons-nous vous aider ?",
+		  "N'hésitez pas si vous avez d'autres questions." },
+	}, {
+		{ "Hallo! Super Frage!", "Was kann ich heute für dich tun?",
+		  "Wir freuen uns auf dich!" },
+		{ "Ich verstehe, und danke, dass du fragst.",
+		  "Sag mir, wie ich helfen kann, ich bin für dich da.",
+		  "Wir sind jederzeit für dich da." },
+		{ "Guten Tag, und vielen Dank für Ihre Nachricht.", "Wie können wir Ihnen helfen?",
+		  "Mit freundlichen Grüßen." },
+		{ "Hi! Danke für deine Nachricht.", "Wie kann ich helfen?", "Bis bald!" },
+		{ "Hallo, danke für Ihre Nachricht.", "Wie können wir Ihnen helfen?",
+		  "Melden Sie sich gern, wenn Sie noch etwas brauchen." },
+	}, {
+		{ "Olá! Ótima pergunta!", "O que posso fazer por você hoje?",
+		  "Mal podemos esperar para te ver!" },
+		{ "Entendo, e fico feliz que tenha perguntado.",
+		  "Diga-me como posso ajudar, estou aqui para você.",
+		  "Estamos aqui para você sempre que precisar." },
+		{ "Bom dia, e obrigado pela sua mensagem.", "Como podemos ajudá-lo?",
+		  "Atenciosamente." },
+		{ "Oi! Obrigado por escrever.", "Como posso ajudar?", "Até breve!" },
+		{ "Olá, obrigado pela sua mensagem.", "Como podemos ajudar?",
+		  "Estamos à disposição para o que precisar." },
+	}, {
+		{ "Hoi! Goede vraag!", "Wat kan ik vandaag voor je doen?",
+		  "We kijken ernaar uit je te zien!" },
+		{ "Ik begrijp het, en fijn dat je het vraagt.",
+		  "Vertel me hoe ik kan helpen, ik ben er voor je.",
+		  "We zijn er voor je wanneer je ons nodig hebt." },
+		{ "Goedendag, en dank u voor uw bericht.", "Waarmee kunnen wij u helpen?",
+		  "Met vriendelijke groet." },
+		{ "Hoi! Bedankt voor je bericht.", "Hoe kan ik helpen?", "Tot snel!" },
+		{ "Hallo, bedankt voor uw bericht.", "Hoe kunnen we u helpen?",
+		  "Laat het ons weten als u nog iets nodig heeft." },
 	}
 };
 
@@ -655,8 +712,11 @@ const char *ig_kb_tone(const char *personality)
 
 static const struct phrases *phrases_for(const struct ig_persona *p)
 {
-	int lang = p->language && !strncmp(p->language, "it", 2) ? 1 : 0;
+	size_t i, lang = 0;
 
+	for (i = 0; p->language && i < sizeof(phrase_langs) / sizeof(phrase_langs[0]); i++)
+		if (!strncasecmp(p->language, phrase_langs[i], 2))
+			lang = i;
 	return &phrase_table[lang][pick_tone(p->personality)];
 }
 

@@ -54,7 +54,7 @@ struct ig_persona {
 	const char *personality;
 	const char *instructions;
 	const char *business_name;
-	const char *language;         /* "en", "it", ...; others fall back to en */
+	const char *language;         /* en it es fr de pt nl; others fall back to en */
 	const char *location_name;    /* "" when the account has no location */
 	const char *location_context;
 };

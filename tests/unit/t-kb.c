@@ -273,12 +273,38 @@ static void test_search(void)
 	free(r);
 }
 
+static void test_voice(void)
+{
+	static const struct { const char *lang, *open; } want[] = {
+		{ "es", "Hola, gracias por tu mensaje." }, { "fr", "Bonjour, merci pour votre message." },
+		{ "de", "Hallo, danke für Ihre Nachricht." }, { "pt", "Olá, obrigado pela sua mensagem." },
+		{ "nl", "Hallo, bedankt voor uw bericht." }, { "it", "Salve, grazie per il messaggio." },
+		{ "sv", "Hello, thanks for your message." },
+	};
+	struct ig_kb_result *r = calloc(1, sizeof(*r));
+	struct ig_persona p = { .name = "ana", .display_name = "Ana", .business_name = "Biz" };
+	char src[64], *text;
+	double conf;
+	size_t i;
+
+	for (i = 0; r && i < sizeof(want) / sizeof(want[0]); i++) {
+		p.language = want[i].lang;
+		text = NULL;
+		ok(ig_kb_compose(&p, r, 0.5, &text, &conf, src, sizeof(src)) == 1 && text
+		   && !strncmp(text, want[i].open, strlen(want[i].open)),
+		   "%s: a greeting in the agent's language: %s", want[i].lang, text ? text : "(none)");
+		free(text);
+	}
+	free(r);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
 		return 1;
 	test_textnorm();
 	test_search();
+	test_voice();
 	unlink(path);
 	{
 		char p[300];
