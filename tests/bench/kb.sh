@@ -13,7 +13,7 @@
 sim_start
 tenant-admin init > /dev/null
 printf '==> kb engine on the labelled FAQ sets (kb_min_confidence %s; synonyms: %s)\n' \
-	"$(tenant-admin config get kb_min_confidence 2>/dev/null || echo default)" "$SYNONYMS"
+	"${IGKIT_KB_MIN_CONFIDENCE:-0.5, the default}" "$SYNONYMS"
 printf '%-8s %-10s %5s %9s %-10s %5s\n' language right wrong escalated "oos esc." "oos answered"
 outs=""
 for f in "$top_srcdir"/tests/fixtures/kb/*-questions.tsv; do
