@@ -950,6 +950,7 @@ int main(int argc, char **argv)
 	else
 		rc = cmd_conv_change(&ctx, &o, sub, subc, subv);
 	ig_ctx_release(&ctx);
+	ig_kb_release_cache();                 /* kb branch */
 	free(full_help);
 	return cmd_finish(rc);
 }

@@ -55,27 +55,34 @@ static void notice_unstemmed(const char *lang)
 
 /* One normaliser per language for the life of the process: building one
  * (stemmer, sorted lists) costs more than a search. */
+static struct ig_textnorm *tn_cache[8];
+static char tn_langs[8][8];
+static int tn_n;
+
+void ig_kb_release_cache(void)
+{
+	while (tn_n > 0)
+		ig_textnorm_free(tn_cache[--tn_n]);
+}
+
 static struct ig_textnorm *textnorm_for(const char *lang)
 {
-	static struct ig_textnorm *cache[8];
-	static char langs[8][8];
-	static int n;
 	struct ig_textnorm *tn;
 	int i;
 
-	for (i = 0; i < n; i++)
-		if (!strcmp(langs[i], lang))
-			return cache[i];
+	for (i = 0; i < tn_n; i++)
+		if (!strcmp(tn_langs[i], lang))
+			return tn_cache[i];
 	if (!(tn = ig_textnorm_new(lang)))
 		return NULL;
-	if (n == 8) {          /* a ninth language: the oldest goes */
-		ig_textnorm_free(cache[0]);
-		memmove(cache, cache + 1, sizeof(cache[0]) * 7);
-		memmove(langs, langs + 1, sizeof(langs[0]) * 7);
-		n--;
+	if (tn_n == 8) {       /* a ninth language: the oldest goes */
+		ig_textnorm_free(tn_cache[0]);
+		memmove(tn_cache, tn_cache + 1, sizeof(tn_cache[0]) * 7);
+		memmove(tn_langs, tn_langs + 1, sizeof(tn_langs[0]) * 7);
+		tn_n--;
 	}
-	cache[n] = tn;
-	snprintf(langs[n++], sizeof(langs[0]), "%s", lang);
+	tn_cache[tn_n] = tn;
+	snprintf(tn_langs[tn_n++], sizeof(tn_langs[0]), "%s", lang);
 	return tn;
 }
 

@@ -114,6 +114,10 @@ void ig_kb_result_release(struct ig_kb_result *r);
  * the program gives a printer; without one they are dropped. */
 void ig_kb_set_notice(void (*fn)(const char *msg));
 
+/* The search keeps one normaliser (stemmer, lists) per language for the
+ * life of the process; this frees them (a later search builds them again). */
+void ig_kb_release_cache(void);
+
 /*
  * Search the tenant's passages for text: articles and templates of the
  * tenant (agent_id NULL) and of agent_id (0 = tenant-wide only), and the

@@ -305,6 +305,7 @@ int main(void)
 	test_textnorm();
 	test_search();
 	test_voice();
+	ig_kb_release_cache();
 	unlink(path);
 	{
 		char p[300];
