@@ -632,18 +632,45 @@ static const struct cmd_row *find_command(struct cmd_run *r, int argc, char **ar
 	usage_error("unknown %s '%s' (%s)", noun(p), argv[0], list);
 }
 
-/* The verb of group in argv[0]; usage errors name the group. */
+/* How many of argv's words the verb (the row's name after its group, one
+ * word or more: "synonyms add") takes; 0 when they do not match. */
+static int verb_words(const char *verb, int argc, char **argv)
+{
+	int k = 0;
+
+	while (*verb) {
+		size_t n = strcspn(verb, " ");
+
+		if (k >= argc || strlen(argv[k]) != n || strncmp(argv[k], verb, n))
+			return 0;
+		k++;
+		verb += n;
+		verb += *verb == ' ';
+	}
+	return k;
+}
+
+/* The verb of group in argv (the longest that matches: "synonyms add"
+ * before "synonyms"); *used the words it took.  Usage errors name the
+ * group. */
 static const struct cmd_row *find_verb(struct cmd_run *r, int argc, char **argv,
-				       const char *group)
+				       const char *group, int *used)
 {
 	const struct cmd_program *p = r->prog;
-	const struct cmd_row *w;
+	const struct cmd_row *w, *best = NULL;
 	char list[512];
+	int k;
 
+	*used = 0;
 	names(p, group, list, sizeof(list));
 	for (w = p->rows; argc && w->fn; w++)
-		if (in_group(w, group) && !strcmp(w->name + strlen(group) + 1, argv[0]))
-			break;
+		if (in_group(w, group)
+		    && (k = verb_words(w->name + strlen(group) + 1, argc, argv)) > *used) {
+			best = w;
+			*used = k;
+		}
+	if (best)
+		w = best;
 	if (want_help)
 		show_help(p, argc && w->fn ? w : NULL, argc && w->fn ? NULL : group);
 	if (!argc)
@@ -720,9 +747,11 @@ int cmd_main(const struct cmd_program *p, int argc, char **argv)
 	}
 	free(lo);
 	if (group) {
-		row = find_verb(&r, sub_argc, sub_argv, group);
-		sub_argv++;
-		sub_argc--;
+		int used;
+
+		row = find_verb(&r, sub_argc, sub_argv, group, &used);
+		sub_argv += used;
+		sub_argc -= used;
 	}
 	if (want_help)
 		show_help(p, row, NULL);

@@ -523,6 +523,45 @@ static int cmd_kb_rm(struct cmd_run *r)
 	return 0;
 }
 
+static int cmd_kb_explain(struct cmd_run *r)
+{
+	struct ig_err err = { 0 };
+	int64_t tenant = tenant_for(r, 0);
+	json_t *out;
+
+	if (ig_kbadmin_explain(&r->ctx, tenant, V(O_AGENT), r->arg[0], &out, &err))
+		die_err(&err);
+	cmd_emit(out);
+	json_decref(out);
+	return 0;
+}
+
+static int cmd_kb_synonyms(struct cmd_run *r)
+{
+	static const char *const cols[] = { "word", "agent", "alts", NULL };
+	const char *const *alts = (const char *const *)r->arg + 1;
+	struct ig_err err = { 0 };
+	int64_t tenant = tenant_for(r, 0);
+	json_t *out;
+	int rc;
+
+	if (!strcmp(r->what, "kb synonyms list")) {
+		if (ig_kbadmin_synonyms_list(&r->ctx, tenant, V(O_AGENT), &out, &err))
+			die_err(&err);
+		return listing(r, out, cols);
+	}
+	rc = !strcmp(r->what, "kb synonyms add")
+		? ig_kbadmin_synonyms_add(&r->ctx, tenant, V(O_AGENT), r->arg[0], alts, r->narg - 1,
+					  &out, &err)
+		: ig_kbadmin_synonyms_rm(&r->ctx, tenant, V(O_AGENT), r->arg[0], alts, r->narg - 1,
+					 &out, &err);
+	if (rc)
+		die_err(&err);
+	cmd_emit(out);
+	json_decref(out);
+	return 0;
+}
+
 static void check_template_add(struct cmd_run *r)
 {
 	if (!V(O_TEXT))
@@ -602,6 +641,14 @@ static const struct cmd_row rows[] = {
 	{ "kb rm", cmd_kb_rm, S_, NULL, 1, 1, "ID", "remove an article", NULL, check_id },
 	{ "kb search", cmd_kb_search, S_, o_kb_search, 1, 1, "TEXT",
 	  "what the reply engine would find for TEXT", NULL, NULL },
+	{ "kb explain", cmd_kb_explain, S_, o_agent, 1, 1, "TEXT",
+	  "why the reply engine would answer TEXT or escalate", NULL, NULL },
+	{ "kb synonyms add", cmd_kb_synonyms, S_, o_agent, 2, 64, "WORD ALT...",
+	  "words the business uses for the same thing", NULL, NULL },
+	{ "kb synonyms list", cmd_kb_synonyms, S_, o_agent, 0, 0, "", "list the synonyms", NULL,
+	  NULL },
+	{ "kb synonyms rm", cmd_kb_synonyms, S_, o_agent, 1, 64, "WORD [ALT...]",
+	  "remove a word's synonyms (only ALT... when given)", NULL, NULL },
 	{ "templates add", cmd_templates, S_, o_template_add, 1, 1, "NAME",
 	  "add a canned response (--text TEXT)", NULL, check_template_add },
 	{ "templates list", cmd_templates, S_, NULL, 0, 0, "", "list the templates", NULL, NULL },
@@ -617,7 +664,14 @@ static const struct cmd_program program = {
 	"       ig-reply SUBCOMMAND [ARGS] [OPTIONS]\n"
 };
 
+static void kb_notice(const char *msg)
+{
+	warn("%s", msg);
+}
+
 int main(int argc, char **argv)
 {
+	ig_kb_set_notice(kb_notice);   /* "no stemmer for language 'xx'", once */
+	atexit(ig_kb_release_cache);
 	return cmd_main(&program, argc, argv);
 }

@@ -111,6 +111,10 @@ static const struct section sections[] = {
 	  "SELECT t.name AS template, ag.name AS agent, t.text, t.created_at, t.updated_at"
 	  " FROM templates t LEFT JOIN agents ag ON ag.id = t.agent_id WHERE t.tenant_id = ?1"
 	  " AND ?2 IS NULL ORDER BY t.name", 0 },
+	{ "kb_synonyms",  /* kb branch */
+	  "SELECT y.word, ag.name AS agent, y.alt, y.created_at FROM kb_synonyms y"
+	  " LEFT JOIN agents ag ON ag.id = y.agent_id WHERE y.tenant_id = ?1"
+	  " AND ?2 IS NULL ORDER BY y.word, y.id", 0 },
 	{ "audit",
 	  "SELECT a.id, a.at, a.actor, a.action, a.target, a.outcome, a.detail FROM audit_log a"
 	  " WHERE a.tenant_id = ?1 AND ?2 IS NULL ORDER BY a.id", 0 },

@@ -2,40 +2,91 @@
  * kb.c — knowledge base, templates and the kb engine's composition.
  * The definitions (terms, coverage, confidence, tones) are in kb.h.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "buf.h"
 #include "igtime.h"
 #include "kb.h"
+#include "textnorm.h"
 
-/* Words that carry no subject, in the languages the tone table speaks. */
-static const char *const stopwords[] = {
-	"the", "and", "for", "you", "your", "are", "what", "when", "where", "how", "can",
-	"with", "this", "that", "have", "has", "had", "from", "please", "thanks", "thank",
-	"hello", "hey", "about", "there", "would", "could", "should", "does", "did", "was",
-	"were", "will", "our", "yes", "not", "any", "all", "but", "its", "just", "like",
-	"know", "want", "need", "tell", "which", "who", "why", "also", "some", "then",
-	"than", "them", "they", "their", "into", "out", "get", "got", "may", "might", "much",
-	"many", "one", "too", "very", "really", "here", "still", "ciao", "che", "per", "una",
-	"uno", "del", "della", "delle", "dei", "con", "sono", "come", "quando", "dove",
-	"avete", "siete", "grazie", "buongiorno", "buonasera", "salve", "anche", "non",
-	"piu", "questo", "questa", "quello", "quella", "nel", "nella", "alle", "agli",
-	"hola", "gracias", "bonjour", "merci", "hallo", "danke", "hii", "hiya", "heyy",
-	NULL
-};
+/*
+ * Why no FTS5 tokenizer of igkit's own (issue 14 suggested one): the stems
+ * depend on the language of the agent who is asked, not on the article — a
+ * tenant-wide article serves an Italian and an English agent alike — so an
+ * index stemmed at write time would fix one language per article.  And a
+ * custom tokenizer must be registered on every connection that touches the
+ * FTS tables, including a tenant-admin cascade or a GDPR erasure, and would
+ * bring libstemmer into ig-route and tenant-admin.  So the FTS5 tables keep
+ * unicode61 (diacritics folded, 011-kb.sql) and only find candidates by word
+ * prefix — the part of each stem the customer's word shares, at most 5
+ * letters; every candidate is then read in the agent's language here, with
+ * the same lib/textnorm steps applied to both sides.  The same can be done
+ * on another backend with any prefix search.
+ */
+static void (*notice_fn)(const char *msg);
 
-static int is_stopword(const char *w)
+void ig_kb_set_notice(void (*fn)(const char *msg))
 {
-	int i;
-
-	for (i = 0; stopwords[i]; i++)
-		if (!strcmp(stopwords[i], w))
-			return 1;
-	return 0;
+	notice_fn = fn;
 }
 
+/* Say once per process and language that it is read without stemming. */
+static void notice_unstemmed(const char *lang)
+{
+	static char said[16][8];
+	static int nsaid;
+	char msg[160];
+	int i;
+
+	for (i = 0; i < nsaid; i++)
+		if (!strcmp(said[i], lang))
+			return;
+	if (nsaid < 16)
+		snprintf(said[nsaid++], sizeof(said[0]), "%s", lang);
+	snprintf(msg, sizeof(msg), "kb: no stemmer for language '%s': its words are matched"
+		 " unstemmed", lang);
+	if (notice_fn)
+		notice_fn(msg);
+}
+
+/* One normaliser per language for the life of the process: building one
+ * (stemmer, sorted lists) costs more than a search. */
+static struct ig_textnorm *tn_cache[8];
+static char tn_langs[8][8];
+static int tn_n;
+
+void ig_kb_release_cache(void)
+{
+	while (tn_n > 0)
+		ig_textnorm_free(tn_cache[--tn_n]);
+}
+
+static struct ig_textnorm *textnorm_for(const char *lang)
+{
+	struct ig_textnorm *tn;
+	int i;
+
+	for (i = 0; i < tn_n; i++)
+		if (!strcmp(tn_langs[i], lang))
+			return tn_cache[i];
+	if (!(tn = ig_textnorm_new(lang)))
+		return NULL;
+	if (tn_n == 8) {       /* a ninth language: the oldest goes */
+		ig_textnorm_free(tn_cache[0]);
+		memmove(tn_cache, tn_cache + 1, sizeof(tn_cache[0]) * 7);
+		memmove(tn_langs, tn_langs + 1, sizeof(tn_langs[0]) * 7);
+		tn_n--;
+	}
+	tn_cache[tn_n] = tn;
+	snprintf(tn_langs[tn_n++], sizeof(tn_langs[0]), "%s", lang);
+	return tn;
+}
+
+/* Is the lowercase word w a byte-wise word (for tone words)? */
 static int is_word_byte(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
@@ -59,7 +110,6 @@ static int next_word(const char **p, char w[32])
 			w[n++] = (char)((*s >= 'A' && *s <= 'Z') ? *s + 32 : *s);
 		s++;
 	}
-	/* never cut a UTF-8 sequence in half */
 	while (n > 0 && ((unsigned char)w[n - 1] & 0xC0) == 0x80)
 		n--;
 	if (n > 0 && ((unsigned char)w[n - 1] & 0xC0) == 0xC0)
@@ -69,50 +119,231 @@ static int next_word(const char **p, char w[32])
 	return 1;
 }
 
-int ig_kb_terms(const char *text, char terms[][32], int max)
+/* ---------------------------------------------------------------- the question */
+
+/* The language a text to agent_id is read in: the agent's; tenant-wide,
+ * the one most of the tenant's agents speak; else English. */
+static int search_lang(struct ig_store *st, int64_t tenant_id, int64_t agent_id, char lang[8],
+		       struct ig_err *err)
 {
-	const char *p = text ? text : "";
-	char w[32];
-	int n = 0, i;
+	struct ig_stmt *s;
+	int n;
 
-	while (n < max && next_word(&p, w)) {
-		size_t len = strlen(w);
-
-		if (len < 3 || is_stopword(w))
-			continue;
-		if (len > 4 && w[len - 1] == 's' && w[len - 2] != 's')
-			w[len - 1] = '\0';
-		for (i = 0; i < n; i++)
-			if (!strcmp(terms[i], w))
-				break;
-		if (i == n)
-			strcpy(terms[n++], w);
+	snprintf(lang, 8, "en");
+	if (agent_id > 0)
+		s = ig_store_query(st, err,
+			"SELECT language FROM agents WHERE id = ? AND tenant_id = ?", "ii",
+			agent_id, tenant_id);
+	else
+		s = ig_store_query(st, err,
+			"SELECT language FROM agents WHERE tenant_id = ?"
+			" GROUP BY language ORDER BY COUNT(*) DESC, language LIMIT 1", "i", tenant_id);
+	if (!s)
+		return err ? err->code : IG_EX_SOFTWARE;
+	if ((n = ig_stmt_next(st, s, err)) > 0) {
+		if (*ig_col_text(s, 0))
+			snprintf(lang, 8, "%s", ig_col_text(s, 0));
+		ig_stmt_reset(s);
 	}
-	return n;
+	return n < 0 ? (err ? err->code : IG_EX_SOFTWARE) : 0;
 }
 
-/* Share of terms found in the texts (a term matches a word it begins). */
-static double coverage(char terms[][32], int nterms, const char *const *texts, int ntexts)
+/* Do stems q (of the question) and p (of a passage) meet?  Equal, or the
+ * shorter (5 letters at least) begins the longer, which has at most 3 more
+ * ("allerg" and "allergen", not "caric" and "caricabatter"), or they differ
+ * only in the shorter's last letter and share 5 ("garanz" and "garant"). */
+static int stem_match(const char *q, const char *p)
 {
-	int found = 0, i, j;
+	size_t lq = strlen(q), lp = strlen(p), m = lq < lp ? lq : lp, x = lq + lp - 2 * m, c = 0;
 
-	if (nterms == 0)
-		return 0;
-	for (i = 0; i < nterms; i++) {
-		size_t tl = strlen(terms[i]);
-		int hit = 0;
+	while (q[c] && q[c] == p[c])
+		c++;
+	if (c == lq && c == lp)
+		return 1;
+	return c >= 5 && c + 1 >= m && x <= 3;
+}
 
-		for (j = 0; j < ntexts && !hit; j++) {
-			const char *p = texts[j] ? texts[j] : "";
-			char w[32];
+/* The content stems of a synonym side into a (words folded); 0 when none. */
+static int side_of(struct ig_textnorm *tn, const char *text, struct ig_kb_alt *a)
+{
+	const char *p = text;
+	char w[IG_TN_WORD], stem[IG_TN_WORD];
+	enum ig_tn_class cls;
 
-			while (!hit && next_word(&p, w))
-				if (!strncmp(w, terms[i], tl))
-					hit = 1;
-		}
-		found += hit;
+	a->n = 0;
+	while (ig_textnorm_next(tn, &p, w, stem, &cls)) {
+		if (cls != IG_TN_CONTENT)
+			continue;
+		if (a->n == IG_KB_MAX_PHRASE)
+			return 0;      /* longer phrases are not matched */
+		snprintf(a->stem[a->n], IG_KB_WORD, "%s", stem);
+		snprintf(a->word[a->n], IG_KB_WORD, "%s", w);
+		a->n++;
 	}
-	return (double)found / nterms;
+	return a->n;
+}
+
+/* If side `from` occurs in r's terms (in order, one term a word), make
+ * `to` an alternative of it (a phrase's terms become one); 1 when applied. */
+static int apply_synonym(struct ig_kb_result *r, const struct ig_kb_alt *from,
+			 const struct ig_kb_alt *to)
+{
+	int i, j, k;
+
+	for (i = 0; i + from->n <= r->nterms; i++) {
+		for (j = 0; j < from->n; j++)
+			if (r->terms[i + j].alts[0].n != 1
+			    || strcmp(r->terms[i + j].alts[0].stem[0], from->stem[j]))
+				break;
+		if (j < from->n)
+			continue;
+		if (from->n > 1) {
+			/* the phrase's words become one term, alternative 0 */
+			struct ig_kb_term *t = &r->terms[i];
+
+			t->alts[0] = *from;
+			t->nalts = 1;
+			for (k = i + 1; k + from->n - 1 < r->nterms; k++)
+				r->terms[k] = r->terms[k + from->n - 1];
+			r->nterms -= from->n - 1;
+		}
+		for (k = 0; k < r->terms[i].nalts; k++) {
+			const struct ig_kb_alt *have = &r->terms[i].alts[k];
+
+			for (j = 0; j < to->n && have->n == to->n; j++)
+				if (strcmp(have->stem[j], to->stem[j]))
+					break;
+			if (have->n == to->n && j == to->n)
+				return 0;      /* already an alternative */
+		}
+		if (r->terms[i].nalts == IG_KB_MAX_ALTS)
+			return 0;
+		r->terms[i].alts[r->terms[i].nalts++] = *to;
+		return 1;
+	}
+	return 0;
+}
+
+static const char SQL_SYNONYMS[] =
+	"SELECT word, alt FROM kb_synonyms WHERE tenant_id = ? AND (agent_id IS NULL OR agent_id = ?)"
+	" ORDER BY agent_id IS NULL, id";
+
+/* Words, terms and synonyms of text into r. */
+static int read_question(struct ig_store *st, struct ig_textnorm *tn, int64_t tenant_id,
+			 int64_t agent_id, const char *text, struct ig_kb_result *r,
+			 struct ig_err *err)
+{
+	const char *p = text ? text : "";
+	char w[IG_TN_WORD], stem[IG_TN_WORD];
+	enum ig_tn_class cls;
+	struct ig_stmt *s;
+	int i, n;
+
+	while (ig_textnorm_next(tn, &p, w, stem, &cls)) {
+		if (r->nwords < IG_KB_MAX_WORDS) {
+			struct ig_kb_word *kw = &r->words[r->nwords++];
+
+			snprintf(kw->word, IG_KB_WORD, "%s", w);
+			snprintf(kw->stem, IG_KB_WORD, "%s", stem);
+			kw->cls = cls;
+		}
+		if (cls == IG_TN_ASK)
+			r->asked = 1;
+		if (cls != IG_TN_CONTENT || r->nterms == IG_KB_MAX_TERMS)
+			continue;
+		r->asked = 1;
+		for (i = 0; i < r->nterms; i++)
+			if (!strcmp(r->terms[i].alts[0].stem[0], stem))
+				break;
+		if (i < r->nterms)
+			continue;
+		r->terms[i].nalts = 1;
+		r->terms[i].alts[0].n = 1;
+		snprintf(r->terms[i].alts[0].stem[0], IG_KB_WORD, "%s", stem);
+		snprintf(r->terms[i].alts[0].word[0], IG_KB_WORD, "%s", w);
+		r->nterms++;
+	}
+	if (!r->nterms)
+		return 0;
+	if (!(s = ig_store_query(st, err, SQL_SYNONYMS, "ii", tenant_id, agent_id)))
+		return err ? err->code : IG_EX_SOFTWARE;
+	while ((n = ig_stmt_next(st, s, err)) > 0) {
+		struct ig_kb_alt a, b;
+
+		if (!side_of(tn, ig_col_text(s, 0), &a) || !side_of(tn, ig_col_text(s, 1), &b))
+			continue;
+		r->nsynonyms += apply_synonym(r, &a, &b);
+		r->nsynonyms += apply_synonym(r, &b, &a);
+	}
+	return n < 0 ? (err ? err->code : IG_EX_SOFTWARE) : 0;
+}
+
+/* ---------------------------------------------------------------- passages */
+
+/* Covered terms, their fields and the score of hit h from its texts
+ * (weights: 3 title, 2 tags, 1 body): each word of the passage is stemmed
+ * once and compared with the question's stems; an alternative counts in the
+ * lowest field among its words.  The coverage comes later, when every df is
+ * known. */
+static void score_hit(struct ig_textnorm *tn, const struct ig_kb_result *r, struct ig_kb_hit *h,
+		      const char *const *texts, const int *weights, int ntexts)
+{
+	unsigned char best[IG_KB_MAX_TERMS][IG_KB_MAX_ALTS][IG_KB_MAX_PHRASE];
+	char w[IG_TN_WORD], stem[IG_TN_WORD];
+	int t, i, k, j;
+
+	memset(best, 0, sizeof(best));
+	for (t = 0; t < ntexts; t++) {
+		const char *p = texts[t] ? texts[t] : "";
+
+		while (ig_textnorm_next(tn, &p, w, stem, NULL))
+			for (i = 0; i < r->nterms; i++)
+				for (k = 0; k < r->terms[i].nalts; k++)
+					for (j = 0; j < r->terms[i].alts[k].n; j++)
+						if (best[i][k][j] < weights[t]
+						    && stem_match(r->terms[i].alts[k].stem[j], stem))
+							best[i][k][j] = (unsigned char)weights[t];
+	}
+	h->covered = 0;
+	h->score = 0;
+	for (i = 0; i < r->nterms; i++) {
+		int top = 0;
+
+		for (k = 0; k < r->terms[i].nalts; k++) {
+			int low = 3;
+
+			for (j = 0; j < r->terms[i].alts[k].n; j++)
+				if (best[i][k][j] < low)
+					low = best[i][k][j];
+			if (low > top)
+				top = low;
+		}
+		h->field[i] = (unsigned char)top;
+		if (top) {
+			h->covered |= 1u << i;
+			h->score += top;
+		}
+	}
+}
+
+/* How much a term found in a field counts: title or tags fully, the body
+ * (an article's text, a template's text, a location's context) half. */
+static double field_share(int field)
+{
+	return field >= 2 ? 1.0 : field == 1 ? 0.5 : 0.0;
+}
+
+/* Weighted coverage of h: Σ weight × field share of its terms / Σ weight. */
+static double coverage_of(const struct ig_kb_result *r, const struct ig_kb_hit *h)
+{
+	double got = 0, all = 0;
+	int i;
+
+	for (i = 0; i < r->nterms; i++) {
+		all += r->terms[i].weight;
+		got += r->terms[i].weight * field_share(h->field[i]);
+	}
+	return all > 0 ? got / all : 0;
 }
 
 void ig_kb_result_release(struct ig_kb_result *r)
@@ -130,6 +361,8 @@ static int hit_better(const struct ig_kb_hit *a, const struct ig_kb_hit *b)
 {
 	if (a->coverage != b->coverage)
 		return a->coverage > b->coverage;
+	if (a->score != b->score)
+		return a->score > b->score;
 	/* the agent's own passages before tenant-wide ones */
 	if ((a->agent_id != 0) != (b->agent_id != 0))
 		return a->agent_id != 0;
@@ -163,48 +396,124 @@ static void add_hit(struct ig_kb_result *r, int limit, struct ig_kb_hit *h)
 	r->n++;
 }
 
-static const char SQL_KB_MATCH[] =
-	"SELECT a.id, COALESCE(a.agent_id, 0), a.title, a.body, a.tags,"
-	" bm25(kb_fts, 4.0, 1.0, 2.0) AS r"
-	" FROM kb_fts JOIN kb_articles a ON a.id = kb_fts.rowid"
-	" WHERE kb_fts MATCH ? AND a.tenant_id = ? AND (a.agent_id IS NULL OR a.agent_id = ?)"
-	" ORDER BY r LIMIT 24";
-static const char SQL_TPL_MATCH[] =
-	"SELECT t.id, COALESCE(t.agent_id, 0), t.name, t.text, bm25(templates_fts, 2.0, 1.0) AS r"
-	" FROM templates_fts JOIN templates t ON t.id = templates_fts.rowid"
-	" WHERE templates_fts MATCH ? AND t.tenant_id = ? AND (t.agent_id IS NULL OR t.agent_id = ?)"
-	" ORDER BY r LIMIT 24";
+/* The FTS prefixes of r's terms: what each stem shares with its word, at
+ * most 5 bytes (stem_match meets longer stems on their first 5). */
+static int prefixes_of(const struct ig_kb_result *r, char (*pre)[8], const char **ptr, int max)
+{
+	int i, k, j, n = 0, m;
+
+	for (i = 0; i < r->nterms; i++)
+		for (k = 0; k < r->terms[i].nalts; k++)
+			for (j = 0; j < r->terms[i].alts[k].n && n < max; j++) {
+				const char *st = r->terms[i].alts[k].stem[j];
+				const char *w = r->terms[i].alts[k].word[j];
+				size_t l = 0;
+
+				while (st[l] && st[l] == w[l] && l < 5)
+					l++;
+				if (l < 2)
+					l = strlen(st) < 5 ? strlen(st) : 5;
+				while (l > 0 && ((unsigned char)st[l] & 0xC0) == 0x80)
+					l--;    /* never half a UTF-8 letter */
+				memcpy(pre[n], st, l);
+				pre[n][l] = '\0';
+				for (m = 0; m < n; m++)
+					if (!strcmp(pre[m], pre[n]))
+						break;
+				if (m == n && l > 0) {
+					ptr[n] = pre[n];
+					n++;
+				}
+			}
+	return n;
+}
+
+/* Candidates before they are weighed. */
+struct cands {
+	struct ig_kb_hit *v;
+	size_t n, cap;
+};
+
+static int cands_push(struct cands *cv, const struct ig_kb_hit *h)
+{
+	if (cv->n == cv->cap) {
+		size_t cap = cv->cap ? cv->cap * 2 : 32;
+		struct ig_kb_hit *v = realloc(cv->v, cap * sizeof(*v));
+
+		if (!v)
+			return -1;
+		cv->v = v;
+		cv->cap = cap;
+	}
+	cv->v[cv->n++] = *h;
+	return 0;
+}
+
+static void cands_free(struct cands *cv)
+{
+	size_t i;
+
+	for (i = 0; i < cv->n; i++) {
+		free(cv->v[i].title);
+		free(cv->v[i].body);
+	}
+	free(cv->v);
+	cv->v = NULL;
+	cv->n = cv->cap = 0;
+}
+
+/* N: the articles and templates agent_id answers from. */
+static int count_passages(struct ig_store *st, int64_t tenant_id, int64_t agent_id, int *n,
+			  struct ig_err *err)
+{
+	int64_t a = 0, t = 0;
+
+	if (ig_store_int(st, err, &a, "SELECT COUNT(*) FROM kb_articles WHERE tenant_id = ?"
+			 " AND (agent_id IS NULL OR agent_id = ?)", "ii", tenant_id, agent_id) < 0
+	    || ig_store_int(st, err, &t, "SELECT COUNT(*) FROM templates WHERE tenant_id = ?"
+			    " AND (agent_id IS NULL OR agent_id = ?)", "ii", tenant_id, agent_id) < 0)
+		return err ? err->code : IG_EX_SOFTWARE;
+	*n = (int)(a + t);
+	return 0;
+}
 
 int ig_kb_search(struct ig_store *st, int64_t tenant_id, int64_t agent_id, const char *text,
 		 const char *loc_name, const char *loc_context, int limit,
 		 struct ig_kb_result *r, struct ig_err *err)
 {
-	struct ig_buf q = IG_BUF_INIT(4096);
-	int i, pass, rc;
+	static const int aw[3] = { 3, 1, 2 }, lw[2] = { 3, 2 };  /* a location context counts as tags */
+	char pre[IG_KB_MAX_TERMS * IG_KB_MAX_ALTS * IG_KB_MAX_PHRASE][8];
+	const char *ptr[IG_KB_MAX_TERMS * IG_KB_MAX_ALTS * IG_KB_MAX_PHRASE];
+	struct ig_textnorm *tn;
+	struct cands cv = { 0 };
+	int pass, rc, n, npre, i;
 
 	memset(r, 0, sizeof(*r));
 	if (limit > IG_KB_MAX_HITS)
 		limit = IG_KB_MAX_HITS;
 	if (limit < 1)
 		limit = 1;
-	r->nterms = ig_kb_terms(text, r->terms, IG_KB_MAX_TERMS);
-	if (r->nterms == 0)
-		return 0;
-	/* Terms hold only word bytes, so quoting them is enough to keep the
-	 * FTS5 query syntax out; the trailing * makes each a prefix query. */
-	for (i = 0; i < r->nterms; i++)
-		if (ig_buf_addf(&q, "%s\"%s\"*", i ? " OR " : "", r->terms[i]))
-			break;
-	for (pass = 0; pass < 2; pass++) {
-		sqlite3_stmt *s = ig_store_prepare(st, pass ? SQL_TPL_MATCH : SQL_KB_MATCH, err);
+	if ((rc = search_lang(st, tenant_id, agent_id, r->lang, err)))
+		return rc;
+	if (!(tn = textnorm_for(r->lang)))
+		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+	r->stemmed = ig_textnorm_stems(tn);
+	if (!r->stemmed)
+		notice_unstemmed(r->lang);
+	if ((rc = read_question(st, tn, tenant_id, agent_id, text, r, err)) || !r->nterms)
+		return rc;
+	if ((rc = count_passages(st, tenant_id, agent_id, &r->npassages, err)))
+		return rc;
+	npre = prefixes_of(r, pre, ptr, (int)(sizeof(ptr) / sizeof(ptr[0])));
+	for (pass = 0; pass < 2 && npre; pass++) {
+		struct ig_stmt *s = ig_store_kb_candidates(st, err, pass ? 't' : 'a', ptr, npre,
+							   tenant_id, agent_id, 64);
 
 		if (!s) {
-			ig_buf_release(&q);
-			ig_kb_result_release(r);
+				ig_kb_result_release(r);
 			return err ? err->code : IG_EX_SOFTWARE;
 		}
-		ig_store_bind(s, "sii", q.data, tenant_id, agent_id);
-		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		while ((n = ig_stmt_next(st, s, err)) > 0) {
 			struct ig_kb_hit h = { 0 };
 			const char *texts[3];
 
@@ -213,47 +522,69 @@ int ig_kb_search(struct ig_store *st, int64_t tenant_id, int64_t agent_id, const
 			h.agent_id = ig_col_int(s, 1);
 			texts[0] = ig_col_text(s, 2);
 			texts[1] = ig_col_text(s, 3);
-			texts[2] = pass ? "" : ig_col_text(s, 4);
-			h.coverage = coverage(r->terms, r->nterms, texts, 3);
-			h.bm25 = sqlite3_column_double(s, pass ? 4 : 5);
-			h.title = strdup(texts[0]);
-			h.body = strdup(texts[1]);
-			if (!h.title || !h.body) {
+			texts[2] = ig_col_text(s, 4);
+			h.bm25 = ig_col_double(s, 5);
+			score_hit(tn, r, &h, texts, aw, pass ? 2 : 3);
+			if (!(h.title = strdup(texts[0])) || !(h.body = strdup(texts[1]))) {
 				free(h.title);
-				free(h.body);
-				sqlite3_reset(s);
-				ig_buf_release(&q);
-				ig_kb_result_release(r);
+				ig_stmt_reset(s);
+						ig_kb_result_release(r);
 				return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
 			}
-			add_hit(r, limit, &h);
+			if (h.covered && cands_push(&cv, &h) == 0)
+				continue;
+			free(h.title);
+			free(h.body);
+			if (h.covered) {
+				ig_stmt_reset(s);
+				cands_free(&cv);
+						ig_kb_result_release(r);
+				return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+			}
 		}
-		sqlite3_reset(s);
-		if (rc != SQLITE_DONE) {
-			ig_buf_release(&q);
-			ig_kb_result_release(r);
-			return ig_store_fail(st, rc, err, "cannot search the knowledge base");
+		if (n < 0) {
+			cands_free(&cv);
+				ig_kb_result_release(r);
+			return err ? err->code : IG_EX_SOFTWARE;
 		}
 	}
-	ig_buf_release(&q);
 	if (loc_context && *loc_context) {
 		struct ig_kb_hit h = { 0 };
 		const char *texts[2] = { loc_name, loc_context };
 
 		h.kind = IG_KB_LOCATION;
-		h.coverage = coverage(r->terms, r->nterms, texts, 2);
-		if (h.coverage > 0) {
+		r->npassages++;
+		score_hit(tn, r, &h, texts, lw, 2);
+		if (h.covered) {
 			h.title = strdup(loc_name ? loc_name : "");
 			h.body = strdup(loc_context);
-			if (!h.title || !h.body) {
+			if (!h.title || !h.body || cands_push(&cv, &h)) {
 				free(h.title);
 				free(h.body);
-				ig_kb_result_release(r);
+				cands_free(&cv);
+						ig_kb_result_release(r);
 				return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
 			}
-			add_hit(r, limit, &h);
 		}
 	}
+	/* A term weighs by its rarity among the passages (unknown words as the
+	 * rarest), then each candidate gets its weighted coverage. */
+	for (i = 0; i < r->nterms; i++) {
+		size_t c;
+		int df = 0;
+
+		for (c = 0; c < cv.n; c++)
+			df += !!(cv.v[c].covered & (1u << i));
+		r->terms[i].df = df;
+		r->terms[i].weight = log((r->npassages + 1.0) / ((df > 1 ? df : 1) + 0.5));
+		if (r->terms[i].weight < 0.01)
+			r->terms[i].weight = 0.01;
+	}
+	for (i = 0; i < (int)cv.n; i++) {
+		cv.v[i].coverage = coverage_of(r, &cv.v[i]);
+		add_hit(r, limit, &cv.v[i]);
+	}
+	free(cv.v);
 	return 0;
 }
 
@@ -287,8 +618,9 @@ struct phrases {
 	const char *open, *help, *close;
 };
 
-/* [language][tone]: "en" and "it"; other languages use "en". */
-static const struct phrases phrase_table[2][T_COUNT] = {
+/* [language][tone]: en it es fr de pt nl (phrase_langs); other languages use "en". */
+static const char phrase_langs[][3] = { "en", "it", "es", "fr", "de", "pt", "nl" };
+static const struct phrases phrase_table[][T_COUNT] = {
 	{
 		{ "Hey there! Great question!", "What can I do for you today?",
 		  "Can't wait to see you!" },
@@ -309,6 +641,61 @@ static const struct phrases phrase_table[2][T_COUNT] = {
 		{ "Ciao! Grazie per averci scritto.", "Come posso aiutarti?", "A presto!" },
 		{ "Salve, grazie per il messaggio.", "Come possiamo aiutarla?",
 		  "Restiamo a disposizione." },
+	}, {
+		{ "¡Hola! ¡Qué buena pregunta!", "¿Qué puedo hacer por ti hoy?",
+		  "¡Te esperamos con ganas!" },
+		{ "Te entiendo, y me alegra que lo preguntes.",
+		  "Dime cómo puedo ayudarte, estoy aquí para ti.",
+		  "Estamos aquí para lo que necesites." },
+		{ "Buenos días, y gracias por su mensaje.", "¿En qué podemos ayudarle?",
+		  "Atentamente." },
+		{ "¡Hola! Gracias por escribirnos.", "¿En qué te puedo ayudar?", "¡Hasta pronto!" },
+		{ "Hola, gracias por tu mensaje.", "¿Cómo podemos ayudarte?",
+		  "Quedamos a tu disposición." },
+	}, {
+		{ "Bonjour ! Excellente question !", "Que puis-je faire pour vous aujourd'hui ?",
+		  "Au plaisir de vous voir !" },
+		{ "Je comprends, et merci de nous avoir posé la question.",
+		  "Dites-moi comment je peux vous aider, je suis là pour vous.",
+		  "Nous sommes là pour vous, quand vous voulez." },
+		{ "Bonjour, et merci pour votre message.", "Comment pouvons-nous vous aider ?",
+		  "Cordialement." },
+		{ "Salut ! Merci de nous avoir écrit.", "Comment puis-je t'aider ?", "À bientôt !" },
+		{ "Bonjour, merci pour votre message.", "Comment pouvons-nous vous aider ?",
+		  "N'hésitez pas si vous avez d'autres questions." },
+	}, {
+		{ "Hallo! Super Frage!", "Was kann ich heute für dich tun?",
+		  "Wir freuen uns auf dich!" },
+		{ "Ich verstehe, und danke, dass du fragst.",
+		  "Sag mir, wie ich helfen kann, ich bin für dich da.",
+		  "Wir sind jederzeit für dich da." },
+		{ "Guten Tag, und vielen Dank für Ihre Nachricht.", "Wie können wir Ihnen helfen?",
+		  "Mit freundlichen Grüßen." },
+		{ "Hi! Danke für deine Nachricht.", "Wie kann ich helfen?", "Bis bald!" },
+		{ "Hallo, danke für Ihre Nachricht.", "Wie können wir Ihnen helfen?",
+		  "Melden Sie sich gern, wenn Sie noch etwas brauchen." },
+	}, {
+		{ "Olá! Ótima pergunta!", "O que posso fazer por você hoje?",
+		  "Mal podemos esperar para te ver!" },
+		{ "Entendo, e fico feliz que tenha perguntado.",
+		  "Diga-me como posso ajudar, estou aqui para você.",
+		  "Estamos aqui para você sempre que precisar." },
+		{ "Bom dia, e obrigado pela sua mensagem.", "Como podemos ajudá-lo?",
+		  "Atenciosamente." },
+		{ "Oi! Obrigado por escrever.", "Como posso ajudar?", "Até breve!" },
+		{ "Olá, obrigado pela sua mensagem.", "Como podemos ajudar?",
+		  "Estamos à disposição para o que precisar." },
+	}, {
+		{ "Hoi! Goede vraag!", "Wat kan ik vandaag voor je doen?",
+		  "We kijken ernaar uit je te zien!" },
+		{ "Ik begrijp het, en fijn dat je het vraagt.",
+		  "Vertel me hoe ik kan helpen, ik ben er voor je.",
+		  "We zijn er voor je wanneer je ons nodig hebt." },
+		{ "Goedendag, en dank u voor uw bericht.", "Waarmee kunnen wij u helpen?",
+		  "Met vriendelijke groet." },
+		{ "Hoi! Bedankt voor je bericht.", "Hoe kan ik helpen?", "Tot snel!" },
+		{ "Hallo, bedankt voor uw bericht.", "Hoe kunnen we u helpen?",
+		  "Laat het ons weten als u nog iets nodig heeft." },
 	}
 };
 
@@ -332,8 +719,11 @@ const char *ig_kb_tone(const char *personality)
 
 static const struct phrases *phrases_for(const struct ig_persona *p)
 {
-	int lang = p->language && !strncmp(p->language, "it", 2) ? 1 : 0;
+	size_t i, lang = 0;
 
+	for (i = 0; p->language && i < sizeof(phrase_langs) / sizeof(phrase_langs[0]); i++)
+		if (!strncasecmp(p->language, phrase_langs[i], 2))
+			lang = i;
 	return &phrase_table[lang][pick_tone(p->personality)];
 }
 
@@ -423,7 +813,7 @@ int ig_kb_compose(const struct ig_persona *p, const struct ig_kb_result *r,
 	*confidence = 0;
 	snprintf(source, sourcelen, "none");
 	signature(p, sig, sizeof(sig));
-	if (r->nterms == 0) {
+	if (r->nterms == 0 && !r->asked) {
 		*confidence = 1;
 		snprintf(source, sourcelen, "greeting");
 		if (ig_buf_addf(&b, "%s %s%s", ph->open, ph->help, sig))
@@ -496,14 +886,10 @@ int ig_kb_add(struct ig_store *st, int64_t tenant_id, int64_t agent_id, const ch
 
 int ig_kb_rm(struct ig_store *st, int64_t tenant_id, int64_t id, struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(st,
-		"DELETE FROM kb_articles WHERE id = ? AND tenant_id = ?", err);
 	int rc;
 
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "ii", id, tenant_id);
-	if ((rc = ig_store_run(st, s, err)))
+	if ((rc = ig_store_runf(st, err, "DELETE FROM kb_articles WHERE id = ? AND tenant_id = ?",
+				"ii", id, tenant_id)))
 		return rc;
 	if (ig_store_changes(st) == 0)
 		return ig_err_set(err, IG_EX_DATAERR, "no article %lld in this tenant", (long long)id);
@@ -513,33 +899,29 @@ int ig_kb_rm(struct ig_store *st, int64_t tenant_id, int64_t id, struct ig_err *
 int ig_kb_list(struct ig_store *st, int64_t tenant_id, int64_t agent_id, json_t **out,
 	       struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(st,
-		"SELECT a.id, g.name, a.title, a.body, a.tags, a.created_at"
-		" FROM kb_articles a LEFT JOIN agents g ON g.id = a.agent_id"
-		" WHERE a.tenant_id = ?1 AND (?2 < 0 OR a.agent_id IS NULL OR a.agent_id = ?2)"
-		" ORDER BY a.id", err);
+	struct ig_stmt *s;
 	json_t *arr;
-	int rc;
+	int n;
 
 	*out = NULL;
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
 	if (!(arr = json_array()))
 		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
-	ig_store_bind(s, "ii", tenant_id, agent_id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	s = ig_store_query(st, err,
+		"SELECT a.id, g.name, a.title, a.body, a.tags, a.created_at"
+		" FROM kb_articles a LEFT JOIN agents g ON g.id = a.agent_id"
+		" WHERE a.tenant_id = ? AND (? < 0 OR a.agent_id IS NULL OR a.agent_id = ?)"
+		" ORDER BY a.id", "iii", tenant_id, agent_id, agent_id);
+	while (s && (n = ig_stmt_next(st, s, err)) > 0) {
 		char iso[32];
 
 		json_array_append_new(arr, json_pack("{s:I,s:s?,s:s,s:s,s:s,s:s}",
-			"id", (json_int_t)ig_col_int(s, 0),
-			"agent", sqlite3_column_type(s, 1) == SQLITE_NULL ? NULL : ig_col_text(s, 1),
+			"id", (json_int_t)ig_col_int(s, 0), "agent", ig_col_textn(s, 1),
 			"title", ig_col_text(s, 2), "body", ig_col_text(s, 3),
 			"tags", ig_col_text(s, 4), "created", ig_time_iso(ig_col_int(s, 5), iso)));
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
+	if (!s || n < 0) {
 		json_decref(arr);
-		return ig_store_fail(st, rc, err, "cannot list articles");
+		return err ? err->code : IG_EX_SOFTWARE;
 	}
 	*out = arr;
 	return 0;
@@ -548,8 +930,7 @@ int ig_kb_list(struct ig_store *st, int64_t tenant_id, int64_t agent_id, json_t 
 int ig_template_add(struct ig_store *st, int64_t tenant_id, int64_t agent_id, const char *name,
 		    const char *text, int64_t *id, struct ig_err *err)
 {
-	int64_t now = ig_time_now();
-	sqlite3_stmt *s;
+	int64_t now = ig_time_now(), one;
 	int rc;
 
 	if (!name || !*name)
@@ -560,13 +941,11 @@ int ig_template_add(struct ig_store *st, int64_t tenant_id, int64_t agent_id, co
 		return ig_err_set(err, IG_EX_DATAERR,
 			"template '%s' is %zu bytes; Instagram takes at most %d", name,
 			strlen(text), IG_REPLY_MAX_TEXT);
-	s = ig_store_prepare(st, "SELECT 1 FROM templates WHERE tenant_id = ? AND name = ?", err);
-	if (!s)
+	rc = ig_store_int(st, err, &one, "SELECT 1 FROM templates WHERE tenant_id = ? AND name = ?",
+			  "is", tenant_id, name);
+	if (rc < 0)
 		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "is", tenant_id, name);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc == SQLITE_ROW)
+	if (rc > 0)
 		return ig_err_set(err, IG_EX_DATAERR, "template '%s' already exists", name);
 	if ((rc = ig_store_runf(st, err,
 		"INSERT INTO templates (tenant_id, agent_id, name, text, created_at, updated_at)"
@@ -579,14 +958,10 @@ int ig_template_add(struct ig_store *st, int64_t tenant_id, int64_t agent_id, co
 
 int ig_template_rm(struct ig_store *st, int64_t tenant_id, const char *name, struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(st,
-		"DELETE FROM templates WHERE tenant_id = ? AND name = ?", err);
 	int rc;
 
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "is", tenant_id, name);
-	if ((rc = ig_store_run(st, s, err)))
+	if ((rc = ig_store_runf(st, err, "DELETE FROM templates WHERE tenant_id = ? AND name = ?",
+				"is", tenant_id, name)))
 		return rc;
 	if (ig_store_changes(st) == 0)
 		return ig_err_set(err, IG_EX_DATAERR, "no template '%s' in this tenant", name);
@@ -595,30 +970,28 @@ int ig_template_rm(struct ig_store *st, int64_t tenant_id, const char *name, str
 
 int ig_template_list(struct ig_store *st, int64_t tenant_id, json_t **out, struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(st,
-		"SELECT t.id, t.name, g.name, t.text, t.created_at FROM templates t"
-		" LEFT JOIN agents g ON g.id = t.agent_id WHERE t.tenant_id = ? ORDER BY t.name", err);
+	struct ig_stmt *s;
 	json_t *arr;
-	int rc;
+	int n;
 
 	*out = NULL;
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
 	if (!(arr = json_array()))
 		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
-	ig_store_bind(s, "i", tenant_id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	s = ig_store_query(st, err,
+		"SELECT t.id, t.name, g.name, t.text, t.created_at FROM templates t"
+		" LEFT JOIN agents g ON g.id = t.agent_id WHERE t.tenant_id = ? ORDER BY t.name",
+		"i", tenant_id);
+	while (s && (n = ig_stmt_next(st, s, err)) > 0) {
 		char iso[32];
 
 		json_array_append_new(arr, json_pack("{s:I,s:s,s:s?,s:s,s:s}",
 			"id", (json_int_t)ig_col_int(s, 0), "name", ig_col_text(s, 1),
-			"agent", sqlite3_column_type(s, 2) == SQLITE_NULL ? NULL : ig_col_text(s, 2),
-			"text", ig_col_text(s, 3), "created", ig_time_iso(ig_col_int(s, 4), iso)));
+			"agent", ig_col_textn(s, 2), "text", ig_col_text(s, 3),
+			"created", ig_time_iso(ig_col_int(s, 4), iso)));
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
+	if (!s || n < 0) {
 		json_decref(arr);
-		return ig_store_fail(st, rc, err, "cannot list templates");
+		return err ? err->code : IG_EX_SOFTWARE;
 	}
 	*out = arr;
 	return 0;
@@ -627,32 +1000,254 @@ int ig_template_list(struct ig_store *st, int64_t tenant_id, json_t **out, struc
 int ig_template_get(struct ig_store *st, int64_t tenant_id, int64_t agent_id, const char *name,
 		    char **text, struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(st,
-		"SELECT text, COALESCE(agent_id, 0) FROM templates WHERE tenant_id = ? AND name = ?",
-		err);
-	int rc;
+	struct ig_stmt *s;
+	int64_t owner;
+	int n;
 
 	*text = NULL;
-	if (!s)
+	s = ig_store_query(st, err,
+		"SELECT text, COALESCE(agent_id, 0) FROM templates WHERE tenant_id = ? AND name = ?",
+		"is", tenant_id, name);
+	if (!s || (n = ig_stmt_next(st, s, err)) < 0)
 		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "is", tenant_id, name);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		int64_t owner = ig_col_int(s, 1);
-
-		if (owner && owner != agent_id) {
-			sqlite3_reset(s);
-			return ig_err_set(err, IG_EX_DATAERR,
-				"template '%s' belongs to another agent", name);
-		}
-		*text = strdup(ig_col_text(s, 0));
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return ig_store_fail(st, rc, err, "cannot read template");
-	if (rc == SQLITE_DONE)
+	if (n == 0)
 		return ig_err_set(err, IG_EX_DATAERR, "no template '%s' in this tenant", name);
+	owner = ig_col_int(s, 1);
+	if (!owner || owner == agent_id)
+		*text = strdup(ig_col_text(s, 0));
+	ig_stmt_reset(s);
+	if (owner && owner != agent_id)
+		return ig_err_set(err, IG_EX_DATAERR, "template '%s' belongs to another agent", name);
 	if (!*text)
 		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+	return 0;
+}
+
+/* ---------------------------------------------------------------- explain */
+
+static const char *const class_names[] = { "term", "stop", "question" };
+
+static json_t *alt_json(const struct ig_kb_alt *a)
+{
+	char buf[IG_KB_MAX_PHRASE * IG_KB_WORD];
+	size_t n = 0;
+	int j;
+
+	buf[0] = '\0';
+	for (j = 0; j < a->n; j++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s", j ? " " : "", a->stem[j]);
+	return json_string(buf);
+}
+
+static const char *kind_name(enum ig_kb_kind k)
+{
+	return k == IG_KB_ARTICLE ? "article" : k == IG_KB_TEMPLATE ? "template" : "location";
+}
+
+static double round2(double d)
+{
+	return (double)(long long)(d * 100 + 0.5) / 100;
+}
+
+int ig_kb_explain(struct ig_store *st, int64_t tenant_id, int64_t agent_id, const char *text,
+		  const char *loc_name, const char *loc_context, double min_confidence,
+		  json_t **out, struct ig_err *err)
+{
+	struct ig_kb_result *r = malloc(sizeof(*r));
+	json_t *o = NULL, *words, *terms, *hits;
+	char reason[512];
+	const char *decision;
+	int i, k, rc;
+
+	*out = NULL;
+	if (!r)
+		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+	if ((rc = ig_kb_search(st, tenant_id, agent_id, text, loc_name, loc_context, 5, r, err))) {
+		free(r);
+		return rc;
+	}
+	words = json_array();
+	terms = json_array();
+	hits = json_array();
+	for (i = 0; i < r->nwords; i++)
+		json_array_append_new(words, json_pack("{s:s,s:s,s:s}", "word", r->words[i].word,
+			"stem", r->words[i].stem, "class", class_names[r->words[i].cls]));
+	for (i = 0; i < r->nterms; i++) {
+		json_t *alts = json_array();
+
+		for (k = 0; k < r->terms[i].nalts; k++)
+			json_array_append_new(alts, alt_json(&r->terms[i].alts[k]));
+		json_array_append_new(terms, json_pack("{s:o,s:i,s:f}", "alternatives", alts,
+			"passages", r->terms[i].df, "weight", round2(r->terms[i].weight)));
+	}
+	for (i = 0; i < r->n; i++) {
+		const struct ig_kb_hit *h = &r->hits[i];
+		json_t *matched = json_array(), *missing = json_array(), *ho;
+
+		for (k = 0; k < r->nterms; k++)
+			json_array_append_new(h->covered & (1u << k) ? matched : missing,
+					      alt_json(&r->terms[k].alts[0]));
+		ho = json_pack("{s:s,s:I,s:s,s:f,s:i,s:o,s:o}", "kind", kind_name(h->kind),
+			"id", (json_int_t)h->id, "title", h->title, "coverage", round2(h->coverage),
+			"score", h->score, "matched", matched, "missing", missing);
+		json_array_append_new(hits, ho);
+	}
+	if (r->nterms == 0 && !r->asked) {
+		decision = "greeting";
+		snprintf(reason, sizeof(reason), "no term and no question word: a greeting");
+	} else if (r->nterms == 0) {
+		decision = "escalate";
+		snprintf(reason, sizeof(reason), "a question with no term to look up: a human answers");
+	} else if (r->n == 0) {
+		decision = "escalate";
+		snprintf(reason, sizeof(reason), "no passage has any of the %d term%s: a human answers",
+			 r->nterms, r->nterms == 1 ? "" : "s");
+	} else {
+		const struct ig_kb_hit *h = &r->hits[0];
+		int c = 0;
+
+		for (k = 0; k < r->nterms; k++)
+			c += !!(h->covered & (1u << k));
+		decision = h->coverage >= min_confidence ? "answer" : "escalate";
+		snprintf(reason, sizeof(reason),
+			 "%s %lld '%s' covers %d of %d term%s, weighted coverage %.2f %s %.2f%s",
+			 kind_name(h->kind), (long long)h->id, h->title, c, r->nterms,
+			 r->nterms == 1 ? "" : "s", h->coverage,
+			 h->coverage >= min_confidence ? ">=" : "<", min_confidence,
+			 h->coverage >= min_confidence ? "" : ": a human answers");
+	}
+	o = json_pack("{s:s,s:b,s:o,s:o,s:i,s:i,s:o,s:f,s:f,s:s,s:s}", "language", r->lang,
+		"stemmer", r->stemmed, "words", words, "terms", terms, "synonyms", r->nsynonyms,
+		"passages", r->npassages, "hits", hits, "min_confidence", min_confidence,
+		"confidence", r->nterms == 0 && !r->asked ? 1.0 : r->n ? round2(r->hits[0].coverage) : 0.0,
+		"decision", decision, "reason", reason);
+	ig_kb_result_release(r);
+	free(r);
+	if (!o)
+		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+	*out = o;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- synonyms */
+
+/* Fold a synonym side into out (IG_KB_SYN bytes); an exit code when bad. */
+#define IG_KB_SYN 201
+static int syn_fold(const char *what, const char *in, char out[IG_KB_SYN], struct ig_err *err)
+{
+	char big[1024];
+
+	if (!in || strlen(in) > 200)
+		return ig_err_set(err, IG_EX_DATAERR, "%s '%.40s...' is longer than 200 bytes", what,
+				  in ? in : "");
+	ig_textnorm_fold(in, big, sizeof(big));
+	if (!*big)
+		return ig_err_set(err, IG_EX_DATAERR, "%s '%s' has no letters", what, in);
+	if (strlen(big) >= IG_KB_SYN)
+		return ig_err_set(err, IG_EX_DATAERR, "%s '%.40s...' is longer than 200 bytes",
+				  what, in);
+	memcpy(out, big, strlen(big) + 1);
+	return 0;
+}
+
+int ig_kb_synonym_add(struct ig_store *st, int64_t tenant_id, int64_t agent_id, const char *word,
+		      const char *const *alts, int nalts, int *added, struct ig_err *err)
+{
+	char w[IG_KB_SYN], a[IG_KB_SYN];
+	int64_t now = ig_time_now();
+	int i, rc;
+
+	*added = 0;
+	if ((rc = syn_fold("synonym word", word, w, err)))
+		return rc;
+	if (nalts < 1)
+		return ig_err_set(err, IG_EX_DATAERR, "'%s' needs at least one alternative", word);
+	/* every alternative checked before anything is written */
+	for (i = 0; i < nalts; i++) {
+		if ((rc = syn_fold("alternative", alts[i], a, err)))
+			return rc;
+		if (!strcmp(a, w))
+			return ig_err_set(err, IG_EX_DATAERR, "'%s' cannot be a synonym of itself",
+					  alts[i]);
+	}
+	for (i = 0; i < nalts; i++) {
+		syn_fold("alternative", alts[i], a, err);
+		if ((rc = ig_store_runf(st, err,
+			"INSERT INTO kb_synonyms (tenant_id, agent_id, word, alt, created_at)"
+			" VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+			"iIssi", tenant_id, agent_id, w, a, now)))
+			return rc;
+		*added += ig_store_changes(st);
+	}
+	return 0;
+}
+
+int ig_kb_synonym_rm(struct ig_store *st, int64_t tenant_id, int64_t agent_id, const char *word,
+		     const char *const *alts, int nalts, int *removed, struct ig_err *err)
+{
+	char w[IG_KB_SYN], a[IG_KB_SYN];
+	int i, rc;
+
+	*removed = 0;
+	if ((rc = syn_fold("synonym word", word, w, err)))
+		return rc;
+	if (!nalts) {
+		if ((rc = ig_store_runf(st, err,
+			"DELETE FROM kb_synonyms WHERE tenant_id = ? AND COALESCE(agent_id, 0) = ?"
+			" AND word = ?", "iis", tenant_id, agent_id > 0 ? agent_id : 0, w)))
+			return rc;
+		*removed = ig_store_changes(st);
+	}
+	for (i = 0; i < nalts; i++) {
+		if ((rc = syn_fold("alternative", alts[i], a, err)))
+			return rc;
+		if ((rc = ig_store_runf(st, err,
+			"DELETE FROM kb_synonyms WHERE tenant_id = ? AND COALESCE(agent_id, 0) = ?"
+			" AND word = ? AND alt = ?",
+			"iiss", tenant_id, agent_id > 0 ? agent_id : 0, w, a)))
+			return rc;
+		*removed += ig_store_changes(st);
+	}
+	if (!*removed)
+		return ig_err_set(err, IG_EX_DATAERR, "no synonyms of '%s'%s", w,
+				  nalts ? " with those alternatives" : "");
+	return 0;
+}
+
+int ig_kb_synonym_list(struct ig_store *st, int64_t tenant_id, int64_t agent_id, json_t **out,
+		       struct ig_err *err)
+{
+	struct ig_stmt *s;
+	json_t *arr, *cur = NULL;
+	int n;
+
+	*out = NULL;
+	if (!(arr = json_array()))
+		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+	s = ig_store_query(st, err,
+		"SELECT y.word, g.name, y.alt, COALESCE(y.agent_id, 0) FROM kb_synonyms y"
+		" LEFT JOIN agents g ON g.id = y.agent_id"
+		" WHERE y.tenant_id = ? AND (? < 0 OR y.agent_id IS NULL OR y.agent_id = ?)"
+		" ORDER BY y.word, COALESCE(y.agent_id, 0), y.id", "iii", tenant_id, agent_id, agent_id);
+	while (s && (n = ig_stmt_next(st, s, err)) > 0) {
+		const char *agent = ig_col_textn(s, 1);
+		const char *cw = cur ? json_string_value(json_object_get(cur, "word")) : NULL;
+		const char *ca = cur ? json_string_value(json_object_get(cur, "agent")) : NULL;
+
+		if (!cur || strcmp(cw, ig_col_text(s, 0)) || (!ca) != (!agent)
+		    || (ca && strcmp(ca, agent))) {
+			cur = json_pack("{s:s,s:s?,s:[]}", "word", ig_col_text(s, 0), "agent", agent,
+					"alts");
+			json_array_append_new(arr, cur);
+		}
+		if (cur)
+			json_array_append_new(json_object_get(cur, "alts"),
+					      json_string(ig_col_text(s, 2)));
+	}
+	if (!s || n < 0) {
+		json_decref(arr);
+		return err ? err->code : IG_EX_SOFTWARE;
+	}
+	*out = arr;
 	return 0;
 }

@@ -4,14 +4,28 @@
  * passages that answer a customer's messages and compose the answer in the
  * agent's voice.
  *
- * Confidence (the kb engine's definition, ig-reply(1) documents it): the
- * customer's text is reduced to its content terms (words of 3+ bytes, lower
- * case, stop words dropped, a plural -s stripped); a passage's *coverage* is
- * the share of those terms that occur in it (a term matches a word it
- * begins).  Passages are found with FTS5 (prefix terms OR-ed) and ranked by
- * coverage, then bm25.  The best passage's coverage is the confidence; below
- * the kb_min_confidence setting the engine does not guess.  A text with no
- * content term at all ("hi!", an emoji) gets a greeting in the agent's voice.
+ * Confidence (the kb engine's definition; ig-reply(1) and igkit(7) state it):
+ *   1. The customer's text is cut into words in the agent's language
+ *      (agents.language; tenant-wide: the language most of the tenant's
+ *      agents speak): lower case, accents folded, elisions split, stop words
+ *      and question words/common verbs dropped, the rest stemmed with
+ *      Snowball (lib/textnorm.h).  What is left are the question's terms.
+ *   2. A synonym the business gave (kb_synonyms, both ways, phrases too)
+ *      is an alternative of the term it names.
+ *   3. A passage (article: title, tags, body; template: name, text; the
+ *      location context) is stemmed the same way; a term is covered when
+ *      one of its alternatives occurs in it (every word of a phrase; a stem
+ *      matches an equal stem, or one it begins or that begins it when the
+ *      shorter has at least 5 letters).
+ *   4. coverage = covered terms / terms.  Passages are ranked by coverage,
+ *      then by where the terms are (title 3, tags 2, body 1 each), then the
+ *      agent's own before tenant-wide ones, then FTS5 bm25.
+ *   5. The best passage's coverage is the confidence; below the
+ *      kb_min_confidence setting the engine hands over to a human.  A text
+ *      with no term and no question word ("hi!", "grazie", an emoji) gets a
+ *      greeting; a question with no term ("quando?") is handed over.
+ * Candidates come from FTS5 (unicode61, diacritics folded) by word prefix:
+ * the index needs no tokenizer of igkit's own (see kb.c).
  *
  * Everything here is deterministic: the same store and text give the same
  * answer.  Strings in results are owned by the result (release frees them).
@@ -27,6 +41,10 @@
 
 #define IG_KB_MAX_TERMS 32
 #define IG_KB_MAX_HITS 8
+#define IG_KB_MAX_WORDS 64    /* words of the question kept for kb explain */
+#define IG_KB_MAX_ALTS 4      /* a term and its synonyms */
+#define IG_KB_MAX_PHRASE 3    /* words of a synonym phrase */
+#define IG_KB_WORD 48         /* = IG_TN_WORD */
 #define IG_REPLY_MAX_TEXT 1000   /* Instagram's text limit, bytes (reference §3.2) */
 
 /* What the composer knows of the answering agent and account (borrowed). */
@@ -36,7 +54,7 @@ struct ig_persona {
 	const char *personality;
 	const char *instructions;
 	const char *business_name;
-	const char *language;         /* "en", "it", ...; others fall back to en */
+	const char *language;         /* en it es fr de pt nl; others fall back to en */
 	const char *location_name;    /* "" when the account has no location */
 	const char *location_context;
 };
@@ -51,19 +69,54 @@ struct ig_kb_hit {
 	char *body;          /* article body, template text, location context */
 	double bm25;         /* FTS5 bm25 (lower is better); 0 for the location */
 	double coverage;     /* 0..1 */
+	int score;           /* Σ field weights of the covered terms */
+	uint32_t covered;    /* bit i: terms[i] covered */
+	unsigned char field[IG_KB_MAX_TERMS];  /* per term: 3 title, 2 tags, 1 body, 0 */
+};
+
+/* One alternative of a term: its stems (several for a phrase) and the
+ * folded words they come from. */
+struct ig_kb_alt {
+	int n;
+	char stem[IG_KB_MAX_PHRASE][IG_KB_WORD];
+	char word[IG_KB_MAX_PHRASE][IG_KB_WORD];
+};
+
+struct ig_kb_term {
+	int df;                                 /* passages that have it */
+	double weight;                          /* ln((N + 1) / (max(df, 1) + 0.5)) */
+	int nalts;                              /* alts[0]: the customer's word(s) */
+	struct ig_kb_alt alts[IG_KB_MAX_ALTS];
+};
+
+struct ig_kb_word {
+	char word[IG_KB_WORD], stem[IG_KB_WORD];
+	int cls;                                /* enum ig_tn_class */
 };
 
 struct ig_kb_result {
-	int nterms;                         /* content terms in the query */
-	char terms[IG_KB_MAX_TERMS][32];
+	char lang[8];                           /* the language the text was read in */
+	int stemmed;                            /* 1: Snowball stemmer for lang */
+	int asked;                              /* a question word or a term was seen */
+	int nwords;
+	struct ig_kb_word words[IG_KB_MAX_WORDS];
+	int nterms;                             /* terms of the question */
+	struct ig_kb_term terms[IG_KB_MAX_TERMS];
+	int nsynonyms;                          /* synonym pairs applied */
+	int npassages;                          /* N: passages the agent can answer from */
 	int n;
 	struct ig_kb_hit hits[IG_KB_MAX_HITS];  /* best first */
 };
 
 void ig_kb_result_release(struct ig_kb_result *r);
 
-/* Reduce text to its content terms (see above); returns how many. */
-int ig_kb_terms(const char *text, char terms[][32], int max);
+/* Where the library's one-time notices go ("no stemmer for language 'xx'"):
+ * the program gives a printer; without one they are dropped. */
+void ig_kb_set_notice(void (*fn)(const char *msg));
+
+/* The search keeps one normaliser (stemmer, lists) per language for the
+ * life of the process; this frees them (a later search builds them again). */
+void ig_kb_release_cache(void);
 
 /*
  * Search the tenant's passages for text: articles and templates of the
@@ -74,6 +127,37 @@ int ig_kb_terms(const char *text, char terms[][32], int max);
 int ig_kb_search(struct ig_store *st, int64_t tenant_id, int64_t agent_id, const char *text,
 		 const char *loc_name, const char *loc_context, int limit,
 		 struct ig_kb_result *r, struct ig_err *err);
+
+/*
+ * kb explain: the reasons of the kb engine for text, as a new object in *out:
+ * {language, stemmer, words:[{word,stem,class}],
+ *  terms:[{alternatives:[stems],passages,weight}], synonyms, passages,
+ *  hits:[{kind,id,title,coverage,score,matched,missing}],
+ *  min_confidence, confidence, decision: "answer"|"escalate"|"greeting",
+ *  reason}.  0 or an exit code.
+ */
+int ig_kb_explain(struct ig_store *st, int64_t tenant_id, int64_t agent_id, const char *text,
+		  const char *loc_name, const char *loc_context, double min_confidence,
+		  json_t **out, struct ig_err *err);
+
+/*
+ * Synonyms (the caller checks permissions and audits).  agent_id 0 =
+ * tenant-wide.  word and each alt are stored folded (lower case, no accents,
+ * words separated by one space); a pair already there is not an error.
+ * *added: pairs new.  An empty word or alt, an alt equal to the word, more
+ * than 200 bytes → 65.
+ */
+int ig_kb_synonym_add(struct ig_store *st, int64_t tenant_id, int64_t agent_id, const char *word,
+		      const char *const *alts, int nalts, int *added, struct ig_err *err);
+/* Remove word's pairs in that scope (only those with alts when nalts > 0);
+ * *removed: pairs removed; none → 65 "no synonyms of 'w'". */
+int ig_kb_synonym_rm(struct ig_store *st, int64_t tenant_id, int64_t agent_id, const char *word,
+		     const char *const *alts, int nalts, int *removed, struct ig_err *err);
+/* [{word, agent (null = tenant-wide), alts:[...]}] ordered by word; agent_id
+ * < 0 = every scope, 0 = tenant-wide only, > 0 = that agent's and
+ * tenant-wide. */
+int ig_kb_synonym_list(struct ig_store *st, int64_t tenant_id, int64_t agent_id, json_t **out,
+		       struct ig_err *err);
 
 /* The tone picked for a personality: "energetic", "empathetic", "formal",
  * "friendly" or "neutral" (the first personality word that names one). */

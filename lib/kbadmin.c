@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "audit.h"
@@ -6,6 +7,7 @@
 #include "exitcodes.h"
 #include "kb.h"
 #include "kbadmin.h"
+#include "textnorm.h"
 
 static int require(struct ig_ctx *ctx, int64_t tenant, enum ig_access a, const char *action,
 		   struct ig_err *err)
@@ -251,4 +253,84 @@ int ig_kbadmin_template_rm(struct ig_ctx *ctx, int64_t tenant, const char *name,
 	if (!(*out = json_pack("{s:s,s:b}", "name", name, "removed", 1)))
 		return oom(err);
 	return 0;
+}
+
+int ig_kbadmin_explain(struct ig_ctx *ctx, int64_t tenant, const char *agent, const char *text,
+		       json_t **out, struct ig_err *err)
+{
+	const char *v = ig_config_get(&ctx->cfg, "kb_min_confidence");
+	char *end = NULL;
+	double min = v ? strtod(v, &end) : 0.5;
+	int64_t aid;
+	int rc;
+
+	*out = NULL;
+	if (!v || end == v || *end || min < 0 || min > 1)
+		return ig_err_set(err, IG_EX_CONFIG,
+				  "setting kb_min_confidence must be a number from 0 to 1, not '%s'",
+				  v ? v : "");
+	if ((rc = require(ctx, tenant, IG_READ, "kb", err))
+	    || (rc = agent_id(ctx, tenant, agent, &aid, err)))
+		return rc;
+	return ig_kb_explain(ctx->store, tenant, aid, text, NULL, NULL, min, out, err);
+}
+
+/* add or rm with its audit row, in one transaction. */
+static int synonyms_change(struct ig_ctx *ctx, int64_t tenant, const char *agent, int add,
+			   const char *word, const char *const *alts, int nalts, json_t **out,
+			   struct ig_err *err)
+{
+	char folded[232], target[256];
+	int64_t aid;
+	json_t *d;
+	int n = 0, rc;
+
+	*out = NULL;
+	if ((rc = require(ctx, tenant, IG_WRITE, "kb", err))
+	    || (rc = agent_id(ctx, tenant, agent, &aid, err))
+	    || (rc = ig_store_begin(ctx->store, err)))
+		return rc;
+	rc = add ? ig_kb_synonym_add(ctx->store, tenant, aid, word, alts, nalts, &n, err)
+		 : ig_kb_synonym_rm(ctx->store, tenant, aid, word, alts, nalts, &n, err);
+	ig_textnorm_fold(word, folded, sizeof(folded));
+	snprintf(target, sizeof(target), "kb-synonym:%s", folded);
+	if (!rc) {
+		d = json_pack("{s:s?,s:i}", "agent", agent, "pairs", n);
+		rc = ig_audit(ctx, tenant, add ? "kb.synonyms.add" : "kb.synonyms.rm", target, "ok", d,
+			      err);
+		json_decref(d);
+	}
+	if ((rc = ig_store_end(ctx->store, rc, err)))
+		return rc;
+	if (!(*out = json_pack("{s:s,s:s?,s:i}", "word", folded, "agent", agent,
+			       add ? "added" : "removed", n)))
+		return oom(err);
+	return 0;
+}
+
+int ig_kbadmin_synonyms_add(struct ig_ctx *ctx, int64_t tenant, const char *agent,
+			    const char *word, const char *const *alts, int nalts, json_t **out,
+			    struct ig_err *err)
+{
+	return synonyms_change(ctx, tenant, agent, 1, word, alts, nalts, out, err);
+}
+
+int ig_kbadmin_synonyms_rm(struct ig_ctx *ctx, int64_t tenant, const char *agent,
+			   const char *word, const char *const *alts, int nalts, json_t **out,
+			   struct ig_err *err)
+{
+	return synonyms_change(ctx, tenant, agent, 0, word, alts, nalts, out, err);
+}
+
+int ig_kbadmin_synonyms_list(struct ig_ctx *ctx, int64_t tenant, const char *agent,
+			     json_t **out, struct ig_err *err)
+{
+	int64_t aid;
+	int rc;
+
+	*out = NULL;
+	if ((rc = require(ctx, tenant, IG_READ, "kb", err))
+	    || (rc = agent_id(ctx, tenant, agent, &aid, err)))
+		return rc;
+	return ig_kb_synonym_list(ctx->store, tenant, agent ? aid : -1, out, err);
 }

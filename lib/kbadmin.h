@@ -60,4 +60,27 @@ int ig_kbadmin_template_add(struct ig_ctx *ctx, int64_t tenant, const char *agen
 int ig_kbadmin_template_rm(struct ig_ctx *ctx, int64_t tenant, const char *name, json_t **out,
 			   struct ig_err *err);
 
+/*
+ * kb explain (read access): the engine's reasons for text as the agent
+ * (NULL: tenant-wide) would see them, against the kb_min_confidence setting
+ * (78 when it is not a number from 0 to 1).  *out new (see ig_kb_explain).
+ */
+int ig_kbadmin_explain(struct ig_ctx *ctx, int64_t tenant, const char *agent, const char *text,
+		       json_t **out, struct ig_err *err);
+
+/*
+ * Synonyms of the tenant (agent NULL) or of an agent.  add/rm (write
+ * access) run in one transaction with their audit row (kb.synonyms.add,
+ * kb.synonyms.rm); *out {word (folded), agent, added|removed: pairs}.
+ * list (read access): *out as ig_kb_synonym_list (agent NULL: every scope).
+ */
+int ig_kbadmin_synonyms_add(struct ig_ctx *ctx, int64_t tenant, const char *agent,
+			    const char *word, const char *const *alts, int nalts, json_t **out,
+			    struct ig_err *err);
+int ig_kbadmin_synonyms_rm(struct ig_ctx *ctx, int64_t tenant, const char *agent,
+			   const char *word, const char *const *alts, int nalts, json_t **out,
+			   struct ig_err *err);
+int ig_kbadmin_synonyms_list(struct ig_ctx *ctx, int64_t tenant, const char *agent,
+			     json_t **out, struct ig_err *err);
+
 #endif

@@ -664,3 +664,56 @@ const char *ig_store_backend_version(void)
 {
 	return sqlite3_libversion();
 }
+/* ---- kb branch: the kb engine's full-text candidates (FTS5) ---- */
+static const char SQL_KB_CAND[] =
+	"SELECT a.id, COALESCE(a.agent_id, 0), a.title, a.body, a.tags,"
+	" bm25(kb_fts, 4.0, 1.0, 2.0) AS r"
+	" FROM kb_fts JOIN kb_articles a ON a.id = kb_fts.rowid"
+	" WHERE kb_fts MATCH ? AND a.tenant_id = ? AND (a.agent_id IS NULL OR a.agent_id = ?)"
+	" ORDER BY r LIMIT ?";
+static const char SQL_TPL_CAND[] =
+	"SELECT t.id, COALESCE(t.agent_id, 0), t.name, t.text, '', bm25(templates_fts, 2.0, 1.0) AS r"
+	" FROM templates_fts JOIN templates t ON t.id = templates_fts.rowid"
+	" WHERE templates_fts MATCH ? AND t.tenant_id = ? AND (t.agent_id IS NULL OR t.agent_id = ?)"
+	" ORDER BY r LIMIT ?";
+
+struct ig_stmt *ig_store_kb_candidates(struct ig_store *st, struct ig_err *err, int kind,
+				       const char *const *prefixes, int n, int64_t tenant_id,
+				       int64_t agent_id, int limit)
+{
+	struct ig_stmt *s;
+	char *q = NULL;
+	size_t len = 1, used = 0;
+	int i, terms = 0;
+
+	for (i = 0; i < n; i++)
+		len += strlen(prefixes[i]) + 8;
+	if (!(q = malloc(len))) {
+		ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+		return NULL;
+	}
+	q[0] = '\0';
+	/* FTS5 query syntax stays here: "prefix"* OR-ed; a prefix made of
+	 * word bytes only needs no escaping inside the quotes. */
+	for (i = 0; i < n; i++) {
+		const unsigned char *c = (const unsigned char *)prefixes[i];
+		int okay = *c != '\0';
+
+		for (; *c && okay; c++)
+			okay = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c >= 0x80;
+		if (!okay)
+			continue;
+		used += (size_t)snprintf(q + used, len - used, "%s\"%s\"*", terms ? " OR " : "",
+					 prefixes[i]);
+		terms++;
+	}
+	if (!terms) {
+		free(q);
+		return NULL;
+	}
+	s = ig_store_query(st, err, kind == 't' ? SQL_TPL_CAND : SQL_KB_CAND, "siii", q, tenant_id,
+			   agent_id, (int64_t)limit);
+	free(q);
+	return s;
+}
+/* ---- end kb branch ---- */

@@ -194,4 +194,20 @@ const char *ig_store_backend_version(void);
 #define ig_store_bind ig_stmt_bind
 #define ig_store_vbind ig_stmt_vbind
 
+/* ---- kb branch: the kb engine's full-text candidates (FTS5) ---- */
+/*
+ * The passages of the tenant that contain a word beginning with one of
+ * prefixes[0..n) (lower case, accents folded; a prefix with a byte other
+ * than a letter, a digit or a UTF-8 byte is skipped), best full-text rank
+ * first, at most limit.  kind 'a': articles of the tenant that are
+ * tenant-wide or agent_id's, columns id, agent id (0 = tenant-wide), title,
+ * body, tags, rank (lower is better).  kind 't': templates, columns id,
+ * agent id, name, text, '' , rank.  Read the statement with ig_stmt_next;
+ * NULL on error (err set), and when no prefix is usable (err untouched).
+ */
+struct ig_stmt *ig_store_kb_candidates(struct ig_store *st, struct ig_err *err, int kind,
+				       const char *const *prefixes, int n, int64_t tenant_id,
+				       int64_t agent_id, int limit);
+/* ---- end kb branch ---- */
+
 #endif

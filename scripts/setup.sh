@@ -6,7 +6,8 @@
 #   igkit_build DIR [ARGS]    autoreconf if needed, configure DIR with ARGS, make; 0 or 1
 
 IGKIT_PACKAGES="build-essential autoconf automake pkg-config libsqlite3-dev libjansson-dev
-  libssl-dev libcurl4-openssl-dev sqlite3 python3 curl jq openssl lighttpd mandoc valgrind"
+  libssl-dev libcurl4-openssl-dev sqlite3 python3 curl jq openssl lighttpd mandoc valgrind
+  libstemmer-dev"
 
 igkit_packages() {
 	local p missing=""

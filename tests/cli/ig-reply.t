@@ -169,7 +169,7 @@ is "$(printf '%s' "$out" | jget state)" sent "…and the good line was still ans
 like "$(printf '%s' "$out" | jget text)" "What can I do for you today\\?" "…a greeting gets a greeting"
 
 # --- skip reasons ----------------------------------------------------------
-route_msg $A1 9000010 "Do you deliver pizza?" > /dev/null
+route_msg $A1 9000010 "Do you have gluten free pizza?" > /dev/null
 C=$(conv_of $A1 9000010)
 run ig-reply pause "$C" --reason "angry customer"; is_rc 0 "pause"
 is "$(printf '%s' "$out" | jget ai)" paused "…the AI is paused"
