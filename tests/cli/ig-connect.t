@@ -195,23 +195,40 @@ is_rc 0 "test"
 is "$(field username)/$(field verified)/$(field followers_count)" "marco_energia/True/1200" "verified username and brand snapshot"
 is "$(sq "SELECT biography FROM accounts WHERE external_id = '$MARCO'")" "Allenamento e energia" "snapshot stored"
 clear_requests
-simctl POST /_sim/inject '{"match":"/me","method":"GET","count":2,"code":4,"eta":0}' >/dev/null
+simctl POST /_sim/inject '{"match":"/me","method":"GET","count":2,"code":4,"headers":{"Retry-After":"1"}}' >/dev/null
 run ig-connect test @marco_energia
-is_rc 0 "rate limited twice, then success"
+is_rc 0 "rate limited twice with Retry-After: 1, then success"
 is "$(nreq /graph.instagram.com/v25.0/me GET)" "3" "after exactly 3 requests"
+# Reference §9.2: a rate limit that does not say how long means minutes, not seconds.
+for c in 4 17 32 341 613 80001 80002 80006; do
+	clear_requests
+	simctl POST /_sim/inject '{"match":"/me","method":"GET","count":1,"code":'$c',"eta":null}' >/dev/null
+	run ig-connect test @marco_energia
+	is_rc 75 "rate limit $c without a wait: 75 at once"
+	like "$err" "rate limited: retry after 5 min" "…retry after 5 min ($c)"
+	is "$(nreq /graph.instagram.com/v25.0/me GET)" "1" "…not retried in seconds ($c)"
+	is "$(sq "SELECT status FROM accounts WHERE external_id = '$MARCO'")" "active" "…the account is not marked error ($c)"
+done
+simctl DELETE /_sim/inject >/dev/null
+clear_requests
+simctl POST /_sim/inject '{"match":"/me","method":"GET","count":1,"code":1200}' >/dev/null
+run ig-connect test @marco_energia
+is_rc 0 "1200 is temporary: retried"
+is "$(nreq /graph.instagram.com/v25.0/me GET)" "2" "…once"
 clear_requests
 simctl POST /_sim/inject '{"match":"/me","method":"GET","count":1,"status":502}' >/dev/null
 run ig-connect test @marco_energia
 is_rc 0 "a 502 is retried"
 is "$(nreq /graph.instagram.com/v25.0/me GET)" "2" "once"
 clear_requests
+ERRS=$(sq "SELECT error_count FROM accounts WHERE external_id = '$MARCO'")
 simctl POST /_sim/inject '{"match":"/me","method":"GET","count":5,"status":500}' >/dev/null
 IGKIT_HTTP_RETRIES=1 run ig-connect test @marco_energia
 is_rc 75 "5xx that persists: 75"
 like "$err" "gave up after 2 attempts" "says how often it tried"
 is "$(nreq /graph.instagram.com/v25.0/me GET)" "2" "1 + http_retries requests"
 simctl DELETE /_sim/inject >/dev/null
-is "$(sq "SELECT status || '/' || error_count FROM accounts WHERE external_id = '$MARCO'")" "active/1" "a temporary failure keeps the status, counts the error"
+is "$(sq "SELECT status || '/' || error_count FROM accounts WHERE external_id = '$MARCO'")" "active/$((ERRS + 1))" "a temporary failure keeps the status, counts the error"
 clear_requests
 simctl POST /_sim/inject '{"match":"/me","method":"GET","count":1,"hang":3}' >/dev/null
 IGKIT_HTTP_TIMEOUT=0.5 IGKIT_HTTP_RETRIES=0 run ig-connect test @marco_energia
@@ -227,7 +244,7 @@ clear_requests
 simctl POST /_sim/inject '{"match":"/me","method":"GET","count":1,"code":80002,"eta":45}' >/dev/null
 run ig-connect test @marco_energia
 is_rc 75 "rate limited for 45 minutes: 75 at once"
-like "$err" "retry after 20[0-9-]+T[0-9:]+Z" "says when to retry"
+like "$err" "rate limited: retry after 45 min \(20[0-9-]+T[0-9:]+Z\)" "says when to retry"
 is "$(nreq /graph.instagram.com/v25.0/me GET)" "1" "without waiting or retrying"
 run ig-connect test @marco_energia
 is_rc 0 "an error clears with the next success"
