@@ -158,26 +158,29 @@ static int app_credentials(struct ig_ctx *ctx, const char *flavour, const char *
 				secret, err);
 }
 
-static int step_done(struct ig_store *st, sqlite3_stmt *s, int rc, struct ig_err *err,
+/* After a loop over ig_stmt_next: 0, or the error (rc < 0) with what
+ * before the store's message.  The statement is reset either way. */
+static int step_done(struct ig_store *st, struct ig_stmt *s, int rc, struct ig_err *err,
 		     const char *what)
 {
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return ig_store_fail(st, rc, err, what);
+	(void)st;
+	ig_stmt_reset(s);
+	if (rc < 0)
+		return err ? ig_err_prefix(err, "%s", what) : IG_EX_SOFTWARE;
 	return 0;
 }
 
 static const char *agent_name(struct ig_ctx *ctx, int64_t id, char *buf, size_t n)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 
 	buf[0] = '\0';
 	if (!id || !(s = ig_store_prepare(ctx->store, "SELECT name FROM agents WHERE id = ?", NULL)))
 		return buf;
 	ig_store_bind(s, "i", id);
-	if (sqlite3_step(s) == SQLITE_ROW)
+	if (ig_stmt_next(ctx->store, s, NULL) > 0)
 		snprintf(buf, n, "%s", ig_col_text(s, 0));
-	sqlite3_reset(s);
+	ig_stmt_reset(s);
 	return buf;
 }
 
@@ -215,7 +218,7 @@ int ig_connect_tenant(struct ig_ctx *ctx, const char *slug, enum ig_access a, co
 	" a.external_id, a.page_id, a.username, a.status, a.token_expires_at," \
 	" a.token_issued_at, a.access_token IS NOT NULL"
 
-static void acc_from_row(sqlite3_stmt *s, struct ig_account *a)
+static void acc_from_row(struct ig_stmt *s, struct ig_account *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->id = ig_col_int(s, 0);
@@ -236,7 +239,7 @@ static void acc_from_row(sqlite3_stmt *s, struct ig_account *a)
 int ig_connect_find(struct ig_ctx *ctx, int64_t tenant_id, const char *ref, enum ig_access a,
 		    const char *action, struct ig_account *acc, struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int rc, n = 0;
 	int64_t scope = ctx->actor.tenant_id ? ctx->actor.tenant_id : tenant_id;
 	char other[64] = "";
@@ -251,7 +254,7 @@ int ig_connect_find(struct ig_ctx *ctx, int64_t tenant_id, const char *ref, enum
 	if (!s)
 		return ecode(err);
 	ig_store_bind(s, "iss", scope, ref, ref[0] == '@' ? ref + 1 : "");
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = ig_stmt_next(ctx->store, s, err)) > 0) {
 		if (n++ == 0)
 			acc_from_row(s, acc);
 		else
@@ -271,7 +274,7 @@ int ig_connect_find(struct ig_ctx *ctx, int64_t tenant_id, const char *ref, enum
 int ig_connect_all(struct ig_ctx *ctx, int64_t tenant_id, int include_disconnected,
 		   struct ig_account **accs, size_t *n, struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	size_t cap = 0;
 	int rc;
 	int64_t scope = ctx->actor.tenant_id ? ctx->actor.tenant_id : tenant_id;
@@ -285,14 +288,14 @@ int ig_connect_all(struct ig_ctx *ctx, int64_t tenant_id, int include_disconnect
 	if (!s)
 		return ecode(err);
 	ig_store_bind(s, "ii", scope, (int64_t)include_disconnected);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = ig_stmt_next(ctx->store, s, err)) > 0) {
 		if (*n == cap) {
 			struct ig_account *p;
 
 			cap = cap ? 2 * cap : 16;
 			p = realloc(*accs, cap * sizeof(**accs));
 			if (!p) {
-				sqlite3_reset(s);
+				ig_stmt_reset(s);
 				free(*accs);
 				*accs = NULL;
 				*n = 0;
@@ -316,7 +319,7 @@ static void aad_of(int64_t id, const char *col, char *buf, size_t n)
 static int account_token(struct ig_ctx *ctx, const struct ig_account *acc, char **tok,
 			 struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	char aad[64];
 	int rc;
 
@@ -327,12 +330,14 @@ static int account_token(struct ig_ctx *ctx, const struct ig_account *acc, char 
 	if (!s)
 		return ecode(err);
 	ig_store_bind(s, "i", acc->id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) == SQLITE_BLOB) {
+	rc = ig_stmt_next(ctx->store, s, err);
+	if (rc > 0 && ig_col_blob(s, 0, NULL)) {
+		size_t blen;
+		const void *blob = ig_col_blob(s, 0, &blen);
+
 		aad_of(acc->id, "access_token", aad, sizeof(aad));
-		rc = ig_open(&ctx->keys, aad, sqlite3_column_blob(s, 0),
-			     (size_t)sqlite3_column_bytes(s, 0), tok, NULL, err);
-		sqlite3_reset(s);
+		rc = ig_open(&ctx->keys, aad, blob, blen, tok, NULL, err);
+		ig_stmt_reset(s);
 		if (rc)
 			return ig_err_prefix(err, "token of account %s", acc->external_id);
 		return 0;
@@ -351,7 +356,7 @@ static int store_token(struct ig_ctx *ctx, int64_t id, const char *token, int64_
 {
 	unsigned char *blob;
 	size_t len;
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	char aad[64];
 	int rc;
 
@@ -375,7 +380,7 @@ static int store_token(struct ig_ctx *ctx, int64_t id, const char *token, int64_
 static int note_result(struct ig_ctx *ctx, const struct ig_account *acc, int code,
 		       const char *msg, struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int rc;
 
 	if ((rc = ig_store_begin(ctx->store, err)))
@@ -439,19 +444,20 @@ static json_t *scopes_array(const char *csv)
 	" FROM accounts a JOIN tenants t ON t.id = a.tenant_id" \
 	" LEFT JOIN agents ag ON ag.id = a.agent_id LEFT JOIN locations lo ON lo.id = a.location_id"
 
-static json_t *list_row(struct ig_ctx *ctx, sqlite3_stmt *s, int keys_ok)
+static json_t *list_row(struct ig_ctx *ctx, struct ig_stmt *s, int keys_ok)
 {
 	json_t *o = json_object();
 	json_t *tok = json_null();
 
-	if (sqlite3_column_type(s, 11) == SQLITE_BLOB) {
+	if (ig_col_blob(s, 11, NULL)) {
 		char aad[64], *t = NULL;
+		size_t blen;
+		const void *blob = ig_col_blob(s, 11, &blen);
 
 		aad_of(ig_col_int(s, 0), "access_token", aad, sizeof(aad));
 		if (!keys_ok)
 			tok = json_string("(sealed)");
-		else if (ig_open(&ctx->keys, aad, sqlite3_column_blob(s, 11),
-				 (size_t)sqlite3_column_bytes(s, 11), &t, NULL, NULL))
+		else if (ig_open(&ctx->keys, aad, blob, blen, &t, NULL, NULL))
 			tok = json_string("(unreadable)");
 		else
 			tok = masked(t);
@@ -465,7 +471,7 @@ static json_t *list_row(struct ig_ctx *ctx, sqlite3_stmt *s, int keys_ok)
 	json_object_set_new(o, "channel", json_string(ig_col_text(s, 6)));
 	json_object_set_new(o, "page_id", str_or_null(ig_col_text(s, 7)));
 	json_object_set_new(o, "status", json_string(ig_col_text(s, 8)));
-	json_object_set_new(o, "agent", json_string(sqlite3_column_type(s, 9) == SQLITE_NULL
+	json_object_set_new(o, "agent", json_string(ig_col_null(s, 9)
 						     ? "(default)" : ig_col_text(s, 9)));
 	json_object_set_new(o, "location", str_or_null(ig_col_text(s, 10)));
 	json_object_set_new(o, "token", tok);
@@ -477,7 +483,7 @@ static json_t *list_row(struct ig_ctx *ctx, sqlite3_stmt *s, int keys_ok)
 	json_object_set_new(o, "error_count", json_integer(ig_col_int(s, 16)));
 	json_object_set_new(o, "message_count", json_integer(ig_col_int(s, 17)));
 	json_object_set_new(o, "user_count", json_integer(ig_col_int(s, 18)));
-	json_object_set_new(o, "followers_count", sqlite3_column_type(s, 19) == SQLITE_NULL
+	json_object_set_new(o, "followers_count", ig_col_null(s, 19)
 			    ? json_null() : json_integer(ig_col_int(s, 19)));
 	json_object_set_new(o, "created_at", iso_or_null(ig_col_int(s, 20)));
 	json_object_set_new(o, "updated_at", iso_or_null(ig_col_int(s, 21)));
@@ -487,15 +493,15 @@ static json_t *list_row(struct ig_ctx *ctx, sqlite3_stmt *s, int keys_ok)
 
 static json_t *account_record(struct ig_ctx *ctx, int64_t id)
 {
-	sqlite3_stmt *s = ig_store_prepare(ctx->store, LIST_SQL " WHERE a.id = ?", NULL);
+	struct ig_stmt *s = ig_store_prepare(ctx->store, LIST_SQL " WHERE a.id = ?", NULL);
 	json_t *o = NULL;
 
 	if (!s)
 		return NULL;
 	ig_store_bind(s, "i", id);
-	if (sqlite3_step(s) == SQLITE_ROW)
+	if (ig_stmt_next(ctx->store, s, NULL) > 0)
 		o = list_row(ctx, s, ctx->keys.n > 0);
-	sqlite3_reset(s);
+	ig_stmt_reset(s);
 	return o;
 }
 
@@ -504,7 +510,7 @@ int ig_connect_list(struct ig_ctx *ctx, int64_t tenant_id, ig_connect_row_fn *fn
 {
 	int64_t scope = ctx->actor.tenant_id ? ctx->actor.tenant_id : tenant_id;
 	int keys_ok = ig_ctx_keys(ctx, NULL) == 0;
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int rc;
 
 	s = ig_store_prepare(ctx->store,
@@ -512,13 +518,13 @@ int ig_connect_list(struct ig_ctx *ctx, int64_t tenant_id, ig_connect_row_fn *fn
 	if (!s)
 		return ecode(err);
 	ig_store_bind(s, "i", scope);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = ig_stmt_next(ctx->store, s, err)) > 0) {
 		json_t *o = list_row(ctx, s, keys_ok);
 		int frc = o ? fn(arg, o) : oom(err);
 
 		json_decref(o);
 		if (frc) {
-			sqlite3_reset(s);
+			ig_stmt_reset(s);
 			return frc;
 		}
 	}
@@ -627,7 +633,7 @@ int ig_connect_url(struct ig_ctx *ctx, int64_t tenant_id, const char *agent, con
 	int64_t agent_row = 0, now = ig_time_now();
 	char *nonce = NULL, *mac = NULL, *state = NULL, *base = NULL, *q = NULL, *url = NULL;
 	char slug[64], aname[128];
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int rc;
 
 	*out = NULL;
@@ -716,7 +722,7 @@ static int state_consume(struct ig_ctx *ctx, const char *state, struct oauth_sta
 {
 	const char *dot = strchr(state, '.');
 	int64_t expires = 0, used = 0, now = ig_time_now();
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	char when[32];
 	int rc, found = 0, i, good = 0;
 
@@ -730,8 +736,8 @@ static int state_consume(struct ig_ctx *ctx, const char *state, struct oauth_sta
 	if (!s)
 		return ecode(err);
 	ig_store_bind(s, "s", st->nonce);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	rc = ig_stmt_next(ctx->store, s, err);
+	if (rc > 0) {
 		found = 1;
 		st->tenant_id = ig_col_int(s, 0);
 		st->agent_id = ig_col_int(s, 1);
@@ -1235,7 +1241,8 @@ static int store_cands(struct ig_ctx *ctx, int64_t tenant_id, int64_t agent, con
 		const char *user = ig_json_str(c->info, "username");
 		char *details = json_dumps(json_object_get(c->info, "details"), JSON_COMPACT | JSON_SORT_KEYS);
 		int64_t id = 0, owner = 0;
-		sqlite3_stmt *s;
+		int fc = json_is_integer(json_object_get(c->info, "followers_count"));
+		struct ig_stmt *s;
 		json_t *rec, *detail;
 
 		s = ig_store_prepare(ctx->store,
@@ -1246,8 +1253,8 @@ static int store_cands(struct ig_ctx *ctx, int64_t tenant_id, int64_t agent, con
 			goto fail;
 		}
 		ig_store_bind(s, "s", ext);
-		rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW) {
+		rc = ig_stmt_next(ctx->store, s, err);
+		if (rc > 0) {
 			id = ig_col_int(s, 0);
 			owner = ig_col_int(s, 1);
 		}
@@ -1275,28 +1282,35 @@ static int store_cands(struct ig_ctx *ctx, int64_t tenant_id, int64_t agent, con
 				" name = ?, profile_picture_url = ?, followers_count = ?, biography = ?,"
 				" status = 'active', scopes = ?, details = ?, login_user_id = ?,"
 				" last_error = NULL, last_synced_at = ?, updated_at = ? WHERE id = ?", err);
-			if (s)
+			/* followers_count: NULL when Meta did not say ('n' takes no argument) */
+			if (s && fc)
 				ig_store_bind(s, "Isssssissssiii", agent, flavour,
 					ig_json_str(c->info, "page_id"), user, ig_json_str(c->info, "name"),
 					ig_json_str(c->info, "profile_picture_url"),
 					(int64_t)ig_json_int(c->info, "followers_count", 0), ig_json_str(c->info, "biography"),
 					c->scopes, details ? details : "{}", c->login_user, now, now, id);
-			if (s && !json_is_integer(json_object_get(c->info, "followers_count")))
-				sqlite3_bind_null(s, 7);
+			else if (s)
+				ig_store_bind(s, "Isssssnssssiii", agent, flavour,
+					ig_json_str(c->info, "page_id"), user, ig_json_str(c->info, "name"),
+					ig_json_str(c->info, "profile_picture_url"), ig_json_str(c->info, "biography"),
+					c->scopes, details ? details : "{}", c->login_user, now, now, id);
 		} else {
 			s = ig_store_prepare(ctx->store,
 				"INSERT INTO accounts(tenant_id, agent_id, channel, flavour, external_id,"
 				" page_id, username, name, profile_picture_url, followers_count, biography,"
 				" status, scopes, details, login_user_id, created_at, updated_at, last_synced_at)"
 				" VALUES (?,?,'instagram',?,?,?,?,?,?,?,?,'active',?,?,?,?,?,?)", err);
-			if (s)
+			if (s && fc)
 				ig_store_bind(s, "iIssssssissssiii", tenant_id, agent, flavour, ext,
 					ig_json_str(c->info, "page_id"), user, ig_json_str(c->info, "name"),
 					ig_json_str(c->info, "profile_picture_url"),
 					(int64_t)ig_json_int(c->info, "followers_count", 0), ig_json_str(c->info, "biography"),
 					c->scopes, details ? details : "{}", c->login_user, now, now, now);
-			if (s && !json_is_integer(json_object_get(c->info, "followers_count")))
-				sqlite3_bind_null(s, 9);
+			else if (s)
+				ig_store_bind(s, "iIssssssnssssiii", tenant_id, agent, flavour, ext,
+					ig_json_str(c->info, "page_id"), user, ig_json_str(c->info, "name"),
+					ig_json_str(c->info, "profile_picture_url"), ig_json_str(c->info, "biography"),
+					c->scopes, details ? details : "{}", c->login_user, now, now, now);
 		}
 		free(details);
 		if (!s || (rc = ig_store_run(ctx->store, s, err)))
@@ -1540,7 +1554,7 @@ int ig_connect_assign(struct ig_ctx *ctx, const struct ig_account *acc, const ch
 		      int to_default, const char *location, json_t **out, struct ig_err *err)
 {
 	int64_t ag = acc->agent_id, lo = acc->location_id;
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	json_t *detail;
 	int rc;
 
@@ -1658,7 +1672,7 @@ int ig_connect_test(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_acco
 	if ((rc = ig_store_begin(ctx->store, err)))
 		goto out;
 	{
-		sqlite3_stmt *s = ig_store_prepare(ctx->store,
+		struct ig_stmt *s = ig_store_prepare(ctx->store,
 			"UPDATE accounts SET username = coalesce(?1, username), name = coalesce(?2, name),"
 			" profile_picture_url = coalesce(?3, profile_picture_url),"
 			" followers_count = coalesce(?4, followers_count), biography = coalesce(?5, biography),"
@@ -1671,13 +1685,14 @@ int ig_connect_test(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_acco
 			rc = ecode(err);
 			goto out;
 		}
-		ig_store_bind(s, "sss", ig_json_str(me, "username"), ig_json_str(me, "name"),
-			      ig_json_str(me, "profile_picture_url"));
 		if (json_is_integer(fc))
-			sqlite3_bind_int64(s, 4, json_integer_value(fc));
-		sqlite3_bind_text(s, 5, ig_json_str(me, "biography"), -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(s, 6, ig_time_now());
-		sqlite3_bind_int64(s, 7, acc->id);
+			ig_store_bind(s, "sssisii", ig_json_str(me, "username"), ig_json_str(me, "name"),
+				      ig_json_str(me, "profile_picture_url"), (int64_t)json_integer_value(fc),
+				      ig_json_str(me, "biography"), ig_time_now(), acc->id);
+		else
+			ig_store_bind(s, "sssnsii", ig_json_str(me, "username"), ig_json_str(me, "name"),
+				      ig_json_str(me, "profile_picture_url"), ig_json_str(me, "biography"),
+				      ig_time_now(), acc->id);
 		if ((rc = ig_store_run(ctx->store, s, err)) || (rc = ig_store_commit(ctx->store, err))) {
 			ig_store_rollback(ctx->store);
 			goto out;
@@ -1796,7 +1811,7 @@ int ig_connect_refresh(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_a
 	{
 		long long in = ig_json_int(body, "expires_in", 0);
 		int64_t exp = in > 0 ? now + in : 0;
-		sqlite3_stmt *s;
+		struct ig_stmt *s;
 
 		if ((rc = ig_store_begin(ctx->store, err)))
 			goto done;
@@ -1837,7 +1852,7 @@ int ig_connect_subscribe(struct ig_ctx *ctx, struct ig_graph *g, const struct ig
 {
 	char *token = NULL, path[96];
 	json_t *body = NULL, *detail;
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int rc;
 
 	*out = result(acc);
@@ -1978,14 +1993,14 @@ int ig_connect_doctor(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_ac
 		rc = fetch_profile(g, acc, token, &me, &e);
 		json_decref(me);
 		if (!rc) {
-			sqlite3_stmt *s = ig_store_prepare(ctx->store,
+			struct ig_stmt *s = ig_store_prepare(ctx->store,
 				"SELECT scopes FROM accounts WHERE id = ?", NULL);
 
 			if (s) {
 				ig_store_bind(s, "i", acc->id);
-				if (sqlite3_step(s) == SQLITE_ROW && *ig_col_text(s, 0))
+				if (ig_stmt_next(ctx->store, s, NULL) > 0 && *ig_col_text(s, 0))
 					have_scopes = scopes_array(ig_col_text(s, 0));
-				sqlite3_reset(s);
+				ig_stmt_reset(s);
 			}
 		}
 	} else {
@@ -2094,7 +2109,7 @@ end:
 /* Delete an account row and, by the foreign keys, what hangs off it. */
 static int erase_account(struct ig_ctx *ctx, int64_t id, struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(ctx->store, "DELETE FROM accounts WHERE id = ?", err);
+	struct ig_stmt *s = ig_store_prepare(ctx->store, "DELETE FROM accounts WHERE id = ?", err);
 
 	if (!s)
 		return ecode(err);
@@ -2104,7 +2119,7 @@ static int erase_account(struct ig_ctx *ctx, int64_t id, struct ig_err *err)
 
 static int drop_tokens(struct ig_ctx *ctx, int64_t id, const char *why, struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(ctx->store,
+	struct ig_stmt *s = ig_store_prepare(ctx->store,
 		"UPDATE accounts SET access_token = NULL, refresh_token = NULL, token_expires_at = NULL,"
 		" refresh_expires_at = NULL, status = 'disconnected', subscribed_fields = '',"
 		" last_error = ?, updated_at = ? WHERE id = ?", err);
@@ -2163,11 +2178,29 @@ fail:
 
 /* ------------------------------------------------------------ move */
 
+/* "name" as a quoted SQL identifier (double quotes doubled); new string. */
+static char *quote_ident(const char *name)
+{
+	size_t n = strlen(name), i, o = 0;
+	char *q = malloc(2 * n + 3);
+
+	if (!q)
+		return NULL;
+	q[o++] = '"';
+	for (i = 0; i < n; i++) {
+		if (name[i] == '"')
+			q[o++] = '"';
+		q[o++] = name[i];
+	}
+	q[o++] = '"';
+	q[o] = '\0';
+	return q;
+}
+
 int ig_connect_move(struct ig_ctx *ctx, const struct ig_account *acc, const char *to_tenant,
 		    json_t **out, struct ig_err *err)
 {
 	int64_t to = 0;
-	sqlite3_stmt *s;
 	json_t *detail, *tables = json_array();
 	char **names = NULL;
 	size_t n = 0, i;
@@ -2187,55 +2220,35 @@ int ig_connect_move(struct ig_ctx *ctx, const struct ig_account *acc, const char
 		goto out;
 	/* Every table whose rows hang off an account and carry its tenant
 	 * (conversations, messages, comments, outbox, and what later
-	 * migrations add) follows the account.  SQLite-specific discovery. */
-	s = ig_store_prepare(ctx->store,
-		"SELECT m.name FROM sqlite_master m WHERE m.type = 'table' AND m.name <> 'accounts'"
-		" AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) p WHERE p.name = 'account_id')"
-		" AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) p WHERE p.name = 'tenant_id')"
-		" ORDER BY m.name", err);
-	if (!s)
-		goto fail;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		char **p = realloc(names, (n + 1) * sizeof(*names));
-
-		if (!p || !(p[n] = strdup(ig_col_text(s, 0)))) {
-			if (p)
-				names = p;
-			sqlite3_reset(s);
-			rc = oom(err);
-			goto fail;
-		}
-		names = p;
-		n++;
-	}
-	if ((rc = step_done(ctx->store, s, rc, err, "cannot list tables")))
+	 * migrations add) follows the account (schema discovery: store.h). */
+	if ((rc = ig_store_tables_with(ctx->store, "account_id", "tenant_id", "accounts", &names, &n,
+				       err)))
 		goto fail;
 	for (i = 0; i < n; i++) {
-		char *sql = sqlite3_mprintf("UPDATE \"%w\" SET tenant_id = %lld WHERE account_id = %lld",
-					    names[i], (long long)to, (long long)acc->id);
+		char *sql = NULL, *q = quote_ident(names[i]);
 
+		/* the values are integers; the name is quoted as an identifier */
+		if (!q || asprintf(&sql, "UPDATE %s SET tenant_id = %lld WHERE account_id = %lld", q,
+				   (long long)to, (long long)acc->id) < 0)
+			sql = NULL;
+		free(q);
 		rc = sql ? ig_store_exec(ctx->store, sql, err) : oom(err);
-		sqlite3_free(sql);
+		free(sql);
 		if (rc)
 			goto fail;
 		json_array_append_new(tables, json_string(names[i]));
 	}
-	{
-		char *sql = sqlite3_mprintf(
-			"UPDATE escalations SET tenant_id = %lld WHERE conversation_id IN"
-			" (SELECT id FROM conversations WHERE account_id = %lld);"
-			"UPDATE conversations SET assignee_user_id = NULL WHERE account_id = %lld;"
-			"UPDATE comments SET assignee_user_id = NULL WHERE account_id = %lld;"
-			"UPDATE accounts SET tenant_id = %lld, agent_id = NULL, location_id = NULL,"
-			" updated_at = %lld WHERE id = %lld;",
-			(long long)to, (long long)acc->id, (long long)acc->id, (long long)acc->id,
-			(long long)to, (long long)ig_time_now(), (long long)acc->id);
-
-		rc = sql ? ig_store_exec(ctx->store, sql, err) : oom(err);
-		sqlite3_free(sql);
-		if (rc)
-			goto fail;
-	}
+	if ((rc = ig_store_runf(ctx->store, err,
+			"UPDATE escalations SET tenant_id = ? WHERE conversation_id IN"
+			" (SELECT id FROM conversations WHERE account_id = ?)", "ii", to, acc->id))
+	    || (rc = ig_store_runf(ctx->store, err,
+			"UPDATE conversations SET assignee_user_id = NULL WHERE account_id = ?", "i", acc->id))
+	    || (rc = ig_store_runf(ctx->store, err,
+			"UPDATE comments SET assignee_user_id = NULL WHERE account_id = ?", "i", acc->id))
+	    || (rc = ig_store_runf(ctx->store, err,
+			"UPDATE accounts SET tenant_id = ?, agent_id = NULL, location_id = NULL,"
+			" updated_at = ? WHERE id = ?", "iii", to, ig_time_now(), acc->id)))
+		goto fail;
 	detail = json_pack("{s:s,s:s,s:O}", "from", acc->tenant, "to", to_tenant, "tables", tables);
 	rc = ig_audit(ctx, acc->tenant_id, "account.move", acc->external_id, "ok", detail, err);
 	if (!rc)
@@ -2270,7 +2283,7 @@ int ig_connect_rekey(struct ig_ctx *ctx, const char *new_key_file, json_t **out,
 	struct ig_keyring nk;
 	struct { int64_t id; int col; } *work = NULL;
 	size_t n = 0, i;
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	char hex[2 * IG_KEYID_LEN + 1];
 	json_t *detail;
 	int rc;
@@ -2296,7 +2309,7 @@ int ig_connect_rekey(struct ig_ctx *ctx, const char *new_key_file, json_t **out,
 		" WHERE access_token IS NOT NULL OR refresh_token IS NOT NULL ORDER BY id", err);
 	if (!s)
 		goto fail;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = ig_stmt_next(ctx->store, s, err)) > 0) {
 		int c;
 
 		for (c = 0; c < 2; c++) {
@@ -2306,7 +2319,7 @@ int ig_connect_rekey(struct ig_ctx *ctx, const char *new_key_file, json_t **out,
 				continue;
 			p = realloc(work, (n + 1) * sizeof(*work));
 			if (!p) {
-				sqlite3_reset(s);
+				ig_stmt_reset(s);
 				rc = oom(err);
 				goto fail;
 			}
@@ -2331,15 +2344,19 @@ int ig_connect_rekey(struct ig_ctx *ctx, const char *new_key_file, json_t **out,
 		if (!s)
 			goto fail;
 		ig_store_bind(s, "i", work[i].id);
-		if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
+		if ((rc = ig_stmt_next(ctx->store, s, err)) <= 0) {
 			rc = step_done(ctx->store, s, rc, err, "cannot read token");
 			if (!rc)
 				continue;
 			goto fail;
 		}
-		rc = ig_open(&ctx->keys, aad, sqlite3_column_blob(s, 0),
-			     (size_t)sqlite3_column_bytes(s, 0), &pt, &ptlen, err);
-		sqlite3_reset(s);
+		{
+			size_t sl;
+			const void *sb = ig_col_blob(s, 0, &sl);
+
+			rc = ig_open(&ctx->keys, aad, sb, sl, &pt, &ptlen, err);
+		}
+		ig_stmt_reset(s);
 		if (rc) {
 			ig_err_prefix(err, "account row %lld, %s", (long long)work[i].id,
 				      cols[work[i].col]);
@@ -2471,7 +2488,7 @@ out:
 static int user_accounts(struct ig_ctx *ctx, const char *user_id, struct ig_account **accs,
 			 size_t *n, struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	size_t cap = 0;
 	int rc;
 
@@ -2486,12 +2503,12 @@ static int user_accounts(struct ig_ctx *ctx, const char *user_id, struct ig_acco
 	if (!s)
 		return ecode(err);
 	ig_store_bind(s, "s", user_id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = ig_stmt_next(ctx->store, s, err)) > 0) {
 		if (*n == cap) {
 			struct ig_account *p = realloc(*accs, (cap = cap ? 2 * cap : 4) * sizeof(*p));
 
 			if (!p) {
-				sqlite3_reset(s);
+				ig_stmt_reset(s);
 				return oom(err);
 			}
 			*accs = p;
@@ -2560,7 +2577,7 @@ int ig_connect_data_deletion(struct ig_ctx *ctx, const char *user_id, json_t **o
 	json_t *list = json_array();
 	unsigned char h[32];
 	char hash[65], *code = NULL, *url = NULL;
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int64_t now = ig_time_now();
 	int rc;
 
@@ -2628,7 +2645,7 @@ out:
 int ig_connect_deletion_status(struct ig_ctx *ctx, const char *code, json_t **out,
 			       struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(ctx->store,
+	struct ig_stmt *s = ig_store_prepare(ctx->store,
 		"SELECT status, accounts, received_at, completed_at FROM deletion_requests WHERE code = ?",
 		err);
 	int rc;
@@ -2637,8 +2654,8 @@ int ig_connect_deletion_status(struct ig_ctx *ctx, const char *code, json_t **ou
 	if (!s)
 		return ecode(err);
 	ig_store_bind(s, "s", code);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
+	rc = ig_stmt_next(ctx->store, s, err);
+	if (rc > 0)
 		*out = json_pack("{s:s,s:s,s:I,s:o,s:o}", "confirmation_code", code,
 				 "status", ig_col_text(s, 0), "accounts_erased", (json_int_t)ig_col_int(s, 1),
 				 "received_at", iso_or_null(ig_col_int(s, 2)),

@@ -190,4 +190,12 @@ int ig_store_tune_bulk(struct ig_store *st, struct ig_err *err);
 #define ig_store_bind ig_stmt_bind
 #define ig_store_vbind ig_stmt_vbind
 
+/* ------------------------------------------------------------ branch meta */
+/* The tables (but `except`) having both columns col1 and col2, by name
+ * (schema discovery); *names is new (ig_store_names_free).  0 or an exit
+ * code. */
+int ig_store_tables_with(struct ig_store *st, const char *col1, const char *col2,
+			 const char *except, char ***names, size_t *n, struct ig_err *err);
+void ig_store_names_free(char **names, size_t n);
+
 #endif
