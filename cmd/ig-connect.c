@@ -31,10 +31,10 @@ static const char help_text[] =
 	"agents; keep their tokens sealed, tested and refreshed; answer Meta's callbacks.\n"
 	"\n"
 	"Commands:\n"
-	"  url --tenant T [--agent A] [--flavour F] [--scopes S] [--ttl D]\n"
+	"  url --tenant T [--agent A] [--flavour F] [--channel C] [--scopes S] [--ttl D]\n"
 	"                            print an authorisation URL with a single-use state\n"
 	"  callback                  finish it: read the redirect URL on stdin\n"
-	"  add --tenant T [--agent A] [--flavour F]\n"
+	"  add --tenant T [--agent A] [--flavour F] [--channel C]\n"
 	"                            connect from a token read on stdin\n"
 	"  list                      the connected accounts (tokens masked)\n"
 	"  assign ACCOUNT (--agent A | --default) [--location L | --no-location]\n"
@@ -59,6 +59,8 @@ static const char help_text[] =
 	"      --location NAME    assign: the account's location\n"
 	"      --no-location      assign: clear the location\n"
 	"      --flavour F        instagram (Instagram Login, default) or facebook\n"
+	"      --channel C        instagram (default) or messenger: connect the user's\n"
+	"                         Facebook Pages for Messenger (needs --flavour facebook)\n"
 	"      --scopes LIST      url: permissions to ask for (comma list)\n"
 	"      --ttl DURATION     url: how long the URL stays valid (default 10m)\n"
 	"      --all              every account of the tenant (all tenants for a super admin)\n"
@@ -74,7 +76,8 @@ static char help[sizeof(help_text) + 2048];
 enum {
 	OPT_AGENT = OPT_PROGRAM, OPT_DEFAULT, OPT_LOCATION, OPT_NO_LOCATION, OPT_FLAVOUR,
 	OPT_SCOPES, OPT_TTL, OPT_ALL, OPT_WITHIN, OPT_FIELDS, OPT_ERASE, OPT_TO_TENANT,
-	OPT_NEW_KEY_FILE
+	OPT_NEW_KEY_FILE,
+	OPT_CHANNEL   /* meta: url/add --channel */
 };
 
 static const struct option long_opts[] = {
@@ -92,6 +95,7 @@ static const struct option long_opts[] = {
 	{ "erase", no_argument, NULL, OPT_ERASE },
 	{ "to-tenant", required_argument, NULL, OPT_TO_TENANT },
 	{ "new-key-file", required_argument, NULL, OPT_NEW_KEY_FILE },
+	{ "channel", required_argument, NULL, OPT_CHANNEL },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -102,6 +106,7 @@ struct args {
 	int to_default, no_location, all, erase;
 	int64_t ttl, within;
 	int seen_ttl, seen_within;
+	const char *channel;  /* meta: --channel */
 	char **pos;           /* positional arguments after the subcommand */
 	int npos;
 };
@@ -150,6 +155,11 @@ static void parse(int argc, char **argv, const char *cmd, unsigned allowed, stru
 		case OPT_ERASE: a->erase = 1; break;
 		case OPT_TO_TENANT: a->to_tenant = optarg; break;
 		case OPT_NEW_KEY_FILE: a->new_key_file = optarg; break;
+		case OPT_CHANNEL:
+			if (ig_connect_channel_valid(optarg))
+				usage_error("--channel takes instagram or messenger, not '%s'", optarg);
+			a->channel = optarg;
+			break;
 		default:
 			usage_error("unknown option");
 		}
@@ -217,8 +227,9 @@ static int cmd_url(struct ig_ctx *ctx, struct args *a)
 		usage_error("url needs --tenant");
 	cmd_ctx_open(ctx, &a->o, CMD_STORE);
 	if (ig_connect_tenant(ctx, a->o.tenant, IG_WRITE, "account.connect", 0, &tid, &err)
-	    || ig_connect_url(ctx, tid, a->agent, a->flavour ? a->flavour : "instagram", a->scopes,
-			      a->seen_ttl ? a->ttl : IG_CONNECT_STATE_TTL, &out, &err))
+	    || ig_connect_url_channel(ctx, tid, a->agent, a->flavour ? a->flavour : "instagram",
+				      a->channel ? a->channel : "instagram", a->scopes,
+				      a->seen_ttl ? a->ttl : IG_CONNECT_STATE_TTL, &out, &err))
 		die_err(&err);
 	cmd_emit(out);
 	json_decref(out);
@@ -288,8 +299,9 @@ static int cmd_add(struct ig_ctx *ctx, struct args *a)
 	for (n = strlen(in); n && (in[n - 1] == ' ' || in[n - 1] == '\t'); n--)
 		in[n - 1] = '\0';
 	open_graph(&g, ctx);
-	rc = ig_connect_add(ctx, &g, tid, a->agent, a->flavour ? a->flavour : "instagram",
-			    in + strspn(in, " \t"), &out, &err);
+	rc = ig_connect_add_channel(ctx, &g, tid, a->agent, a->flavour ? a->flavour : "instagram",
+				    a->channel ? a->channel : "instagram", in + strspn(in, " \t"),
+				    &out, &err);
 	ig_wipe_free(in);
 	ig_graph_release(&g);
 	if (out)
@@ -398,8 +410,16 @@ static int do_subscribe(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_
 static int do_doctor(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_account *acc,
 		     const struct args *a, json_t **out, struct ig_err *err)
 {
-	(void)a;
-	return ig_connect_doctor(ctx, g, acc, out, err);
+	int rc = ig_connect_doctor(ctx, g, acc, out, err);
+
+	/* --format table: the compact problems-only view (cron mail) */
+	if (a->o.format == IG_FMT_TABLE) {
+		json_t *brief = ig_connect_doctor_brief(*out);
+
+		json_decref(*out);
+		*out = brief;
+	}
+	return rc;
 }
 
 /*
@@ -450,10 +470,9 @@ static int per_account(struct ig_ctx *ctx, struct args *a, const char *cmd, enum
 			die(IG_EX_IOERR, "cannot write to stdout:");
 		json_decref(out);
 		if (rc) {
-			if (n == 1)
-				warn("%s", err.msg);
-			else
-				warn("account %s: %s", accs[i].external_id, err.msg);
+			/* one line: who, then why (the library names neither) */
+			warn("tenant '%s', account %s: %s", accs[i].tenant, accs[i].external_id,
+			     err.msg);
 		}
 		code = worse(code, rc, temp_first);
 	}
@@ -706,9 +725,10 @@ int main(int argc, char **argv)
 		const char *name;
 		unsigned opts;
 	} cmds[] = {
-		{ "url", BIT(OPT_AGENT) | BIT(OPT_FLAVOUR) | BIT(OPT_SCOPES) | BIT(OPT_TTL) },
+		{ "url", BIT(OPT_AGENT) | BIT(OPT_FLAVOUR) | BIT(OPT_SCOPES) | BIT(OPT_TTL)
+			| BIT(OPT_CHANNEL) },
 		{ "callback", 0 },
-		{ "add", BIT(OPT_AGENT) | BIT(OPT_FLAVOUR) },
+		{ "add", BIT(OPT_AGENT) | BIT(OPT_FLAVOUR) | BIT(OPT_CHANNEL) },
 		{ "list", 0 },
 		{ "assign", BIT(OPT_AGENT) | BIT(OPT_DEFAULT) | BIT(OPT_LOCATION) | BIT(OPT_NO_LOCATION) },
 		{ "test", BIT(OPT_ALL) },

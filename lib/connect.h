@@ -46,10 +46,13 @@ struct ig_account {
 	char status[16];
 	int64_t token_expires_at, token_issued_at;
 	int has_token;
+	char channel[16];               /* "instagram" | "messenger" (accounts.channel) */
 };
 
 /* "instagram" | "facebook" → 0, else -1. */
 int ig_connect_flavour_valid(const char *flavour);
+/* "instagram" | "messenger" → 0, else -1. */
+int ig_connect_channel_valid(const char *channel);
 
 /* Resolve a tenant slug for `action` with access a on module accounts
  * (see tenant.h: a tenant key naming another tenant gets 77, never 65).
@@ -95,6 +98,20 @@ int ig_connect_callback(struct ig_ctx *ctx, struct ig_graph *g, const char *inpu
 /* Connect from a token the caller already has (flavour instagram: an
  * Instagram user token; facebook: a user or Page token), validated with
  * the Graph API first.  *out as for callback. */
+/*
+ * The same for a channel: "instagram" (the above) or "messenger" — Facebook
+ * Login only (flavour must be "facebook"; 64 otherwise): every Page the user
+ * has the MESSAGING task on (tasks read from the /me/accounts edge; a Page
+ * token is taken as it is) becomes an account with channel 'messenger' and
+ * external_id = page_id = the Page id, so ig-route can give it the Page's
+ * object:"page" deliveries.  The state remembers the channel (006-meta.sql).
+ */
+int ig_connect_url_channel(struct ig_ctx *ctx, int64_t tenant_id, const char *agent,
+			   const char *flavour, const char *channel, const char *scopes, int64_t ttl,
+			   json_t **out, struct ig_err *err);
+int ig_connect_add_channel(struct ig_ctx *ctx, struct ig_graph *g, int64_t tenant_id,
+			   const char *agent, const char *flavour, const char *channel,
+			   const char *token, json_t **out, struct ig_err *err);
 int ig_connect_add(struct ig_ctx *ctx, struct ig_graph *g, int64_t tenant_id, const char *agent,
 		   const char *flavour, const char *token, json_t **out, struct ig_err *err);
 
@@ -133,6 +150,12 @@ int ig_connect_subscribe(struct ig_ctx *ctx, struct ig_graph *g, const struct ig
  * near), 75 when the check itself failed temporarily.  *out always set. */
 int ig_connect_doctor(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_account *acc,
 		      json_t **out, struct ig_err *err);
+/* The compact, problems-only view of a doctor record for narrow output
+ * (cron mail): {tenant, account, problem} with the first problem cut to
+ * IG_DOCTOR_BRIEF_WIDTH bytes and "(+N)" more; NULL when there is none.
+ * New reference. */
+#define IG_DOCTOR_BRIEF_WIDTH 60
+json_t *ig_connect_doctor_brief(const json_t *record);
 
 /* Unsubscribe (a failure is only a warning in *out's "warnings"), drop the
  * tokens, mark disconnected; with erase, delete the account and everything

@@ -255,14 +255,16 @@ run ig-connect subscribe --tenant rossi
 is_rc 0 "subscribe every account of a tenant"
 is "$(printf '%s\n' "$out" | grep -c '"subscribed":true')" "2" "both accounts"
 like "$(simctl GET /_sim/subscriptions)" "\"page\", \"id\": \"$PAGE1\"|\"object\":\"page\",\"id\":\"$PAGE1\"|\"object\": \"page\", \"id\": \"$PAGE1\"" "the Page is subscribed at the simulator"
-is "$(sq "SELECT subscribed_fields FROM accounts WHERE external_id = '$MARCO'")" "comments,live_comments,messages,message_reactions,messaging_postbacks,messaging_seen,messaging_referral,message_edit,messaging_optins" "Instagram fields recorded"
+is "$(sq "SELECT subscribed_fields FROM accounts WHERE external_id = '$MARCO'")" "comments,live_comments,messages,message_reactions,messaging_postbacks,messaging_seen,messaging_referral,message_edit,messaging_optins,messaging_handover,standby" "Instagram fields recorded, standby and handover included"
+like "$(curl -sS "$SIM/_sim/requests?path=/$PAGE1/subscribed_apps&method=POST" | jget 0.query.subscribed_fields)" \
+	'messaging_handovers,standby' "the Page subscribes standby and messaging_handovers (the thread-owner logic's input)"
 is "$(nreq /$PAGE1/subscribed_apps POST)" "1" "FB: POST /{page}/subscribed_apps"
 run ig-connect doctor --tenant rossi
 is_rc 0 "doctor: all healthy"
 is "$(printf '%s\n' "$out" | grep -c '"ok":true')" "2" "two healthy accounts"
 run ig-connect doctor --tenant rossi --format table
-is "$(printf '%s\n' "$out" | head -1 | awk '{print $1, $2, $3}')" "tenant account username" "doctor --format table: a header from the record's keys"
-is "$(printf '%s\n' "$out" | grep -c 'true *$')" "2" "and one row per account"
+is_rc 0 "doctor --format table, all healthy"
+is "$out" "" "the problems-only view is empty"
 run ig-connect subscribe --tenant rossi --format csv
 like "$(printf '%s\n' "$out" | sed -n 2p)" ',"comments,live_comments,messages,' "subscribe --format csv: the field list is one quoted cell"
 ROSSI_PAGE_TOKEN=$(simctl GET "/_sim/tokens?account=$PAGE1" | "$PYTHON3" -c 'import json,sys
@@ -271,6 +273,13 @@ curl -s -X DELETE -H "Authorization: Bearer $ROSSI_PAGE_TOKEN" "$SIM/graph.faceb
 run ig-connect doctor $PAGE1
 is_rc 78 "doctor: a missing subscription needs a fix (78)"
 like "$out" "not subscribed to webhooks: run 'ig-connect subscribe $ROSSI_IG'" "and says which"
+like "$err" "^ig-connect: tenant 'rossi', account $ROSSI_IG: needs attention: not subscribed to webhooks" "stderr: who, then the reason"
+is "$(printf '%s' "$err" | grep -o "$ROSSI_IG" | wc -l | tr -d ' ')" "2" "…the id once, plus once in the hint to run"
+run ig-connect doctor --tenant rossi --format table
+is_rc 78 "doctor --format table with a problem: 78"
+is "$(printf '%s\n' "$out" | head -1 | awk '{print $1, $2, $3}')" "tenant account problem" "a compact header"
+is "$(printf '%s\n' "$out" | grep -c "^rossi *$ROSSI_IG ")" "1" "one row, for the account with the problem only"
+is "$(printf '%s\n' "$out" | awk '{ if (length($0) > w) w = length($0) } END { print (w <= 100) }')" "1" "every line fits 100 columns"
 
 # ---------------------------------------------------------------- refresh
 run ig-connect refresh --tenant rossi
@@ -290,6 +299,11 @@ is_rc 77 "refresh of a revoked token: 77"
 is "$(field result)" "needs_reauth" "reported as needs_reauth"
 is "$(sq "SELECT status FROM accounts WHERE external_id = '$SARA'")" "needs_reauth" "and marked so"
 is "$(sq "SELECT outcome FROM audit_log WHERE action = 'token.refresh' ORDER BY id DESC LIMIT 1")" "failed" "the failure is audited"
+
+run ig-connect refresh --tenant bianchi
+is_rc 77 "refresh of an account needing re-login: 77, not 'not_due'"
+is "$(field result)" "needs_reauth" "…reported as needs_reauth"
+like "$err" "tenant 'bianchi', account $SARA: needs re-login" "…stderr names tenant and account"
 
 # ---------------------------------------------------------------- 190: token revoked
 simctl POST /_sim/token '{"account":"'$MARCO'","action":"expire"}' >/dev/null
