@@ -2697,10 +2697,62 @@ out:
 
 /* ------------------------------------------------------------ Meta callbacks */
 
+/* issued_at within [now - IG_SIGNED_REQUEST_MAX_AGE, now + IG_SIGNED_REQUEST_SKEW]:
+ * a stale request is a replay, a future one a clock problem (connect.h). */
+static int issued_at_check(const json_t *payload, struct ig_err *err)
+{
+	const json_t *v = json_object_get(payload, "issued_at");
+	int64_t now = ig_time_now(), at;
+	char when[32];
+
+	if (!json_is_integer(v))
+		return ig_err_set(err, IG_EX_DATAERR, "signed_request carries no issued_at");
+	at = (int64_t)json_integer_value(v);
+	if (at < now - IG_SIGNED_REQUEST_MAX_AGE)
+		return ig_err_set(err, IG_EX_DATAERR,
+			"signed_request was issued at %s, more than %d h ago: refused as a replay",
+			ig_time_iso(at, when), IG_SIGNED_REQUEST_MAX_AGE / 3600);
+	if (at > now + IG_SIGNED_REQUEST_SKEW)
+		return ig_err_set(err, IG_EX_DATAERR,
+			"signed_request was issued at %s, more than %d s in the future: check this"
+			" machine's clock", ig_time_iso(at, when), IG_SIGNED_REQUEST_SKEW);
+	return 0;
+}
+
+/* n random characters from [A-Za-z0-9] (Meta asks for an alphanumeric
+ * confirmation code, reference §8); new string or NULL. */
+static char *alnum_code(size_t n)
+{
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	char *out = malloc(n + 1);
+	size_t i = 0;
+
+	if (!out)
+		return NULL;
+	while (i < n) {
+		unsigned char b[32];
+		size_t k;
+
+		if (ig_random(b, sizeof(b))) {
+			free(out);
+			return NULL;
+		}
+		/* 248 = 4 * 62: no bias */
+		for (k = 0; k < sizeof(b) && i < n; k++)
+			if (b[k] < 248)
+				out[i++] = abc[b[k] % 62];
+	}
+	out[n] = '\0';
+	return out;
+}
+
 int ig_signed_request_verify(struct ig_ctx *ctx, const char *input, json_t **payload,
 			     struct ig_err *err)
 {
-	static const char *const secrets[] = { "app_secret_file", "ig_app_secret_file" };
+	/* the previous app secret too: Meta may still sign with it while the
+	 * secret is being rotated (reference §8) */
+	static const char *const secrets[] = { "app_secret_file", "ig_app_secret_file",
+					       "previous_app_secret_file" };
 	char *sr = NULL, *p;
 	unsigned char *sig = NULL, *json = NULL;
 	size_t siglen = 0, jlen = 0, i, n;
@@ -2767,9 +2819,12 @@ int ig_signed_request_verify(struct ig_ctx *ctx, const char *input, json_t **pay
 	{
 		char uid[32];
 
-		if (!ig_json_id(*payload, "user_id", uid))
+		if (!ig_json_id(*payload, "user_id", uid)) {
 			rc = ig_err_set(err, IG_EX_DATAERR, "signed_request carries no user_id");
+			goto out;
+		}
 	}
+	rc = issued_at_check(*payload, err);
 out:
 	if (rc) {
 		json_decref(*payload);
@@ -2884,7 +2939,7 @@ int ig_connect_data_deletion(struct ig_ctx *ctx, const char *user_id, json_t **o
 			"no data_deletion_url configured: Meta needs a status page URL to show the user");
 		goto out;
 	}
-	if (!(code = ig_random_id(12))) {
+	if (!(code = alnum_code(16))) {
 		rc = oom(err);
 		goto out;
 	}

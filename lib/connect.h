@@ -177,11 +177,16 @@ int ig_connect_rekey(struct ig_ctx *ctx, const char *new_key_file, json_t **out,
 /*
  * Meta's signed_request (reference §8): "<sig>.<payload>", both base64url;
  * sig = HMAC-SHA256(app secret, payload text).  Tried with the Meta app
- * secret and the Instagram app secret (whichever are configured), compared
- * in constant time; algorithm must be HMAC-SHA256.  input may be the raw
- * value or a form body holding signed_request=.  *payload is new.  65 on
- * any failure; 78 when no secret is configured.
+ * secret, the Instagram app secret and previous_app_secret_file (during a
+ * rotation) — whichever are configured — compared in constant time;
+ * algorithm must be HMAC-SHA256; issued_at must lie within
+ * [now - IG_SIGNED_REQUEST_MAX_AGE, now + IG_SIGNED_REQUEST_SKEW] (a stale
+ * request is refused as a replay, a future one points at the clock).  input
+ * may be the raw value or a form body holding signed_request=.  *payload is
+ * new.  65 on any failure; 78 when no secret is configured.
  */
+#define IG_SIGNED_REQUEST_MAX_AGE 86400   /* seconds */
+#define IG_SIGNED_REQUEST_SKEW 300        /* seconds */
 int ig_signed_request_verify(struct ig_ctx *ctx, const char *input, json_t **payload,
 			     struct ig_err *err);
 

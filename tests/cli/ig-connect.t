@@ -362,6 +362,8 @@ is_rc 66 "rekey with a missing key file: 66"
 mv "$KEYFILE" "$T/old.key"; cp -p "$T/new.key" "$KEYFILE"
 
 # ---------------------------------------------------------------- deauthorize
+# The simulator's clock runs ahead by now; its signed_request carries its time.
+export IGKIT_NOW=$(simctl GET /_sim/clock | jget now)
 SR=$(simctl POST /_sim/deauthorize '{"user":"'$SARA'"}' | "$PYTHON3" -c 'import json,sys; print(json.load(sys.stdin)["signed_request"])')
 run_in "signed_request=${SR%?}x" ig-connect deauthorize
 is_rc 65 "deauthorize with a bad signature: 65"
@@ -370,6 +372,26 @@ BAD_ALG=$(signed_request sim-ig-app-secret '{"algorithm":"HMAC-SHA1","user_id":"
 run_in "$BAD_ALG" ig-connect deauthorize
 is_rc 65 "another algorithm: 65"
 like "$err" "algorithm 'HMAC-SHA1' is not HMAC-SHA256" "names it"
+# issued_at (reference §8): a replay of an old request, or one from the future
+STALE=$(signed_request sim-app-secret '{"algorithm":"HMAC-SHA256","issued_at":'$((IGKIT_NOW - 86400 - 60))',"user_id":"'$SARA'"}')
+run_in "signed_request=$STALE" ig-connect deauthorize
+is_rc 65 "a signed_request issued over 24 h ago: 65"
+like "$err" "more than 24 h ago: refused as a replay" "…says why"
+FUTURE=$(signed_request sim-app-secret '{"algorithm":"HMAC-SHA256","issued_at":'$((IGKIT_NOW + 600))',"user_id":"'$SARA'"}')
+run_in "signed_request=$FUTURE" ig-connect deauthorize
+is_rc 65 "one issued 10 min in the future: 65"
+like "$err" "in the future: check this machine's clock" "…says why"
+NOAT=$(signed_request sim-app-secret '{"algorithm":"HMAC-SHA256","user_id":"'$SARA'"}')
+run_in "signed_request=$NOAT" ig-connect deauthorize
+is_rc 65 "one without issued_at: 65"
+is "$(sq "SELECT status FROM accounts WHERE external_id = '$SARA'")" "active" "…none of them touched the account"
+# rotation: a request signed with the previous app secret still verifies
+printf 'old-app-secret\n' > "$T/prev.secret"; chmod 600 "$T/prev.secret"
+ROT=$(signed_request old-app-secret '{"algorithm":"HMAC-SHA256","issued_at":'$IGKIT_NOW',"user_id":"nobody-here"}')
+run_in "signed_request=$ROT" ig-connect deauthorize
+is_rc 65 "the previous secret is not tried unless configured"
+IGKIT_PREVIOUS_APP_SECRET_FILE="$T/prev.secret" run_in "signed_request=$ROT" ig-connect deauthorize
+is_rc 0 "with previous_app_secret_file set, a request signed with the old secret verifies"
 run_in "signed_request=$SR" ig-connect deauthorize
 is_rc 0 "deauthorize"
 is "$(sq "SELECT status || '/' || typeof(access_token) FROM accounts WHERE external_id = '$SARA'")" "disconnected/null" "account disconnected, token dropped"
@@ -380,7 +402,7 @@ is "$rc" "65" "CGI: bad signature exits 65"
 like "$out" "^Status: 403" "CGI: answers 403"
 
 # ---------------------------------------------------------------- data deletion
-SR=$(signed_request sim-app-secret '{"algorithm":"HMAC-SHA256","issued_at":1,"user_id":"'$FB_USER'"}')
+SR=$(signed_request sim-app-secret '{"algorithm":"HMAC-SHA256","issued_at":'$IGKIT_NOW',"user_id":"'$FB_USER'"}')
 run_in "signed_request=$SR" ig-connect data-deletion
 is_rc 78 "data-deletion without data_deletion_url: 78"
 export IGKIT_DATA_DELETION_URL=https://example.test/deletion
@@ -391,6 +413,7 @@ out=$(printf '%s' "$body" | REQUEST_METHOD=POST CONTENT_LENGTH=${#body} ig-conne
 is "$rc" "0" "CGI data-deletion"
 like "$out" "^Status: 200 OK" "CGI: 200"
 DEL_CODE=$(printf '%s' "$out" | tail -1 | jget confirmation_code)
+like "$DEL_CODE" '^[A-Za-z0-9]{16}$' "the confirmation code is alphanumeric (reference §8)"
 is "$(printf '%s' "$out" | tail -1 | jget url)" "https://example.test/deletion?id=$DEL_CODE" "answers {url, confirmation_code}"
 is "$(sq "SELECT count(*) FROM accounts WHERE external_id = '$ROSSI_IG'")" "0" "the Facebook user's account is erased"
 is "$(sq "SELECT count(*) FROM conversations WHERE participant_id = '$FB_USER'")" "0" "and the same person as a participant elsewhere"
