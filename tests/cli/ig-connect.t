@@ -437,4 +437,74 @@ is_rc 0 "disconnect --erase"
 is "$(sq "SELECT count(*) FROM accounts WHERE external_id = '$MARCO'")" "0" "the account is gone"
 is "$(sq "SELECT count(*) FROM audit_log WHERE action IN ('account.disconnect','account.erase') AND target = '$MARCO'")" "2" "both audited"
 
+
+# ---------------------------------------------------------------- issue 10: connecting
+# A local configuration error during the callback does not spend the state.
+simctl POST /_sim/consent '{"as":"'$SARA'"}' >/dev/null
+run ig-connect url --tenant rossi
+ST=$(field state)
+REDIR=$(browse "$(field url)")
+chmod 644 "$T/ig-app.secret"
+run_in "$REDIR" ig-connect callback
+is_rc 77 "callback with an app secret readable by others: 77 (lib/secret.c's code)"
+like "$err" "the OAuth state is kept" "…says the state is kept"
+is "$(sq "SELECT coalesce(used_at, 'unused') FROM oauth_states WHERE nonce = '${ST%%.*}'")" "unused" "…the single-use state is not spent"
+chmod 600 "$T/ig-app.secret"
+run_in "$REDIR" ig-connect callback
+is_rc 0 "once fixed, the same redirect connects"
+# The Instagram dialog is on www.instagram.com only (reference §7.1).
+IGKIT_WWW_INSTAGRAM_URL=https://api.instagram.com run ig-connect url --tenant rossi
+is_rc 78 "www_instagram_url on api.instagram.com: 78"
+like "$err" "www.instagram.com only" "…says where the dialog is"
+
+# A tenant's key does not learn which tenant holds an account.
+tenant-admin user add olga@bianchi.it --tenant bianchi --role org_admin >/dev/null 2>&1
+OLGA=$(tenant-admin key create olga@bianchi.it --tenant bianchi 2>/dev/null | jget key)
+TOK=$(simctl POST /_sim/token '{"action":"issue","account":"'$SARA'"}' | jget token.token)
+IGKIT_API_KEY=$OLGA run_in "$TOK" ig-connect add --tenant bianchi
+is_rc 65 "add with a token of another tenant's account: 65"
+like "$err" "already connected to another tenant" "…says so"
+unlike "$err$out" "rossi" "…without naming the other tenant"
+run_in "$TOK" ig-connect add --tenant bianchi
+like "$err" "already connected to tenant 'rossi'" "the store owner is told which tenant"
+
+# A Page token: no tasks on the Page node (reference §7.2; Meta answers #100).
+clear_requests
+PTOK=$(simctl POST /_sim/token '{"action":"issue","account":"'$PAGE1'"}' | jget token.token)
+run_in "$PTOK" ig-connect add --tenant rossi --flavour facebook
+is_rc 0 "add with a Page token"
+is "$(field account)/$(field page_id)" "$ROSSI_IG/$PAGE1" "…the Page's Instagram account"
+unlike "$(simctl GET "/_sim/requests?path=/graph.facebook.com/v25.0/me&method=GET")" 'tasks' "…asked the Page node for no tasks"
+
+# Messenger on purpose: --channel messenger.
+run ig-connect url --tenant bianchi --channel messenger
+is_rc 64 "--channel messenger with Instagram Login: 64"
+like "$err" "needs Facebook Login" "…says why"
+run ig-connect url --tenant bianchi --flavour facebook --channel whatsapp
+is_rc 64 "an unknown channel: 64"
+simctl POST /_sim/consent '{"as":"'$FB_USER'"}' >/dev/null
+run ig-connect url --tenant bianchi --flavour facebook --channel messenger
+is_rc 0 "url --channel messenger"
+is "$(field channel)" "messenger" "…the state is for Messenger"
+like "$(field url)" "scope=pages_show_list%2Cpages_manage_metadata%2Cpages_messaging" "…asking the Page scopes"
+clear_requests
+run_in "$(browse "$(field url)")" ig-connect callback
+is_rc 0 "Messenger callback"
+is "$(sq "SELECT group_concat(external_id || '=' || page_id || '/' || flavour, ' ') FROM accounts WHERE channel = 'messenger' ORDER BY external_id")" \
+	"$PAGE1=$PAGE1/facebook $PAGE2=$PAGE2/facebook" "…each Page the user manages is a Messenger account (external_id = Page id)"
+like "$(simctl GET "/_sim/requests?path=/me/accounts&method=GET")" 'tasks' "…tasks read from the /me/accounts edge"
+run ig-connect test $PAGE2
+is_rc 0 "test a Messenger account (the Page node)"
+is "$(field name)" "No IG Page" "…its Page name"
+run ig-connect subscribe $PAGE2
+is_rc 0 "subscribe a Messenger account"
+like "$(field subscribed_fields)" '"messaging_handovers", "standby"|"messaging_handovers","standby"' "…with standby and handovers"
+run ig-connect doctor $PAGE2
+is_rc 0 "doctor: a Messenger account needs no Instagram link"
+PTOK2=$(simctl POST /_sim/token '{"action":"issue","account":"'$PAGE2'"}' | jget token.token)
+run_in "$PTOK2" ig-connect add --tenant bianchi --flavour facebook --channel messenger
+is_rc 0 "add --channel messenger with a Page token"
+is "$(field account)/$(field channel)" "$PAGE2/messenger" "…reconnects the Messenger account"
+is "$(sq "SELECT count(*) FROM accounts WHERE channel = 'messenger'")" "2" "…no second row"
+
 done_testing
