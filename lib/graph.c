@@ -315,7 +315,8 @@ static const struct class_row {
 	{ -2, 2207003, R, 0, 0, "media download timed out" },
 	{ -2, 2207020, P, 0, 0, "container expired: create it again" },
 	{ 9007, 2207027, R, 0, 0, "media not ready: poll its status, then publish" },
-	{ 9004, 2207052, P, 0, 0, "media URL could not be fetched (is it public?)" },
+	/* UNCONFIRMED whether transient (§4.6): a bounded number of retries */
+	{ 9004, 2207052, R, 0, 0, "media URL could not be fetched (is it public?)" },
 	{ 24, 2207008, P, 0, 0, "container not found: create it again" },
 	{ 100, 2207089, P, 0, 0, "carousel item cannot be published alone" },
 	{ 110, 2207018, P, 0, 0, "collaborator name invalid" },

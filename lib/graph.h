@@ -10,7 +10,8 @@
  * the classification table in graph.c (ig_graph_classify, reference §3.6,
  * §4.6, §9).  Every failure falls in one of four classes:
  *   RETRY      temporary (codes 1, 2, 1200, -1/2207001 server error, 9007/
- *              2207027 media not ready, is_transient, HTTP 5xx, lost
+ *              2207027 media not ready, 9004/2207052 media URL not fetched
+ *              (UNCONFIRMED, §4.6: bounded retries), is_transient, HTTP 5xx, lost
  *              connections): retried with full-jitter exponential backoff
  *              (capped), Retry-After honoured → 75 when retries run out;
  *   WAIT       rate limits (4, 17, 32, 341, 613, 80001-80014, 9/2207042,

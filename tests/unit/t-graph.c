@@ -91,7 +91,7 @@ int main(void)
 		/* §4.6 media and comment codes */
 		{
 			static const struct { long c, s; int act, acted; } m[] = {
-				{ 9004, 2207052, IG_GRAPH_PERMANENT, 0 },
+				{ 9004, 2207052, IG_GRAPH_RETRY, 0 },
 				{ 9007, 2207027, IG_GRAPH_RETRY, 0 },
 				{ 9, 2207042, IG_GRAPH_WAIT, 0 },
 				{ -1, 2207001, IG_GRAPH_RETRY, 1 },
