@@ -83,14 +83,16 @@ int ig_connect_url(struct ig_ctx *ctx, int64_t tenant_id, const char *agent, con
  * Finish an authorisation from what the browser was redirected to: a URL,
  * a query string "code=..&state=..", or JSON {"code","state"} (also
  * "error"/"error_description").  The state is checked (unknown or tampered
- * 65, used 65, expired 65) and consumed; a denial is 69.  The code is
+ * 65, used 65, expired 65), then the local configuration the exchange needs
+ * (the app secret: 77/78), and only then consumed — a local mistake leaves
+ * the state for a second try; a denial is 69.  The code is
  * exchanged for a long-lived token and each Instagram account found is
  * stored (Facebook Login: one per Page with a linked Instagram account).
  * *out is an array, one record per account: connected ones as
  * ig_connect_list shows them plus "token" (masked), skipped ones as
  * {"skipped":true, "page_id"|"account", "reason"}.  Returns 65 when some
- * account was refused (already in another tenant) or none was found, after
- * storing the others.
+ * account was refused (already in another tenant: named only to an actor
+ * that spans tenants) or none was found, after storing the others.
  */
 int ig_connect_callback(struct ig_ctx *ctx, struct ig_graph *g, const char *input, json_t **out,
 			struct ig_err *err);
@@ -135,7 +137,8 @@ int ig_connect_test(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_acco
 /* Refresh the token if it is older than 24 h and expires within `within`
  * seconds (Instagram Login); validate the Page token (Facebook Login).
  * *out is always set: {account, result: refreshed|not_due|valid|failed|
- * needs_reauth, ...}. */
+ * needs_reauth, ...}.  An account already marked needs_reauth is 77 with
+ * result needs_reauth and its last error (never "not_due"). */
 int ig_connect_refresh(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_account *acc,
 		       int64_t within, json_t **out, struct ig_err *err);
 
@@ -144,10 +147,12 @@ int ig_connect_refresh(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_a
 int ig_connect_subscribe(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_account *acc,
 			 const char *fields, json_t **out, struct ig_err *err);
 
-/* Health check: {account, ok, problems[], ...}.  Returns 0 when healthy,
- * 77 when the account needs re-authorisation (invalid token, missing
- * scopes), 78 when it needs another fix (subscription, Page link, expiry
- * near), 75 when the check itself failed temporarily.  *out always set. */
+/* Health check, one function per check (token, scopes, subscription, Page
+ * link): {account, ok, problems[], ...}.  Returns 0 when healthy, 77 when
+ * the account needs re-authorisation (invalid token, missing scopes), 78
+ * when it needs another fix (subscription, Page link, expiry near), 75 when
+ * the check itself failed temporarily; err's message is the reason (the
+ * first problem of that kind), without the account id.  *out always set. */
 int ig_connect_doctor(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_account *acc,
 		      json_t **out, struct ig_err *err);
 /* The compact, problems-only view of a doctor record for narrow output
