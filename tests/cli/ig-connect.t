@@ -245,6 +245,11 @@ simctl POST /_sim/inject '{"match":"/me","method":"GET","count":1,"code":80002,"
 run ig-connect test @marco_energia
 is_rc 75 "rate limited for 45 minutes: 75 at once"
 like "$err" "rate limited: retry after 45 min \(20[0-9-]+T[0-9:]+Z\)" "says when to retry"
+clear_requests
+simctl POST /_sim/inject '{"match":"/me","method":"GET","count":1,"code":80002,"eta":45,"buc_objects":32}' >/dev/null
+run ig-connect test @marco_energia
+is_rc 75 "a BUC header of 32 objects (over 4 KB)"
+like "$err" "rate limited: retry after 45 min" "…is read, not dropped"
 is "$(nreq /graph.instagram.com/v25.0/me GET)" "1" "without waiting or retrying"
 run ig-connect test @marco_energia
 is_rc 0 "an error clears with the next success"
