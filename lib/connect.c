@@ -260,25 +260,34 @@ int ig_connect_find(struct ig_ctx *ctx, int64_t tenant_id, const char *ref, enum
 		    const char *action, struct ig_account *acc, struct ig_err *err)
 {
 	struct ig_stmt *s;
-	int rc, n = 0;
+	int rc, n = 0, exact = 0;
 	int64_t scope = ctx->actor.tenant_id ? ctx->actor.tenant_id : tenant_id;
 	char other[64] = "";
 
 	if (!ref || !*ref || (ref[0] == '@' && !ref[1]))
 		return ig_err_set(err, IG_EX_USAGE, "name an account: its id or @username");
+	/* An exact account id wins over a Page id: a Page connected for
+	 * Messenger (external_id = the Page) and for Instagram (page_id = the
+	 * Page) is named by its id as the Messenger account. */
 	s = ig_store_prepare(ctx->store,
-		"SELECT " ACC_COLS " FROM accounts a JOIN tenants t ON t.id = a.tenant_id"
+		"SELECT " ACC_COLS ", a.external_id = ?2 FROM accounts a JOIN tenants t ON t.id = a.tenant_id"
 		" WHERE (?1 = 0 OR a.tenant_id = ?1)"
 		" AND (a.external_id = ?2 OR a.page_id = ?2 OR (?3 <> '' AND a.username = ?3 COLLATE NOCASE))"
-		" ORDER BY a.id", err);
+		" ORDER BY a.external_id = ?2 DESC, a.id", err);
 	if (!s)
 		return ecode(err);
 	ig_store_bind(s, "iss", scope, ref, ref[0] == '@' ? ref + 1 : "");
 	while ((rc = ig_stmt_next(ctx->store, s, err)) > 0) {
-		if (n++ == 0)
+		int is_exact = (int)ig_col_int(s, 14);
+
+		if (n++ == 0) {
 			acc_from_row(s, acc);
-		else
+			exact = is_exact;
+		} else if (!(exact && !is_exact)) {
 			snprintf(other, sizeof(other), "%s", ig_col_text(s, 4));
+		} else {
+			n--;  /* a Page-id match behind an exact one */
+		}
 	}
 	if ((rc = step_done(ctx->store, s, rc, err, "cannot look up account")))
 		return rc;

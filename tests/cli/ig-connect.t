@@ -511,5 +511,10 @@ run_in "$PTOK2" ig-connect add --tenant bianchi --flavour facebook --channel mes
 is_rc 0 "add --channel messenger with a Page token"
 is "$(field account)/$(field channel)" "$PAGE2/messenger" "…reconnects the Messenger account"
 is "$(sq "SELECT count(*) FROM accounts WHERE channel = 'messenger'")" "2" "…no second row"
+run ig-connect test $PAGE1
+is_rc 0 "a Page id names its Messenger account before the Instagram account it links"
+is "$(field account)/$(field tenant)" "$PAGE1/bianchi" "…the Messenger account"
+run ig-connect test $ROSSI_IG
+is "$(field account)/$(field tenant)" "$ROSSI_IG/rossi" "…the Instagram account by its own id"
 
 done_testing
