@@ -37,11 +37,12 @@ ig-reply --tenant rossi kb add --title "Opening hours" \
 	--body "We are open Tuesday to Sunday, 12:00-15:00 and 19:00-23:30." --tags "hours open time tonight" > /dev/null
 ok $? "an article to answer from"
 
-# --- ambiguous answers: delivered, then an error ---------------------------
+# --- ambiguous answers: delivered, then an error (the last: HTTP 200 with a
+# body that is not JSON, reference §3.6 "unparsable body") ------------------
 n=0
 for inj in '"code":1,"subcode":1357046,"message":"Received invalid JSON reply"' \
 	'"code":2,"message":"Service temporarily unavailable"' '"status":500' '"status":503' \
-	'"code":1,"message":"An unknown error occurred"'; do
+	'"code":1,"message":"An unknown error occurred"' '"status":200'; do
 	n=$((n + 1)); U=900010$n
 	route_msg $A1 $U "are you open tonight?" > /dev/null
 	C=$(conv_of $A1 $U)
@@ -87,6 +88,6 @@ done
 # the outbox lists the unknown rows for a person to settle
 run ig-reply --tenant rossi outbox list --state unknown
 is_rc 0 "outbox list --state unknown"
-is "$(printf '%s\n' "$out" | grep -c '"state":"unknown"')" 6 "…the six ambiguous sends"
+is "$(printf '%s\n' "$out" | grep -c '"state":"unknown"')" 7 "…the seven ambiguous sends"
 
 done_testing
