@@ -29,8 +29,15 @@
 enum {
 	OPT_AGENT = OPT_PROGRAM, OPT_DEFAULT, OPT_LOCATION, OPT_NO_LOCATION, OPT_FLAVOUR,
 	OPT_SCOPES, OPT_TTL, OPT_ALL, OPT_WITHIN, OPT_FIELDS, OPT_ERASE, OPT_TO_TENANT,
-	OPT_NEW_KEY_FILE
+	OPT_NEW_KEY_FILE, OPT_CHANNEL
 };
+
+static void check_channel(const char *opt, const char *v)
+{
+	(void)opt;
+	if (ig_connect_channel_valid(v))
+		usage_error("--channel takes instagram or messenger, not '%s'", v);
+}
 
 static void check_flavour(const char *opt, const char *v)
 {
@@ -66,6 +73,9 @@ static const struct cmd_optdef opts[] = {
 	{ "no-location", no_argument, OPT_NO_LOCATION, NULL, "assign: clear the location", NULL },
 	{ "flavour", required_argument, OPT_FLAVOUR, "F",
 	  "instagram (Instagram Login, default) or facebook", check_flavour },
+	{ "channel", required_argument, OPT_CHANNEL, "C",
+	  "instagram (default) or messenger: connect the user's Facebook Pages for Messenger"
+	  " (needs --flavour facebook)", check_channel },
 	{ "scopes", required_argument, OPT_SCOPES, "LIST", "url: permissions to ask for (comma list)", NULL },
 	{ "ttl", required_argument, OPT_TTL, "DURATION",
 	  "url: how long the URL stays valid (default 10m)", check_ttl },
@@ -82,6 +92,7 @@ static const struct cmd_optdef opts[] = {
 };
 
 #define FLAVOUR(r) (cmd_val(r, OPT_FLAVOUR) ? cmd_val(r, OPT_FLAVOUR) : "instagram")
+#define CHANNEL(r) (cmd_val(r, OPT_CHANNEL) ? cmd_val(r, OPT_CHANNEL) : "instagram")
 
 /* Rank of an exit code for the summary of a run over several accounts:
  * internal and store trouble first, then what a human must do. */
@@ -142,9 +153,11 @@ static int cmd_url(struct cmd_run *r)
 	json_t *out;
 
 	if (ig_connect_tenant(ctx, r->o.tenant, IG_WRITE, "account.connect", 0, &tid, &err)
-	    || ig_connect_url(ctx, tid, cmd_val(r, OPT_AGENT), FLAVOUR(r), cmd_val(r, OPT_SCOPES),
-			      cmd_val(r, OPT_TTL) ? ttl_value(cmd_val(r, OPT_TTL)) : IG_CONNECT_STATE_TTL,
-			      &out, &err))
+	    || ig_connect_url_channel(ctx, tid, cmd_val(r, OPT_AGENT), FLAVOUR(r), CHANNEL(r),
+				      cmd_val(r, OPT_SCOPES),
+				      cmd_val(r, OPT_TTL) ? ttl_value(cmd_val(r, OPT_TTL))
+							  : IG_CONNECT_STATE_TTL,
+				      &out, &err))
 		die_err(&err);
 	cmd_emit(out);
 	json_decref(out);
@@ -218,8 +231,8 @@ static int cmd_add(struct cmd_run *r)
 	for (n = strlen(in); n && (in[n - 1] == ' ' || in[n - 1] == '\t'); n--)
 		in[n - 1] = '\0';
 	open_graph(&g, ctx);
-	rc = ig_connect_add(ctx, &g, tid, cmd_val(r, OPT_AGENT), FLAVOUR(r),
-			    in + strspn(in, " \t"), &out, &err);
+	rc = ig_connect_add_channel(ctx, &g, tid, cmd_val(r, OPT_AGENT), FLAVOUR(r), CHANNEL(r),
+				    in + strspn(in, " \t"), &out, &err);
 	ig_wipe_free(in);
 	ig_graph_release(&g);
 	if (out)
@@ -329,7 +342,16 @@ static int do_subscribe(struct cmd_run *r, struct ig_graph *g, const struct ig_a
 static int do_doctor(struct cmd_run *r, struct ig_graph *g, const struct ig_account *acc,
 		     json_t **out, struct ig_err *err)
 {
-	return ig_connect_doctor(&r->ctx, g, acc, out, err);
+	int rc = ig_connect_doctor(&r->ctx, g, acc, out, err);
+
+	/* --format table: the compact problems-only view (cron mail) */
+	if (r->o.format == IG_FMT_TABLE) {
+		json_t *brief = ig_connect_doctor_brief(*out);
+
+		json_decref(*out);
+		*out = brief;
+	}
+	return rc;
 }
 
 /* ACCOUNT or --all; test needs one of them, the others default to all. */
@@ -382,12 +404,9 @@ static int per_account(struct cmd_run *r, enum ig_access access, const char *act
 		if (out && ig_out_row(&listing, out))
 			die(IG_EX_IOERR, "cannot write to stdout:");
 		json_decref(out);
-		if (rc) {
-			if (n == 1)
-				warn("%s", err.msg);
-			else
-				warn("account %s: %s", accs[i].external_id, err.msg);
-		}
+		if (rc)   /* one line: who, then why (the library names neither) */
+			warn("tenant '%s', account %s: %s", accs[i].tenant, accs[i].external_id,
+			     err.msg);
 		code = worse(code, rc, temp_first);
 	}
 	if (ig_out_finish(&listing))
@@ -639,8 +658,8 @@ static int cmd_deletion_status(struct cmd_run *r)
 
 /* ------------------------------------------------------------ the command table */
 
-static const int o_url[] = { OPT_AGENT, OPT_FLAVOUR, OPT_SCOPES, OPT_TTL, 0 };
-static const int o_add[] = { OPT_AGENT, OPT_FLAVOUR, 0 };
+static const int o_url[] = { OPT_AGENT, OPT_FLAVOUR, OPT_CHANNEL, OPT_SCOPES, OPT_TTL, 0 };
+static const int o_add[] = { OPT_AGENT, OPT_FLAVOUR, OPT_CHANNEL, 0 };
 static const int o_assign[] = { OPT_AGENT, OPT_DEFAULT, OPT_LOCATION, OPT_NO_LOCATION, 0 };
 static const int o_all[] = { OPT_ALL, 0 };
 static const int o_refresh[] = { OPT_WITHIN, OPT_ALL, 0 };

@@ -6,6 +6,7 @@
  * candidates, then one section per subcommand.
  */
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,10 +43,18 @@ static const char fb_required_scopes[] =
  * Instagram fields of Facebook Login are chosen at app level). */
 static const char ig_default_fields[] =
 	"comments,live_comments,messages,message_reactions,messaging_postbacks,"
-	"messaging_seen,messaging_referral,message_edit,messaging_optins";
+	"messaging_seen,messaging_referral,message_edit,messaging_optins,"
+	"messaging_handover,standby";
 static const char fb_default_fields[] =
 	"messages,message_echoes,message_reactions,message_edits,messaging_postbacks,"
-	"messaging_referrals";
+	"messaging_referrals,messaging_handovers,standby";
+/* Messenger (a Page connected with --channel messenger): the Page fields its
+ * DMs need, and the Page scopes (reference §1.4, §7.2). */
+static const char messenger_default_scopes[] =
+	"pages_show_list,pages_manage_metadata,pages_messaging,pages_read_engagement,"
+	"business_management";
+static const char messenger_required_scopes[] =
+	"pages_show_list,pages_manage_metadata,pages_messaging";
 
 #define PROFILE_FIELDS "username,name,profile_picture_url,followers_count,biography,media_count"
 #define DAY 86400
@@ -57,6 +66,16 @@ static const char fb_default_fields[] =
 int ig_connect_flavour_valid(const char *f)
 {
 	return f && (!strcmp(f, "instagram") || !strcmp(f, "facebook")) ? 0 : -1;
+}
+
+int ig_connect_channel_valid(const char *c)
+{
+	return c && (!strcmp(c, "instagram") || !strcmp(c, "messenger")) ? 0 : -1;
+}
+
+static int is_messenger(const struct ig_account *acc)
+{
+	return !strcmp(acc->channel, "messenger");
 }
 
 static int is_ig(const char *flavour)
@@ -158,26 +177,29 @@ static int app_credentials(struct ig_ctx *ctx, const char *flavour, const char *
 				secret, err);
 }
 
-static int step_done(struct ig_store *st, sqlite3_stmt *s, int rc, struct ig_err *err,
+/* After a loop over ig_stmt_next: 0, or the error (rc < 0) with what
+ * before the store's message.  The statement is reset either way. */
+static int step_done(struct ig_store *st, struct ig_stmt *s, int rc, struct ig_err *err,
 		     const char *what)
 {
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return ig_store_fail(st, rc, err, what);
+	(void)st;
+	ig_stmt_reset(s);
+	if (rc < 0)
+		return err ? ig_err_prefix(err, "%s", what) : IG_EX_SOFTWARE;
 	return 0;
 }
 
 static const char *agent_name(struct ig_ctx *ctx, int64_t id, char *buf, size_t n)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 
 	buf[0] = '\0';
 	if (!id || !(s = ig_store_prepare(ctx->store, "SELECT name FROM agents WHERE id = ?", NULL)))
 		return buf;
 	ig_store_bind(s, "i", id);
-	if (sqlite3_step(s) == SQLITE_ROW)
+	if (ig_stmt_next(ctx->store, s, NULL) > 0)
 		snprintf(buf, n, "%s", ig_col_text(s, 0));
-	sqlite3_reset(s);
+	ig_stmt_reset(s);
 	return buf;
 }
 
@@ -213,9 +235,9 @@ int ig_connect_tenant(struct ig_ctx *ctx, const char *slug, enum ig_access a, co
 /* Columns read into struct ig_account, in this order. */
 #define ACC_COLS "a.id, a.tenant_id, a.agent_id, a.location_id, t.slug, a.flavour," \
 	" a.external_id, a.page_id, a.username, a.status, a.token_expires_at," \
-	" a.token_issued_at, a.access_token IS NOT NULL"
+	" a.token_issued_at, a.access_token IS NOT NULL, a.channel"
 
-static void acc_from_row(sqlite3_stmt *s, struct ig_account *a)
+static void acc_from_row(struct ig_stmt *s, struct ig_account *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->id = ig_col_int(s, 0);
@@ -231,31 +253,41 @@ static void acc_from_row(sqlite3_stmt *s, struct ig_account *a)
 	a->token_expires_at = ig_col_int(s, 10);
 	a->token_issued_at = ig_col_int(s, 11);
 	a->has_token = (int)ig_col_int(s, 12);
+	snprintf(a->channel, sizeof(a->channel), "%s", ig_col_text(s, 13));
 }
 
 int ig_connect_find(struct ig_ctx *ctx, int64_t tenant_id, const char *ref, enum ig_access a,
 		    const char *action, struct ig_account *acc, struct ig_err *err)
 {
-	sqlite3_stmt *s;
-	int rc, n = 0;
+	struct ig_stmt *s;
+	int rc, n = 0, exact = 0;
 	int64_t scope = ctx->actor.tenant_id ? ctx->actor.tenant_id : tenant_id;
 	char other[64] = "";
 
 	if (!ref || !*ref || (ref[0] == '@' && !ref[1]))
 		return ig_err_set(err, IG_EX_USAGE, "name an account: its id or @username");
+	/* An exact account id wins over a Page id: a Page connected for
+	 * Messenger (external_id = the Page) and for Instagram (page_id = the
+	 * Page) is named by its id as the Messenger account. */
 	s = ig_store_prepare(ctx->store,
-		"SELECT " ACC_COLS " FROM accounts a JOIN tenants t ON t.id = a.tenant_id"
+		"SELECT " ACC_COLS ", a.external_id = ?2 FROM accounts a JOIN tenants t ON t.id = a.tenant_id"
 		" WHERE (?1 = 0 OR a.tenant_id = ?1)"
 		" AND (a.external_id = ?2 OR a.page_id = ?2 OR (?3 <> '' AND a.username = ?3 COLLATE NOCASE))"
-		" ORDER BY a.id", err);
+		" ORDER BY a.external_id = ?2 DESC, a.id", err);
 	if (!s)
 		return ecode(err);
 	ig_store_bind(s, "iss", scope, ref, ref[0] == '@' ? ref + 1 : "");
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (n++ == 0)
+	while ((rc = ig_stmt_next(ctx->store, s, err)) > 0) {
+		int is_exact = (int)ig_col_int(s, 14);
+
+		if (n++ == 0) {
 			acc_from_row(s, acc);
-		else
+			exact = is_exact;
+		} else if (!(exact && !is_exact)) {
 			snprintf(other, sizeof(other), "%s", ig_col_text(s, 4));
+		} else {
+			n--;  /* a Page-id match behind an exact one */
+		}
 	}
 	if ((rc = step_done(ctx->store, s, rc, err, "cannot look up account")))
 		return rc;
@@ -271,7 +303,7 @@ int ig_connect_find(struct ig_ctx *ctx, int64_t tenant_id, const char *ref, enum
 int ig_connect_all(struct ig_ctx *ctx, int64_t tenant_id, int include_disconnected,
 		   struct ig_account **accs, size_t *n, struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	size_t cap = 0;
 	int rc;
 	int64_t scope = ctx->actor.tenant_id ? ctx->actor.tenant_id : tenant_id;
@@ -285,14 +317,14 @@ int ig_connect_all(struct ig_ctx *ctx, int64_t tenant_id, int include_disconnect
 	if (!s)
 		return ecode(err);
 	ig_store_bind(s, "ii", scope, (int64_t)include_disconnected);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = ig_stmt_next(ctx->store, s, err)) > 0) {
 		if (*n == cap) {
 			struct ig_account *p;
 
 			cap = cap ? 2 * cap : 16;
 			p = realloc(*accs, cap * sizeof(**accs));
 			if (!p) {
-				sqlite3_reset(s);
+				ig_stmt_reset(s);
 				free(*accs);
 				*accs = NULL;
 				*n = 0;
@@ -316,7 +348,7 @@ static void aad_of(int64_t id, const char *col, char *buf, size_t n)
 static int account_token(struct ig_ctx *ctx, const struct ig_account *acc, char **tok,
 			 struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	char aad[64];
 	int rc;
 
@@ -327,12 +359,14 @@ static int account_token(struct ig_ctx *ctx, const struct ig_account *acc, char 
 	if (!s)
 		return ecode(err);
 	ig_store_bind(s, "i", acc->id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) == SQLITE_BLOB) {
+	rc = ig_stmt_next(ctx->store, s, err);
+	if (rc > 0 && ig_col_blob(s, 0, NULL)) {
+		size_t blen;
+		const void *blob = ig_col_blob(s, 0, &blen);
+
 		aad_of(acc->id, "access_token", aad, sizeof(aad));
-		rc = ig_open(&ctx->keys, aad, sqlite3_column_blob(s, 0),
-			     (size_t)sqlite3_column_bytes(s, 0), tok, NULL, err);
-		sqlite3_reset(s);
+		rc = ig_open(&ctx->keys, aad, blob, blen, tok, NULL, err);
+		ig_stmt_reset(s);
 		if (rc)
 			return ig_err_prefix(err, "token of account %s", acc->external_id);
 		return 0;
@@ -351,7 +385,7 @@ static int store_token(struct ig_ctx *ctx, int64_t id, const char *token, int64_
 {
 	unsigned char *blob;
 	size_t len;
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	char aad[64];
 	int rc;
 
@@ -375,7 +409,7 @@ static int store_token(struct ig_ctx *ctx, int64_t id, const char *token, int64_
 static int note_result(struct ig_ctx *ctx, const struct ig_account *acc, int code,
 		       const char *msg, struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int rc;
 
 	if ((rc = ig_store_begin(ctx->store, err)))
@@ -439,19 +473,20 @@ static json_t *scopes_array(const char *csv)
 	" FROM accounts a JOIN tenants t ON t.id = a.tenant_id" \
 	" LEFT JOIN agents ag ON ag.id = a.agent_id LEFT JOIN locations lo ON lo.id = a.location_id"
 
-static json_t *list_row(struct ig_ctx *ctx, sqlite3_stmt *s, int keys_ok)
+static json_t *list_row(struct ig_ctx *ctx, struct ig_stmt *s, int keys_ok)
 {
 	json_t *o = json_object();
 	json_t *tok = json_null();
 
-	if (sqlite3_column_type(s, 11) == SQLITE_BLOB) {
+	if (ig_col_blob(s, 11, NULL)) {
 		char aad[64], *t = NULL;
+		size_t blen;
+		const void *blob = ig_col_blob(s, 11, &blen);
 
 		aad_of(ig_col_int(s, 0), "access_token", aad, sizeof(aad));
 		if (!keys_ok)
 			tok = json_string("(sealed)");
-		else if (ig_open(&ctx->keys, aad, sqlite3_column_blob(s, 11),
-				 (size_t)sqlite3_column_bytes(s, 11), &t, NULL, NULL))
+		else if (ig_open(&ctx->keys, aad, blob, blen, &t, NULL, NULL))
 			tok = json_string("(unreadable)");
 		else
 			tok = masked(t);
@@ -465,7 +500,7 @@ static json_t *list_row(struct ig_ctx *ctx, sqlite3_stmt *s, int keys_ok)
 	json_object_set_new(o, "channel", json_string(ig_col_text(s, 6)));
 	json_object_set_new(o, "page_id", str_or_null(ig_col_text(s, 7)));
 	json_object_set_new(o, "status", json_string(ig_col_text(s, 8)));
-	json_object_set_new(o, "agent", json_string(sqlite3_column_type(s, 9) == SQLITE_NULL
+	json_object_set_new(o, "agent", json_string(ig_col_null(s, 9)
 						     ? "(default)" : ig_col_text(s, 9)));
 	json_object_set_new(o, "location", str_or_null(ig_col_text(s, 10)));
 	json_object_set_new(o, "token", tok);
@@ -477,7 +512,7 @@ static json_t *list_row(struct ig_ctx *ctx, sqlite3_stmt *s, int keys_ok)
 	json_object_set_new(o, "error_count", json_integer(ig_col_int(s, 16)));
 	json_object_set_new(o, "message_count", json_integer(ig_col_int(s, 17)));
 	json_object_set_new(o, "user_count", json_integer(ig_col_int(s, 18)));
-	json_object_set_new(o, "followers_count", sqlite3_column_type(s, 19) == SQLITE_NULL
+	json_object_set_new(o, "followers_count", ig_col_null(s, 19)
 			    ? json_null() : json_integer(ig_col_int(s, 19)));
 	json_object_set_new(o, "created_at", iso_or_null(ig_col_int(s, 20)));
 	json_object_set_new(o, "updated_at", iso_or_null(ig_col_int(s, 21)));
@@ -487,15 +522,15 @@ static json_t *list_row(struct ig_ctx *ctx, sqlite3_stmt *s, int keys_ok)
 
 static json_t *account_record(struct ig_ctx *ctx, int64_t id)
 {
-	sqlite3_stmt *s = ig_store_prepare(ctx->store, LIST_SQL " WHERE a.id = ?", NULL);
+	struct ig_stmt *s = ig_store_prepare(ctx->store, LIST_SQL " WHERE a.id = ?", NULL);
 	json_t *o = NULL;
 
 	if (!s)
 		return NULL;
 	ig_store_bind(s, "i", id);
-	if (sqlite3_step(s) == SQLITE_ROW)
+	if (ig_stmt_next(ctx->store, s, NULL) > 0)
 		o = list_row(ctx, s, ctx->keys.n > 0);
-	sqlite3_reset(s);
+	ig_stmt_reset(s);
 	return o;
 }
 
@@ -504,7 +539,7 @@ int ig_connect_list(struct ig_ctx *ctx, int64_t tenant_id, ig_connect_row_fn *fn
 {
 	int64_t scope = ctx->actor.tenant_id ? ctx->actor.tenant_id : tenant_id;
 	int keys_ok = ig_ctx_keys(ctx, NULL) == 0;
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int rc;
 
 	s = ig_store_prepare(ctx->store,
@@ -512,13 +547,13 @@ int ig_connect_list(struct ig_ctx *ctx, int64_t tenant_id, ig_connect_row_fn *fn
 	if (!s)
 		return ecode(err);
 	ig_store_bind(s, "i", scope);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = ig_stmt_next(ctx->store, s, err)) > 0) {
 		json_t *o = list_row(ctx, s, keys_ok);
 		int frc = o ? fn(arg, o) : oom(err);
 
 		json_decref(o);
 		if (frc) {
-			sqlite3_reset(s);
+			ig_stmt_reset(s);
 			return frc;
 		}
 	}
@@ -580,7 +615,7 @@ char *ig_form_value(const char *form, const char *key)
 
 /* mac = base64url(HMAC(HMAC(master, "oauth-state"), nonce|tenant|agent|flavour)). */
 static char *state_mac(const unsigned char *master, const char *nonce, int64_t tenant,
-		       int64_t agent, const char *flavour)
+		       int64_t agent, const char *flavour, const char *channel)
 {
 	unsigned char sub[32], mac[32];
 	char msg[256];
@@ -588,8 +623,11 @@ static char *state_mac(const unsigned char *master, const char *nonce, int64_t t
 	int n;
 
 	ig_hmac_sha256(master, IG_KEY_LEN, "oauth-state", 11, sub);
-	n = snprintf(msg, sizeof(msg), "%s|%lld|%lld|%s", nonce, (long long)tenant,
-		     (long long)agent, flavour);
+	/* the channel is bound only when it is not the default, so states
+	 * issued before channels existed still verify */
+	n = snprintf(msg, sizeof(msg), "%s|%lld|%lld|%s%s%s", nonce, (long long)tenant,
+		     (long long)agent, flavour, strcmp(channel, "instagram") ? "|" : "",
+		     strcmp(channel, "instagram") ? channel : "");
 	ig_hmac_sha256(sub, sizeof(sub), msg, (size_t)n, mac);
 	out = ig_b64url_encode(mac, sizeof(mac));
 	memset(sub, 0, sizeof(sub));
@@ -621,16 +659,55 @@ static char *query_string(const char *const *kv)
 int ig_connect_url(struct ig_ctx *ctx, int64_t tenant_id, const char *agent, const char *flavour,
 		   const char *scopes, int64_t ttl, json_t **out, struct ig_err *err)
 {
+	return ig_connect_url_channel(ctx, tenant_id, agent, flavour, "instagram", scopes, ttl, out,
+				      err);
+}
+
+/* Messenger needs Facebook Login: 64 otherwise. */
+static int channel_check(const char *flavour, const char *channel, struct ig_err *err)
+{
+	if (ig_connect_channel_valid(channel))
+		return ig_err_set(err, IG_EX_USAGE, "channel must be instagram or messenger, not '%s'",
+				  channel ? channel : "");
+	if (!strcmp(channel, "messenger") && is_ig(flavour))
+		return ig_err_set(err, IG_EX_USAGE,
+			"the messenger channel needs Facebook Login (--flavour facebook): Messenger"
+			" belongs to a Facebook Page");
+	return 0;
+}
+
+/* The Instagram dialog lives on www.instagram.com only (reference §7.1):
+ * the old host answers "Sorry, this page isn't available". */
+static int dialog_host_check(const struct ig_config *cfg, struct ig_err *err)
+{
+	const char *base = ig_config_get(cfg, "www_instagram_url");
+
+	if (base && strstr(base, "api.instagram.com"))
+		return ig_err_set(err, IG_EX_CONFIG,
+			"www_instagram_url is '%s': Meta serves the Instagram Login dialog on"
+			" https://www.instagram.com only (api.instagram.com is for the code exchange)",
+			base);
+	return 0;
+}
+
+int ig_connect_url_channel(struct ig_ctx *ctx, int64_t tenant_id, const char *agent,
+			   const char *flavour, const char *channel, const char *scopes, int64_t ttl,
+			   json_t **out, struct ig_err *err)
+{
 	struct ig_graph cfg_only = { .cfg = &ctx->cfg };
 	const char *redirect = ig_config_get(&ctx->cfg, "redirect_uri");
 	const char *app = ig_config_get(&ctx->cfg, is_ig(flavour) ? "ig_app_id" : "app_id");
 	int64_t agent_row = 0, now = ig_time_now();
 	char *nonce = NULL, *mac = NULL, *state = NULL, *base = NULL, *q = NULL, *url = NULL;
 	char slug[64], aname[128];
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int rc;
 
 	*out = NULL;
+	if ((rc = channel_check(flavour, channel, err)))
+		return rc;
+	if (is_ig(flavour) && (rc = dialog_host_check(&ctx->cfg, err)))
+		return rc;
 	if (!app || !*app)
 		return ig_err_set(err, IG_EX_CONFIG, "no %s configured (IGKIT_%s)",
 				  is_ig(flavour) ? "ig_app_id" : "app_id",
@@ -643,7 +720,7 @@ int ig_connect_url(struct ig_ctx *ctx, int64_t tenant_id, const char *agent, con
 	if (agent && (rc = ig_ctx_agent(ctx, tenant_id, agent, &agent_row, err)))
 		return rc;
 	if (!(nonce = ig_random_id(16)) || !(mac = state_mac(ctx->keys.keys[0].key, nonce, tenant_id,
-							       agent_row, flavour))
+							       agent_row, flavour, channel))
 	    || asprintf(&state, "%s.%s", nonce, mac) < 0) {
 		state = NULL;
 		rc = oom(err);
@@ -652,6 +729,7 @@ int ig_connect_url(struct ig_ctx *ctx, int64_t tenant_id, const char *agent, con
 	{
 		const char *kv[] = { "client_id", app, "redirect_uri", redirect, "response_type", "code",
 				     "scope", scopes ? scopes : is_ig(flavour) ? ig_default_scopes
+						: !strcmp(channel, "messenger") ? messenger_default_scopes
 						: fb_default_scopes,
 				     "state", state, NULL };
 
@@ -674,18 +752,18 @@ int ig_connect_url(struct ig_ctx *ctx, int64_t tenant_id, const char *agent, con
 		goto fail;
 	s = ig_store_prepare(ctx->store,
 		"INSERT INTO oauth_states(nonce, tenant_id, agent_id, flavour, redirect_uri,"
-		" created_at, expires_at) VALUES (?,?,?,?,?,?,?)", err);
-	if (!s || ig_store_bind(s, "siIssii", nonce, tenant_id, agent_row, flavour, redirect, now,
-				now + ttl)
+		" created_at, expires_at, channel) VALUES (?,?,?,?,?,?,?,?)", err);
+	if (!s || ig_store_bind(s, "siIssiis", nonce, tenant_id, agent_row, flavour, redirect, now,
+				now + ttl, channel)
 	    || (rc = ig_store_run(ctx->store, s, err)))
 		goto fail;
 	if ((rc = ig_store_commit(ctx->store, err)))
 		goto out;
-	*out = json_pack("{s:s,s:s,s:o,s:s,s:o,s:s}", "url", url, "state", state,
+	*out = json_pack("{s:s,s:s,s:o,s:s,s:o,s:s,s:s}", "url", url, "state", state,
 			 "expires_at", iso_or_null(now + ttl), "tenant",
 			 ig_ctx_tenant_slug(ctx, tenant_id, slug), "agent",
 			 agent_row ? json_string(agent_name(ctx, agent_row, aname, sizeof(aname))) : json_null(),
-			 "flavour", flavour);
+			 "flavour", flavour, "channel", channel);
 	if (!*out)
 		rc = oom(err);
 	goto out;
@@ -707,16 +785,17 @@ struct oauth_state {
 	char nonce[64];
 	int64_t tenant_id, agent_id;
 	char flavour[16];
+	char channel[16];
 	char redirect_uri[2048];
 };
 
-/* Check the state and mark it used (see connect.h for the exit codes). */
-static int state_consume(struct ig_ctx *ctx, const char *state, struct oauth_state *st,
-			 struct ig_err *err)
+/* Check the state without spending it (see connect.h for the exit codes). */
+static int state_check(struct ig_ctx *ctx, const char *state, struct oauth_state *st,
+		       struct ig_err *err)
 {
 	const char *dot = strchr(state, '.');
 	int64_t expires = 0, used = 0, now = ig_time_now();
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	char when[32];
 	int rc, found = 0, i, good = 0;
 
@@ -725,13 +804,13 @@ static int state_consume(struct ig_ctx *ctx, const char *state, struct oauth_sta
 		return ig_err_set(err, IG_EX_DATAERR, "malformed OAuth state '%.40s'", state);
 	memcpy(st->nonce, state, (size_t)(dot - state));
 	s = ig_store_prepare(ctx->store,
-		"SELECT tenant_id, agent_id, flavour, redirect_uri, expires_at, used_at"
+		"SELECT tenant_id, agent_id, flavour, redirect_uri, expires_at, used_at, channel"
 		" FROM oauth_states WHERE nonce = ?", err);
 	if (!s)
 		return ecode(err);
 	ig_store_bind(s, "s", st->nonce);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	rc = ig_stmt_next(ctx->store, s, err);
+	if (rc > 0) {
 		found = 1;
 		st->tenant_id = ig_col_int(s, 0);
 		st->agent_id = ig_col_int(s, 1);
@@ -739,6 +818,7 @@ static int state_consume(struct ig_ctx *ctx, const char *state, struct oauth_sta
 		snprintf(st->redirect_uri, sizeof(st->redirect_uri), "%s", ig_col_text(s, 3));
 		expires = ig_col_int(s, 4);
 		used = ig_col_int(s, 5);
+		snprintf(st->channel, sizeof(st->channel), "%s", ig_col_text(s, 6));
 	}
 	if ((rc = step_done(ctx->store, s, rc, err, "cannot read OAuth state")))
 		return rc;
@@ -748,7 +828,7 @@ static int state_consume(struct ig_ctx *ctx, const char *state, struct oauth_sta
 	/* Any key of the ring: a rotation may happen between url and callback. */
 	for (i = 0; i < ctx->keys.n && !good; i++) {
 		char *mac = state_mac(ctx->keys.keys[i].key, st->nonce, st->tenant_id,
-				      st->agent_id, st->flavour);
+				      st->agent_id, st->flavour, st->channel);
 
 		good = mac && strlen(mac) == strlen(dot + 1)
 			&& ig_ct_equal(mac, dot + 1, strlen(mac));
@@ -766,9 +846,17 @@ static int state_consume(struct ig_ctx *ctx, const char *state, struct oauth_sta
 		return ig_err_set(err, IG_EX_DATAERR,
 			"OAuth state expired at %s; start again with 'ig-connect url'",
 			ig_time_iso(expires, when));
-	if ((rc = ig_authz_require(ctx, st->tenant_id, IG_MOD_ACCOUNTS, IG_WRITE,
-				   "account.connect", err)))
-		return rc;
+	return ig_authz_require(ctx, st->tenant_id, IG_MOD_ACCOUNTS, IG_WRITE, "account.connect",
+				err);
+}
+
+/* Spend a checked state: single use, even under concurrent callbacks. */
+static int state_mark_used(struct ig_ctx *ctx, const struct oauth_state *st, struct ig_err *err)
+{
+	struct ig_stmt *s;
+	int64_t now = ig_time_now();
+	int rc;
+
 	if ((rc = ig_store_begin(ctx->store, err)))
 		return rc;
 	s = ig_store_prepare(ctx->store,
@@ -801,7 +889,61 @@ struct cands {
 	struct cand *v;
 	size_t n, cap;
 	json_t *skipped;     /* array of {skipped, page_id, reason} */
+	const char *channel; /* "instagram" (NULL) or "messenger" */
 };
+
+static struct cand *cands_add(struct cands *c);
+
+static int cands_messenger(const struct cands *cs)
+{
+	return cs->channel && !strcmp(cs->channel, "messenger");
+}
+
+/* 1 when the tasks array (from the /accounts edge) holds task. */
+static int has_task(const json_t *tasks, const char *task)
+{
+	const json_t *t;
+	size_t i;
+
+	json_array_foreach(tasks, i, t)
+		if (json_is_string(t) && !strcmp(json_string_value(t), task))
+			return 1;
+	return 0;
+}
+
+/* A Page as a Messenger account (channel 'messenger', external_id = the
+ * Page id).  tasks come from the /me/accounts edge; a Page token brings
+ * none (the Page node has no tasks field, reference §7.2). */
+static int messenger_candidate(const json_t *page, const char *pid, int64_t expires,
+			       const char *scopes, const char *fb_user, struct cands *cs,
+			       struct ig_err *err)
+{
+	const json_t *tasks = json_object_get(page, "tasks");
+	const char *ptoken = ig_json_str(page, "access_token");
+	const char *pname = ig_json_str(page, "name");
+	struct cand *c;
+
+	if (json_is_array(tasks) && !has_task(tasks, "MESSAGING") && !has_task(tasks, "MANAGE")) {
+		json_array_append_new(cs->skipped, json_pack("{s:b,s:s,s:s?,s:s}", "skipped", 1,
+			"page_id", pid, "page_name", pname,
+			"reason", "the user lacks the MESSAGING task on this Page"));
+		return 0;
+	}
+	if (!ptoken) {
+		json_array_append_new(cs->skipped, json_pack("{s:b,s:s,s:s}", "skipped", 1,
+			"page_id", pid, "reason", "Meta returned no Page token (the user lacks a task on this Page)"));
+		return 0;
+	}
+	if (!(c = cands_add(cs)))
+		return oom(err);
+	c->info = json_pack("{s:s,s:s,s:s?,s:{s:s?,s:O?}}", "external_id", pid, "page_id", pid,
+			    "name", pname, "details", "page_name", pname, "tasks", tasks);
+	c->token = strdup(ptoken);
+	c->expires_at = expires;
+	c->scopes = strdup(scopes ? scopes : "");
+	snprintf(c->login_user, sizeof(c->login_user), "%s", fb_user ? fb_user : "");
+	return c->info && c->token && c->scopes ? 0 : oom(err);
+}
 
 static void cands_release(struct cands *c)
 {
@@ -974,6 +1116,8 @@ static int fb_page_candidate(struct ig_graph *g, const json_t *page, int64_t exp
 
 	if (!ig_json_id(page, "id", pid))
 		return bad_reply(err, "GET /me/accounts (a Page without id)");
+	if (cands_messenger(cs))
+		return messenger_candidate(page, pid, expires, scopes, fb_user, cs, err);
 	if (!json_is_object(iga) || !ig_json_id(iga, "id", igid)) {
 		json_array_append_new(cs->skipped, json_pack("{s:b,s:s,s:s?,s:s}", "skipped", 1,
 			"page_id", pid, "page_name", pname,
@@ -1231,23 +1375,24 @@ static int store_cands(struct ig_ctx *ctx, int64_t tenant_id, int64_t agent, con
 		return rc;
 	for (i = 0; i < cs->n; i++) {
 		struct cand *c = &cs->v[i];
+		const char *channel = cands_messenger(cs) ? "messenger" : "instagram";
 		const char *ext = ig_json_str(c->info, "external_id");
 		const char *user = ig_json_str(c->info, "username");
 		char *details = json_dumps(json_object_get(c->info, "details"), JSON_COMPACT | JSON_SORT_KEYS);
 		int64_t id = 0, owner = 0;
-		sqlite3_stmt *s;
+		int fc = json_is_integer(json_object_get(c->info, "followers_count"));
+		struct ig_stmt *s;
 		json_t *rec, *detail;
 
 		s = ig_store_prepare(ctx->store,
-			"SELECT id, tenant_id FROM accounts WHERE channel = 'instagram' AND external_id = ?",
-			err);
+			"SELECT id, tenant_id FROM accounts WHERE channel = ? AND external_id = ?", err);
 		if (!s) {
 			free(details);
 			goto fail;
 		}
-		ig_store_bind(s, "s", ext);
-		rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW) {
+		ig_store_bind(s, "ss", channel, ext);
+		rc = ig_stmt_next(ctx->store, s, err);
+		if (rc > 0) {
 			id = ig_col_int(s, 0);
 			owner = ig_col_int(s, 1);
 		}
@@ -1258,10 +1403,17 @@ static int store_cands(struct ig_ctx *ctx, int64_t tenant_id, int64_t agent, con
 		if (id && owner != tenant_id) {
 			char msg[512];
 
-			snprintf(msg, sizeof(msg),
-				 "account %s%s%s%s is already connected to tenant '%s'; a super admin can move it with 'ig-connect move'",
-				 ext, user ? " (@" : "", user ? user : "", user ? ")" : "",
-				 ig_ctx_tenant_slug(ctx, owner, slug));
+			/* Only an actor that spans tenants may learn which one: a
+			 * tenant's key hears "another tenant" (tenant isolation). */
+			if (ctx->actor.tenant_id == 0)
+				snprintf(msg, sizeof(msg),
+					 "account %s%s%s%s is already connected to tenant '%s'; a super admin can move it with 'ig-connect move'",
+					 ext, user ? " (@" : "", user ? user : "", user ? ")" : "",
+					 ig_ctx_tenant_slug(ctx, owner, slug));
+			else
+				snprintf(msg, sizeof(msg),
+					 "account %s%s%s%s is already connected to another tenant; a super admin can move it with 'ig-connect move'",
+					 ext, user ? " (@" : "", user ? user : "", user ? ")" : "");
 			json_array_append_new(out, json_pack("{s:b,s:s,s:s?,s:s}", "skipped", 1,
 				"account", ext, "username", user, "reason", msg));
 			ig_err_set(err, IG_EX_DATAERR, "%s", msg);
@@ -1275,28 +1427,35 @@ static int store_cands(struct ig_ctx *ctx, int64_t tenant_id, int64_t agent, con
 				" name = ?, profile_picture_url = ?, followers_count = ?, biography = ?,"
 				" status = 'active', scopes = ?, details = ?, login_user_id = ?,"
 				" last_error = NULL, last_synced_at = ?, updated_at = ? WHERE id = ?", err);
-			if (s)
+			/* followers_count: NULL when Meta did not say ('n' takes no argument) */
+			if (s && fc)
 				ig_store_bind(s, "Isssssissssiii", agent, flavour,
 					ig_json_str(c->info, "page_id"), user, ig_json_str(c->info, "name"),
 					ig_json_str(c->info, "profile_picture_url"),
 					(int64_t)ig_json_int(c->info, "followers_count", 0), ig_json_str(c->info, "biography"),
 					c->scopes, details ? details : "{}", c->login_user, now, now, id);
-			if (s && !json_is_integer(json_object_get(c->info, "followers_count")))
-				sqlite3_bind_null(s, 7);
+			else if (s)
+				ig_store_bind(s, "Isssssnssssiii", agent, flavour,
+					ig_json_str(c->info, "page_id"), user, ig_json_str(c->info, "name"),
+					ig_json_str(c->info, "profile_picture_url"), ig_json_str(c->info, "biography"),
+					c->scopes, details ? details : "{}", c->login_user, now, now, id);
 		} else {
 			s = ig_store_prepare(ctx->store,
 				"INSERT INTO accounts(tenant_id, agent_id, channel, flavour, external_id,"
 				" page_id, username, name, profile_picture_url, followers_count, biography,"
 				" status, scopes, details, login_user_id, created_at, updated_at, last_synced_at)"
-				" VALUES (?,?,'instagram',?,?,?,?,?,?,?,?,'active',?,?,?,?,?,?)", err);
-			if (s)
-				ig_store_bind(s, "iIssssssissssiii", tenant_id, agent, flavour, ext,
+				" VALUES (?,?,?,?,?,?,?,?,?,?,?,'active',?,?,?,?,?,?)", err);
+			if (s && fc)
+				ig_store_bind(s, "iIsssssssissssiii", tenant_id, agent, channel, flavour, ext,
 					ig_json_str(c->info, "page_id"), user, ig_json_str(c->info, "name"),
 					ig_json_str(c->info, "profile_picture_url"),
 					(int64_t)ig_json_int(c->info, "followers_count", 0), ig_json_str(c->info, "biography"),
 					c->scopes, details ? details : "{}", c->login_user, now, now, now);
-			if (s && !json_is_integer(json_object_get(c->info, "followers_count")))
-				sqlite3_bind_null(s, 9);
+			else if (s)
+				ig_store_bind(s, "iIsssssssnssssiii", tenant_id, agent, channel, flavour, ext,
+					ig_json_str(c->info, "page_id"), user, ig_json_str(c->info, "name"),
+					ig_json_str(c->info, "profile_picture_url"), ig_json_str(c->info, "biography"),
+					c->scopes, details ? details : "{}", c->login_user, now, now, now);
 		}
 		free(details);
 		if (!s || (rc = ig_store_run(ctx->store, s, err)))
@@ -1341,6 +1500,17 @@ static int finish_connect(struct ig_ctx *ctx, int64_t tenant_id, int64_t agent, 
 	*out = json_array();
 	if (!*out)
 		return oom(err);
+	if (cs->n == 0 && cands_messenger(cs)) {
+		size_t pages = json_array_size(cs->skipped);
+
+		json_array_extend(*out, cs->skipped);
+		if (pages)
+			return ig_err_set(err, IG_EX_DATAERR,
+				"no Page connected for Messenger: none of the %zu Page%s is usable",
+				pages, pages == 1 ? "" : "s");
+		return ig_err_set(err, IG_EX_DATAERR,
+			"no Page connected for Messenger: the user manages no Facebook Page");
+	}
 	if (cs->n == 0) {
 		size_t pages = json_array_size(cs->skipped);
 
@@ -1430,6 +1600,20 @@ static int parse_redirect(const char *input, struct redirect *r, struct ig_err *
 	return 0;
 }
 
+/* What the code exchange will need, read now (the secret is dropped). */
+static int callback_config_check(struct ig_ctx *ctx, const char *flavour, struct ig_err *err)
+{
+	const char *app;
+	char *secret = NULL;
+	int rc = app_credentials(ctx, flavour, &app, &secret, err);
+
+	ig_wipe_free(secret);
+	if (rc)
+		return ig_err_prefix(err, "configuration (the OAuth state is kept: fix it, then run"
+				     " the callback again)");
+	return 0;
+}
+
 int ig_connect_callback(struct ig_ctx *ctx, struct ig_graph *g, const char *input, json_t **out,
 			struct ig_err *err)
 {
@@ -1445,9 +1629,15 @@ int ig_connect_callback(struct ig_ctx *ctx, struct ig_graph *g, const char *inpu
 		rc = ig_err_set(err, IG_EX_DATAERR, "the redirect carries no state");
 		goto out;
 	}
-	/* Keys first: without them nothing can be stored, so do not spend the
-	 * state or the code. */
-	if ((rc = ig_ctx_keys(ctx, err)) || (rc = state_consume(ctx, r.state, &st, err)))
+	/* Keys, the state and the local configuration first: a local mistake
+	 * (a missing key, an app secret file readable by others) must not spend
+	 * the single-use state or the code, so the owner need not consent
+	 * again once it is fixed. */
+	if ((rc = ig_ctx_keys(ctx, err)) || (rc = state_check(ctx, r.state, &st, err)))
+		goto out;
+	if (!r.error && (rc = callback_config_check(ctx, st.flavour, err)))
+		goto out;
+	if ((rc = state_mark_used(ctx, &st, err)))
 		goto out;
 	if (r.error) {
 		rc = ig_err_set(err, IG_EX_UNAVAILABLE, "authorisation refused: %s (%s%s%s)",
@@ -1463,6 +1653,7 @@ int ig_connect_callback(struct ig_ctx *ctx, struct ig_graph *g, const char *inpu
 		rc = oom(err);
 		goto out;
 	}
+	cs.channel = st.channel[0] ? st.channel : "instagram";
 	rc = is_ig(st.flavour) ? ig_exchange(ctx, g, r.code, st.redirect_uri, &cs, err)
 			       : fb_exchange(ctx, g, r.code, st.redirect_uri, &cs, err);
 	if (!rc)
@@ -1476,6 +1667,14 @@ out:
 int ig_connect_add(struct ig_ctx *ctx, struct ig_graph *g, int64_t tenant_id, const char *agent,
 		   const char *flavour, const char *token, json_t **out, struct ig_err *err)
 {
+	return ig_connect_add_channel(ctx, g, tenant_id, agent, flavour, "instagram", token, out,
+				      err);
+}
+
+int ig_connect_add_channel(struct ig_ctx *ctx, struct ig_graph *g, int64_t tenant_id,
+			   const char *agent, const char *flavour, const char *channel,
+			   const char *token, json_t **out, struct ig_err *err)
+{
 	struct cands cs = { 0 };
 	int64_t agent_row = 0;
 	json_t *dbg = NULL;
@@ -1483,6 +1682,9 @@ int ig_connect_add(struct ig_ctx *ctx, struct ig_graph *g, int64_t tenant_id, co
 	int rc;
 
 	*out = NULL;
+	if ((rc = channel_check(flavour, channel, err)))
+		return rc;
+	cs.channel = channel;
 	if (!token || !*token)
 		return ig_err_set(err, IG_EX_DATAERR, "no token on stdin");
 	if ((rc = ig_ctx_keys(ctx, err)))
@@ -1504,8 +1706,10 @@ int ig_connect_add(struct ig_ctx *ctx, struct ig_graph *g, int64_t tenant_id, co
 		goto done;
 	}
 	if (ig_json_str(dbg, "type") && !strcasecmp(ig_json_str(dbg, "type"), "PAGE")) {
+		/* tasks is a field of the /me/accounts edge, not of the Page
+		 * node: Meta answers (#100) for it here (reference §7.2). */
 		static const char *const q[] = {
-			"fields", "id,name,tasks,instagram_business_account", NULL };
+			"fields", "id,name,instagram_business_account", NULL };
 		json_t *page = NULL;
 		char *scopes = perms_csv(json_object_get(dbg, "scopes"));
 		char uid[32] = "";
@@ -1540,7 +1744,7 @@ int ig_connect_assign(struct ig_ctx *ctx, const struct ig_account *acc, const ch
 		      int to_default, const char *location, json_t **out, struct ig_err *err)
 {
 	int64_t ag = acc->agent_id, lo = acc->location_id;
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	json_t *detail;
 	int rc;
 
@@ -1604,11 +1808,16 @@ static int fetch_profile(struct ig_graph *g, const struct ig_account *acc, const
 {
 	static const char *const igq[] = { "fields", "user_id," PROFILE_FIELDS, NULL };
 	static const char *const fbq[] = { "fields", "id," PROFILE_FIELDS, NULL };
+	static const char *const pageq[] = { "fields", "id,name", NULL };
 	char path[80], idbuf[32];
 	const char *got;
 	int rc;
 
-	if (is_ig(acc->flavour)) {
+	if (is_messenger(acc)) {
+		/* a Messenger account is its Page: the Page node, no Instagram fields */
+		snprintf(path, sizeof(path), "/%s", acc->page_id[0] ? acc->page_id : acc->external_id);
+		rc = gcall(g, IG_HOST_GRAPH_FB, "GET", 1, path, pageq, NULL, token, 1, me, NULL, err);
+	} else if (is_ig(acc->flavour)) {
 		rc = gcall(g, IG_HOST_GRAPH_IG, "GET", 1, "/me", igq, NULL, token, 1, me, NULL, err);
 	} else {
 		snprintf(path, sizeof(path), "/%s", acc->external_id);
@@ -1658,7 +1867,7 @@ int ig_connect_test(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_acco
 	if ((rc = ig_store_begin(ctx->store, err)))
 		goto out;
 	{
-		sqlite3_stmt *s = ig_store_prepare(ctx->store,
+		struct ig_stmt *s = ig_store_prepare(ctx->store,
 			"UPDATE accounts SET username = coalesce(?1, username), name = coalesce(?2, name),"
 			" profile_picture_url = coalesce(?3, profile_picture_url),"
 			" followers_count = coalesce(?4, followers_count), biography = coalesce(?5, biography),"
@@ -1671,13 +1880,14 @@ int ig_connect_test(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_acco
 			rc = ecode(err);
 			goto out;
 		}
-		ig_store_bind(s, "sss", ig_json_str(me, "username"), ig_json_str(me, "name"),
-			      ig_json_str(me, "profile_picture_url"));
 		if (json_is_integer(fc))
-			sqlite3_bind_int64(s, 4, json_integer_value(fc));
-		sqlite3_bind_text(s, 5, ig_json_str(me, "biography"), -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(s, 6, ig_time_now());
-		sqlite3_bind_int64(s, 7, acc->id);
+			ig_store_bind(s, "sssisii", ig_json_str(me, "username"), ig_json_str(me, "name"),
+				      ig_json_str(me, "profile_picture_url"), (int64_t)json_integer_value(fc),
+				      ig_json_str(me, "biography"), ig_time_now(), acc->id);
+		else
+			ig_store_bind(s, "sssnsii", ig_json_str(me, "username"), ig_json_str(me, "name"),
+				      ig_json_str(me, "profile_picture_url"), ig_json_str(me, "biography"),
+				      ig_time_now(), acc->id);
 		if ((rc = ig_store_run(ctx->store, s, err)) || (rc = ig_store_commit(ctx->store, err))) {
 			ig_store_rollback(ctx->store);
 			goto out;
@@ -1741,6 +1951,22 @@ int ig_connect_refresh(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_a
 		set_error(*out, rc, err->msg);
 		return rc;
 	}
+	/* A token Meta already refused is not "not due": a person must log in
+	 * again, and cron must hear of it (77). */
+	if (!strcmp(acc->status, "needs_reauth")) {
+		struct ig_stmt *s = ig_store_query(ctx->store, NULL,
+			"SELECT last_error FROM accounts WHERE id = ?", "i", acc->id);
+		const char *why = s && ig_stmt_next(ctx->store, s, NULL) > 0 ? ig_col_textn(s, 0) : NULL;
+
+		rc = ig_err_set(err, IG_EX_NOPERM,
+			"needs re-login%s%.300s%s: connect it again with 'ig-connect url --tenant %s'",
+			why ? " (" : "", why ? why : "", why ? ")" : "", acc->tenant);
+		ig_stmt_reset(s);
+		json_object_set_new(*out, "result", json_string("needs_reauth"));
+		json_object_set_new(*out, "status", json_string("needs_reauth"));
+		set_error(*out, rc, err->msg);
+		return rc;
+	}
 	if ((rc = account_token(ctx, acc, &token, err))) {
 		set_error(*out, rc, err->msg);
 		json_object_set_new(*out, "result", json_string("failed"));
@@ -1796,7 +2022,7 @@ int ig_connect_refresh(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_a
 	{
 		long long in = ig_json_int(body, "expires_in", 0);
 		int64_t exp = in > 0 ? now + in : 0;
-		sqlite3_stmt *s;
+		struct ig_stmt *s;
 
 		if ((rc = ig_store_begin(ctx->store, err)))
 			goto done;
@@ -1837,7 +2063,7 @@ int ig_connect_subscribe(struct ig_ctx *ctx, struct ig_graph *g, const struct ig
 {
 	char *token = NULL, path[96];
 	json_t *body = NULL, *detail;
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int rc;
 
 	*out = result(acc);
@@ -1949,44 +2175,59 @@ static json_t *subscribed_fields(const json_t *body, const char *app_id)
 	return out;
 }
 
-int ig_connect_doctor(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_account *acc,
-		      json_t **out, struct ig_err *err)
-{
-	json_t *problems = json_array(), *have_scopes = NULL, *body = NULL, *fields = NULL, *miss;
-	int64_t now = ig_time_now(), expires = acc->token_expires_at;
-	int reauth = 0, fix = 0, temp = 0, rc;
-	char *token = NULL, path[96], when[32], buf[1400];
-	const char *app_id = ig_config_get(&ctx->cfg, is_ig(acc->flavour) ? "ig_app_id" : "app_id");
-	struct ig_err e = { 0 };
+/* One doctor run: the record, its problems, what the checks learnt. */
+struct doctor {
+	json_t *out, *problems;
+	json_t *have_scopes;       /* granted scopes, or NULL when unknown */
+	int64_t expires;
+	int reauth, fix, temp;     /* the kinds of problem found */
+	char reason[3][1400];      /* the first problem of each kind */
+};
 
-	*out = result(acc);
-	json_object_set_new(*out, "problems", problems);
-#define PROBLEM(kind, ...) do { snprintf(buf, sizeof(buf), __VA_ARGS__); \
-		json_array_append_new(problems, json_string(buf)); kind = 1; } while (0)
-	if (!strcmp(acc->status, "disconnected")) {
-		PROBLEM(reauth, "disconnected: connect it again with 'ig-connect url'");
-		goto end;
-	}
-	if ((rc = account_token(ctx, acc, &token, &e))) {
-		PROBLEM(reauth, "token: %s", e.msg);
-		goto end;
-	}
-	/* 1. The token. */
+enum { D_REAUTH, D_FIX, D_TEMP };
+
+static void problem(struct doctor *d, int kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void problem(struct doctor *d, int kind, const char *fmt, ...)
+{
+	char buf[1400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	json_array_append_new(d->problems, json_string(buf));
+	if (!d->reason[kind][0])
+		snprintf(d->reason[kind], sizeof(d->reason[kind]), "%s", buf);
+	if (kind == D_REAUTH)
+		d->reauth = 1;
+	else if (kind == D_FIX)
+		d->fix = 1;
+	else
+		d->temp = 1;
+}
+
+/* 1. The token works (and, for Facebook Login, what debug_token says of it). */
+static int doctor_token(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_account *acc,
+			const char *token, struct doctor *d)
+{
+	struct ig_err e = { 0 };
+	int64_t now = ig_time_now();
+	char when[32];
+	int rc;
+
 	if (is_ig(acc->flavour)) {
 		json_t *me = NULL;
 
 		rc = fetch_profile(g, acc, token, &me, &e);
 		json_decref(me);
 		if (!rc) {
-			sqlite3_stmt *s = ig_store_prepare(ctx->store,
-				"SELECT scopes FROM accounts WHERE id = ?", NULL);
+			struct ig_stmt *s = ig_store_query(ctx->store, NULL,
+				"SELECT scopes FROM accounts WHERE id = ?", "i", acc->id);
 
-			if (s) {
-				ig_store_bind(s, "i", acc->id);
-				if (sqlite3_step(s) == SQLITE_ROW && *ig_col_text(s, 0))
-					have_scopes = scopes_array(ig_col_text(s, 0));
-				sqlite3_reset(s);
-			}
+			if (s && ig_stmt_next(ctx->store, s, NULL) > 0 && *ig_col_text(s, 0))
+				d->have_scopes = scopes_array(ig_col_text(s, 0));
+			ig_stmt_reset(s);
 		}
 	} else {
 		json_t *dbg = NULL;
@@ -1995,98 +2236,178 @@ int ig_connect_doctor(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_ac
 		if (!rc && !json_is_true(json_object_get(dbg, "is_valid")))
 			rc = ig_err_set(&e, IG_EX_NOPERM, "the Page token is not valid (debug_token)");
 		if (!rc) {
-			have_scopes = json_incref(json_object_get(dbg, "scopes"));
-			expires = ig_json_int(dbg, "expires_at", 0);
+			d->have_scopes = json_incref(json_object_get(dbg, "scopes"));
+			d->expires = ig_json_int(dbg, "expires_at", 0);
 		}
 		json_decref(dbg);
 	}
 	if (rc == IG_EX_NOPERM) {
 		note_result(ctx, acc, rc, e.msg, NULL);
-		PROBLEM(reauth, "token invalid: %s", e.msg);
-		goto end;
-	} else if (rc) {
-		PROBLEM(temp, "token not checked: %s", e.msg);
-		goto end;
+		problem(d, D_REAUTH, "token invalid: %s", e.msg);
+		return -1;
 	}
-	json_object_set_new(*out, "token_valid", json_true());
-	json_object_set_new(*out, "token_expires_at", iso_or_null(expires));
-	if (expires > 0 && expires - now < EXPIRY_WARN)
-		PROBLEM(fix, "token expires at %s: run 'ig-connect refresh'", ig_time_iso(expires, when));
-	/* 2. Scopes. */
-	if (json_is_array(have_scopes)) {
-		miss = missing(is_ig(acc->flavour) ? ig_required_scopes : fb_required_scopes,
-			       have_scopes);
-		json_object_set(*out, "scopes", have_scopes);
-		json_object_set(*out, "scopes_missing", miss);
-		if (json_array_size(miss)) {
-			char *m = json_dumps(miss, JSON_COMPACT);
+	if (rc) {
+		problem(d, D_TEMP, "token not checked: %s", e.msg);
+		return -1;
+	}
+	json_object_set_new(d->out, "token_valid", json_true());
+	json_object_set_new(d->out, "token_expires_at", iso_or_null(d->expires));
+	if (d->expires > 0 && d->expires - now < EXPIRY_WARN)
+		problem(d, D_FIX, "token expires at %s: run 'ig-connect refresh'",
+			ig_time_iso(d->expires, when));
+	return 0;
+}
 
-			PROBLEM(reauth, "scopes not granted: %s: the user must log in again and grant them",
-				m ? m : "?");
-			free(m);
-		}
-		json_decref(miss);
-	} else {
-		json_object_set_new(*out, "scopes", json_null());
+/* 2. The scopes the programs need were granted. */
+static void doctor_scopes(const struct ig_account *acc, struct doctor *d)
+{
+	const char *want = is_messenger(acc) ? messenger_required_scopes
+		: is_ig(acc->flavour) ? ig_required_scopes : fb_required_scopes;
+	json_t *miss;
+
+	if (!json_is_array(d->have_scopes)) {
+		json_object_set_new(d->out, "scopes", json_null());
+		return;
 	}
-	/* 3. Webhook subscription (reference §1.4 layer 2). */
-	subscribed_path(acc, path, sizeof(path));
+	miss = missing(want, d->have_scopes);
+	json_object_set(d->out, "scopes", d->have_scopes);
+	json_object_set(d->out, "scopes_missing", miss);
+	if (json_array_size(miss)) {
+		char *m = json_dumps(miss, JSON_COMPACT);
+
+		problem(d, D_REAUTH, "scopes not granted: %s: the user must log in again and grant them",
+			m ? m : "?");
+		free(m);
+	}
+	json_decref(miss);
+}
+
+/* 3. The webhook subscription (reference §1.4 layer 2). */
+static void doctor_subscription(struct ig_ctx *ctx, struct ig_graph *g,
+				const struct ig_account *acc, const char *token, struct doctor *d)
+{
+	const char *app_id = ig_config_get(&ctx->cfg, is_ig(acc->flavour) ? "ig_app_id" : "app_id");
+	struct ig_err e = { 0 };
+	json_t *body = NULL, *fields, *miss;
+	char path[96];
+	int rc;
+
 	if (!is_ig(acc->flavour) && !acc->page_id[0]) {
-		PROBLEM(fix, "no Page id stored: reconnect the account");
-	} else if ((rc = gcall(g, is_ig(acc->flavour) ? IG_HOST_GRAPH_IG : IG_HOST_GRAPH_FB, "GET", 1,
-			       path, NULL, NULL, token, 1, &body, NULL, &e))) {
+		problem(d, D_FIX, "no Page id stored: reconnect the account");
+		return;
+	}
+	subscribed_path(acc, path, sizeof(path));
+	rc = gcall(g, is_ig(acc->flavour) ? IG_HOST_GRAPH_IG : IG_HOST_GRAPH_FB, "GET", 1, path, NULL,
+		   NULL, token, 1, &body, NULL, &e);
+	if (rc) {
 		if (rc == IG_EX_TEMPFAIL)
-			PROBLEM(temp, "subscription not checked: %s", e.msg);
+			problem(d, D_TEMP, "subscription not checked: %s", e.msg);
 		else
-			PROBLEM(fix, "subscription not readable: %s", e.msg);
-	} else {
-		fields = subscribed_fields(body, app_id);
-		json_object_set(*out, "subscribed_fields", fields);
-		miss = missing("messages", fields);
-		if (!json_array_size(fields))
-			PROBLEM(fix, "not subscribed to webhooks: run 'ig-connect subscribe %s'",
-				acc->external_id);
-		else if (json_array_size(miss))
-			PROBLEM(fix, "webhook field 'messages' not subscribed: run 'ig-connect subscribe %s'",
-				acc->external_id);
-		json_decref(miss);
+			problem(d, D_FIX, "subscription not readable: %s", e.msg);
+		return;
+	}
+	fields = subscribed_fields(body, app_id);
+	json_decref(body);
+	json_object_set(d->out, "subscribed_fields", fields);
+	miss = missing("messages", fields);
+	if (!json_array_size(fields))
+		problem(d, D_FIX, "not subscribed to webhooks: run 'ig-connect subscribe %s'",
+			acc->external_id);
+	else if (json_array_size(miss))
+		problem(d, D_FIX, "webhook field 'messages' not subscribed: run 'ig-connect subscribe %s'",
+			acc->external_id);
+	json_decref(miss);
+	json_decref(fields);
+}
+
+/* 4. The Page is still linked to the Instagram account (Facebook Login,
+ * Instagram channel). */
+static void doctor_page_link(struct ig_graph *g, const struct ig_account *acc, const char *token,
+			     struct doctor *d)
+{
+	static const char *const q[] = { "fields", "instagram_business_account", NULL };
+	struct ig_err e = { 0 };
+	char pp[80], linked[32];
+	json_t *body = NULL;
+	int rc;
+
+	if (is_ig(acc->flavour) || is_messenger(acc) || !acc->page_id[0])
+		return;
+	snprintf(pp, sizeof(pp), "/%s", acc->page_id);
+	if ((rc = gcall(g, IG_HOST_GRAPH_FB, "GET", 1, pp, q, NULL, token, 1, &body, NULL, &e))) {
+		if (rc == IG_EX_TEMPFAIL)
+			problem(d, D_TEMP, "Page link not checked: %s", e.msg);
+		else
+			problem(d, D_FIX, "Page link not readable: %s", e.msg);
+	} else if (!ig_json_id(json_object_get(body, "instagram_business_account"), "id", linked)) {
+		problem(d, D_FIX, "Page %s is no longer linked to an Instagram account", acc->page_id);
+	} else if (strcmp(linked, acc->external_id)) {
+		problem(d, D_FIX, "Page %s is now linked to Instagram account %s, not %s", acc->page_id,
+			linked, acc->external_id);
 	}
 	json_decref(body);
-	body = NULL;
-	/* 4. Page ↔ Instagram link (Facebook Login). */
-	if (!is_ig(acc->flavour) && acc->page_id[0]) {
-		static const char *const q[] = { "fields", "instagram_business_account", NULL };
-		char pp[80], linked[32];
+}
 
-		snprintf(pp, sizeof(pp), "/%s", acc->page_id);
-		if ((rc = gcall(g, IG_HOST_GRAPH_FB, "GET", 1, pp, q, NULL, token, 1, &body, NULL, &e))) {
-			if (rc == IG_EX_TEMPFAIL)
-				PROBLEM(temp, "Page link not checked: %s", e.msg);
-			else
-				PROBLEM(fix, "Page link not readable: %s", e.msg);
-		} else if (!ig_json_id(json_object_get(body, "instagram_business_account"), "id", linked)) {
-			PROBLEM(fix, "Page %s is no longer linked to an Instagram account", acc->page_id);
-		} else if (strcmp(linked, acc->external_id)) {
-			PROBLEM(fix, "Page %s is now linked to Instagram account %s, not %s", acc->page_id,
-				linked, acc->external_id);
-		}
-		json_decref(body);
+int ig_connect_doctor(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_account *acc,
+		      json_t **out, struct ig_err *err)
+{
+	struct doctor d = { 0 };
+	struct ig_err e = { 0 };
+	char *token = NULL;
+
+	d.out = *out = result(acc);
+	d.problems = json_array();
+	d.expires = acc->token_expires_at;
+	json_object_set_new(*out, "problems", d.problems);
+	if (!strcmp(acc->status, "disconnected"))
+		problem(&d, D_REAUTH, "disconnected: connect it again with 'ig-connect url'");
+	else if (account_token(ctx, acc, &token, &e))
+		problem(&d, D_REAUTH, "token: %s", e.msg);
+	else if (!doctor_token(ctx, g, acc, token, &d)) {
+		doctor_scopes(acc, &d);
+		doctor_subscription(ctx, g, acc, token, &d);
+		doctor_page_link(g, acc, token, &d);
 	}
-#undef PROBLEM
-end:
 	ig_wipe_free(token);
-	json_decref(have_scopes);
-	json_decref(fields);
-	json_object_set_new(*out, "ok", json_boolean(!reauth && !fix && !temp));
-	if (reauth)
-		return ig_err_set(err, IG_EX_NOPERM, "account %s needs re-authorisation",
-				  acc->external_id);
-	if (temp)
-		return ig_err_set(err, IG_EX_TEMPFAIL, "account %s could not be fully checked",
-				  acc->external_id);
-	if (fix)
-		return ig_err_set(err, IG_EX_CONFIG, "account %s needs attention", acc->external_id);
+	json_decref(d.have_scopes);
+	json_object_set_new(*out, "ok", json_boolean(!d.reauth && !d.fix && !d.temp));
+	/* The message says why (the caller names tenant and account). */
+	if (d.reauth)
+		return ig_err_set(err, IG_EX_NOPERM, "needs re-authorisation: %s", d.reason[D_REAUTH]);
+	if (d.temp)
+		return ig_err_set(err, IG_EX_TEMPFAIL, "not fully checked: %s", d.reason[D_TEMP]);
+	if (d.fix)
+		return ig_err_set(err, IG_EX_CONFIG, "needs attention: %s", d.reason[D_FIX]);
 	return 0;
+}
+
+/* The compact view of a doctor record (see connect.h). */
+json_t *ig_connect_doctor_brief(const json_t *record)
+{
+	const json_t *problems = json_object_get(record, "problems");
+	const char *p = json_string_value(json_array_get(problems, 0));
+	size_t n = json_array_size(problems);
+	char line[IG_DOCTOR_BRIEF_WIDTH + 32];
+
+	if (!n)
+		return NULL;
+	if (strlen(p) > IG_DOCTOR_BRIEF_WIDTH) {
+		/* cut on a character boundary */
+		size_t k = IG_DOCTOR_BRIEF_WIDTH - 3;
+
+		while (k && ((unsigned char)p[k] & 0xC0) == 0x80)
+			k--;
+		snprintf(line, sizeof(line), "%.*s...", (int)k, p);
+	} else {
+		snprintf(line, sizeof(line), "%s", p);
+	}
+	if (n > 1) {
+		size_t len = strlen(line);
+
+		snprintf(line + len, sizeof(line) - len, " (+%zu)", n - 1);
+	}
+	return json_pack("{s:s?,s:s?,s:s}", "tenant", ig_json_str(record, "tenant"),
+			 "account", ig_json_str(record, "account"), "problem", line);
 }
 
 /* ------------------------------------------------------------ disconnect */
@@ -2094,7 +2415,7 @@ end:
 /* Delete an account row and, by the foreign keys, what hangs off it. */
 static int erase_account(struct ig_ctx *ctx, int64_t id, struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(ctx->store, "DELETE FROM accounts WHERE id = ?", err);
+	struct ig_stmt *s = ig_store_prepare(ctx->store, "DELETE FROM accounts WHERE id = ?", err);
 
 	if (!s)
 		return ecode(err);
@@ -2104,7 +2425,7 @@ static int erase_account(struct ig_ctx *ctx, int64_t id, struct ig_err *err)
 
 static int drop_tokens(struct ig_ctx *ctx, int64_t id, const char *why, struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(ctx->store,
+	struct ig_stmt *s = ig_store_prepare(ctx->store,
 		"UPDATE accounts SET access_token = NULL, refresh_token = NULL, token_expires_at = NULL,"
 		" refresh_expires_at = NULL, status = 'disconnected', subscribed_fields = '',"
 		" last_error = ?, updated_at = ? WHERE id = ?", err);
@@ -2163,11 +2484,29 @@ fail:
 
 /* ------------------------------------------------------------ move */
 
+/* "name" as a quoted SQL identifier (double quotes doubled); new string. */
+static char *quote_ident(const char *name)
+{
+	size_t n = strlen(name), i, o = 0;
+	char *q = malloc(2 * n + 3);
+
+	if (!q)
+		return NULL;
+	q[o++] = '"';
+	for (i = 0; i < n; i++) {
+		if (name[i] == '"')
+			q[o++] = '"';
+		q[o++] = name[i];
+	}
+	q[o++] = '"';
+	q[o] = '\0';
+	return q;
+}
+
 int ig_connect_move(struct ig_ctx *ctx, const struct ig_account *acc, const char *to_tenant,
 		    json_t **out, struct ig_err *err)
 {
 	int64_t to = 0;
-	sqlite3_stmt *s;
 	json_t *detail, *tables = json_array();
 	char **names = NULL;
 	size_t n = 0, i;
@@ -2187,55 +2526,35 @@ int ig_connect_move(struct ig_ctx *ctx, const struct ig_account *acc, const char
 		goto out;
 	/* Every table whose rows hang off an account and carry its tenant
 	 * (conversations, messages, comments, outbox, and what later
-	 * migrations add) follows the account.  SQLite-specific discovery. */
-	s = ig_store_prepare(ctx->store,
-		"SELECT m.name FROM sqlite_master m WHERE m.type = 'table' AND m.name <> 'accounts'"
-		" AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) p WHERE p.name = 'account_id')"
-		" AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) p WHERE p.name = 'tenant_id')"
-		" ORDER BY m.name", err);
-	if (!s)
-		goto fail;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		char **p = realloc(names, (n + 1) * sizeof(*names));
-
-		if (!p || !(p[n] = strdup(ig_col_text(s, 0)))) {
-			if (p)
-				names = p;
-			sqlite3_reset(s);
-			rc = oom(err);
-			goto fail;
-		}
-		names = p;
-		n++;
-	}
-	if ((rc = step_done(ctx->store, s, rc, err, "cannot list tables")))
+	 * migrations add) follows the account (schema discovery: store.h). */
+	if ((rc = ig_store_tables_with(ctx->store, "account_id", "tenant_id", "accounts", &names, &n,
+				       err)))
 		goto fail;
 	for (i = 0; i < n; i++) {
-		char *sql = sqlite3_mprintf("UPDATE \"%w\" SET tenant_id = %lld WHERE account_id = %lld",
-					    names[i], (long long)to, (long long)acc->id);
+		char *sql = NULL, *q = quote_ident(names[i]);
 
+		/* the values are integers; the name is quoted as an identifier */
+		if (!q || asprintf(&sql, "UPDATE %s SET tenant_id = %lld WHERE account_id = %lld", q,
+				   (long long)to, (long long)acc->id) < 0)
+			sql = NULL;
+		free(q);
 		rc = sql ? ig_store_exec(ctx->store, sql, err) : oom(err);
-		sqlite3_free(sql);
+		free(sql);
 		if (rc)
 			goto fail;
 		json_array_append_new(tables, json_string(names[i]));
 	}
-	{
-		char *sql = sqlite3_mprintf(
-			"UPDATE escalations SET tenant_id = %lld WHERE conversation_id IN"
-			" (SELECT id FROM conversations WHERE account_id = %lld);"
-			"UPDATE conversations SET assignee_user_id = NULL WHERE account_id = %lld;"
-			"UPDATE comments SET assignee_user_id = NULL WHERE account_id = %lld;"
-			"UPDATE accounts SET tenant_id = %lld, agent_id = NULL, location_id = NULL,"
-			" updated_at = %lld WHERE id = %lld;",
-			(long long)to, (long long)acc->id, (long long)acc->id, (long long)acc->id,
-			(long long)to, (long long)ig_time_now(), (long long)acc->id);
-
-		rc = sql ? ig_store_exec(ctx->store, sql, err) : oom(err);
-		sqlite3_free(sql);
-		if (rc)
-			goto fail;
-	}
+	if ((rc = ig_store_runf(ctx->store, err,
+			"UPDATE escalations SET tenant_id = ? WHERE conversation_id IN"
+			" (SELECT id FROM conversations WHERE account_id = ?)", "ii", to, acc->id))
+	    || (rc = ig_store_runf(ctx->store, err,
+			"UPDATE conversations SET assignee_user_id = NULL WHERE account_id = ?", "i", acc->id))
+	    || (rc = ig_store_runf(ctx->store, err,
+			"UPDATE comments SET assignee_user_id = NULL WHERE account_id = ?", "i", acc->id))
+	    || (rc = ig_store_runf(ctx->store, err,
+			"UPDATE accounts SET tenant_id = ?, agent_id = NULL, location_id = NULL,"
+			" updated_at = ? WHERE id = ?", "iii", to, ig_time_now(), acc->id)))
+		goto fail;
 	detail = json_pack("{s:s,s:s,s:O}", "from", acc->tenant, "to", to_tenant, "tables", tables);
 	rc = ig_audit(ctx, acc->tenant_id, "account.move", acc->external_id, "ok", detail, err);
 	if (!rc)
@@ -2270,7 +2589,7 @@ int ig_connect_rekey(struct ig_ctx *ctx, const char *new_key_file, json_t **out,
 	struct ig_keyring nk;
 	struct { int64_t id; int col; } *work = NULL;
 	size_t n = 0, i;
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	char hex[2 * IG_KEYID_LEN + 1];
 	json_t *detail;
 	int rc;
@@ -2296,7 +2615,7 @@ int ig_connect_rekey(struct ig_ctx *ctx, const char *new_key_file, json_t **out,
 		" WHERE access_token IS NOT NULL OR refresh_token IS NOT NULL ORDER BY id", err);
 	if (!s)
 		goto fail;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = ig_stmt_next(ctx->store, s, err)) > 0) {
 		int c;
 
 		for (c = 0; c < 2; c++) {
@@ -2306,7 +2625,7 @@ int ig_connect_rekey(struct ig_ctx *ctx, const char *new_key_file, json_t **out,
 				continue;
 			p = realloc(work, (n + 1) * sizeof(*work));
 			if (!p) {
-				sqlite3_reset(s);
+				ig_stmt_reset(s);
 				rc = oom(err);
 				goto fail;
 			}
@@ -2331,15 +2650,19 @@ int ig_connect_rekey(struct ig_ctx *ctx, const char *new_key_file, json_t **out,
 		if (!s)
 			goto fail;
 		ig_store_bind(s, "i", work[i].id);
-		if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
+		if ((rc = ig_stmt_next(ctx->store, s, err)) <= 0) {
 			rc = step_done(ctx->store, s, rc, err, "cannot read token");
 			if (!rc)
 				continue;
 			goto fail;
 		}
-		rc = ig_open(&ctx->keys, aad, sqlite3_column_blob(s, 0),
-			     (size_t)sqlite3_column_bytes(s, 0), &pt, &ptlen, err);
-		sqlite3_reset(s);
+		{
+			size_t sl;
+			const void *sb = ig_col_blob(s, 0, &sl);
+
+			rc = ig_open(&ctx->keys, aad, sb, sl, &pt, &ptlen, err);
+		}
+		ig_stmt_reset(s);
 		if (rc) {
 			ig_err_prefix(err, "account row %lld, %s", (long long)work[i].id,
 				      cols[work[i].col]);
@@ -2383,10 +2706,62 @@ out:
 
 /* ------------------------------------------------------------ Meta callbacks */
 
+/* issued_at within [now - IG_SIGNED_REQUEST_MAX_AGE, now + IG_SIGNED_REQUEST_SKEW]:
+ * a stale request is a replay, a future one a clock problem (connect.h). */
+static int issued_at_check(const json_t *payload, struct ig_err *err)
+{
+	const json_t *v = json_object_get(payload, "issued_at");
+	int64_t now = ig_time_now(), at;
+	char when[32];
+
+	if (!json_is_integer(v))
+		return ig_err_set(err, IG_EX_DATAERR, "signed_request carries no issued_at");
+	at = (int64_t)json_integer_value(v);
+	if (at < now - IG_SIGNED_REQUEST_MAX_AGE)
+		return ig_err_set(err, IG_EX_DATAERR,
+			"signed_request was issued at %s, more than %d h ago: refused as a replay",
+			ig_time_iso(at, when), IG_SIGNED_REQUEST_MAX_AGE / 3600);
+	if (at > now + IG_SIGNED_REQUEST_SKEW)
+		return ig_err_set(err, IG_EX_DATAERR,
+			"signed_request was issued at %s, more than %d s in the future: check this"
+			" machine's clock", ig_time_iso(at, when), IG_SIGNED_REQUEST_SKEW);
+	return 0;
+}
+
+/* n random characters from [A-Za-z0-9] (Meta asks for an alphanumeric
+ * confirmation code, reference §8); new string or NULL. */
+static char *alnum_code(size_t n)
+{
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	char *out = malloc(n + 1);
+	size_t i = 0;
+
+	if (!out)
+		return NULL;
+	while (i < n) {
+		unsigned char b[32];
+		size_t k;
+
+		if (ig_random(b, sizeof(b))) {
+			free(out);
+			return NULL;
+		}
+		/* 248 = 4 * 62: no bias */
+		for (k = 0; k < sizeof(b) && i < n; k++)
+			if (b[k] < 248)
+				out[i++] = abc[b[k] % 62];
+	}
+	out[n] = '\0';
+	return out;
+}
+
 int ig_signed_request_verify(struct ig_ctx *ctx, const char *input, json_t **payload,
 			     struct ig_err *err)
 {
-	static const char *const secrets[] = { "app_secret_file", "ig_app_secret_file" };
+	/* the previous app secret too: Meta may still sign with it while the
+	 * secret is being rotated (reference §8) */
+	static const char *const secrets[] = { "app_secret_file", "ig_app_secret_file",
+					       "previous_app_secret_file" };
 	char *sr = NULL, *p;
 	unsigned char *sig = NULL, *json = NULL;
 	size_t siglen = 0, jlen = 0, i, n;
@@ -2453,9 +2828,12 @@ int ig_signed_request_verify(struct ig_ctx *ctx, const char *input, json_t **pay
 	{
 		char uid[32];
 
-		if (!ig_json_id(*payload, "user_id", uid))
+		if (!ig_json_id(*payload, "user_id", uid)) {
 			rc = ig_err_set(err, IG_EX_DATAERR, "signed_request carries no user_id");
+			goto out;
+		}
 	}
+	rc = issued_at_check(*payload, err);
 out:
 	if (rc) {
 		json_decref(*payload);
@@ -2471,7 +2849,7 @@ out:
 static int user_accounts(struct ig_ctx *ctx, const char *user_id, struct ig_account **accs,
 			 size_t *n, struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	size_t cap = 0;
 	int rc;
 
@@ -2486,12 +2864,12 @@ static int user_accounts(struct ig_ctx *ctx, const char *user_id, struct ig_acco
 	if (!s)
 		return ecode(err);
 	ig_store_bind(s, "s", user_id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = ig_stmt_next(ctx->store, s, err)) > 0) {
 		if (*n == cap) {
 			struct ig_account *p = realloc(*accs, (cap = cap ? 2 * cap : 4) * sizeof(*p));
 
 			if (!p) {
-				sqlite3_reset(s);
+				ig_stmt_reset(s);
 				return oom(err);
 			}
 			*accs = p;
@@ -2560,7 +2938,7 @@ int ig_connect_data_deletion(struct ig_ctx *ctx, const char *user_id, json_t **o
 	json_t *list = json_array();
 	unsigned char h[32];
 	char hash[65], *code = NULL, *url = NULL;
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int64_t now = ig_time_now();
 	int rc;
 
@@ -2570,7 +2948,7 @@ int ig_connect_data_deletion(struct ig_ctx *ctx, const char *user_id, json_t **o
 			"no data_deletion_url configured: Meta needs a status page URL to show the user");
 		goto out;
 	}
-	if (!(code = ig_random_id(12))) {
+	if (!(code = alnum_code(16))) {
 		rc = oom(err);
 		goto out;
 	}
@@ -2628,7 +3006,7 @@ out:
 int ig_connect_deletion_status(struct ig_ctx *ctx, const char *code, json_t **out,
 			       struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(ctx->store,
+	struct ig_stmt *s = ig_store_prepare(ctx->store,
 		"SELECT status, accounts, received_at, completed_at FROM deletion_requests WHERE code = ?",
 		err);
 	int rc;
@@ -2637,8 +3015,8 @@ int ig_connect_deletion_status(struct ig_ctx *ctx, const char *code, json_t **ou
 	if (!s)
 		return ecode(err);
 	ig_store_bind(s, "s", code);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
+	rc = ig_stmt_next(ctx->store, s, err);
+	if (rc > 0)
 		*out = json_pack("{s:s,s:s,s:I,s:o,s:o}", "confirmation_code", code,
 				 "status", ig_col_text(s, 0), "accounts_erased", (json_int_t)ig_col_int(s, 1),
 				 "received_at", iso_or_null(ig_col_int(s, 2)),

@@ -46,10 +46,13 @@ struct ig_account {
 	char status[16];
 	int64_t token_expires_at, token_issued_at;
 	int has_token;
+	char channel[16];               /* "instagram" | "messenger" (accounts.channel) */
 };
 
 /* "instagram" | "facebook" → 0, else -1. */
 int ig_connect_flavour_valid(const char *flavour);
+/* "instagram" | "messenger" → 0, else -1. */
+int ig_connect_channel_valid(const char *channel);
 
 /* Resolve a tenant slug for `action` with access a on module accounts
  * (see tenant.h: a tenant key naming another tenant gets 77, never 65).
@@ -80,14 +83,16 @@ int ig_connect_url(struct ig_ctx *ctx, int64_t tenant_id, const char *agent, con
  * Finish an authorisation from what the browser was redirected to: a URL,
  * a query string "code=..&state=..", or JSON {"code","state"} (also
  * "error"/"error_description").  The state is checked (unknown or tampered
- * 65, used 65, expired 65) and consumed; a denial is 69.  The code is
+ * 65, used 65, expired 65), then the local configuration the exchange needs
+ * (the app secret: 77/78), and only then consumed — a local mistake leaves
+ * the state for a second try; a denial is 69.  The code is
  * exchanged for a long-lived token and each Instagram account found is
  * stored (Facebook Login: one per Page with a linked Instagram account).
  * *out is an array, one record per account: connected ones as
  * ig_connect_list shows them plus "token" (masked), skipped ones as
  * {"skipped":true, "page_id"|"account", "reason"}.  Returns 65 when some
- * account was refused (already in another tenant) or none was found, after
- * storing the others.
+ * account was refused (already in another tenant: named only to an actor
+ * that spans tenants) or none was found, after storing the others.
  */
 int ig_connect_callback(struct ig_ctx *ctx, struct ig_graph *g, const char *input, json_t **out,
 			struct ig_err *err);
@@ -95,6 +100,20 @@ int ig_connect_callback(struct ig_ctx *ctx, struct ig_graph *g, const char *inpu
 /* Connect from a token the caller already has (flavour instagram: an
  * Instagram user token; facebook: a user or Page token), validated with
  * the Graph API first.  *out as for callback. */
+/*
+ * The same for a channel: "instagram" (the above) or "messenger" — Facebook
+ * Login only (flavour must be "facebook"; 64 otherwise): every Page the user
+ * has the MESSAGING task on (tasks read from the /me/accounts edge; a Page
+ * token is taken as it is) becomes an account with channel 'messenger' and
+ * external_id = page_id = the Page id, so ig-route can give it the Page's
+ * object:"page" deliveries.  The state remembers the channel (006-meta.sql).
+ */
+int ig_connect_url_channel(struct ig_ctx *ctx, int64_t tenant_id, const char *agent,
+			   const char *flavour, const char *channel, const char *scopes, int64_t ttl,
+			   json_t **out, struct ig_err *err);
+int ig_connect_add_channel(struct ig_ctx *ctx, struct ig_graph *g, int64_t tenant_id,
+			   const char *agent, const char *flavour, const char *channel,
+			   const char *token, json_t **out, struct ig_err *err);
 int ig_connect_add(struct ig_ctx *ctx, struct ig_graph *g, int64_t tenant_id, const char *agent,
 		   const char *flavour, const char *token, json_t **out, struct ig_err *err);
 
@@ -118,7 +137,8 @@ int ig_connect_test(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_acco
 /* Refresh the token if it is older than 24 h and expires within `within`
  * seconds (Instagram Login); validate the Page token (Facebook Login).
  * *out is always set: {account, result: refreshed|not_due|valid|failed|
- * needs_reauth, ...}. */
+ * needs_reauth, ...}.  An account already marked needs_reauth is 77 with
+ * result needs_reauth and its last error (never "not_due"). */
 int ig_connect_refresh(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_account *acc,
 		       int64_t within, json_t **out, struct ig_err *err);
 
@@ -127,12 +147,20 @@ int ig_connect_refresh(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_a
 int ig_connect_subscribe(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_account *acc,
 			 const char *fields, json_t **out, struct ig_err *err);
 
-/* Health check: {account, ok, problems[], ...}.  Returns 0 when healthy,
- * 77 when the account needs re-authorisation (invalid token, missing
- * scopes), 78 when it needs another fix (subscription, Page link, expiry
- * near), 75 when the check itself failed temporarily.  *out always set. */
+/* Health check, one function per check (token, scopes, subscription, Page
+ * link): {account, ok, problems[], ...}.  Returns 0 when healthy, 77 when
+ * the account needs re-authorisation (invalid token, missing scopes), 78
+ * when it needs another fix (subscription, Page link, expiry near), 75 when
+ * the check itself failed temporarily; err's message is the reason (the
+ * first problem of that kind), without the account id.  *out always set. */
 int ig_connect_doctor(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_account *acc,
 		      json_t **out, struct ig_err *err);
+/* The compact, problems-only view of a doctor record for narrow output
+ * (cron mail): {tenant, account, problem} with the first problem cut to
+ * IG_DOCTOR_BRIEF_WIDTH bytes and "(+N)" more; NULL when there is none.
+ * New reference. */
+#define IG_DOCTOR_BRIEF_WIDTH 60
+json_t *ig_connect_doctor_brief(const json_t *record);
 
 /* Unsubscribe (a failure is only a warning in *out's "warnings"), drop the
  * tokens, mark disconnected; with erase, delete the account and everything
@@ -154,11 +182,16 @@ int ig_connect_rekey(struct ig_ctx *ctx, const char *new_key_file, json_t **out,
 /*
  * Meta's signed_request (reference §8): "<sig>.<payload>", both base64url;
  * sig = HMAC-SHA256(app secret, payload text).  Tried with the Meta app
- * secret and the Instagram app secret (whichever are configured), compared
- * in constant time; algorithm must be HMAC-SHA256.  input may be the raw
- * value or a form body holding signed_request=.  *payload is new.  65 on
- * any failure; 78 when no secret is configured.
+ * secret, the Instagram app secret and previous_app_secret_file (during a
+ * rotation) — whichever are configured — compared in constant time;
+ * algorithm must be HMAC-SHA256; issued_at must lie within
+ * [now - IG_SIGNED_REQUEST_MAX_AGE, now + IG_SIGNED_REQUEST_SKEW] (a stale
+ * request is refused as a replay, a future one points at the clock).  input
+ * may be the raw value or a form body holding signed_request=.  *payload is
+ * new.  65 on any failure; 78 when no secret is configured.
  */
+#define IG_SIGNED_REQUEST_MAX_AGE 86400   /* seconds */
+#define IG_SIGNED_REQUEST_SKEW 300        /* seconds */
 int ig_signed_request_verify(struct ig_ctx *ctx, const char *input, json_t **payload,
 			     struct ig_err *err);
 

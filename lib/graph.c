@@ -11,6 +11,7 @@
  * each request and response line goes to stderr, tokens masked (graph.h).
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -281,25 +282,156 @@ int ig_graph_error_decode(const json_t *body, long http_status, struct ig_graph_
 	return 0;
 }
 
-int ig_graph_classify(const struct ig_graph_error *e)
+/*
+ * The classification table (graph.h "Retry policy").  Rows are tried in
+ * order; a row matches when its code is ANY or equal, and its subcode is 0
+ * or equal — so rows with a subcode come before their code's general row.
+ * Sources: reference §3.6 (messaging), §4.6 (media, comments), §9.1-9.2.
+ */
+#define ANY LONG_MIN
+#define R IG_GRAPH_RETRY
+#define W IG_GRAPH_WAIT
+#define P IG_GRAPH_PERMANENT
+#define L IG_GRAPH_RELOGIN
+
+static const struct class_row {
+	long code, subcode;
+	enum ig_graph_action action;
+	int acted;        /* a non-idempotent call may have been acted on */
+	long wait_s;      /* WAIT: the default wait */
+	const char *label;
+} class_table[] = {
+	/* §3.6: sent although an error came back; §4.6 comment created anyway */
+	{ 1, 1357046, R, 1, 0, "delivered although an error was returned" },
+	{ 20, 1772107, R, 1, 0, "created although an error was returned" },
+	/* §4.6 media errors that share a code with a general row */
+	{ 1, 2207057, P, 0, 0, "bad thumb_offset" },
+	{ 4, 2207051, P, 0, 0, "restricted activity" },
+	{ 9, 2207042, W, 0, IG_GRAPH_PUBLISH_WAIT_S, "publishing limit reached" },
+	{ -1, 2207001, R, 1, 0, "server error" },
+	{ ANY, 2207001, R, 1, 0, "server error" },
+	{ -1, 2207032, R, 0, 0, "media creation failed" },
+	{ -1, 2207053, R, 0, 0, "upload error" },
+	{ -2, 2207003, R, 0, 0, "media download timed out" },
+	{ -2, 2207020, P, 0, 0, "container expired: create it again" },
+	{ 9007, 2207027, R, 0, 0, "media not ready: poll its status, then publish" },
+	/* UNCONFIRMED whether transient (§4.6): a bounded number of retries */
+	{ 9004, 2207052, R, 0, 0, "media URL could not be fetched (is it public?)" },
+	{ 24, 2207008, P, 0, 0, "container not found: create it again" },
+	{ 100, 2207089, P, 0, 0, "carousel item cannot be published alone" },
+	{ 110, 2207018, P, 0, 0, "collaborator name invalid" },
+	{ ANY, 2207082, R, 0, 0, "upload failed" },
+	{ ANY, 2207028, P, 0, 0, "carousel validation failed" },
+	{ ANY, 2207050, P, 0, 0, "restricted user" },
+	{ ANY, 2207081, P, 0, 0, "account cannot post trial reels" },
+	{ 36000, 2207004, P, 0, 0, "image larger than 8 MiB" },
+	/* §3.6 messaging */
+	{ 613, 2534040, W, 0, IG_GRAPH_RATE_WAIT_S, "messaging rate limit" },
+	{ 1200, 0, R, 0, 0, "temporary send failure" },
+	/* §9.1 general codes */
+	{ 1, 0, R, 1, 0, "unknown error" },
+	{ 2, 0, R, 1, 0, "service temporarily unavailable" },
+	{ 4, 0, W, 0, IG_GRAPH_RATE_WAIT_S, "application rate limit" },
+	{ 17, 0, W, 0, IG_GRAPH_RATE_WAIT_S, "user rate limit" },
+	{ 32, 0, W, 0, IG_GRAPH_RATE_WAIT_S, "Pages rate limit" },
+	{ 341, 0, W, 0, IG_GRAPH_RATE_WAIT_S, "application limit" },
+	{ 613, 0, W, 0, IG_GRAPH_RATE_WAIT_S, "custom rate limit" },
+	{ 80000, 0, W, 0, IG_GRAPH_RATE_WAIT_S, "ads rate limit" },
+	{ 80001, 0, W, 0, IG_GRAPH_RATE_WAIT_S, "Pages rate limit" },
+	{ 80002, 0, W, 0, IG_GRAPH_RATE_WAIT_S, "Instagram rate limit" },
+	{ 80003, 0, W, 0, IG_GRAPH_RATE_WAIT_S, "ads rate limit" },
+	{ 80004, 0, W, 0, IG_GRAPH_RATE_WAIT_S, "ads rate limit" },
+	{ 80005, 0, W, 0, IG_GRAPH_RATE_WAIT_S, "leadgen rate limit" },
+	{ 80006, 0, W, 0, IG_GRAPH_RATE_WAIT_S, "Messenger rate limit" },
+	{ 80008, 0, W, 0, IG_GRAPH_RATE_WAIT_S, "WhatsApp rate limit" },
+	{ 80014, 0, W, 0, IG_GRAPH_RATE_WAIT_S, "catalog rate limit" },
+	{ 102, 0, L, 0, 0, "session invalid" },
+	{ 190, 0, L, 0, 0, "access token invalid or expired" },
+	{ 3, 0, P, 0, 0, "capability missing" },
+	{ 10, 0, P, 0, 0, "permission denied" },
+	{ 100, 0, P, 0, 0, "invalid parameter" },
+	{ 368, 0, P, 0, 0, "temporarily blocked for policy" },
+	{ 506, 0, P, 0, 0, "duplicate post" },
+	{ 551, 0, P, 0, 0, "person not available" },
+	{ 36000, 0, P, 0, 0, "media rejected" },
+};
+
+#undef R
+#undef W
+#undef P
+#undef L
+
+static int action_exit(enum ig_graph_action a)
 {
-	switch (e->code) {
-	case 1: case 2: case 4: case 17: case 32: case 613: case 80002:
-		return -1;
-	case 102: case 190:
-		return IG_EX_NOPERM;
-	case 10: case 100:
-		return IG_EX_UNAVAILABLE;
+	switch (a) {
+	case IG_GRAPH_RETRY: case IG_GRAPH_WAIT: return IG_EX_TEMPFAIL;
+	case IG_GRAPH_RELOGIN: return IG_EX_NOPERM;
+	case IG_GRAPH_PERMANENT: break;
 	}
-	if (e->code >= 200 && e->code <= 299)
-		return IG_EX_UNAVAILABLE;
-	if (e->is_transient)
-		return -1;
-	if (e->http_status >= 500 || e->http_status == 429)
-		return -1;
-	if (e->http_status == 401 && !e->code)
-		return IG_EX_NOPERM;
 	return IG_EX_UNAVAILABLE;
+}
+
+const char *ig_graph_action_name(enum ig_graph_action a)
+{
+	switch (a) {
+	case IG_GRAPH_RETRY: return "retry";
+	case IG_GRAPH_WAIT: return "wait";
+	case IG_GRAPH_RELOGIN: return "relogin";
+	case IG_GRAPH_PERMANENT: break;
+	}
+	return "permanent";
+}
+
+int ig_graph_classify(const struct ig_graph_error *e, struct ig_graph_verdict *out)
+{
+	struct ig_graph_verdict v = { IG_GRAPH_PERMANENT, 0, 0, 0, "error" };
+	size_t i;
+	int found = 0;
+
+	for (i = 0; e->code && i < sizeof(class_table) / sizeof(class_table[0]); i++) {
+		const struct class_row *r = &class_table[i];
+
+		if ((r->code == ANY || r->code == e->code) && (!r->subcode || r->subcode == e->subcode)) {
+			v.action = r->action;
+			v.acted = r->acted;
+			v.wait_s = r->wait_s;
+			v.label = r->label;
+			found = 1;
+			break;
+		}
+	}
+	if (!found) {
+		if (e->code >= 200 && e->code <= 299) {
+			v.label = "permission missing";
+		} else if (e->code >= 36000 && e->code <= 36999) {
+			v.label = "media rejected";
+		} else if (e->is_transient) {
+			v.action = IG_GRAPH_RETRY;
+			v.label = "temporary error";
+		} else if (e->http_status >= 500 && !e->code) {
+			v.action = IG_GRAPH_RETRY;
+			v.label = "server error";
+		} else if (e->http_status >= 500 && e->code) {
+			/* an unknown code on a 5xx: temporary, and it may have happened */
+			v.action = IG_GRAPH_RETRY;
+			v.label = "server error";
+		} else if (e->http_status == 429) {
+			v.action = IG_GRAPH_WAIT;
+			v.wait_s = IG_GRAPH_RATE_WAIT_S;
+			v.label = "rate limit";
+		} else if (e->http_status == 401 && !e->code) {
+			v.action = IG_GRAPH_RELOGIN;
+			v.label = "unauthorised";
+		}
+	}
+	/* A server error answer after the request arrived: it may have been
+	 * acted on (reference §9.1), whatever the code says is temporary. */
+	if (e->http_status >= 500 && v.action == IG_GRAPH_RETRY)
+		v.acted = 1;
+	v.exit_code = action_exit(v.action);
+	if (out)
+		*out = v;
+	return v.exit_code;
 }
 
 void ig_graph_error_format(const struct ig_graph_error *e, char *buf, size_t n)
@@ -322,52 +454,107 @@ void ig_graph_error_format(const struct ig_graph_error *e, char *buf, size_t n)
 
 /* ------------------------------------------------------------ usage, waits */
 
-static void usage_obj(const json_t *o, int *pct, long *regain)
+/* The highest percentage of one usage object; its regain time into *regain. */
+static int usage_obj(const json_t *o, long *regain)
 {
 	static const char *const keys[] = { "call_count", "total_cputime", "total_time" };
 	size_t i;
+	int pct = -1;
+	long eta;
 
 	if (!json_is_object(o))
-		return;
+		return -1;
 	for (i = 0; i < 3; i++) {
-		long v = json_long(o, keys[i]);
+		long v;
 
-		if (v > *pct)
-			*pct = (int)(v > 10000 ? 10000 : v);
+		if (!json_object_get(o, keys[i]))
+			continue;
+		v = json_long(o, keys[i]);
+		if (v < 0)
+			v = 0;
+		if (v > pct)
+			pct = (int)(v > 10000 ? 10000 : v);
 	}
 	/* minutes (reference 9.2) */
-	if (json_long(o, "estimated_time_to_regain_access") * 60 > *regain)
-		*regain = json_long(o, "estimated_time_to_regain_access") * 60;
+	eta = json_long(o, "estimated_time_to_regain_access");
+	if (eta > 0 && eta < 100000 && eta * 60 > *regain)
+		*regain = eta * 60;
+	return pct;
 }
 
-int ig_graph_usage_parse(const char *app_usage, const char *buc_usage, int *pct, long *regain_s)
+static json_t *usage_load(const char *text)
 {
-	int found = 0;
 	json_t *v;
 
-	*pct = 0;
-	*regain_s = 0;
-	if (app_usage && *app_usage && (v = json_loads(app_usage, 0, NULL))) {
-		usage_obj(v, pct, regain_s);
+	if (!text || !*text)
+		return NULL;
+	v = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+	if (v && !json_is_object(v)) {
 		json_decref(v);
-		found = 1;
+		v = NULL;
 	}
-	if (buc_usage && *buc_usage && (v = json_loads(buc_usage, 0, NULL))) {
+	return v;
+}
+
+int ig_graph_usage_parse(const char *app_usage, const char *buc_usage, const char *ad_usage,
+			 struct ig_graph_usage *u)
+{
+	json_t *v;
+
+	memset(u, 0, sizeof(*u));
+	u->app_pct = u->buc_pct = u->ad_pct = -1;
+	if ((v = usage_load(app_usage))) {
+		u->app_pct = usage_obj(v, &u->regain_s);
+		if (u->app_pct < 0)
+			u->app_pct = 0;
+		json_decref(v);
+	}
+	if ((v = usage_load(buc_usage))) {
 		const char *k;
 		json_t *arr, *o;
 		size_t i;
 
-		/* {"<object id>": [{type, call_count, ...}, ...], ...} */
+		/* {"<object id>": [{type, call_count, ...}, ...], ...} (up to 32 objects) */
+		u->buc_pct = 0;
 		json_object_foreach(v, k, arr) {
-			if (json_is_object(arr))
-				usage_obj(arr, pct, regain_s);
-			json_array_foreach(arr, i, o)
-				usage_obj(o, pct, regain_s);
+			int p;
+
+			if (json_is_object(arr) && (p = usage_obj(arr, &u->regain_s)) >= u->buc_pct) {
+				u->buc_pct = p;
+				snprintf(u->buc_type, sizeof(u->buc_type), "%s",
+					 ig_json_str(arr, "type") ? ig_json_str(arr, "type") : "");
+			}
+			json_array_foreach(arr, i, o) {
+				if ((p = usage_obj(o, &u->regain_s)) >= u->buc_pct && p >= 0) {
+					u->buc_pct = p;
+					snprintf(u->buc_type, sizeof(u->buc_type), "%s",
+						 ig_json_str(o, "type") ? ig_json_str(o, "type") : "");
+				}
+			}
 		}
 		json_decref(v);
-		found = 1;
 	}
-	return found ? 0 : -1;
+	if ((v = usage_load(ad_usage))) {
+		/* {"acc_id_util_pct":9.67,"reset_time_duration":0,"ads_api_access_tier":"..."} */
+		const json_t *p = json_object_get(v, "acc_id_util_pct");
+		long reset = json_long(v, "reset_time_duration");
+
+		u->ad_pct = json_is_number(p) ? (int)json_number_value(p) : 0;
+		if (u->ad_pct > 10000)
+			u->ad_pct = 10000;
+		if (u->ad_pct < 0)
+			u->ad_pct = 0;
+		if (reset > 0 && reset < 100000L * 60 && reset > u->regain_s)
+			u->regain_s = reset;
+		json_decref(v);
+	}
+	if (u->app_pct > u->pct)
+		u->pct = u->app_pct;
+	if (u->buc_pct > u->pct)
+		u->pct = u->buc_pct;
+	if (u->ad_pct > u->pct)
+		u->pct = u->ad_pct;
+	return u->app_pct < 0 && u->buc_pct < 0 && u->ad_pct < 0 ? -1 : 0;
 }
 
 long ig_graph_retry_after(const char *value, long long now)
@@ -481,8 +668,9 @@ struct xfer {
 	size_t postlen;
 	struct ig_buf body;
 	char retry_after[64];
-	char app_usage[512];
-	char buc_usage[4096];
+	char *app_usage;            /* usage headers, any size (reference §9.2) */
+	char *buc_usage;
+	char *ad_usage;
 	char errbuf[CURL_ERROR_SIZE];
 	int attempt;                /* attempts made */
 	double start_at;            /* monotonic time the next attempt may start */
@@ -514,6 +702,33 @@ static void header_value(char *dst, size_t n, const char *p, size_t len, size_t 
 	dst[vl] = '\0';
 }
 
+/* A header's value, trimmed, as a new string (NULL when out of memory). */
+static char *header_dup(const char *p, size_t len, size_t skip)
+{
+	const char *v = p + skip;
+	size_t vl = len - skip;
+
+	while (vl && (*v == ' ' || *v == '\t'))
+		v++, vl--;
+	while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+		vl--;
+	return strndup(v, vl);
+}
+
+static void usage_forget(struct xfer *x)
+{
+	free(x->app_usage);
+	free(x->buc_usage);
+	free(x->ad_usage);
+	x->app_usage = x->buc_usage = x->ad_usage = NULL;
+}
+
+static void header_set(char **dst, const char *p, size_t len, size_t skip)
+{
+	free(*dst);
+	*dst = header_dup(p, len, skip);
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *u)
 {
 	struct xfer *x = u;
@@ -521,21 +736,25 @@ static size_t on_header(char *p, size_t size, size_t n, void *u)
 
 	if (len > 5 && !strncmp(p, "HTTP/", 5)) {
 		/* a new response (after 100 Continue): forget the previous one's */
-		x->retry_after[0] = x->app_usage[0] = x->buc_usage[0] = '\0';
+		x->retry_after[0] = '\0';
+		usage_forget(x);
 	} else if (len > 12 && !strncasecmp(p, "Retry-After:", 12)) {
 		header_value(x->retry_after, sizeof(x->retry_after), p, len, 12);
 	} else if (len > 12 && !strncasecmp(p, "X-App-Usage:", 12)) {
-		header_value(x->app_usage, sizeof(x->app_usage), p, len, 12);
-	} else if (len > 28 && !strncasecmp(p, "X-Business-Use-Case-Usage:", 26)) {
-		header_value(x->buc_usage, sizeof(x->buc_usage), p, len, 26);
+		header_set(&x->app_usage, p, len, 12);
+	} else if (len > 26 && !strncasecmp(p, "X-Business-Use-Case-Usage:", 26)) {
+		header_set(&x->buc_usage, p, len, 26);
+	} else if (len > 19 && !strncasecmp(p, "X-Ad-Account-Usage:", 19)) {
+		header_set(&x->ad_usage, p, len, 19);
 	}
 	return len;
 }
 
+/* Safe to send again (graph.h): GETs, and what the caller says is. */
 static int idempotent(const struct ig_graph_req *r)
 {
 	return r->idempotent || !r->method || !strcmp(r->method, "GET")
-		|| !strcmp(r->method, "DELETE");
+		|| !strcmp(r->method, "HEAD");
 }
 
 static const char *method_of(const struct ig_graph_req *r)
@@ -550,6 +769,7 @@ static void xfer_free(struct xfer *x)
 	x->h = NULL;
 	curl_slist_free_all(x->hdrs);
 	x->hdrs = NULL;
+	usage_forget(x);
 	ig_wipe_free(x->url);
 	x->url = NULL;
 	if (x->post)
@@ -619,7 +839,8 @@ static void xfer_setup(struct ig_graph *g, struct xfer *x)
 
 	curl_easy_reset(h);
 	ig_buf_reset(&x->body);
-	x->retry_after[0] = x->app_usage[0] = x->buc_usage[0] = x->errbuf[0] = '\0';
+	x->retry_after[0] = x->errbuf[0] = '\0';
+	usage_forget(x);
 	curl_easy_setopt(h, CURLOPT_URL, x->url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075500
@@ -698,11 +919,11 @@ static int judge(struct ig_graph *g, struct xfer *x, CURLcode cc, double *delay)
 {
 	struct ig_graph_req *req = x->req;
 	struct ig_graph_resp *r = &req->resp;
-	char w[300], msg[800], when[32];
+	struct ig_graph_verdict v;
+	char w[300], msg[800];
 	long status = 0, req_size = 0;
 	long wait_hint = -1;       /* seconds the server asked for */
-	int pct = 0, verdict, last = x->attempt > g->max_retries;
-	long regain = 0;
+	int last = x->attempt > g->max_retries;
 	double ms = (mono_now() - x->began) * 1000;
 
 	what(x, w, sizeof(w));
@@ -711,6 +932,8 @@ static int judge(struct ig_graph *g, struct xfer *x, CURLcode cc, double *delay)
 	curl_easy_getinfo(x->h, CURLINFO_REQUEST_SIZE, &req_size);
 	r->status = status;
 	r->attempts = x->attempt;
+	r->ambiguous = r->rate_limited = 0;
+	r->retry_after_s = 0;
 
 	if (cc != CURLE_OK) {
 		const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc);
@@ -769,16 +992,27 @@ static int judge(struct ig_graph *g, struct xfer *x, CURLcode cc, double *delay)
 		if (curl_easy_getinfo(x->h, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc)
 			r->location = strdup(loc);
 	}
-	if (!ig_graph_usage_parse(x->app_usage, x->buc_usage, &pct, &regain) && pct >= USAGE_SLOW_PCT) {
+	if (!ig_graph_usage_parse(x->app_usage, x->buc_usage, x->ad_usage, &r->usage)
+	    && r->usage.pct >= USAGE_SLOW_PCT) {
 		/* Near the limit: pace the next calls (reference 9.2). */
-		double slow = (double)g->backoff_ms / 1000.0 * (double)(pct - 90);
+		double slow = (double)g->backoff_ms / 1000.0 * (double)(r->usage.pct - 90);
 
 		if (slow > IG_GRAPH_WAIT_CAP_S)
 			slow = IG_GRAPH_WAIT_CAP_S;
 		if (slow > g->slowdown)
 			g->slowdown = slow;
-		vlog(g, "usage at %d%% of the limit: pausing %.1f s before the next call", pct,
-		     g->slowdown);
+		vlog(g, "usage at %d%% of the limit: pausing %.1f s before the next call",
+		     r->usage.pct, g->slowdown);
+	}
+	if (status >= 200 && status < 300 && x->body.len && !r->body && !idempotent(req)) {
+		/* "sent" needs a readable answer; an unparsable one leaves the
+		 * outcome unknown (reference §3.6). */
+		r->ambiguous = 1;
+		ig_err_set(&req->err, IG_EX_TEMPFAIL,
+			   "graph: %s: HTTP %ld with an unreadable body; it may have been acted on"
+			   " (ambiguous, not retried)", w, status);
+		set_final(x, IG_EX_TEMPFAIL);
+		return 1;
 	}
 	if (status >= 200 && status < 400) {
 		set_final(x, 0);
@@ -794,30 +1028,49 @@ static int judge(struct ig_graph *g, struct xfer *x, CURLcode cc, double *delay)
 			 x->body.data);
 	}
 	ig_graph_error_format(&r->gerr, msg, sizeof(msg));
-	verdict = ig_graph_classify(&r->gerr);
-	if (verdict > 0) {
-		ig_err_set(&req->err, verdict, "graph: %s", msg);
-		set_final(x, verdict);
+	ig_graph_classify(&r->gerr, &v);
+	if (v.action == IG_GRAPH_PERMANENT || v.action == IG_GRAPH_RELOGIN) {
+		ig_err_set(&req->err, v.exit_code, "graph: %s", msg);
+		set_final(x, v.exit_code);
+		return 1;
+	}
+	/* A non-idempotent request that may have been acted on is never resent
+	 * (reference §3.6, §9.1): the caller records the outcome as unknown. */
+	if (v.acted && !idempotent(req)) {
+		r->ambiguous = 1;
+		ig_err_set(&req->err, IG_EX_TEMPFAIL,
+			   "graph: %s: %s; it may have been acted on (ambiguous, not retried)", w, msg);
+		set_final(x, IG_EX_TEMPFAIL);
 		return 1;
 	}
 	/* Temporary.  How long does the server want us to wait? */
 	wait_hint = ig_graph_retry_after(x->retry_after, (long long)time(NULL));
-	if (regain > wait_hint)
-		wait_hint = regain;
+	if (r->usage.regain_s > wait_hint)
+		wait_hint = r->usage.regain_s;
+	if (v.action == IG_GRAPH_WAIT) {
+		r->rate_limited = 1;
+		/* Without a header saying how long: minutes, not seconds (§9.2). */
+		if (wait_hint <= 0)
+			wait_hint = v.wait_s > 0 ? v.wait_s : IG_GRAPH_RATE_WAIT_S;
+	}
 	if (wait_hint > IG_GRAPH_WAIT_CAP_S) {
+		char when[32];
 		time_t t = time(NULL) + wait_hint;
 		struct tm tm;
 
 		gmtime_r(&t, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		ig_err_set(&req->err, IG_EX_TEMPFAIL, "graph: %s; rate limited: retry after %s (%ld s)",
-			   msg, when, wait_hint);
+		r->retry_after_s = wait_hint;
+		ig_err_set(&req->err, IG_EX_TEMPFAIL, "graph: %s; %s: retry after %ld min (%s)",
+			   msg, v.action == IG_GRAPH_WAIT ? "rate limited" : "temporary",
+			   (wait_hint + 59) / 60, when);
 		set_final(x, IG_EX_TEMPFAIL);
 		return 1;
 	}
 	if (last) {
-		ig_err_set(&req->err, IG_EX_TEMPFAIL, "graph: %s (gave up after %d attempt%s)", msg,
-			   x->attempt, x->attempt == 1 ? "" : "s");
+		r->retry_after_s = wait_hint > 0 ? wait_hint : 0;
+		ig_err_set(&req->err, IG_EX_TEMPFAIL, "graph: %s (%s; gave up after %d attempt%s)", msg,
+			   v.label, x->attempt, x->attempt == 1 ? "" : "s");
 		set_final(x, IG_EX_TEMPFAIL);
 		return 1;
 	}

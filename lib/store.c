@@ -717,3 +717,51 @@ struct ig_stmt *ig_store_kb_candidates(struct ig_store *st, struct ig_err *err, 
 	return s;
 }
 /* ---- end kb branch ---- */
+/* ------------------------------------------------------------ branch meta:
+ * schema discovery for ig_connect_move. */
+
+int ig_store_tables_with(struct ig_store *st, const char *col1, const char *col2,
+			 const char *except, char ***names, size_t *n, struct ig_err *err)
+{
+	struct ig_stmt *s = ig_store_query(st, err,
+		"SELECT m.name FROM sqlite_master m WHERE m.type = 'table' AND m.name <> ?1"
+		" AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) p WHERE p.name = ?2)"
+		" AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) p WHERE p.name = ?3)"
+		" ORDER BY m.name", "sss", except ? except : "", col1, col2);
+	int rc;
+
+	*names = NULL;
+	*n = 0;
+	if (!s)
+		return err ? err->code : IG_EX_SOFTWARE;
+	while ((rc = ig_stmt_next(st, s, err)) > 0) {
+		char **p = realloc(*names, (*n + 1) * sizeof(**names));
+
+		if (p)
+			*names = p;
+		if (!p || !(p[*n] = strdup(ig_col_text(s, 0)))) {
+			ig_stmt_reset(s);
+			ig_store_names_free(*names, *n);
+			*names = NULL;
+			*n = 0;
+			return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+		}
+		(*n)++;
+	}
+	if (rc < 0) {
+		ig_store_names_free(*names, *n);
+		*names = NULL;
+		*n = 0;
+		return err ? err->code : IG_EX_SOFTWARE;
+	}
+	return 0;
+}
+
+void ig_store_names_free(char **names, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}

@@ -209,5 +209,12 @@ struct ig_stmt *ig_store_kb_candidates(struct ig_store *st, struct ig_err *err, 
 				       const char *const *prefixes, int n, int64_t tenant_id,
 				       int64_t agent_id, int limit);
 /* ---- end kb branch ---- */
+/* ------------------------------------------------------------ branch meta */
+/* The tables (but `except`) having both columns col1 and col2, by name
+ * (schema discovery); *names is new (ig_store_names_free).  0 or an exit
+ * code. */
+int ig_store_tables_with(struct ig_store *st, const char *col1, const char *col2,
+			 const char *except, char ***names, size_t *n, struct ig_err *err);
+void ig_store_names_free(char **names, size_t n);
 
 #endif

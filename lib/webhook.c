@@ -257,316 +257,422 @@ static int norm_attachments(struct ig_wh_event *e, const json_t *arr)
 /* ------------------------------------------------------------ messaging */
 
 /*
+ * NUL (U+0000) inside a string: C strings would cut it there — two mids
+ * "m\u0000one" and "m\u0000two" would become one event and "first\u0000
+ * tail" would be stored as "first".  Such an item is refused whole (an
+ * invalid event: raw kept, reported) rather than cut in silence.  The path
+ * of the first string holding one goes into path ("message.mid"); 1 found.
+ */
+static int find_nul(const json_t *v, char *path, size_t n, size_t at)
+{
+	if (json_is_string(v))
+		return memchr(json_string_value(v), '\0', json_string_length(v)) != NULL;
+	if (json_is_object(v)) {
+		const char *k;
+		json_t *m;
+
+		json_object_foreach((json_t *)v, k, m) {
+			int w = snprintf(path + at, n - at, "%s%s", at ? "." : "", k);
+			size_t next = at + (w > 0 ? (size_t)w : 0);
+
+			if (next >= n)
+				next = n - 1;
+			if (find_nul(m, path, n, next))
+				return 1;
+			path[at] = '\0';
+		}
+	} else if (json_is_array(v)) {
+		size_t i;
+		json_t *m;
+
+		json_array_foreach(v, i, m) {
+			int w = snprintf(path + at, n - at, "[%zu]", i);
+			size_t next = at + (w > 0 ? (size_t)w : 0);
+
+			if (next >= n)
+				next = n - 1;
+			if (find_nul(m, path, n, next))
+				return 1;
+			path[at] = '\0';
+		}
+	}
+	return 0;
+}
+
+/* 1 (and e invalid) when the item holds a NUL anywhere. */
+static int refuse_nul(struct ig_wh_event *e, const json_t *item, const char *where)
+{
+	char path[160] = "";
+
+	if (!find_nul(item, path, sizeof(path), 0))
+		return 0;
+	invalid(e, "%s: '%s' contains a NUL character (\\u0000): refused, an id or text is never cut",
+		where, path);
+	return 1;
+}
+
+/* The handler of one messaging event kind: v is the kind's member (never
+ * NULL), key its name; e has account, participant and times set. */
+typedef void norm_kind_fn(struct ig_wh_event *e, json_t *v, const char *key, int echo,
+			  const char *where);
+
+static void norm_message(struct ig_wh_event *e, json_t *v, const char *key, int echo,
+			 const char *where)
+{
+	const char *mid, *text, *s;
+	char tmp[IG_WH_ID_MAX];
+	json_t *att, *rt, *qr, *ref;
+
+	(void)key;
+	e->kind = "message";
+	if (!json_is_object(v)) {
+		invalid(e, "%s: 'message' is not an object", where);
+		return;
+	}
+	if (get_str(v, "mid", &mid) != 1 || !*mid) {
+		invalid(e, "%s: 'message.mid' is missing or not a string", where);
+		return;
+	}
+	e->mid = mid;
+	set_key(e, "%s|m|%s", e->account, mid);
+	if (json_is_true(json_object_get(v, "is_deleted"))) {
+		e->type = IG_WH_DELETE;
+		return;
+	}
+	e->type = echo ? IG_WH_ECHO : IG_WH_MESSAGE;
+	if (get_str(v, "text", &text) < 0) {
+		invalid(e, "%s: 'message.text' is not a string", where);
+		return;
+	}
+	e->text = text;
+	att = json_object_get(v, "attachments");
+	if (att && !json_is_null(att)) {
+		if (!json_is_array(att)) {
+			invalid(e, "%s: 'message.attachments' is not an array", where);
+			return;
+		}
+		if (norm_attachments(e, att))
+			return;
+	}
+	if (json_is_true(json_object_get(v, "is_unsupported"))) {
+		if (!e->attachments)
+			e->attachments = json_array();
+		json_array_append_new(e->attachments, json_pack("{s:s}", "type", "unsupported"));
+		e->kind = "unsupported";
+	}
+	rt = json_object_get(v, "reply_to");
+	if (rt && !json_is_null(rt)) {
+		json_t *story = json_object_get(rt, "story");
+
+		if (!json_is_object(rt) || (story && !json_is_object(story))) {
+			invalid(e, "%s: 'message.reply_to' is not an object", where);
+			return;
+		}
+		json_object_set(e->extra, "reply_to", rt);
+		e->kind = story ? "story_reply" : "reply";
+	}
+	qr = json_object_get(v, "quick_reply");
+	if (qr && !json_is_null(qr)) {
+		if (!json_is_object(qr) || get_str(qr, "payload", &s) < 0) {
+			invalid(e, "%s: 'message.quick_reply' is not an object with a string payload", where);
+			return;
+		}
+		put_str(e->extra, "quick_reply", s);
+		e->kind = "quick_reply";
+	}
+	ref = json_object_get(v, "referral");
+	if (ref && !json_is_null(ref)) {
+		if (!json_is_object(ref)) {
+			invalid(e, "%s: 'message.referral' is not an object", where);
+			return;
+		}
+		json_object_set(e->extra, "referral", ref);
+	}
+	if (e->attachments && !strcmp(e->kind, "message")) {
+		const char *t0 = ig_json_str(json_array_get(e->attachments, 0), "type");
+
+		if (t0 && !strcmp(t0, "story_mention"))
+			e->kind = "story_mention";
+	}
+	if (echo) {
+		if (get_id(v, "app_id", tmp) == 1)
+			json_object_set_new(e->extra, "app_id", json_string(tmp));
+		copy_member(e->extra, "metadata", v, NULL);
+	}
+	if (json_is_true(json_object_get(v, "is_self")))
+		json_object_set_new(e->extra, "is_self", json_true());
+}
+
+static void norm_edit(struct ig_wh_event *e, json_t *v, const char *key, int echo,
+		      const char *where)
+{
+	const char *mid, *text;
+	long long num = 0;
+
+	(void)key;
+	(void)echo;
+	e->type = IG_WH_EDIT;
+	e->kind = "message_edit";
+	if (!json_is_object(v) || get_str(v, "mid", &mid) != 1 || !*mid) {
+		invalid(e, "%s: 'message_edit.mid' is missing or not a string", where);
+		return;
+	}
+	if (get_str(v, "text", &text) < 0) {
+		invalid(e, "%s: 'message_edit.text' is not a string", where);
+		return;
+	}
+	if (json_object_get(v, "num_edit") && !json_is_integer(json_object_get(v, "num_edit"))) {
+		invalid(e, "%s: 'message_edit.num_edit' is not an integer", where);
+		return;
+	}
+	num = ig_json_int(v, "num_edit", 0);
+	e->mid = mid;
+	e->text = text;
+	json_object_set_new(e->extra, "num_edit", json_integer(num));
+	set_key(e, "%s|edit|%s|%lld|%lld", e->account, mid, num, (long long)e->ts_ms);
+}
+
+static void norm_reaction(struct ig_wh_event *e, json_t *v, const char *key, int echo,
+			  const char *where)
+{
+	const char *mid, *action, *reaction, *emoji;
+
+	(void)key;
+	(void)echo;
+	e->type = IG_WH_REACTION;
+	e->kind = "reaction";
+	if (!json_is_object(v) || get_str(v, "mid", &mid) != 1 || get_str(v, "action", &action) != 1
+	    || get_str(v, "reaction", &reaction) < 0 || get_str(v, "emoji", &emoji) < 0) {
+		invalid(e, "%s: 'reaction' needs string 'mid' and 'action'", where);
+		return;
+	}
+	e->mid = mid;
+	put_str(e->extra, "action", action);
+	put_str(e->extra, "reaction", reaction);
+	put_str(e->extra, "emoji", emoji);
+	set_key(e, "%s|reaction|%s|%s|%s|%lld", e->account, mid, e->participant, action,
+		(long long)e->ts_ms);
+}
+
+static void norm_read(struct ig_wh_event *e, json_t *v, const char *key, int echo,
+		      const char *where)
+{
+	const char *mid;
+	int64_t wm = 0;
+
+	(void)key;
+	(void)echo;
+	e->type = IG_WH_READ;
+	e->kind = "read";
+	if (!json_is_object(v) || get_str(v, "mid", &mid) < 0 || get_time_ms(v, "watermark", &wm) < 0) {
+		invalid(e, "%s: 'read' needs a string 'mid' or a 'watermark'", where);
+		return;
+	}
+	e->mid = mid;
+	if (wm)
+		json_object_set_new(e->extra, "watermark", json_integer(wm));
+	set_key(e, "%s|read|%s|%s|%lld", e->account, e->participant, mid ? mid : "", (long long)wm);
+}
+
+static void norm_delivery(struct ig_wh_event *e, json_t *v, const char *key, int echo,
+			  const char *where)
+{
+	int64_t wm = 0;
+	json_t *mids;
+
+	(void)key;
+	(void)echo;
+	e->type = IG_WH_DELIVERY;
+	e->kind = "delivery";
+	mids = json_object_get(v, "mids");
+	if (!json_is_object(v) || get_time_ms(v, "watermark", &wm) < 0 || (mids && !json_is_array(mids))) {
+		invalid(e, "%s: 'delivery' needs a 'watermark' and an array 'mids'", where);
+		return;
+	}
+	if (mids)
+		json_object_set(e->extra, "mids", mids);
+	json_object_set_new(e->extra, "watermark", json_integer(wm));
+	set_key(e, "%s|delivery|%s|%lld", e->account, e->participant, (long long)wm);
+}
+
+static void norm_postback(struct ig_wh_event *e, json_t *v, const char *key, int echo,
+			  const char *where)
+{
+	const char *mid, *title, *payload;
+	json_t *ref;
+
+	(void)key;
+	(void)echo;
+	e->type = IG_WH_POSTBACK;
+	e->kind = "postback";
+	if (!json_is_object(v) || get_str(v, "mid", &mid) < 0 || get_str(v, "title", &title) < 0
+	    || get_str(v, "payload", &payload) < 0) {
+		invalid(e, "%s: 'postback' members must be strings", where);
+		return;
+	}
+	/* §2.3: postbacks on the standby channel lack the payload */
+	e->mid = mid;
+	e->text = title;
+	put_str(e->extra, "payload", payload);
+	ref = json_object_get(v, "referral");
+	if (json_is_object(ref))
+		json_object_set(e->extra, "referral", ref);
+	if (mid && *mid)
+		set_key(e, "%s|m|%s", e->account, mid);
+	else
+		set_key(e, "%s|postback|%s|%lld|%s", e->account, e->participant, (long long)e->ts_ms,
+			payload ? payload : "");
+}
+
+/* referral and optin: the object is kept whole. */
+static void norm_object_kind(struct ig_wh_event *e, json_t *v, const char *key, int echo,
+			     const char *where)
+{
+	(void)echo;
+	e->type = !strcmp(key, "optin") ? IG_WH_OPTIN : IG_WH_REFERRAL;
+	e->kind = key;
+	if (!json_is_object(v)) {
+		invalid(e, "%s: '%s' is not an object", where, key);
+		return;
+	}
+	json_object_set(e->extra, key, v);
+	set_key(e, "%s|%s|%s|%lld", e->account, key, e->participant, (long long)e->ts_ms);
+}
+
+static void norm_handover(struct ig_wh_event *e, json_t *v, const char *key, int echo,
+			  const char *where)
+{
+	char tmp[IG_WH_ID_MAX];
+
+	(void)echo;
+	e->type = IG_WH_HANDOVER;
+	e->kind = key;
+	if (!json_is_object(v)) {
+		invalid(e, "%s: '%s' is not an object", where, key);
+		return;
+	}
+	json_object_set_new(e->extra, "action", json_string(key));
+	if (get_id(v, "previous_owner_app_id", tmp) == 1)
+		json_object_set_new(e->extra, "previous_owner", json_string(tmp));
+	if (get_id(v, "new_owner_app_id", tmp) == 1)
+		json_object_set_new(e->extra, "new_owner", json_string(tmp));
+	if (get_id(v, "requested_owner_app_id", tmp) == 1)
+		json_object_set_new(e->extra, "requested_owner", json_string(tmp));
+	copy_member(e->extra, "metadata", v, NULL);
+	set_key(e, "%s|%s|%s|%lld", e->account, key, e->participant, (long long)e->ts_ms);
+}
+
+/* Anything else (policy enforcement, game plays, account linking, a field
+ * Meta adds tomorrow): kept and reported, never fatal. */
+static void norm_unknown(struct ig_wh_event *e, json_t *it)
+{
+	const char *k;
+	json_t *val;
+
+	e->type = IG_WH_UNKNOWN;
+	e->kind = "?";
+	json_object_foreach(it, k, val) {
+		if (strcmp(k, "sender") && strcmp(k, "recipient") && strcmp(k, "timestamp")) {
+			e->kind = k;
+			break;
+		}
+	}
+	(void)val;
+	set_reason(e, "unknown event kind '%s'", e->kind);
+	set_key(e, "%s|unknown|%s|%s|%lld", e->account, e->kind, e->participant, (long long)e->ts_ms);
+}
+
+/* The event kinds of a messaging item, in the order they are looked for
+ * (§2.2, §2.3): the first member present decides. */
+static const struct {
+	const char *key;
+	norm_kind_fn *fn;
+} messaging_kinds[] = {
+	{ "message", norm_message },
+	{ "message_edit", norm_edit },
+	{ "reaction", norm_reaction },
+	{ "read", norm_read },
+	{ "delivery", norm_delivery },
+	{ "postback", norm_postback },
+	{ "referral", norm_object_kind },
+	{ "optin", norm_object_kind },
+	{ "pass_thread_control", norm_handover },
+	{ "take_thread_control", norm_handover },
+	{ "request_thread_control", norm_handover },
+	{ "app_roles", norm_handover },
+};
+
+/* sender, recipient, timestamp and who is who; 0, or -1 with e invalid. */
+static int norm_parties(struct ig_wh_event *e, json_t *it, const char *entry_id, int64_t entry_ms,
+			int *echo, const char *where)
+{
+	char sender[IG_WH_ID_MAX], recipient[IG_WH_ID_MAX];
+	const json_t *so = json_object_get(it, "sender"), *ro = json_object_get(it, "recipient");
+	json_t *v;
+	int rc;
+
+	if (!json_is_object(so) || get_id(so, "id", sender) != 1) {
+		invalid(e, "%s: 'sender.id' is missing or not an id", where);
+		return -1;
+	}
+	if (ro && !json_is_object(ro)) {
+		invalid(e, "%s: 'recipient' is not an object", where);
+		return -1;
+	}
+	if (get_id(ro, "id", recipient) < 0) {
+		invalid(e, "%s: 'recipient.id' is not an id", where);
+		return -1;
+	}
+	rc = get_time_ms(it, "timestamp", &e->ts_ms);
+	if (rc < 0) {
+		invalid(e, "%s: 'timestamp' is not a time", where);
+		return -1;
+	}
+	if (rc == 0)
+		e->ts_ms = entry_ms;
+	e->at = e->ts_ms / 1000;
+	v = json_object_get(it, "message");
+	*echo = json_is_object(v) && json_is_true(json_object_get(v, "is_echo"));
+	/* the business account, and the customer on the other side */
+	snprintf(e->account, sizeof(e->account), "%s",
+		 *echo ? sender : (*entry_id ? entry_id : recipient));
+	snprintf(e->participant, sizeof(e->participant), "%s", *echo ? recipient : sender);
+	if (!e->account[0] || !e->participant[0]) {
+		invalid(e, "%s: no account id (entry 'id' and 'recipient.id' are missing)", where);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * One item of entry[].messaging[] or entry[].standby[] (§2.1-2.3).  The
  * account is the entry id (falling back to the recipient); for echoes the
- * sender (§2.1: "business → user (echo): reversed").
+ * sender (§2.1: "business → user (echo): reversed").  The kind is chosen
+ * from messaging_kinds.
  */
 static void norm_messaging(struct ig_wh_delivery *d, struct ig_wh_event *e, const char *entry_id,
 			   int64_t entry_ms, const char *where)
 {
 	json_t *it = e->raw, *v;
-	char sender[IG_WH_ID_MAX], recipient[IG_WH_ID_MAX], tmp[IG_WH_ID_MAX];
-	const json_t *so, *ro;
-	const char *s;
-	int echo = 0, rc;
+	int echo = 0;
+	size_t i;
 
+	(void)d;
 	if (!json_is_object(it)) {
 		invalid(e, "%s is not an object", where);
 		return;
 	}
-	so = json_object_get(it, "sender");
-	ro = json_object_get(it, "recipient");
-	if (!json_is_object(so) || get_id(so, "id", sender) != 1) {
-		invalid(e, "%s: 'sender.id' is missing or not an id", where);
+	if (norm_parties(e, it, entry_id, entry_ms, &echo, where) || refuse_nul(e, it, where))
 		return;
-	}
-	if (ro && !json_is_object(ro)) {
-		invalid(e, "%s: 'recipient' is not an object", where);
-		return;
-	}
-	if (get_id(ro, "id", recipient) < 0) {
-		invalid(e, "%s: 'recipient.id' is not an id", where);
-		return;
-	}
-	rc = get_time_ms(it, "timestamp", &e->ts_ms);
-	if (rc < 0) {
-		invalid(e, "%s: 'timestamp' is not a time", where);
-		return;
-	}
-	if (rc == 0)
-		e->ts_ms = entry_ms;
-	e->at = e->ts_ms / 1000;
-
-	v = json_object_get(it, "message");
-	if (v && json_is_object(v))
-		echo = json_is_true(json_object_get(v, "is_echo"));
-	/* the business account, and the customer on the other side */
-	snprintf(e->account, sizeof(e->account), "%s",
-		 echo ? sender : (*entry_id ? entry_id : recipient));
-	snprintf(e->participant, sizeof(e->participant), "%s", echo ? recipient : sender);
-	if (!e->account[0] || !e->participant[0]) {
-		invalid(e, "%s: no account id (entry 'id' and 'recipient.id' are missing)", where);
-		return;
-	}
 	if (e->standby)
 		json_object_set_new(e->extra, "standby", json_true());
-
-	if (v) {
-		const char *mid, *text;
-		json_t *att, *rt, *qr, *ref;
-
-		e->kind = "message";
-		if (!json_is_object(v)) {
-			invalid(e, "%s: 'message' is not an object", where);
-			return;
-		}
-		if (get_str(v, "mid", &mid) != 1 || !*mid) {
-			invalid(e, "%s: 'message.mid' is missing or not a string", where);
-			return;
-		}
-		e->mid = mid;
-		set_key(e, "%s|m|%s", e->account, mid);
-		if (json_is_true(json_object_get(v, "is_deleted"))) {
-			e->type = IG_WH_DELETE;
-			return;
-		}
-		e->type = echo ? IG_WH_ECHO : IG_WH_MESSAGE;
-		if (get_str(v, "text", &text) < 0) {
-			invalid(e, "%s: 'message.text' is not a string", where);
-			return;
-		}
-		e->text = text;
-		att = json_object_get(v, "attachments");
-		if (att && !json_is_null(att)) {
-			if (!json_is_array(att)) {
-				invalid(e, "%s: 'message.attachments' is not an array", where);
-				return;
-			}
-			if (norm_attachments(e, att))
-				return;
-		}
-		if (json_is_true(json_object_get(v, "is_unsupported"))) {
-			if (!e->attachments)
-				e->attachments = json_array();
-			json_array_append_new(e->attachments, json_pack("{s:s}", "type", "unsupported"));
-			e->kind = "unsupported";
-		}
-		rt = json_object_get(v, "reply_to");
-		if (rt && !json_is_null(rt)) {
-			json_t *story = json_object_get(rt, "story");
-
-			if (!json_is_object(rt) || (story && !json_is_object(story))) {
-				invalid(e, "%s: 'message.reply_to' is not an object", where);
-				return;
-			}
-			json_object_set(e->extra, "reply_to", rt);
-			e->kind = story ? "story_reply" : "reply";
-		}
-		qr = json_object_get(v, "quick_reply");
-		if (qr && !json_is_null(qr)) {
-			if (!json_is_object(qr) || get_str(qr, "payload", &s) < 0) {
-				invalid(e, "%s: 'message.quick_reply' is not an object with a string payload", where);
-				return;
-			}
-			put_str(e->extra, "quick_reply", s);
-			e->kind = "quick_reply";
-		}
-		ref = json_object_get(v, "referral");
-		if (ref && !json_is_null(ref)) {
-			if (!json_is_object(ref)) {
-				invalid(e, "%s: 'message.referral' is not an object", where);
-				return;
-			}
-			json_object_set(e->extra, "referral", ref);
-		}
-		if (e->attachments && !strcmp(e->kind, "message")) {
-			const char *t0 = ig_json_str(json_array_get(e->attachments, 0), "type");
-
-			if (t0 && !strcmp(t0, "story_mention"))
-				e->kind = "story_mention";
-		}
-		if (echo) {
-			if (get_id(v, "app_id", tmp) == 1)
-				json_object_set_new(e->extra, "app_id", json_string(tmp));
-			copy_member(e->extra, "metadata", v, NULL);
-		}
-		if (json_is_true(json_object_get(v, "is_self")))
-			json_object_set_new(e->extra, "is_self", json_true());
-		return;
-	}
-	if ((v = json_object_get(it, "message_edit"))) {
-		const char *mid, *text;
-		long long num = 0;
-
-		e->type = IG_WH_EDIT;
-		e->kind = "message_edit";
-		if (!json_is_object(v) || get_str(v, "mid", &mid) != 1 || !*mid) {
-			invalid(e, "%s: 'message_edit.mid' is missing or not a string", where);
-			return;
-		}
-		if (get_str(v, "text", &text) < 0) {
-			invalid(e, "%s: 'message_edit.text' is not a string", where);
-			return;
-		}
-		if (json_object_get(v, "num_edit") && !json_is_integer(json_object_get(v, "num_edit"))) {
-			invalid(e, "%s: 'message_edit.num_edit' is not an integer", where);
-			return;
-		}
-		num = ig_json_int(v, "num_edit", 0);
-		e->mid = mid;
-		e->text = text;
-		json_object_set_new(e->extra, "num_edit", json_integer(num));
-		set_key(e, "%s|edit|%s|%lld|%lld", e->account, mid, num, (long long)e->ts_ms);
-		return;
-	}
-	if ((v = json_object_get(it, "reaction"))) {
-		const char *mid, *action, *reaction, *emoji;
-
-		e->type = IG_WH_REACTION;
-		e->kind = "reaction";
-		if (!json_is_object(v) || get_str(v, "mid", &mid) != 1 || get_str(v, "action", &action) != 1
-		    || get_str(v, "reaction", &reaction) < 0 || get_str(v, "emoji", &emoji) < 0) {
-			invalid(e, "%s: 'reaction' needs string 'mid' and 'action'", where);
-			return;
-		}
-		e->mid = mid;
-		put_str(e->extra, "action", action);
-		put_str(e->extra, "reaction", reaction);
-		put_str(e->extra, "emoji", emoji);
-		set_key(e, "%s|reaction|%s|%s|%s|%lld", e->account, mid, e->participant, action,
-			(long long)e->ts_ms);
-		return;
-	}
-	if ((v = json_object_get(it, "read"))) {
-		const char *mid;
-		int64_t wm = 0;
-
-		e->type = IG_WH_READ;
-		e->kind = "read";
-		if (!json_is_object(v) || get_str(v, "mid", &mid) < 0 || get_time_ms(v, "watermark", &wm) < 0) {
-			invalid(e, "%s: 'read' needs a string 'mid' or a 'watermark'", where);
-			return;
-		}
-		e->mid = mid;
-		if (wm)
-			json_object_set_new(e->extra, "watermark", json_integer(wm));
-		set_key(e, "%s|read|%s|%s|%lld", e->account, e->participant, mid ? mid : "",
-			(long long)wm);
-		return;
-	}
-	if ((v = json_object_get(it, "delivery"))) {
-		int64_t wm = 0;
-		json_t *mids;
-
-		e->type = IG_WH_DELIVERY;
-		e->kind = "delivery";
-		mids = json_object_get(v, "mids");
-		if (!json_is_object(v) || get_time_ms(v, "watermark", &wm) < 0
-		    || (mids && !json_is_array(mids))) {
-			invalid(e, "%s: 'delivery' needs a 'watermark' and an array 'mids'", where);
-			return;
-		}
-		if (mids)
-			json_object_set(e->extra, "mids", mids);
-		json_object_set_new(e->extra, "watermark", json_integer(wm));
-		set_key(e, "%s|delivery|%s|%lld", e->account, e->participant, (long long)wm);
-		return;
-	}
-	if ((v = json_object_get(it, "postback"))) {
-		const char *mid, *title, *payload;
-		json_t *ref;
-
-		e->type = IG_WH_POSTBACK;
-		e->kind = "postback";
-		if (!json_is_object(v) || get_str(v, "mid", &mid) < 0 || get_str(v, "title", &title) < 0
-		    || get_str(v, "payload", &payload) < 0) {
-			invalid(e, "%s: 'postback' members must be strings", where);
-			return;
-		}
-		/* §2.3: postbacks on the standby channel lack the payload */
-		e->mid = mid;
-		e->text = title;
-		put_str(e->extra, "payload", payload);
-		ref = json_object_get(v, "referral");
-		if (json_is_object(ref))
-			json_object_set(e->extra, "referral", ref);
-		if (mid && *mid)
-			set_key(e, "%s|m|%s", e->account, mid);
-		else
-			set_key(e, "%s|postback|%s|%lld|%s", e->account, e->participant,
-				(long long)e->ts_ms, payload ? payload : "");
-		return;
-	}
-	if ((v = json_object_get(it, "referral"))) {
-		e->type = IG_WH_REFERRAL;
-		e->kind = "referral";
-		if (!json_is_object(v)) {
-			invalid(e, "%s: 'referral' is not an object", where);
-			return;
-		}
-		json_object_set(e->extra, "referral", v);
-		set_key(e, "%s|referral|%s|%lld", e->account, e->participant, (long long)e->ts_ms);
-		return;
-	}
-	if ((v = json_object_get(it, "optin"))) {
-		e->type = IG_WH_OPTIN;
-		e->kind = "optin";
-		if (!json_is_object(v)) {
-			invalid(e, "%s: 'optin' is not an object", where);
-			return;
-		}
-		json_object_set(e->extra, "optin", v);
-		set_key(e, "%s|optin|%s|%lld", e->account, e->participant, (long long)e->ts_ms);
-		return;
-	}
-	{
-		static const char *const handover[] = {
-			"pass_thread_control", "take_thread_control", "request_thread_control",
-			"app_roles", NULL
-		};
-		int i;
-
-		for (i = 0; handover[i]; i++) {
-			if (!(v = json_object_get(it, handover[i])))
-				continue;
-			e->type = IG_WH_HANDOVER;
-			e->kind = handover[i];
-			if (!json_is_object(v)) {
-				invalid(e, "%s: '%s' is not an object", where, handover[i]);
-				return;
-			}
-			json_object_set_new(e->extra, "action", json_string(handover[i]));
-			if (get_id(v, "previous_owner_app_id", tmp) == 1)
-				json_object_set_new(e->extra, "previous_owner", json_string(tmp));
-			if (get_id(v, "new_owner_app_id", tmp) == 1)
-				json_object_set_new(e->extra, "new_owner", json_string(tmp));
-			if (get_id(v, "requested_owner_app_id", tmp) == 1)
-				json_object_set_new(e->extra, "requested_owner", json_string(tmp));
-			copy_member(e->extra, "metadata", v, NULL);
-			set_key(e, "%s|%s|%s|%lld", e->account, handover[i], e->participant,
-				(long long)e->ts_ms);
+	for (i = 0; i < sizeof(messaging_kinds) / sizeof(messaging_kinds[0]); i++) {
+		if ((v = json_object_get(it, messaging_kinds[i].key))) {
+			messaging_kinds[i].fn(e, v, messaging_kinds[i].key, echo, where);
 			return;
 		}
 	}
-	/* Anything else (policy enforcement, game plays, account linking, a
-	 * field Meta adds tomorrow): kept and reported, never fatal. */
-	{
-		const char *k;
-		json_t *val;
-
-		e->type = IG_WH_UNKNOWN;
-		e->kind = "?";
-		json_object_foreach(it, k, val) {
-			if (strcmp(k, "sender") && strcmp(k, "recipient") && strcmp(k, "timestamp")) {
-				e->kind = k;
-				break;
-			}
-		}
-		(void)val;
-		set_reason(e, "unknown event kind '%s'", e->kind);
-		set_key(e, "%s|unknown|%s|%s|%lld", e->account, e->kind, e->participant,
-			(long long)e->ts_ms);
-	}
+	norm_unknown(e, it);
 }
 
 /* ------------------------------------------------------------ changes */
@@ -709,6 +815,9 @@ static void norm_change(struct ig_wh_delivery *d, struct ig_wh_event *e, const c
 	snprintf(e->account, sizeof(e->account), "%s", entry_id);
 	e->ts_ms = entry_ms;
 	e->at = entry_ms / 1000;
+	/* comment ids and texts too: refused whole, never cut (see find_nul) */
+	if (refuse_nul(e, val, where))
+		return;
 
 	if (messaging_field(field) && json_object_get(val, "sender")) {
 		e->raw = val;

@@ -43,7 +43,9 @@ enum ig_wh_type {
 	IG_WH_FEED,       /* Page feed items other than comments */
 	IG_WH_INSIGHTS,   /* story_insights */
 	IG_WH_UNKNOWN,    /* a kind we do not know: kept and reported */
-	IG_WH_INVALID,    /* a malformed item: kept and reported */
+	IG_WH_INVALID,    /* a malformed item: kept and reported (also: a string holding
+	                   * a NUL, U+0000 — refused whole, since a C string would cut
+	                   * the id or text at it) */
 };
 
 /* "message", "echo", ... (the "type" of a routed event). */

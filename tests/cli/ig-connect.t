@@ -195,23 +195,40 @@ is_rc 0 "test"
 is "$(field username)/$(field verified)/$(field followers_count)" "marco_energia/True/1200" "verified username and brand snapshot"
 is "$(sq "SELECT biography FROM accounts WHERE external_id = '$MARCO'")" "Allenamento e energia" "snapshot stored"
 clear_requests
-simctl POST /_sim/inject '{"match":"/me","method":"GET","count":2,"code":4,"eta":0}' >/dev/null
+simctl POST /_sim/inject '{"match":"/me","method":"GET","count":2,"code":4,"headers":{"Retry-After":"1"}}' >/dev/null
 run ig-connect test @marco_energia
-is_rc 0 "rate limited twice, then success"
+is_rc 0 "rate limited twice with Retry-After: 1, then success"
 is "$(nreq /graph.instagram.com/v25.0/me GET)" "3" "after exactly 3 requests"
+# Reference §9.2: a rate limit that does not say how long means minutes, not seconds.
+for c in 4 17 32 341 613 80001 80002 80006; do
+	clear_requests
+	simctl POST /_sim/inject '{"match":"/me","method":"GET","count":1,"code":'$c',"eta":null}' >/dev/null
+	run ig-connect test @marco_energia
+	is_rc 75 "rate limit $c without a wait: 75 at once"
+	like "$err" "rate limited: retry after 5 min" "…retry after 5 min ($c)"
+	is "$(nreq /graph.instagram.com/v25.0/me GET)" "1" "…not retried in seconds ($c)"
+	is "$(sq "SELECT status FROM accounts WHERE external_id = '$MARCO'")" "active" "…the account is not marked error ($c)"
+done
+simctl DELETE /_sim/inject >/dev/null
+clear_requests
+simctl POST /_sim/inject '{"match":"/me","method":"GET","count":1,"code":1200}' >/dev/null
+run ig-connect test @marco_energia
+is_rc 0 "1200 is temporary: retried"
+is "$(nreq /graph.instagram.com/v25.0/me GET)" "2" "…once"
 clear_requests
 simctl POST /_sim/inject '{"match":"/me","method":"GET","count":1,"status":502}' >/dev/null
 run ig-connect test @marco_energia
 is_rc 0 "a 502 is retried"
 is "$(nreq /graph.instagram.com/v25.0/me GET)" "2" "once"
 clear_requests
+ERRS=$(sq "SELECT error_count FROM accounts WHERE external_id = '$MARCO'")
 simctl POST /_sim/inject '{"match":"/me","method":"GET","count":5,"status":500}' >/dev/null
 IGKIT_HTTP_RETRIES=1 run ig-connect test @marco_energia
 is_rc 75 "5xx that persists: 75"
 like "$err" "gave up after 2 attempts" "says how often it tried"
 is "$(nreq /graph.instagram.com/v25.0/me GET)" "2" "1 + http_retries requests"
 simctl DELETE /_sim/inject >/dev/null
-is "$(sq "SELECT status || '/' || error_count FROM accounts WHERE external_id = '$MARCO'")" "active/1" "a temporary failure keeps the status, counts the error"
+is "$(sq "SELECT status || '/' || error_count FROM accounts WHERE external_id = '$MARCO'")" "active/$((ERRS + 1))" "a temporary failure keeps the status, counts the error"
 clear_requests
 simctl POST /_sim/inject '{"match":"/me","method":"GET","count":1,"hang":3}' >/dev/null
 IGKIT_HTTP_TIMEOUT=0.5 IGKIT_HTTP_RETRIES=0 run ig-connect test @marco_energia
@@ -227,7 +244,12 @@ clear_requests
 simctl POST /_sim/inject '{"match":"/me","method":"GET","count":1,"code":80002,"eta":45}' >/dev/null
 run ig-connect test @marco_energia
 is_rc 75 "rate limited for 45 minutes: 75 at once"
-like "$err" "retry after 20[0-9-]+T[0-9:]+Z" "says when to retry"
+like "$err" "rate limited: retry after 45 min \(20[0-9-]+T[0-9:]+Z\)" "says when to retry"
+clear_requests
+simctl POST /_sim/inject '{"match":"/me","method":"GET","count":1,"code":80002,"eta":45,"buc_objects":32}' >/dev/null
+run ig-connect test @marco_energia
+is_rc 75 "a BUC header of 32 objects (over 4 KB)"
+like "$err" "rate limited: retry after 45 min" "…is read, not dropped"
 is "$(nreq /graph.instagram.com/v25.0/me GET)" "1" "without waiting or retrying"
 run ig-connect test @marco_energia
 is_rc 0 "an error clears with the next success"
@@ -238,14 +260,16 @@ run ig-connect subscribe --tenant rossi
 is_rc 0 "subscribe every account of a tenant"
 is "$(printf '%s\n' "$out" | grep -c '"subscribed":true')" "2" "both accounts"
 like "$(simctl GET /_sim/subscriptions)" "\"page\", \"id\": \"$PAGE1\"|\"object\":\"page\",\"id\":\"$PAGE1\"|\"object\": \"page\", \"id\": \"$PAGE1\"" "the Page is subscribed at the simulator"
-is "$(sq "SELECT subscribed_fields FROM accounts WHERE external_id = '$MARCO'")" "comments,live_comments,messages,message_reactions,messaging_postbacks,messaging_seen,messaging_referral,message_edit,messaging_optins" "Instagram fields recorded"
+is "$(sq "SELECT subscribed_fields FROM accounts WHERE external_id = '$MARCO'")" "comments,live_comments,messages,message_reactions,messaging_postbacks,messaging_seen,messaging_referral,message_edit,messaging_optins,messaging_handover,standby" "Instagram fields recorded, standby and handover included"
+like "$(curl -sS "$SIM/_sim/requests?path=/$PAGE1/subscribed_apps&method=POST" | jget 0.query.subscribed_fields)" \
+	'messaging_handovers,standby' "the Page subscribes standby and messaging_handovers (the thread-owner logic's input)"
 is "$(nreq /$PAGE1/subscribed_apps POST)" "1" "FB: POST /{page}/subscribed_apps"
 run ig-connect doctor --tenant rossi
 is_rc 0 "doctor: all healthy"
 is "$(printf '%s\n' "$out" | grep -c '"ok":true')" "2" "two healthy accounts"
 run ig-connect doctor --tenant rossi --format table
-is "$(printf '%s\n' "$out" | head -1 | awk '{print $1, $2, $3}')" "tenant account username" "doctor --format table: a header from the record's keys"
-is "$(printf '%s\n' "$out" | grep -c 'true *$')" "2" "and one row per account"
+is_rc 0 "doctor --format table, all healthy"
+is "$out" "" "the problems-only view is empty"
 run ig-connect subscribe --tenant rossi --format csv
 like "$(printf '%s\n' "$out" | sed -n 2p)" ',"comments,live_comments,messages,' "subscribe --format csv: the field list is one quoted cell"
 ROSSI_PAGE_TOKEN=$(simctl GET "/_sim/tokens?account=$PAGE1" | "$PYTHON3" -c 'import json,sys
@@ -254,6 +278,13 @@ curl -s -X DELETE -H "Authorization: Bearer $ROSSI_PAGE_TOKEN" "$SIM/graph.faceb
 run ig-connect doctor $PAGE1
 is_rc 78 "doctor: a missing subscription needs a fix (78)"
 like "$out" "not subscribed to webhooks: run 'ig-connect subscribe $ROSSI_IG'" "and says which"
+like "$err" "^ig-connect: tenant 'rossi', account $ROSSI_IG: needs attention: not subscribed to webhooks" "stderr: who, then the reason"
+is "$(printf '%s' "$err" | grep -o "$ROSSI_IG" | wc -l | tr -d ' ')" "2" "…the id once, plus once in the hint to run"
+run ig-connect doctor --tenant rossi --format table
+is_rc 78 "doctor --format table with a problem: 78"
+is "$(printf '%s\n' "$out" | head -1 | awk '{print $1, $2, $3}')" "tenant account problem" "a compact header"
+is "$(printf '%s\n' "$out" | grep -c "^rossi *$ROSSI_IG ")" "1" "one row, for the account with the problem only"
+is "$(printf '%s\n' "$out" | awk '{ if (length($0) > w) w = length($0) } END { print (w <= 100) }')" "1" "every line fits 100 columns"
 
 # ---------------------------------------------------------------- refresh
 run ig-connect refresh --tenant rossi
@@ -273,6 +304,11 @@ is_rc 77 "refresh of a revoked token: 77"
 is "$(field result)" "needs_reauth" "reported as needs_reauth"
 is "$(sq "SELECT status FROM accounts WHERE external_id = '$SARA'")" "needs_reauth" "and marked so"
 is "$(sq "SELECT outcome FROM audit_log WHERE action = 'token.refresh' ORDER BY id DESC LIMIT 1")" "failed" "the failure is audited"
+
+run ig-connect refresh --tenant bianchi
+is_rc 77 "refresh of an account needing re-login: 77, not 'not_due'"
+is "$(field result)" "needs_reauth" "…reported as needs_reauth"
+like "$err" "tenant 'bianchi', account $SARA: needs re-login" "…stderr names tenant and account"
 
 # ---------------------------------------------------------------- 190: token revoked
 simctl POST /_sim/token '{"account":"'$MARCO'","action":"expire"}' >/dev/null
@@ -331,6 +367,8 @@ is_rc 66 "rekey with a missing key file: 66"
 mv "$KEYFILE" "$T/old.key"; cp -p "$T/new.key" "$KEYFILE"
 
 # ---------------------------------------------------------------- deauthorize
+# The simulator's clock runs ahead by now; its signed_request carries its time.
+export IGKIT_NOW=$(simctl GET /_sim/clock | jget now)
 SR=$(simctl POST /_sim/deauthorize '{"user":"'$SARA'"}' | "$PYTHON3" -c 'import json,sys; print(json.load(sys.stdin)["signed_request"])')
 run_in "signed_request=${SR%?}x" ig-connect deauthorize
 is_rc 65 "deauthorize with a bad signature: 65"
@@ -339,6 +377,26 @@ BAD_ALG=$(signed_request sim-ig-app-secret '{"algorithm":"HMAC-SHA1","user_id":"
 run_in "$BAD_ALG" ig-connect deauthorize
 is_rc 65 "another algorithm: 65"
 like "$err" "algorithm 'HMAC-SHA1' is not HMAC-SHA256" "names it"
+# issued_at (reference §8): a replay of an old request, or one from the future
+STALE=$(signed_request sim-app-secret '{"algorithm":"HMAC-SHA256","issued_at":'$((IGKIT_NOW - 86400 - 60))',"user_id":"'$SARA'"}')
+run_in "signed_request=$STALE" ig-connect deauthorize
+is_rc 65 "a signed_request issued over 24 h ago: 65"
+like "$err" "more than 24 h ago: refused as a replay" "…says why"
+FUTURE=$(signed_request sim-app-secret '{"algorithm":"HMAC-SHA256","issued_at":'$((IGKIT_NOW + 600))',"user_id":"'$SARA'"}')
+run_in "signed_request=$FUTURE" ig-connect deauthorize
+is_rc 65 "one issued 10 min in the future: 65"
+like "$err" "in the future: check this machine's clock" "…says why"
+NOAT=$(signed_request sim-app-secret '{"algorithm":"HMAC-SHA256","user_id":"'$SARA'"}')
+run_in "signed_request=$NOAT" ig-connect deauthorize
+is_rc 65 "one without issued_at: 65"
+is "$(sq "SELECT status FROM accounts WHERE external_id = '$SARA'")" "active" "…none of them touched the account"
+# rotation: a request signed with the previous app secret still verifies
+printf 'old-app-secret\n' > "$T/prev.secret"; chmod 600 "$T/prev.secret"
+ROT=$(signed_request old-app-secret '{"algorithm":"HMAC-SHA256","issued_at":'$IGKIT_NOW',"user_id":"nobody-here"}')
+run_in "signed_request=$ROT" ig-connect deauthorize
+is_rc 65 "the previous secret is not tried unless configured"
+IGKIT_PREVIOUS_APP_SECRET_FILE="$T/prev.secret" run_in "signed_request=$ROT" ig-connect deauthorize
+is_rc 0 "with previous_app_secret_file set, a request signed with the old secret verifies"
 run_in "signed_request=$SR" ig-connect deauthorize
 is_rc 0 "deauthorize"
 is "$(sq "SELECT status || '/' || typeof(access_token) FROM accounts WHERE external_id = '$SARA'")" "disconnected/null" "account disconnected, token dropped"
@@ -349,7 +407,7 @@ is "$rc" "65" "CGI: bad signature exits 65"
 like "$out" "^Status: 403" "CGI: answers 403"
 
 # ---------------------------------------------------------------- data deletion
-SR=$(signed_request sim-app-secret '{"algorithm":"HMAC-SHA256","issued_at":1,"user_id":"'$FB_USER'"}')
+SR=$(signed_request sim-app-secret '{"algorithm":"HMAC-SHA256","issued_at":'$IGKIT_NOW',"user_id":"'$FB_USER'"}')
 run_in "signed_request=$SR" ig-connect data-deletion
 is_rc 78 "data-deletion without data_deletion_url: 78"
 export IGKIT_DATA_DELETION_URL=https://example.test/deletion
@@ -360,6 +418,7 @@ out=$(printf '%s' "$body" | REQUEST_METHOD=POST CONTENT_LENGTH=${#body} ig-conne
 is "$rc" "0" "CGI data-deletion"
 like "$out" "^Status: 200 OK" "CGI: 200"
 DEL_CODE=$(printf '%s' "$out" | tail -1 | jget confirmation_code)
+like "$DEL_CODE" '^[A-Za-z0-9]{16}$' "the confirmation code is alphanumeric (reference §8)"
 is "$(printf '%s' "$out" | tail -1 | jget url)" "https://example.test/deletion?id=$DEL_CODE" "answers {url, confirmation_code}"
 is "$(sq "SELECT count(*) FROM accounts WHERE external_id = '$ROSSI_IG'")" "0" "the Facebook user's account is erased"
 is "$(sq "SELECT count(*) FROM conversations WHERE participant_id = '$FB_USER'")" "0" "and the same person as a participant elsewhere"
@@ -382,5 +441,80 @@ run ig-connect disconnect @marco_energia --erase
 is_rc 0 "disconnect --erase"
 is "$(sq "SELECT count(*) FROM accounts WHERE external_id = '$MARCO'")" "0" "the account is gone"
 is "$(sq "SELECT count(*) FROM audit_log WHERE action IN ('account.disconnect','account.erase') AND target = '$MARCO'")" "2" "both audited"
+
+
+# ---------------------------------------------------------------- issue 10: connecting
+# A local configuration error during the callback does not spend the state.
+simctl POST /_sim/consent '{"as":"'$SARA'"}' >/dev/null
+run ig-connect url --tenant rossi
+ST=$(field state)
+REDIR=$(browse "$(field url)")
+chmod 644 "$T/ig-app.secret"
+run_in "$REDIR" ig-connect callback
+is_rc 77 "callback with an app secret readable by others: 77 (lib/secret.c's code)"
+like "$err" "the OAuth state is kept" "…says the state is kept"
+is "$(sq "SELECT coalesce(used_at, 'unused') FROM oauth_states WHERE nonce = '${ST%%.*}'")" "unused" "…the single-use state is not spent"
+chmod 600 "$T/ig-app.secret"
+run_in "$REDIR" ig-connect callback
+is_rc 0 "once fixed, the same redirect connects"
+# The Instagram dialog is on www.instagram.com only (reference §7.1).
+IGKIT_WWW_INSTAGRAM_URL=https://api.instagram.com run ig-connect url --tenant rossi
+is_rc 78 "www_instagram_url on api.instagram.com: 78"
+like "$err" "www.instagram.com only" "…says where the dialog is"
+
+# A tenant's key does not learn which tenant holds an account.
+tenant-admin user add olga@bianchi.it --tenant bianchi --role org_admin >/dev/null 2>&1
+OLGA=$(tenant-admin key create olga@bianchi.it --tenant bianchi 2>/dev/null | jget key)
+TOK=$(simctl POST /_sim/token '{"action":"issue","account":"'$SARA'"}' | jget token.token)
+IGKIT_API_KEY=$OLGA run_in "$TOK" ig-connect add --tenant bianchi
+is_rc 65 "add with a token of another tenant's account: 65"
+like "$err" "already connected to another tenant" "…says so"
+unlike "$err$out" "rossi" "…without naming the other tenant"
+run_in "$TOK" ig-connect add --tenant bianchi
+like "$err" "already connected to tenant 'rossi'" "the store owner is told which tenant"
+
+# A Page token: no tasks on the Page node (reference §7.2; Meta answers #100).
+clear_requests
+PTOK=$(simctl POST /_sim/token '{"action":"issue","account":"'$PAGE1'"}' | jget token.token)
+run_in "$PTOK" ig-connect add --tenant rossi --flavour facebook
+is_rc 0 "add with a Page token"
+is "$(field account)/$(field page_id)" "$ROSSI_IG/$PAGE1" "…the Page's Instagram account"
+unlike "$(simctl GET "/_sim/requests?path=/graph.facebook.com/v25.0/me&method=GET")" 'tasks' "…asked the Page node for no tasks"
+
+# Messenger on purpose: --channel messenger.
+run ig-connect url --tenant bianchi --channel messenger
+is_rc 64 "--channel messenger with Instagram Login: 64"
+like "$err" "needs Facebook Login" "…says why"
+run ig-connect url --tenant bianchi --flavour facebook --channel whatsapp
+is_rc 64 "an unknown channel: 64"
+simctl POST /_sim/consent '{"as":"'$FB_USER'"}' >/dev/null
+run ig-connect url --tenant bianchi --flavour facebook --channel messenger
+is_rc 0 "url --channel messenger"
+is "$(field channel)" "messenger" "…the state is for Messenger"
+like "$(field url)" "scope=pages_show_list%2Cpages_manage_metadata%2Cpages_messaging" "…asking the Page scopes"
+clear_requests
+run_in "$(browse "$(field url)")" ig-connect callback
+is_rc 0 "Messenger callback"
+is "$(sq "SELECT group_concat(external_id || '=' || page_id || '/' || flavour, ' ') FROM accounts WHERE channel = 'messenger' ORDER BY external_id")" \
+	"$PAGE1=$PAGE1/facebook $PAGE2=$PAGE2/facebook" "…each Page the user manages is a Messenger account (external_id = Page id)"
+like "$(simctl GET "/_sim/requests?path=/me/accounts&method=GET")" 'tasks' "…tasks read from the /me/accounts edge"
+run ig-connect test $PAGE2
+is_rc 0 "test a Messenger account (the Page node)"
+is "$(field name)" "No IG Page" "…its Page name"
+run ig-connect subscribe $PAGE2
+is_rc 0 "subscribe a Messenger account"
+like "$(field subscribed_fields)" '"messaging_handovers", "standby"|"messaging_handovers","standby"' "…with standby and handovers"
+run ig-connect doctor $PAGE2
+is_rc 0 "doctor: a Messenger account needs no Instagram link"
+PTOK2=$(simctl POST /_sim/token '{"action":"issue","account":"'$PAGE2'"}' | jget token.token)
+run_in "$PTOK2" ig-connect add --tenant bianchi --flavour facebook --channel messenger
+is_rc 0 "add --channel messenger with a Page token"
+is "$(field account)/$(field channel)" "$PAGE2/messenger" "…reconnects the Messenger account"
+is "$(sq "SELECT count(*) FROM accounts WHERE channel = 'messenger'")" "2" "…no second row"
+run ig-connect test $PAGE1
+is_rc 0 "a Page id names its Messenger account before the Instagram account it links"
+is "$(field account)/$(field tenant)" "$PAGE1/bianchi" "…the Messenger account"
+run ig-connect test $ROSSI_IG
+is "$(field account)/$(field tenant)" "$ROSSI_IG/rossi" "…the Instagram account by its own id"
 
 done_testing

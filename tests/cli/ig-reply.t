@@ -308,12 +308,12 @@ run ig-reply --pending; is_rc 0 "the next run"
 is "$(sq "SELECT state FROM outbox WHERE conversation_id = $C")" sent "…sends it"
 is "$(sent_to $A2 9000052)" 1 "…once"
 
-# A reply left pending by a 5xx is not sent once a human took the conversation.
+# A reply left pending by a temporary failure is not sent once a human took the conversation.
 route_msg $A2 9000055 "gluten free?" > /dev/null
 route_msg $A2 9000056 "gluten free?" > /dev/null
 C55=$(conv_of $A2 9000055); C56=$(conv_of $A2 9000056)
-simctl POST /_sim/inject '{"match":"/messages","status":503,"count":-1}' > /dev/null
-IGKIT_HTTP_RETRIES=0 run ig-reply --pending; is_rc 75 "a 503 → 75"
+simctl POST /_sim/inject '{"match":"/messages","code":1200,"count":-1}' > /dev/null
+IGKIT_HTTP_RETRIES=0 run ig-reply --pending; is_rc 75 "a temporary send failure (1200) → 75"
 is "$(sq "SELECT group_concat(state) FROM outbox WHERE conversation_id IN ($C55, $C56)")" "pending,pending" \
 	"…both AI rows stay pending"
 simctl DELETE /_sim/inject > /dev/null

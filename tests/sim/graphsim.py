@@ -85,7 +85,10 @@ IG_USER_FIELDS_FB = ("id", "ig_id", "username", "name", "profile_picture_url", "
 ATTACHMENT_TYPES = ("image", "video", "audio", "file", "like_heart", "MEDIA_SHARE", "template",
                     "share", "ig_post", "ig_reel", "reel")
 SENDER_ACTIONS = ("typing_on", "typing_off", "mark_seen", "react", "unreact")
-RATE_LIMIT_CODES = (4, 17, 32, 613, 80002)
+# Reference §3.6, §9.1: rate limits mean wait, then retry.  Meta's examples
+# show no is_transient on them.
+RATE_LIMIT_CODES = (4, 17, 32, 341, 613, 80001, 80002, 80006)
+AD_RATE_LIMIT_CODES = (80000, 80003, 80004)
 WINDOW_OPENING = ("message", "postback", "referral", "optin")
 MESSAGING_EVENT_KEYS = ("message", "message_edit", "postback", "reaction", "read", "referral",
                         "optin", "delivery", "pass_thread_control", "take_thread_control")
@@ -289,7 +292,7 @@ class GraphError(Exception):
         self.code, self.subcode, self.status, self.etype = code, subcode, status, etype
         self.message = message or (TOKEN_PROBLEMS.get(subcode) if code == 190 else None) or \
             self.DEFAULT_MESSAGES.get(code, "(#%s) Simulated error" % code)
-        self.transient = (code in (1, 2) + RATE_LIMIT_CODES) if transient is None else transient
+        self.transient = (code in (1, 2)) if transient is None else transient
         self.headers = headers or {}
 
     def body(self, trace_id):
@@ -858,7 +861,9 @@ def parse_query(qs):
 ROUTES = []
 RESET_HOOKS = []   # fn(sim), called by Sim.reset with the lock held: plugins' state
 IG_GRAPH, FB_GRAPH = ("graph.instagram.com",), ("graph.facebook.com",)
-IG_DIALOG, FB_DIALOG = ("www.instagram.com", "api.instagram.com"), ("www.facebook.com",)
+# Reference §7.1: the authorize dialog is on www.instagram.com only; the old
+# host answers "Sorry, this page isn't available" (see old_ig_authorize).
+IG_DIALOG, FB_DIALOG = ("www.instagram.com",), ("www.facebook.com",)
 IG_API, LLM, SIM = ("api.instagram.com",), ("llm",), ("_sim",)
 
 
@@ -953,25 +958,45 @@ class Api:
                          {1: 500, 2: 503}.get(code, 400), inj.get("type") or "OAuthException",
                          inj.get("is_transient"))
         headers = {}
-        if code in RATE_LIMIT_CODES and inj.get("usage_headers", True):
-            headers = self.usage_headers(req, code, inj.get("eta", 1))
+        if code in RATE_LIMIT_CODES + AD_RATE_LIMIT_CODES and inj.get("usage_headers", True):
+            headers = self.usage_headers(req, code, inj.get("eta", 1), inj.get("buc_objects", 1))
         headers.update(inj.get("headers") or {})
         if req.host in LLM:
             return Reply({"error": {"message": err.message, "type": "sim_injected",
                                     "param": None, "code": code}}, err.status, headers)
         return Reply(err.body(self.sim.trace_id()), err.status, headers)
 
-    def usage_headers(self, req, code, eta):
+    def usage_headers(self, req, code, eta, objects=1):
+        """The usage headers Meta sends with a rate-limit error (reference §9.2).
+
+        4, 17, 341 (app and user limits): X-App-Usage at 100 %.  32, 613,
+        80001, 80002, 80006: X-Business-Use-Case-Usage with the BUC type of the
+        code (pages / instagram / messenger; 613 by host), the limited object
+        first and `objects - 1` more objects after it (a header of several KB
+        for 32), `estimated_time_to_regain_access` = eta minutes (None: left
+        out).  80000/80003/80004: X-Ad-Account-Usage."""
+        js = lambda v: json.dumps(v, separators=(",", ":"))
         node = next((s for s in req.segs if s.isdigit()), None) or self.sim.app_id
-        buc_type = ("messenger" if "messages" in req.segs else
-                    "instagram" if req.host in IG_GRAPH or code == 80002 else "pages")
         usage = {"call_count": 100, "total_cputime": 20, "total_time": 35}
-        headers = {"X-Business-Use-Case-Usage": json.dumps(
-            {node: [dict(usage, type=buc_type, estimated_time_to_regain_access=eta)]},
-            separators=(",", ":"))}
-        if code in (4, 17):
-            headers["X-App-Usage"] = json.dumps(usage, separators=(",", ":"))
-        return headers
+        if code in (4, 17, 341):
+            return {"X-App-Usage": js(usage)}
+        if code in AD_RATE_LIMIT_CODES:
+            return {"X-Ad-Account-Usage": js({"acc_id_util_pct": 100.0,
+                                              "reset_time_duration": (eta or 0) * 60,
+                                              "ads_api_access_tier": "standard_access"})}
+        buc_type = {80001: "pages", 80002: "instagram", 80006: "messenger", 32: "pages"}.get(code)
+        if buc_type is None:
+            buc_type = ("messenger" if "messages" in req.segs and req.host in FB_GRAPH else
+                        "instagram" if req.host in IG_GRAPH else "pages")
+        first = dict(usage, type=buc_type)
+        if eta is not None:
+            first["estimated_time_to_regain_access"] = eta
+        buc = {node: [first]}
+        for i in range(1, max(1, int(objects))):
+            buc["1784%011d" % i] = [{"type": buc_type, "call_count": 3, "total_cputime": 1,
+                                     "total_time": 1, "estimated_time_to_regain_access": 0,
+                                     "ads_api_access_tier": "development_access"}]
+        return {"X-Business-Use-Case-Usage": js(buc)}
 
     # ------------------------------------------------------------ auth helpers
     def auth(self, req, kinds):
@@ -1035,7 +1060,8 @@ class Api:
             a.update(id=acct["id"], ig_id=int(acct["id"]) % 10 ** 10)
         return a
 
-    def page_fields(self, page, tok):
+    def page_fields(self, page, tok, edge=False):
+        """A Page's fields; `tasks` only on the /accounts edge (reference §7.2)."""
         sim = self.sim
         ig = sim.accounts.get(page["ig"]) if page["ig"] else None
 
@@ -1051,9 +1077,11 @@ class Api:
             if tok["kind"] == "page":
                 return tok["token"]
             return sim.page_token(tok, page["id"])["token"]
-        return {"id": page["id"], "name": page["name"], "category": page["category"],
-                "tasks": page["tasks"], "instagram_business_account": iba,
-                "access_token": access_token}
+        out = {"id": page["id"], "name": page["name"], "category": page["category"],
+               "instagram_business_account": iba, "access_token": access_token}
+        if edge:
+            out["tasks"] = page["tasks"]
+        return out
 
     # ------------------------------------------------------------ Instagram Login OAuth
     def consent_for(self, flavour):
@@ -1077,6 +1105,11 @@ class Api:
         if allowed is not None and uri not in allowed:
             raise GraphError(191, "URL Blocked: This redirect failed because the redirect URI is "
                              "not whitelisted in the app's Client OAuth Settings.")
+
+    @route(IG_API, "GET", "oauth/authorize")
+    def old_ig_authorize(self, req):
+        """api.instagram.com no longer serves the consent screen (reference §7.1)."""
+        return Reply("Sorry, this page isn't available.\n", 404)
 
     @route(IG_DIALOG, "GET", "oauth/authorize")
     def ig_authorize(self, req):
@@ -1332,7 +1365,8 @@ class Api:
         except ValueError:
             raise param_error("Invalid limit or after cursor")
         chunk = pages[start:start + limit]
-        data = [self.select("Page", self.page_fields(sim.pages[p], tok), fields, ()) for p in chunk]
+        data = [self.select("Page", self.page_fields(sim.pages[p], tok, edge=True), fields, ())
+                for p in chunk]
         out = {"data": data}
         if chunk:
             cur = lambda i: base64.b64encode(str(i).encode()).decode()
@@ -1754,7 +1788,7 @@ class Api:
                    "method": str(b.get("method", "*")).upper(), "count": int(b.get("count", 1))}
             inj.update({k: b[k] for k in ("status", "code", "subcode", "message", "type",
                                           "is_transient", "headers", "hang", "usage_headers",
-                                          "eta") if k in b})
+                                          "eta", "buc_objects", "after") if k in b})
             if inj["count"] == 0:
                 raise ControlError("count must be positive, or -1 for unlimited")
             sim.injections.append(inj)
@@ -1859,10 +1893,22 @@ class Handler(BaseHTTPRequestHandler):
         else:
             rec = sim.record(req)
             inj = sim.take_injection(req)
-            delay = sim.latency_ms / 1000.0 + float((inj or {}).get("hang") or 0)
+            after = bool((inj or {}).get("after"))
+            hang = float((inj or {}).get("hang") or 0)
+            delay = sim.latency_ms / 1000.0 + (0 if after else hang)
             if delay:
                 time.sleep(delay)
-            reply = (inj and api.injected(req, inj)) or api.dispatch(req)
+            if after:
+                # "act, then answer an error": the handler runs (message
+                # delivered, object created), then the injected error, 5xx
+                # or hang replaces its answer (reference §3.6 1/1357046).
+                acted = api.dispatch(req)
+                rec["acted"] = acted.status
+                if hang:
+                    time.sleep(hang)
+                reply = api.injected(req, inj) or acted
+            else:
+                reply = (inj and api.injected(req, inj)) or api.dispatch(req)
             rec["status"] = reply.status
         sim.log("%s %s %s %d %.1fms" % (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                         self.command, self.path, reply.status,

@@ -87,8 +87,10 @@ like "$loc" "^$CB\\?code=AQ[A-Za-z0-9_-]+&state=a%2Fb\\+c#_\$" "IG authorize red
 FIRST_CODE=$(code_of "$loc")
 r=$(st "$U/www.instagram.com/oauth/authorize?client_id=42&redirect_uri=$CB&response_type=code&scope=$SCOPES")
 like "$r" '^400 .*"code": 101' "IG authorize rejects a wrong client_id (400)"
-r=$(st "$U/api.instagram.com/oauth/authorize?client_id=9876543210&redirect_uri=$CB&response_type=code&scope=business_basic")
+r=$(st "$U/www.instagram.com/oauth/authorize?client_id=9876543210&redirect_uri=$CB&response_type=code&scope=business_basic")
 like "$r" '^400 .*Invalid Scopes: business_basic' "IG authorize rejects retired scope names"
+r=$(st "$U/api.instagram.com/oauth/authorize?client_id=9876543210&redirect_uri=$CB&response_type=code&scope=$SCOPES")
+like "$r" "^404 Sorry, this page isn't available" "the old dialog host api.instagram.com no longer serves the consent screen (reference §7.1)"
 tokjson=$(ig_exchange "$FIRST_CODE")
 IGT=$(printf '%s' "$tokjson" | j 'd["data"][0]["access_token"]')
 like "$IGT" '^IGAA[A-Za-z0-9]+$' "code exchange returns an IGAA token in the documented data[] shape"
@@ -161,6 +163,11 @@ is "$(printf '%s' "$r" | j 'd["data"][0]["instagram_business_account"]["id"] + "
 	"$ROSSI ANALYZE,ADVERTISE,MESSAGING,MODERATE,CREATE_CONTENT,MANAGE" "linked IG account and tasks"
 PT=$(printf '%s' "$r" | j 'd["data"][0]["access_token"]')
 PT2=$(printf '%s' "$r" | j 'd["data"][1]["access_token"]')
+# Reference §7.2: tasks is a field of the /accounts edge, not of the Page node.
+like "$(st "$FB/me?fields=id,name,tasks,instagram_business_account&access_token=$PT")" \
+	'^400 .*nonexisting field \(tasks\) on node type \(Page\).*"code": 100' "tasks on the Page node (/me with a Page token) is (#100)"
+like "$(st "$FB/$PAGE?fields=tasks&access_token=$FBL")" '^400 .*"code": 100' "…and on /<PAGE_ID>"
+is "$(code "$(st "$FB/me?fields=id,name,instagram_business_account&access_token=$PT")")" 200 "…the Page node without tasks answers"
 r=$(c "$FB/me/accounts?fields=name&limit=1&access_token=$FBL")
 nxt=$(printf '%s' "$r" | j 'd["paging"]["next"]')
 is "$(printf '%s' "$r" | j 'd["data"][0]["name"]')/$(c "$nxt" | j 'd["data"][0]["name"] + " " + str("next" in d["paging"])')" \
@@ -330,15 +337,45 @@ is "$(printf '%s' "$r" | j '[d["post_status"], json.loads(d["body"])["entry"][0]
 # ---------------------------------------------------------------- error injection, latency
 post /_sim/inject '{"match": "/me", "method": "GET", "count": 2, "code": 4}' >/dev/null
 h1=$(c -D - -o "$tmp/b1" "$IG/me?access_token=$IGT")
-is "$(j 'd["error"]["code"], d["error"]["is_transient"]' <"$tmp/b1" | tr -d '\n')" '[4, true]' "injected code 4 answers a Graph error"
+is "$(j 'd["error"]["code"], d["error"]["is_transient"]' <"$tmp/b1" | tr -d '\n')" '[4, false]' "injected code 4 answers a Graph error (no is_transient, reference §3.6)"
 like "$h1" 'X-App-Usage: \{"call_count":100' "code 4 carries X-App-Usage"
-like "$h1" 'X-Business-Use-Case-Usage: .*"estimated_time_to_regain_access":1' "and X-Business-Use-Case-Usage with estimated_time_to_regain_access"
 is "$(code "$(st "$IG/me?access_token=$IGT")")" 400 "the second matching request fails too"
 is "$(code "$(st "$IG/me?access_token=$IGT")")" 200 "the third succeeds (count exhausted)"
 post /_sim/inject '{"match": "/messages", "code": 80002, "headers": {"Retry-After": "1"}, "eta": 2}' >/dev/null
 h=$(c -D - -o "$tmp/b2" -X POST "$IG/me/messages?access_token=$IGT" -d x=1)
 like "$h" 'Retry-After: 1' "injection adds custom headers"
-like "$h" '"type":"messenger".*"estimated_time_to_regain_access":2' "BUC header with the requested eta"
+like "$h" '"type":"instagram".*"estimated_time_to_regain_access":2' "BUC header with the requested eta"
+# every rate-limit class of reference §3.6 / §9.1 with its usage header
+for cls in 4:X-App-Usage: 17:X-App-Usage: 341:X-App-Usage: 32:'"type":"pages"' 613:'"type":"instagram"' \
+	80001:'"type":"pages"' 80002:'"type":"instagram"' 80006:'"type":"messenger"' 80004:X-Ad-Account-Usage:; do
+	post /_sim/inject '{"match": "/me", "count": 1, "code": '"${cls%%:*}"'}' >/dev/null
+	h=$(c -D - -o "$tmp/b3" "$IG/me?access_token=$IGT")
+	like "$h" "${cls#*:}" "rate limit ${cls%%:*} answers with ${cls#*:}"
+	is "$(j 'd["error"]["code"]' <"$tmp/b3")" "${cls%%:*}" "…and its code"
+done
+post /_sim/inject '{"match": "/me", "count": 1, "code": 80002, "eta": null}' >/dev/null
+h=$(c -D - -o /dev/null "$IG/me?access_token=$IGT")
+like "$h" 'X-Business-Use-Case-Usage: \{"[0-9]+":\[\{"call_count":100,"total_cputime":20,"total_time":35,"type":"instagram"\}\]\}' \
+	'"eta": null leaves estimated_time_to_regain_access out'
+post /_sim/inject '{"match": "/me", "count": 1, "code": 80001, "buc_objects": 32}' >/dev/null
+h=$(c -D - -o /dev/null "$IG/me?access_token=$IGT" | grep -i '^X-Business-Use-Case-Usage:')
+ok $(( ${#h} > 4096 ? 0 : 1 )) "buc_objects 32 makes a BUC header over 4 KB (${#h} bytes)"
+is "$(printf '%s' "${h#*: }" | j 'len(d)')" 32 "…with 32 objects"
+# "act, then answer an error": the handler runs, then the injected error
+n0=$(c "$U/_sim/messages?account=$MARCO" | j 'len(d)')
+post /_sim/inject '{"match": "/me/messages", "method": "POST", "count": 1, "code": 1, "subcode": 1357046, "message": "Received invalid JSON reply", "after": true}' >/dev/null
+r=$(st -X POST "$IG/me/messages" -H "Authorization: Bearer $IGT" -H 'Content-Type: application/json' -d "{\"recipient\":{\"id\":\"$USER2\"},\"message\":{\"text\":\"after\"},\"tag\":\"HUMAN_AGENT\"}")
+like "$r" '^500 .*"code": 1, "error_subcode": 1357046' "after: the injected 1/1357046 is the answer"
+is "$(c "$U/_sim/messages?account=$MARCO" | j '[len(d) - '"$n0"', d[-1]["text"]]')" '[1, "after"]' "…and the message was delivered"
+is "$(c "$U/_sim/requests?path=/me/messages&method=POST" | j 'd[-1]["acted"]')" 200 "…the request record says the handler answered 200"
+post /_sim/inject '{"match": "/me/messages", "method": "POST", "count": 1, "status": 502, "after": true}' >/dev/null
+r=$(st -X POST "$IG/me/messages" -H "Authorization: Bearer $IGT" -H 'Content-Type: application/json' -d "{\"recipient\":{\"id\":\"$USER2\"},\"message\":{\"text\":\"after 502\"},\"tag\":\"HUMAN_AGENT\"}")
+is "$(code "$r"):$(c "$U/_sim/messages?account=$MARCO" | j 'd[-1]["text"]')" "502:after 502" "after with a 5xx: delivered, then 502"
+post /_sim/inject '{"match": "/me/messages", "method": "POST", "count": 1, "hang": 2, "after": true}' >/dev/null
+c --max-time 1 -o /dev/null -X POST "$IG/me/messages" -H "Authorization: Bearer $IGT" -H 'Content-Type: application/json' -d "{\"recipient\":{\"id\":\"$USER2\"},\"message\":{\"text\":\"after hang\"},\"tag\":\"HUMAN_AGENT\"}"
+rc=$?
+sleep 1.2
+is "$rc:$(c "$U/_sim/messages?account=$MARCO" | j 'd[-1]["text"]')" "28:after hang" "after with hang: delivered, then the client times out"
 post /_sim/inject '{"match": "/llm/", "status": 503}' >/dev/null
 r=$(st -X POST "$U/llm/v1/chat/completions" -H 'Authorization: Bearer k' -d '{"messages":[{"role":"user","content":"x"}]}')
 like "$r" '^503 503 Simulated' "status-only injection is a plain 5xx"

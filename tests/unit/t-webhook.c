@@ -46,6 +46,29 @@ int main(void)
 	is_str(d.ev[0].key, "1784|m|m1", "message key is account + mid");
 	is_str(d.ev[0].kind, "message", "kind message");
 
+	/* --- NUL inside ids and text (issue 10): refused, never cut */
+	is_int(parse(MSG("\"message\":{\"mid\":\"m\\u0000one\",\"text\":\"a\"}")), 0,
+	       "a mid with a NUL parses as a delivery");
+	is_str(ig_wh_type_name(d.ev[0].type), "invalid", "…the event is invalid");
+	ok(strstr(d.ev[0].reason, "'message.mid' contains a NUL character") != NULL,
+	   "…the reason names the member: %s", d.ev[0].reason);
+	ok(d.ev[0].key == NULL, "…no dedup key (so 'm\\u0000two' is never its duplicate)");
+	is_int(parse(MSG("\"message\":{\"mid\":\"m3\",\"text\":\"first\\u0000 hidden tail\"}")), 0,
+	       "a text with a NUL parses as a delivery");
+	is_str(ig_wh_type_name(d.ev[0].type), "invalid", "…refused rather than stored cut at the NUL");
+	ok(strstr(d.ev[0].reason, "'message.text'") != NULL, "…names message.text");
+	is_int(parse(MSG("\"reaction\":{\"mid\":\"m\\u0000x\",\"action\":\"react\"}")), 0,
+	       "a reaction whose mid holds a NUL");
+	is_str(ig_wh_type_name(d.ev[0].type), "invalid", "…is invalid too");
+	is_int(parse("{\"object\":\"instagram\",\"entry\":[{\"id\":\"1784\",\"time\":1,\"changes\":"
+		     "[{\"field\":\"comments\",\"value\":{\"id\":\"c\\u00001\",\"text\":\"x\","
+		     "\"from\":{\"id\":\"9\",\"username\":\"u\"},\"media\":{\"id\":\"5\"}}}]}]}"), 0,
+	       "a comment id with a NUL");
+	is_str(ig_wh_type_name(d.ev[0].type), "invalid", "…is invalid");
+	ok(strstr(d.ev[0].reason, "'id' contains a NUL") != NULL, "…names the id: %s", d.ev[0].reason);
+	is_int(parse(MSG("\"message\":{\"mid\":\"m4\",\"text\":\"plain\"}")), 0, "a clean message");
+	is_str(ig_wh_type_name(d.ev[0].type), "message", "…is still a message");
+
 	/* --- an echo: the account is the sender */
 	parse("{\"object\":\"instagram\",\"entry\":[{\"id\":\"1784\",\"time\":1,\"messaging\":[{\"sender\":{\"id\":\"1784\"},"
 	      "\"recipient\":{\"id\":\"734\"},\"timestamp\":1770112850,\"message\":{\"mid\":\"e1\",\"text\":\"hi...\",\"is_echo\":true}}]}]}");
