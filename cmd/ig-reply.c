@@ -248,6 +248,23 @@ static int input_ready(void)
 	return poll(&p, 1, 0) > 0;
 }
 
+/* ops: every problem of a run on stderr, by tenant and account, so a cron
+ * run that exits non-zero always says who and why (ig-reply(1) EXIT STATUS). */
+static void report_problems(const struct ig_reply *r)
+{
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(r->problems, i, p) {
+		long long n = ig_json_int(p, "conversations", 1);
+		const char *acct = ig_json_str(p, "account");
+
+		warn("tenant '%s'%s%s: %s (%lld conversation%s, exit %lld)", ig_json_str(p, "tenant"),
+		     acct && *acct ? " account " : "", acct ? acct : "", ig_json_str(p, "reason"), n,
+		     n == 1 ? "" : "s", ig_json_int(p, "code", 0));
+	}
+}
+
 /* The default mode and --pending. */
 static int cmd_reply(struct ig_ctx *ctx, struct opts *o)
 {
@@ -342,6 +359,7 @@ static int cmd_reply(struct ig_ctx *ctx, struct opts *o)
 		}
 		ig_jsonl_reader_release(&rd);
 	}
+	report_problems(&r);
 	if (r.expired)
 		warn("%ld outbox row%s left 'sending' by a stopped worker %s now 'unknown', not resent"
 		     " (see 'ig-reply outbox list --state unknown')", r.expired,
@@ -537,6 +555,7 @@ static int cmd_outbox(struct ig_ctx *ctx, struct opts *o, const char *sub, int a
 			warn_err(&err);
 			ig_reply_note(&r, rc);
 		}
+		report_problems(&r);
 		if (r.skipped) {
 			warn("outbox row %lld was abandoned: its conversation is no longer the AI's",
 			     (long long)id);

@@ -423,38 +423,37 @@ out:
 	return rc;
 }
 
-int ig_outbox_expire(struct ig_store *st, int64_t tenant_id, int *n, struct ig_err *err)
+int ig_outbox_expire(struct ig_store *st, int64_t tenant_id, int64_t account_id, int *n,
+		      struct ig_err *err)
 {
 	return ig_store_write(st, n, err,
 		"UPDATE outbox SET state = 'unknown',"
 		" error = 'the sending worker stopped before recording the answer: it may have been"
 		" delivered, so it is not resent', lease_owner = NULL, lease_until = NULL,"
 		" updated_at = ?1 WHERE state = 'sending' AND lease_until < ?1"
-		" AND (?2 = 0 OR tenant_id = ?2)", "ii", ig_time_now(), tenant_id);
+		" AND (?2 = 0 OR tenant_id = ?2) AND (?3 = 0 OR account_id = ?3)", "iii",
+		ig_time_now(), tenant_id, account_id);
 }
 
-int ig_outbox_ready(struct ig_store *st, int64_t tenant_id, int64_t after, int64_t *ids,
-		    int max, struct ig_err *err)
+int ig_outbox_ready(struct ig_store *st, int64_t tenant_id, int64_t account_id, int64_t after,
+		    int64_t *ids, int max, struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(st,
+	struct ig_stmt *s;
+	int n = 0, more = 0;
+
+	s = ig_store_query(st, err,
 		"SELECT id FROM outbox WHERE state = 'pending'"
 		" AND (text IS NOT NULL OR payload IS NOT NULL)"
-		" AND (lease_until IS NULL OR lease_until < ?1) AND (?2 = 0 OR tenant_id = ?2)"
-		" AND id > ?4 ORDER BY id LIMIT ?3", err);
-	int n = 0, rc;
-
+		" AND (lease_until IS NULL OR lease_until < ?) AND (? = 0 OR tenant_id = ?)"
+		" AND (? = 0 OR account_id = ?) AND id > ? ORDER BY id LIMIT ?", "iiiiiii",
+		ig_time_now(), tenant_id, tenant_id, account_id, account_id, after, (int64_t)max);
 	if (!s)
 		return -1;
-	ig_store_bind(s, "iiii", ig_time_now(), tenant_id, (int64_t)max, after);
-	while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
+	while (n < max && (more = ig_stmt_next(st, s, err)) == 1)
 		ids[n++] = ig_col_int(s, 0);
-	if (n < max && rc != SQLITE_DONE) {
-		sqlite3_reset(s);
-		ig_store_fail(st, rc, err, "cannot read the outbox");
-		return -1;
-	}
-	sqlite3_reset(s);
-	return n;
+	if (more == 1)
+		ig_stmt_reset(s);
+	return more < 0 ? -1 : n;
 }
 
 int ig_outbox_list(struct ig_store *st, int64_t tenant_id, const char *state,

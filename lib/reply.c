@@ -65,20 +65,26 @@ void ig_reply_release(struct ig_reply *r)
 {
 	ig_wipe_free(r->llm_key);
 	r->llm_key = NULL;
+	json_decref(r->problems);
+	r->problems = NULL;
 }
 
+/* The most actionable first (reply.h): what needs a human outranks what the
+ * next run fixes by itself. */
 static int severity(int code)
 {
 	switch (code) {
 	case 0:
 		return 0;
 	case IG_EX_NOPERM:
+		return 6;
+	case IG_EX_CONFIG:
 		return 5;
-	case IG_EX_TEMPFAIL:
-		return 4;
 	case IG_EX_UNAVAILABLE:
-		return 3;
+		return 4;
 	case IG_EX_DATAERR:
+		return 3;
+	case IG_EX_TEMPFAIL:
 		return 2;
 	default:
 		return 1;
@@ -89,6 +95,31 @@ void ig_reply_note(struct ig_reply *r, int code)
 {
 	if (severity(code) > severity(r->worst))
 		r->worst = code;
+}
+
+void ig_reply_problem(struct ig_reply *r, int code, const char *tenant, const char *account,
+		      const char *reason)
+{
+	size_t i;
+	json_t *p;
+
+	ig_reply_note(r, code);
+	tenant = tenant ? tenant : "";
+	account = account ? account : "";
+	reason = reason && *reason ? reason : "failed";
+	if (!r->problems && !(r->problems = json_array()))
+		return;
+	json_array_foreach(r->problems, i, p) {
+		if (ig_json_int(p, "code", 0) == code && !strcmp(ig_json_str(p, "tenant"), tenant)
+		    && !strcmp(ig_json_str(p, "account"), account)
+		    && !strcmp(ig_json_str(p, "reason"), reason)) {
+			json_object_set_new(p, "conversations",
+				json_integer(ig_json_int(p, "conversations", 0) + 1));
+			return;
+		}
+	}
+	json_array_append_new(r->problems, json_pack("{s:s,s:s,s:i,s:s,s:i}", "tenant", tenant,
+		"account", account, "code", code, "reason", reason, "conversations", 1));
 }
 
 static void emit(struct ig_reply *r, json_t *rec)
@@ -532,7 +563,13 @@ static int decide(struct ig_reply *r, struct job *j, int64_t now, int64_t lease,
 		snprintf(detail, sizeof(detail), "account %s is %s", j->account,
 			 has_token ? acct_status : "without a token");
 		json_array_append_new(recs, skip_rec(r, j, "no_account_token", detail));
-		ig_reply_note(r, IG_EX_NOPERM);
+		if (has_token)
+			snprintf(detail, sizeof(detail), "the account is '%s': its replies wait until"
+				 " it is authorised again (ig-connect url, then callback)", acct_status);
+		else
+			snprintf(detail, sizeof(detail), "the account has no token: its replies wait"
+				 " until it is connected (ig-connect add or url/callback)");
+		ig_reply_problem(r, IG_EX_NOPERM, j->tenant, j->account, detail);
 		return 0;
 	}
 	s = ig_store_prepare(st,
@@ -780,8 +817,16 @@ static int generate(struct ig_reply *r, struct job *jobs, size_t n, struct ig_er
 				break;
 			continue;
 		}
-		snprintf(why, sizeof(why), "LLM: %s", q->err.msg);
-		ig_reply_note(r, qrc);
+		/* the HTTP client labels its errors "graph:"; this one is the LLM's */
+		snprintf(why, sizeof(why), "llm: %s", !strncmp(q->err.msg, "graph: ", 7)
+			 ? q->err.msg + 7 : q->err.msg);
+		{
+			char what[760];
+
+			snprintf(what, sizeof(what), "%s%s", why, qrc == IG_EX_TEMPFAIL
+				 ? "; the messages wait for the next run" : "; escalated to a human");
+			ig_reply_problem(r, qrc, j->tenant, j->account, what);
+		}
 		j->state = J_DONE;
 		if (qrc == IG_EX_TEMPFAIL) {
 			/* Nothing was sent: give the burst back, a later run asks again. */
@@ -888,14 +933,26 @@ static void sent_items(struct ig_reply *r, struct ig_outbox_item *items, size_t 
 			emit(r, o);
 			continue;
 		}
-		if (!strcmp(it->state, "sent"))
+		if (!strcmp(it->state, "sent")) {
 			r->sent++;
-		else if (!strcmp(it->state, "unknown"))
-			r->unknown++, ig_reply_note(r, IG_EX_TEMPFAIL);
-		else if (!strcmp(it->state, "pending"))
-			r->requeued++, ig_reply_note(r, it->rc ? it->rc : IG_EX_TEMPFAIL);
-		else
-			r->failed++, ig_reply_note(r, it->rc ? it->rc : IG_EX_UNAVAILABLE);
+		} else if (!strcmp(it->state, "unknown")) {
+			r->unknown++;
+			ig_reply_problem(r, IG_EX_TEMPFAIL, it->tenant, it->account,
+				"a send's outcome is unknown, not resent"
+				" (see 'ig-reply outbox list --state unknown')");
+		} else if (!strcmp(it->state, "pending")) {
+			char why[700];
+
+			r->requeued++;
+			snprintf(why, sizeof(why), "%s; queued, the next run retries",
+				 it->error[0] ? it->error : "temporary failure");
+			ig_reply_problem(r, it->rc ? it->rc : IG_EX_TEMPFAIL, it->tenant, it->account,
+					 why);
+		} else {
+			r->failed++;
+			ig_reply_problem(r, it->rc ? it->rc : IG_EX_UNAVAILABLE, it->tenant, it->account,
+					 it->error[0] ? it->error : "the send failed");
+		}
 		o = ig_outbox_item_json(it);
 		if (o && jobs && jobs[i]) {
 			json_object_set_new(o, "engine", json_string(jobs[i]->engine));
@@ -1035,79 +1092,102 @@ int ig_reply_conversations(struct ig_reply *r, const int64_t *ids, size_t n, str
 	return 0;
 }
 
+/* AI rows whose text never came: the worker asking the LLM stopped (lease
+ * over), or a human retried a row whose LLM call had failed (lease free).
+ * Nothing was sent, so the messages go back to unanswered and the row is
+ * abandoned with `why`; the next batch answers them afresh.  id 0: every
+ * such row of --tenant/--account; else that row only.  Its own transaction. */
+#define SQL_TEXTLESS \
+	" state = 'pending' AND text IS NULL AND payload IS NULL" \
+	" AND (lease_until IS NULL OR lease_until < ?) AND (? = 0 OR tenant_id = ?)" \
+	" AND (? = 0 OR account_id = ?) AND (? = 0 OR id = ?)"
+
+static int give_back(struct ig_reply *r, int64_t id, const char *why, struct ig_err *err)
+{
+	struct ig_store *st = r->ctx->store;
+	int64_t now = ig_time_now(), t = r->o.tenant_id, a = r->o.account_id;
+	int rc;
+
+	if ((rc = ig_store_begin(st, err)))
+		return rc;
+	rc = ig_store_runf(st, err,
+		"UPDATE messages SET replied_at = NULL, reply_outbox_id = NULL"
+		" WHERE reply_outbox_id IN (SELECT id FROM outbox WHERE" SQL_TEXTLESS ")",
+		"iiiiiii", now, t, t, a, a, id, id);
+	if (!rc)
+		rc = ig_store_runf(st, err,
+			"UPDATE outbox SET state = 'abandoned', error = ?, lease_owner = NULL,"
+			" lease_until = NULL, updated_at = ? WHERE" SQL_TEXTLESS,
+			"siiiiiiii", why, now, now, t, t, a, a, id, id);
+	return ig_store_end(st, rc, err);
+}
+
 int ig_reply_send_rows(struct ig_reply *r, const int64_t *ids, size_t n, struct ig_err *err)
 {
 	struct ig_outbox_item *items = calloc(n ? n : 1, sizeof(*items));
-	size_t i;
-	int rc;
+	int64_t *convs = calloc(n ? n : 1, sizeof(*convs));
+	size_t i, m = 0, k = 0;
+	int rc = 0;
 
-	if (!items)
+	if (!items || !convs) {
+		free(items);
+		free(convs);
 		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
-	for (i = 0; i < n; i++)
-		items[i].id = ids[i];
-	rc = ig_outbox_send(r->ctx, r->graph, items, n, r->o.parallel, r->worker, err);
-	if (!rc)
-		sent_items(r, items, n, NULL);
-	for (i = 0; i < n; i++)
+	}
+	for (i = 0; i < n && !rc; i++) {
+		int64_t conv = 0;
+		int got = ig_store_int(r->ctx->store, err, &conv,
+			"SELECT conversation_id FROM outbox WHERE id = ? AND origin = 'ai'"
+			" AND state = 'pending' AND text IS NULL AND payload IS NULL", "i", ids[i]);
+
+		if (got < 0) {
+			rc = err ? err->code : IG_EX_SOFTWARE;
+		} else if (got == 1) {
+			/* No text to send (its LLM call failed): ask again. */
+			rc = give_back(r, ids[i], "retried: the answer is generated again", err);
+			convs[k++] = conv;
+		} else {
+			items[m++].id = ids[i];
+		}
+	}
+	if (!rc && m) {
+		rc = ig_outbox_send(r->ctx, r->graph, items, m, r->o.parallel, r->worker, err);
+		if (!rc)
+			sent_items(r, items, m, NULL);
+	}
+	if (!rc && k)
+		rc = ig_reply_conversations(r, convs, k, err);
+	for (i = 0; i < m; i++)
 		ig_outbox_item_release(&items[i]);
 	free(items);
+	free(convs);
 	return rc;
 }
 
 int ig_reply_pending(struct ig_reply *r, struct ig_err *err)
 {
 	struct ig_store *st = r->ctx->store;
-	int64_t ids[IG_REPLY_BATCH], after = 0, now = ig_time_now();
+	int64_t ids[IG_REPLY_BATCH], after = 0;
 	long total = 0;
 	int n, rc;
 
 	if (!r->o.dry_run) {
-		sqlite3_stmt *s;
 		int expired;
 
-		if ((rc = ig_outbox_expire(st, r->o.tenant_id, &expired, err)))
+		if ((rc = ig_outbox_expire(st, r->o.tenant_id, r->o.account_id, &expired, err)))
 			return rc;
 		r->expired += expired;
 		if (expired)
 			ig_reply_note(r, IG_EX_TEMPFAIL);
-		/* An LLM answer that never came (its worker stopped): the row
-		 * was never sent, so give the burst back. */
-		if ((rc = ig_store_begin(st, err)))
-			return rc;
-		s = ig_store_prepare(st,
-			"UPDATE messages SET replied_at = NULL, reply_outbox_id = NULL"
-			" WHERE reply_outbox_id IN (SELECT id FROM outbox WHERE state = 'pending'"
-			" AND text IS NULL AND payload IS NULL AND lease_until < ?1"
-			" AND (?2 = 0 OR tenant_id = ?2))", err);
-		if (s) {
-			ig_store_bind(s, "ii", now, r->o.tenant_id);
-			rc = ig_store_run(st, s, err);
-		} else {
-			rc = err ? err->code : IG_EX_SOFTWARE;
-		}
-		if (!rc) {
-			s = ig_store_prepare(st,
-				"UPDATE outbox SET state = 'abandoned', error = 'the LLM answer never"
-				" arrived (worker stopped); the messages were given back',"
-				" lease_owner = NULL, lease_until = NULL, updated_at = ?1"
-				" WHERE state = 'pending' AND text IS NULL AND payload IS NULL"
-				" AND lease_until < ?1 AND (?2 = 0 OR tenant_id = ?2)", err);
-			if (s) {
-				ig_store_bind(s, "ii", now, r->o.tenant_id);
-				rc = ig_store_run(st, s, err);
-			} else {
-				rc = err ? err->code : IG_EX_SOFTWARE;
-			}
-		}
-		if (rc) {
-			ig_store_rollback(st);
-			return rc;
-		}
-		if ((rc = ig_store_commit(st, err)))
+		/* An LLM answer that never came (its worker stopped), or a
+		 * retried row without text: nothing was sent, give the burst back. */
+		if ((rc = give_back(r, 0, "the LLM answer never arrived (worker stopped, or a"
+				    " retry); the messages were given back", err)))
 			return rc;
 		/* Rows queued earlier (a temporary failure, a human's approval,
 		 * an account re-authorised since). */
-		while ((n = ig_outbox_ready(st, r->o.tenant_id, after, ids, IG_REPLY_BATCH, err)) > 0) {
+		while ((n = ig_outbox_ready(st, r->o.tenant_id, r->o.account_id, after, ids,
+						IG_REPLY_BATCH, err)) > 0) {
 			after = ids[n - 1];
 			if ((rc = ig_reply_send_rows(r, ids, (size_t)n, err)))
 				return rc;
