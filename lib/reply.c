@@ -504,8 +504,15 @@ static int decide(struct ig_reply *r, struct job *j, int64_t now, int64_t lease,
 							      (json_int_t)j->conv, "skip", "no_conversation"));
 		return 0;
 	}
-	if ((r->o.tenant_id && j->tenant_id != r->o.tenant_id)
-	    || (r->o.account_id && j->account_id != r->o.account_id)) {
+	if (r->o.tenant_id && j->tenant_id != r->o.tenant_id) {
+		/* another tenant's conversation is no conversation of this run */
+		r->skipped++;
+		if (r->o.explain)
+			json_array_append_new(recs, json_pack("{s:I,s:s}", "conversation",
+							      (json_int_t)j->conv, "skip", "no_conversation"));
+		return 0;
+	}
+	if (r->o.account_id && j->account_id != r->o.account_id) {
 		json_array_append_new(recs, skip_rec(r, j, "other_tenant", "outside --tenant/--account"));
 		return 0;
 	}
@@ -1218,13 +1225,16 @@ int ig_reply_event(struct ig_reply *r, const json_t *ev, int64_t *conv, int64_t 
 {
 	struct ig_store *st = r->ctx->store;
 	const char *type, *tenant, *dir;
-	char acct[32];
+	char acct[32], have[64];
+	int64_t t = 0, id;
 	json_t *cv;
-	sqlite3_stmt *s;
-	int rc;
+	struct ig_stmt *s;
+	int n;
 
 	*conv = 0;
-	*tenant_id = 0;
+	/* A bad record is kept under the tenant the run acts for (a key's
+	 * tenant or --tenant), never under a tenant the record names. */
+	*tenant_id = r->o.tenant_id;
 	if (!json_is_object(ev))
 		return ig_err_set(err, IG_EX_DATAERR, "a routed event is a JSON object");
 	type = ig_json_str(ev, "type");
@@ -1243,33 +1253,34 @@ int ig_reply_event(struct ig_reply *r, const json_t *ev, int64_t *conv, int64_t 
 	if (!json_is_integer(cv) || json_integer_value(cv) <= 0)
 		return ig_err_set(err, IG_EX_DATAERR,
 				  "message event without a \"conversation\" number");
-	s = ig_store_prepare(st,
-		"SELECT c.tenant_id, t.slug, a.external_id FROM conversations c"
-		" JOIN tenants t ON t.id = c.tenant_id JOIN accounts a ON a.id = c.account_id"
-		" WHERE c.id = ?", err);
+	id = json_integer_value(cv);
+	/* The tenant first: the one the run acts for, or (the store's owner
+	 * without --tenant) the one the event names. */
+	n = ig_store_int(st, err, &t, "SELECT id FROM tenants WHERE slug = ?", "s", tenant);
+	if (n < 0)
+		return err ? err->code : IG_EX_SOFTWARE;
+	if (n == 0 || (r->o.tenant_id && t != r->o.tenant_id))
+		return ig_err_set(err, IG_EX_DATAERR, "event for tenant '%s', %s", tenant,
+				  r->o.tenant_id ? "not the tenant of this run" : "an unknown tenant");
+	*tenant_id = t;
+	/* Then the conversation, in that tenant only: one answer whether the id
+	 * exists in another tenant or nowhere. */
+	s = ig_store_query(st, err,
+		"SELECT a.external_id FROM conversations c JOIN accounts a ON a.id = c.account_id"
+		" AND a.tenant_id = c.tenant_id WHERE c.id = ? AND c.tenant_id = ?", "ii", id, t);
 	if (!s)
 		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "i", (int64_t)json_integer_value(cv));
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(s);
-		if (rc != SQLITE_DONE)
-			return ig_store_fail(st, rc, err, "cannot read conversation");
-		return ig_err_set(err, IG_EX_DATAERR, "no conversation %lld",
-				  (long long)json_integer_value(cv));
-	}
-	if (strcmp(ig_col_text(s, 1), tenant) || strcmp(ig_col_text(s, 2), acct)) {
-		rc = ig_err_set(err, IG_EX_DATAERR,
-			"conversation %lld belongs to tenant '%s' account %s, not '%s' account %s",
-			(long long)json_integer_value(cv), ig_col_text(s, 1), ig_col_text(s, 2),
-			tenant, acct);
-		*tenant_id = ig_col_int(s, 0);
-		sqlite3_reset(s);
-		return rc;
-	}
-	*tenant_id = ig_col_int(s, 0);
-	sqlite3_reset(s);
-	*conv = json_integer_value(cv);
+	n = ig_stmt_next(st, s, err);
+	if (n < 0)
+		return err ? err->code : IG_EX_SOFTWARE;
+	if (n == 0)
+		return ig_err_set(err, IG_EX_DATAERR, "no conversation %lld", (long long)id);
+	snprintf(have, sizeof(have), "%s", ig_col_text(s, 0));
+	ig_stmt_reset(s);
+	if (strcmp(have, acct))
+		return ig_err_set(err, IG_EX_DATAERR,
+				  "conversation %lld is of account %s, not %s", (long long)id, have, acct);
+	*conv = id;
 	return 0;
 }
 
@@ -1411,7 +1422,7 @@ int ig_reply_conv_json(struct ig_store *st, int64_t tenant_id, int64_t conv, jso
 		return rc;
 	if (json_array_size(arr) == 0) {
 		json_decref(arr);
-		return ig_err_set(err, IG_EX_DATAERR, "no conversation %lld in this tenant",
+		return ig_err_set(err, IG_EX_DATAERR, "no conversation %lld",
 				  (long long)conv);
 	}
 	*out = json_incref(json_array_get(arr, 0));
@@ -1485,7 +1496,7 @@ int ig_reply_conv_change(struct ig_ctx *ctx, int64_t tenant_id, int64_t conv,
 	if ((rc = ig_reply_conv_tenant(st, conv, &t, err)) || t != tenant_id) {
 		ig_store_rollback(st);
 		if (!rc)
-			rc = ig_err_set(err, IG_EX_DATAERR, "no conversation %lld in this tenant",
+			rc = ig_err_set(err, IG_EX_DATAERR, "no conversation %lld",
 					(long long)conv);
 		return rc;
 	}
@@ -1571,7 +1582,7 @@ int ig_reply_human_send(struct ig_reply *r, int64_t tenant_id, int64_t conv, con
 			 &active, err);
 	if (found <= 0 || j.tenant_id != tenant_id) {
 		rc = found < 0 ? (err ? err->code : IG_EX_SOFTWARE)
-			: ig_err_set(err, IG_EX_DATAERR, "no conversation %lld in this tenant",
+			: ig_err_set(err, IG_EX_DATAERR, "no conversation %lld",
 				     (long long)conv);
 		goto fail;
 	}

@@ -369,6 +369,24 @@ static int lookup_account(struct ig_route *r, const char *object, const char *re
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		fill_acct(a, s);
+	} else if (rc == SQLITE_DONE && !strcmp(object, "page")) {
+		/* Messenger (object "page"): entry.id is the Page and senders are
+		 * PSIDs, which the Page's Instagram account can neither read nor
+		 * answer.  Only a Messenger account routes them; an Instagram
+		 * link of the Page only tells whose they are (reference §2). */
+		struct ig_stmt *q;
+		int n;
+
+		sqlite3_reset(s);
+		q = ig_store_query(r->st, err, "SELECT DISTINCT tenant_id FROM accounts"
+				   " WHERE page_id = ? AND channel = 'instagram'", "s", ref);
+		if (!q)
+			return err ? err->code : IG_EX_SOFTWARE;
+		while ((n = ig_stmt_next(r->st, q, err)) == 1)
+			a->page_tenant = a->page_tenant ? -1 : ig_col_int(q, 0);
+		if (n < 0)
+			return err ? err->code : IG_EX_SOFTWARE;
+		rc = SQLITE_DONE;
 	} else if (rc == SQLITE_DONE) {
 		PREP(s, ACCT_COLS " WHERE a.page_id = ? ORDER BY a.id");
 		ig_store_bind(s, "s", ref);
@@ -955,9 +973,30 @@ static int on_comment(struct ig_route *r, struct ig_wh_event *e, struct ig_route
 	return outcome(r, e, a, how, NULL, did, NULL, NULL);
 }
 
+/* The tenant a dead letter of event e belongs to, when the account it names
+ * tells (0 when it does not). */
+static int dead_tenant(struct ig_route *r, const struct ig_wh_delivery *d,
+		       const struct ig_wh_event *e, int64_t *tenant, struct ig_err *err)
+{
+	struct ig_route_acct *a;
+	int rc;
+
+	*tenant = 0;
+	if (!e->account[0] || !d->object)
+		return 0;
+	if ((rc = lookup_account(r, d->object, e->account, &a, err)))
+		return rc;
+	if (a->found == 1)
+		*tenant = a->tenant_id;
+	else if (a->page_tenant > 0)
+		*tenant = a->page_tenant;
+	return 0;
+}
+
 static int route_event(struct ig_route *r, const struct ig_wh_delivery *d, struct ig_wh_event *e,
 		       int64_t did, struct ig_err *err)
 {
+	int64_t dt;
 	struct ig_route_acct *a = NULL;
 	enum ig_route_how how;
 	char w[64], reason[600];
@@ -968,7 +1007,8 @@ static int route_event(struct ig_route *r, const struct ig_wh_delivery *d, struc
 	if (e->type == IG_WH_INVALID) {
 		r->n.invalid++;
 		snprintf(reason, sizeof(reason), "invalid event: %s", e->reason);
-		if ((rc = dead_letter(r, d, e, did, 0, reason, &dl, err)))
+		if ((rc = dead_tenant(r, d, e, &dt, err))
+		    || (rc = dead_letter(r, d, e, did, dt, reason, &dl, err)))
 			return rc;
 		report(r, "delivery %lld: %s (dead letter %lld)", (long long)did, reason, (long long)dl);
 		return outcome(r, e, NULL, IG_ROUTE_INVALID, NULL, did, NULL, reason);
@@ -982,7 +1022,8 @@ static int route_event(struct ig_route *r, const struct ig_wh_delivery *d, struc
 				       "already received (same event key)");
 		r->n.unknown++;
 		snprintf(reason, sizeof(reason), "%s: %s", w, e->reason);
-		if ((rc = dead_letter(r, d, e, did, 0, reason, &dl, err)))
+		if ((rc = dead_tenant(r, d, e, &dt, err))
+		    || (rc = dead_letter(r, d, e, did, dt, reason, &dl, err)))
 			return rc;
 		report(r, "warning: delivery %lld: %s, kept as dead letter %lld", (long long)did,
 		       reason, (long long)dl);
@@ -998,13 +1039,17 @@ static int route_event(struct ig_route *r, const struct ig_wh_delivery *d, struc
 			return outcome(r, e, a, IG_ROUTE_DUPLICATE, NULL, did, NULL,
 				       "already received (same event key; still unroutable)");
 		r->n.dead++;
-		if (a->found == 0)
+		if (a->found == 0 && a->page_tenant)
+			snprintf(reason, sizeof(reason), "Page not connected for Messenger: Page '%s'"
+				 " is connected for Instagram only", e->account);
+		else if (a->found == 0)
 			snprintf(reason, sizeof(reason), "unknown account '%s' (object %s)", e->account,
 				 d->object);
 		else
 			snprintf(reason, sizeof(reason), "ambiguous account '%s': its Page is linked in"
 				 " several tenants", e->account);
-		if ((rc = dead_letter(r, d, e, did, 0, reason, &dl, err)))
+		if ((rc = dead_letter(r, d, e, did, a->page_tenant > 0 ? a->page_tenant : 0, reason,
+				      &dl, err)))
 			return rc;
 		report(r, "delivery %lld: %s: unroutable %s: %s, kept as dead letter %lld",
 		       (long long)did, w, ig_wh_type_name(e->type), reason, (long long)dl);

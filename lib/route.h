@@ -52,6 +52,9 @@ struct ig_route_acct {
 	char object[16];
 	char ref[IG_WH_ID_MAX];
 	int found;                  /* 1 known, 0 unknown, -1 ambiguous */
+	/* object "page" with no Messenger account for the Page: the tenant
+	 * holding the Page for Instagram (0 none, -1 several) */
+	int64_t page_tenant;
 	int64_t id, tenant_id, agent_id;
 	int own_agent;              /* agent_id is the account's own (else tenant default) */
 	int pause_on_human;
