@@ -71,7 +71,7 @@ static const char help_init[] =
 	"Options:\n";
 
 static const char help_onboard[] =
-	"Usage: tenant-admin onboard [FILE|-]\n"
+	"Usage: tenant-admin onboard [FILE|-] [--dry-run]\n"
 	"Apply JSON Lines records (default: stdin), each in its own transaction:\n"
 	"  {\"tenant\":\"rossi\",\"name\":\"Rossi Consulting\"}                      a tenant\n"
 	"  {\"tenant\":\"rossi\",\"user\":\"anna@rossi.it\",\"role\":\"org_admin\"}     a user and role\n"
@@ -79,8 +79,11 @@ static const char help_onboard[] =
 	"  {\"tenant\":\"rossi\",\"location\":\"milano\",\"timezone\":\"Europe/Rome\"} a location\n"
 	"  {\"tenant\":\"rossi\",\"api_key\":\"ci\",\"user\":\"anna@rossi.it\"}      an API key\n"
 	"Each line is reported on stdout; a failed line does not stop the run.\n"
+	"Running the same records again is safe: what is already there is reported\n"
+	"\"status\":\"exists\" and left alone (no second API key).\n"
 	"\n"
-	"Options:\n";
+	"Options:\n"
+	"      --dry-run          report what would be created (\"would_create\"), change nothing\n";
 
 static const char help_tenant[] =
 	"Usage: tenant-admin tenant create SLUG|- [--name NAME]\n"
@@ -195,6 +198,10 @@ static const char help_erase[] =
 
 #define O(name, has, id) { name, has, NULL, id }
 static const struct option opts_none[] = { CMD_COMMON_LONG, { 0, 0, 0, 0 } };
+/* ops: onboard --dry-run */
+static const struct option opts_onboard[] = {
+	O("dry-run", no_argument, OPT_DRY_RUN), CMD_COMMON_LONG, { 0, 0, 0, 0 }
+};
 static const struct option opts_tenant[] = {
 	O("name", required_argument, OPT_NAME), O("yes", no_argument, OPT_YES),
 	CMD_COMMON_LONG, { 0, 0, 0, 0 }
@@ -516,9 +523,12 @@ static int do_init(struct run *r)
 	return result(r, rc, rep, &err);
 }
 
+/* ops: one onboarding run (dry or not) across the stream's records */
+static struct ig_onboard onboard_run;
+
 static int apply_onboard(struct run *r, const json_t *rec, json_t **out, struct ig_err *err)
 {
-	return ig_tenant_onboard(&r->ctx, rec, r->o.tenant, out, err);
+	return ig_tenant_onboard_run(&r->ctx, &onboard_run, rec, r->o.tenant, out, err);
 }
 
 static int do_onboard(struct run *r)
@@ -528,12 +538,16 @@ static int do_onboard(struct run *r)
 	int rc;
 
 	json_only(r);
-	if (!strcmp(path, "-"))
-		return stream(r, stdin, "stdin", apply_onboard);
-	if (!(f = fopen(path, "r")))
-		die(IG_EX_NOINPUT, "cannot open '%s':", path);
-	rc = stream(r, f, path, apply_onboard);
-	fclose(f);
+	onboard_run.dry_run = VAL(r, OPT_DRY_RUN) != NULL;
+	if (!strcmp(path, "-")) {
+		rc = stream(r, stdin, "stdin", apply_onboard);
+	} else {
+		if (!(f = fopen(path, "r")))
+			die(IG_EX_NOINPUT, "cannot open '%s':", path);
+		rc = stream(r, f, path, apply_onboard);
+		fclose(f);
+	}
+	ig_tenant_onboard_end(&r->ctx, &onboard_run);
 	return rc;
 }
 
@@ -966,7 +980,8 @@ static const int o_export[] = { OPT_PARTICIPANT, 0 };
 static const int o_erase[] = { OPT_PARTICIPANT, OPT_YES, OPT_DRY_RUN, 0 };
 
 static const struct verb v_init[] = { { NULL, 0, 0, "", no_opts, do_init }, { 0 } };
-static const struct verb v_onboard[] = { { NULL, 0, 1, "[FILE|-]", no_opts, do_onboard }, { 0 } };
+static const int o_onboard[] = { OPT_DRY_RUN, 0 };   /* ops */
+static const struct verb v_onboard[] = { { NULL, 0, 1, "[FILE|-]", o_onboard, do_onboard }, { 0 } };
 static const struct verb v_tenant[] = {
 	{ "create", 1, 1, "SLUG|-", o_name, do_tenant_create },
 	{ "list", 0, 0, "", no_opts, do_tenant_list },
@@ -1015,7 +1030,7 @@ static const struct verb v_erase[] = { { NULL, 0, 0, "", o_erase, do_erase }, { 
 
 static const struct group groups[] = {
 	{ "init", help_init, opts_none, v_init },
-	{ "onboard", help_onboard, opts_none, v_onboard },
+	{ "onboard", help_onboard, opts_onboard, v_onboard },
 	{ "tenant", help_tenant, opts_tenant, v_tenant },
 	{ "user", help_user, opts_user, v_user },
 	{ "member", help_member, opts_member, v_member },

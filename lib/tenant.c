@@ -94,14 +94,30 @@ static int language_valid(const char *s)
 	return 1;
 }
 
-/* "UTC", "Europe/Rome", "America/Argentina/Buenos_Aires", "Etc/GMT+1". */
+/* "UTC", "Europe/Rome", "America/Argentina/Buenos_Aires", "Etc/GMT+1": a
+ * zone of the IANA time zone database ($TZDIR, else /usr/share/zoneinfo),
+ * a TZif file there.  Where no database is installed only the form is
+ * checked. */
 static int timezone_valid(const char *s)
 {
+	const char *dir = getenv("TZDIR");
+	char path[512], magic[4];
 	size_t n = strlen(s);
+	FILE *f;
+	int ok;
 
 	if (!n || n > 64 || *s == '/' || s[n - 1] == '/' || strstr(s, "..") || strstr(s, "//"))
 		return 0;
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-") == n;
+	if (strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-") != n)
+		return 0;
+	if (!dir || !*dir)
+		dir = "/usr/share/zoneinfo";
+	snprintf(path, sizeof(path), "%s/%s", dir, s);
+	if (!(f = fopen(path, "rb")))
+		return access(dir, F_OK) != 0;   /* no database here: the form only */
+	ok = fread(magic, 1, 4, f) == 4 && !memcmp(magic, "TZif", 4);
+	fclose(f);
+	return ok;
 }
 
 /* ------------------------------------------------------------ records */
@@ -336,14 +352,48 @@ static int list_rows(struct ig_ctx *ctx, sqlite3_stmt *s, ig_row_fn *fn, void *a
 
 /* End a transaction: commit when rc is 0, else roll back; returns the
  * final code. */
+/* The onboarding run under way (ig_tenant_onboard_run), for the length of
+ * one record: a dry run keeps the whole stream in one transaction, each
+ * record under a savepoint, and rolls it back at the end; an existing
+ * record is noted (exists), not failed. */
+static struct ig_onboard *onboarding;
+
+static int tx_begin(struct ig_ctx *ctx, struct ig_err *err)
+{
+	int rc;
+
+	if (!onboarding || !onboarding->dry_run)
+		return ig_store_begin(ctx->store, err);
+	if (!onboarding->open) {
+		if ((rc = ig_store_begin(ctx->store, err)))
+			return rc;
+		onboarding->open = 1;
+	}
+	return ig_store_runf(ctx->store, err, "SAVEPOINT onboard_record", "");
+}
+
 static int tx_end(struct ig_ctx *ctx, int rc, struct ig_err *err)
 {
+	if (onboarding && onboarding->dry_run && onboarding->open) {
+		struct ig_err e2 = { 0 };
+
+		if (rc)
+			ig_store_runf(ctx->store, &e2, "ROLLBACK TO onboard_record", "");
+		ig_store_runf(ctx->store, &e2, "RELEASE onboard_record", "");
+		return rc;
+	}
 	if (rc) {
 		ig_store_rollback(ctx->store);
 		return rc;
 	}
 	return ig_store_commit(ctx->store, err);
 }
+
+/* An onboarding record names something that is already there: 65 with
+ * the message, noted for ig_tenant_onboard_run. */
+#define exists(err, ...) \
+	((onboarding ? (void)(onboarding->exists = 1) : (void)0), \
+	 ig_err_set((err), IG_EX_DATAERR, __VA_ARGS__))
 
 static int audit_ok(struct ig_ctx *ctx, int64_t tenant, const char *action, const char *target,
 		    json_t *detail, struct ig_err *err)
@@ -438,7 +488,7 @@ int ig_tenant_create(struct ig_ctx *ctx, const json_t *rec, json_t **out, struct
 		name = slug;
 	if ((rc = ig_authz_require(ctx, 0, IG_MOD_PLATFORM, IG_WRITE, "tenant.create", err)))
 		return rc;
-	if ((rc = ig_store_begin(ctx->store, err)))
+	if ((rc = tx_begin(ctx, err)))
 		return rc;
 	if (!(s = ig_store_prepare(ctx->store, "SELECT id FROM tenants WHERE slug = ?", err))) {
 		rc = err->code;
@@ -446,7 +496,7 @@ int ig_tenant_create(struct ig_ctx *ctx, const json_t *rec, json_t **out, struct
 	}
 	ig_store_bind(s, "s", slug);
 	if ((id = fetch_int(ctx, s, 0, err)) != 0) {
-		rc = id < 0 ? err->code : ig_err_set(err, IG_EX_DATAERR, "tenant '%s' already exists", slug);
+		rc = id < 0 ? err->code : exists(err, "tenant '%s' already exists", slug);
 		goto out;
 	}
 	/* Never reuse the id of a deleted tenant: the audit log (no foreign
@@ -528,7 +578,7 @@ int ig_tenant_rename(struct ig_ctx *ctx, const char *slug, const char *new_slug,
 				  IG_NAME_MAX);
 	if ((rc = ig_tenant_resolve(ctx, slug, IG_MOD_TENANCY, IG_WRITE, "tenant.rename", &id, old, err)))
 		return rc;
-	if ((rc = ig_store_begin(ctx->store, err)))
+	if ((rc = tx_begin(ctx, err)))
 		return rc;
 	if (new_slug && strcmp(new_slug, old)) {
 		if (!(s = ig_store_prepare(ctx->store, "SELECT id FROM tenants WHERE slug = ?", err))) {
@@ -576,7 +626,7 @@ int ig_tenant_delete(struct ig_ctx *ctx, const char *slug, json_t **out, struct 
 	if ((rc = ig_tenant_resolve(ctx, slug, IG_MOD_PLATFORM, IG_WRITE, "tenant.delete", &id,
 				    name, err)))
 		return rc;
-	if ((rc = ig_store_begin(ctx->store, err)))
+	if ((rc = tx_begin(ctx, err)))
 		return rc;
 	if (!(s = ig_store_prepare(ctx->store, "DELETE FROM tenants WHERE id = ?", err))) {
 		rc = err->code;
@@ -688,14 +738,14 @@ int ig_user_add(struct ig_ctx *ctx, const json_t *rec, int ensure, const char *d
 	if ((!uid || !ensure || !role)
 	    && (rc = ig_authz_require(ctx, 0, IG_MOD_PLATFORM, IG_WRITE, "user.add", err)))
 		return rc;
-	if ((rc = ig_store_begin(ctx->store, err)))
+	if ((rc = tx_begin(ctx, err)))
 		return rc;
 	if ((uid = user_id(ctx, email, err)) < 0) {
 		rc = err->code;
 		goto out;
 	}
 	if (uid && (!ensure || !role)) {
-		rc = ig_err_set(err, IG_EX_DATAERR, "user '%s' already exists", email);
+		rc = exists(err, "user '%s' already exists", email);
 		goto out;
 	}
 	if (!uid) {
@@ -720,7 +770,7 @@ int ig_user_add(struct ig_ctx *ctx, const json_t *rec, int ensure, const char *d
 		}
 		ig_store_bind(s, "ii", tid, uid);
 		if ((rc = fetch_one(ctx, s, NULL, err)) != 0) {
-			rc = rc < 0 ? -rc : ig_err_set(err, IG_EX_DATAERR,
+			rc = rc < 0 ? -rc : exists(err,
 				"user '%s' is already a member of tenant '%s'", email, slug);
 			goto out;
 		}
@@ -787,7 +837,7 @@ int ig_user_remove(struct ig_ctx *ctx, const char *email, json_t **out, struct i
 	if ((rc = check_email(email, err))
 	    || (rc = ig_authz_require(ctx, 0, IG_MOD_PLATFORM, IG_WRITE, "user.remove", err)))
 		return rc;
-	if ((rc = ig_store_begin(ctx->store, err)))
+	if ((rc = tx_begin(ctx, err)))
 		return rc;
 	if ((uid = user_id(ctx, email, err)) <= 0) {
 		rc = uid < 0 ? err->code : ig_err_set(err, IG_EX_DATAERR, "unknown user '%s'", email);
@@ -849,7 +899,7 @@ int ig_member_grant(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tena
 				    "member.grant", &tid, slug, err))
 	    || (rc = grant_allowed(ctx, tid, email, err)))
 		return rc;
-	if ((rc = ig_store_begin(ctx->store, err)))
+	if ((rc = tx_begin(ctx, err)))
 		return rc;
 	if ((uid = user_id(ctx, email, err)) <= 0) {
 		rc = uid < 0 ? err->code : ig_err_set(err, IG_EX_DATAERR,
@@ -912,7 +962,7 @@ int ig_member_revoke(struct ig_ctx *ctx, const char *tenant, const char *email,
 	    || (rc = ig_tenant_resolve(ctx, tenant, IG_MOD_TENANCY, IG_WRITE, "member.revoke",
 				       &tid, slug, err)))
 		return rc;
-	if ((rc = ig_store_begin(ctx->store, err)))
+	if ((rc = tx_begin(ctx, err)))
 		return rc;
 	if ((uid = user_id(ctx, email, err)) <= 0) {
 		/* only a super admin learns whether the user exists at all */
@@ -1115,12 +1165,11 @@ int ig_agent_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tena
 	if ((rc = ig_tenant_resolve(ctx, tslug ? tslug : dflt_tenant, IG_MOD_AGENTS, IG_WRITE,
 				    "agent.create", &tid, slug, err)))
 		return rc;
-	if ((rc = ig_store_begin(ctx->store, err)))
+	if ((rc = tx_begin(ctx, err)))
 		return rc;
 	rc = agent_find(ctx, tid, slug, name, &id, NULL, err);
 	if (!rc) {
-		rc = ig_err_set(err, IG_EX_DATAERR, "agent '%s' already exists in tenant '%s'",
-				name, slug);
+		rc = exists(err, "agent '%s' already exists in tenant '%s'", name, slug);
 		goto out;
 	}
 	if (rc != IG_EX_DATAERR)   /* a SELECT fails with 65 only for "unknown" */
@@ -1210,7 +1259,7 @@ int ig_agent_update(struct ig_ctx *ctx, const char *tenant, const char *name,
 		json_decref(changed);
 		return rc;
 	}
-	if ((rc = ig_store_begin(ctx->store, err))) {
+	if ((rc = tx_begin(ctx, err))) {
 		json_decref(changed);
 		return rc;
 	}
@@ -1259,7 +1308,7 @@ int ig_agent_delete(struct ig_ctx *ctx, const char *tenant, const char *name,
 	if (new_default && !strcmp(new_default, name))
 		return ig_err_set(err, IG_EX_DATAERR,
 			"--new-default names the agent being deleted ('%s')", name);
-	if ((rc = ig_store_begin(ctx->store, err)))
+	if ((rc = tx_begin(ctx, err)))
 		return rc;
 	if ((rc = agent_find(ctx, tid, slug, name, &id, &dflt, err)))
 		goto out;
@@ -1319,7 +1368,7 @@ int ig_agent_set_default(struct ig_ctx *ctx, const char *tenant, const char *nam
 	if ((rc = ig_tenant_resolve(ctx, tenant, IG_MOD_AGENTS, IG_WRITE, "agent.set_default",
 				    &tid, slug, err)))
 		return rc;
-	if ((rc = ig_store_begin(ctx->store, err)))
+	if ((rc = tx_begin(ctx, err)))
 		return rc;
 	if ((rc = agent_find(ctx, tid, slug, name, &id, &dflt, err)))
 		goto out;
@@ -1429,12 +1478,11 @@ int ig_location_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_t
 	if ((rc = ig_tenant_resolve(ctx, tslug ? tslug : dflt_tenant, IG_MOD_AGENTS, IG_WRITE,
 				    "location.create", &tid, slug, err)))
 		return rc;
-	if ((rc = ig_store_begin(ctx->store, err)))
+	if ((rc = tx_begin(ctx, err)))
 		return rc;
 	rc = location_find(ctx, tid, slug, name, &id, err);
 	if (!rc) {
-		rc = ig_err_set(err, IG_EX_DATAERR, "location '%s' already exists in tenant '%s'",
-				name, slug);
+		rc = exists(err, "location '%s' already exists in tenant '%s'", name, slug);
 		goto out;
 	}
 	if (rc != IG_EX_DATAERR)   /* a SELECT fails with 65 only for "unknown" */
@@ -1519,7 +1567,7 @@ int ig_location_update(struct ig_ctx *ctx, const char *tenant, const char *name,
 		return OOM(err);
 	json_object_foreach((json_t *)changes, k, v)
 		json_array_append_new(changed, json_string(k));
-	if ((rc = ig_store_begin(ctx->store, err))) {
+	if ((rc = tx_begin(ctx, err))) {
 		json_decref(changed);
 		return rc;
 	}
@@ -1550,7 +1598,7 @@ int ig_location_delete(struct ig_ctx *ctx, const char *tenant, const char *name,
 	if ((rc = ig_tenant_resolve(ctx, tenant, IG_MOD_AGENTS, IG_WRITE, "location.delete", &tid,
 				    slug, err)))
 		return rc;
-	if ((rc = ig_store_begin(ctx->store, err)))
+	if ((rc = tx_begin(ctx, err)))
 		return rc;
 	if ((rc = location_find(ctx, tid, slug, name, &id, err)))
 		goto out;
@@ -1651,7 +1699,7 @@ int ig_apikey_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_ten
 					   IG_WRITE, "key.create", &tid, slug, err))) {
 		return rc;
 	}
-	if ((rc = ig_store_begin(ctx->store, err)))
+	if ((rc = tx_begin(ctx, err)))
 		return rc;
 	if ((uid = user_id(ctx, email, err)) <= 0) {
 		/* only a super admin learns whether the user exists at all */
@@ -1690,6 +1738,25 @@ int ig_apikey_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_ten
 			goto out;
 		}
 		rc = 0;
+	}
+	if (onboarding && label && *label) {
+		/* onboarding again: a live key of that name for that user is there */
+		struct ig_stmt *q = ig_store_query(ctx->store, err,
+			"SELECT prefix FROM api_keys WHERE user_id = ? AND name = ?"
+			" AND revoked_at IS NULL AND COALESCE(tenant_id, 0) = ?", "isi", uid, label, tid);
+		int n = q ? ig_stmt_next(ctx->store, q, err) : -1;
+
+		if (n < 0) {
+			rc = err->code;
+			goto out;
+		}
+		if (n == 1) {
+			snprintf(onboarding->prefix, sizeof(onboarding->prefix), "%s",
+				 ig_col_text(q, 0));
+			ig_stmt_reset(q);
+			rc = exists(err, "API key '%s' of user '%s' already exists", label, email);
+			goto out;
+		}
 	}
 	if (ig_apikey_new(&key, prefix, hash)) {
 		rc = ig_err_set(err, IG_EX_SOFTWARE, "cannot generate an API key (no randomness)");
@@ -1780,7 +1847,7 @@ int ig_apikey_revoke(struct ig_ctx *ctx, const char *prefix, json_t **out, struc
 	if ((rc = tid ? ig_authz_require(ctx, tid, IG_MOD_TENANCY, IG_WRITE, "key.revoke", err)
 		      : ig_authz_require(ctx, 0, IG_MOD_PLATFORM, IG_WRITE, "key.revoke", err)))
 		return rc;
-	if ((rc = ig_store_begin(ctx->store, err)))
+	if ((rc = tx_begin(ctx, err)))
 		return rc;
 	if (!(s = ig_store_prepare(ctx->store,
 			"UPDATE api_keys SET revoked_at = ? WHERE prefix = ? AND revoked_at IS NULL", err))) {
@@ -1818,11 +1885,11 @@ out:
 
 /* ------------------------------------------------------------ onboarding */
 
-int ig_tenant_onboard(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tenant,
-		      json_t **out, struct ig_err *err)
+int ig_tenant_onboard_run(struct ig_ctx *ctx, struct ig_onboard *ob, const json_t *rec,
+			  const char *dflt_tenant, json_t **out, struct ig_err *err)
 {
 	static const char *const kinds[] = { "api_key", "agent", "location", NULL };
-	const char *kind = NULL;
+	const char *kind = NULL, *name_key;
 	int i, n = 0, rc;
 
 	ERR_LOCAL(err);
@@ -1839,6 +1906,9 @@ int ig_tenant_onboard(struct ig_ctx *ctx, const json_t *rec, const char *dflt_te
 			"a record names more than one of 'agent', 'location' and 'api_key'");
 	if (!kind)
 		kind = json_object_get(rec, "user") ? "user" : "tenant";
+	ob->exists = 0;
+	ob->prefix[0] = '\0';
+	onboarding = ob;
 	if (!strcmp(kind, "api_key"))
 		rc = ig_apikey_create(ctx, rec, dflt_tenant, 0, out, err);
 	else if (!strcmp(kind, "agent"))
@@ -1849,9 +1919,47 @@ int ig_tenant_onboard(struct ig_ctx *ctx, const json_t *rec, const char *dflt_te
 		rc = ig_user_add(ctx, rec, 1, dflt_tenant, out, err);
 	else
 		rc = ig_tenant_create(ctx, rec, out, err);
+	onboarding = NULL;
+	if (rc == IG_EX_DATAERR && ob->exists) {
+		/* already there: reported, not failed; nothing changed */
+		const char *t = json_string_value(json_object_get(rec, "tenant"));
+
+		name_key = !strcmp(kind, "tenant") ? NULL : kind;
+		*out = json_pack("{s:s,s:s?}", "status", "exists", "tenant",
+				 t ? t : dflt_tenant);
+		if (*out && name_key)
+			json_object_set(*out, name_key, json_object_get(rec, name_key));
+		if (*out && !strcmp(kind, "api_key")) {
+			json_object_set(*out, "user", json_object_get(rec, "user"));
+			json_object_set_new(*out, "prefix", json_string(ob->prefix));
+		}
+		ig_err_clear(err);
+		rc = *out ? 0 : OOM(err);
+	} else if (!rc && ob->dry_run) {
+		/* nothing was created: no key to show */
+		ig_apikey_wipe(*out);
+		json_object_del(*out, "key");
+		json_object_del(*out, "prefix");
+		json_object_set_new(*out, "status", json_string("would_create"));
+	}
 	if (!rc && json_object_set_new(*out, "kind", json_string(!strcmp(kind, "api_key") ? "key" : kind)))
 		rc = OOM(err);
 	return rc;
+}
+
+void ig_tenant_onboard_end(struct ig_ctx *ctx, struct ig_onboard *ob)
+{
+	if (ob->open)
+		ig_store_rollback(ctx->store);
+	ob->open = 0;
+}
+
+int ig_tenant_onboard(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tenant,
+		      json_t **out, struct ig_err *err)
+{
+	struct ig_onboard ob = { 0 };
+
+	return ig_tenant_onboard_run(ctx, &ob, rec, dflt_tenant, out, err);
 }
 
 /* ------------------------------------------------------------ audit */
