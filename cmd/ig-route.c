@@ -229,6 +229,14 @@ static int print_events(struct ig_route *r, void *arg)
 	if (r->out.len && (fwrite(r->out.data, 1, r->out.len, stdout) != r->out.len || fflush(stdout)))
 		die(IG_EX_IOERR, "cannot write to stdout:");
 	ig_buf_reset(&r->out);
+	{
+		/* ops: record that they were printed, so a re-sent input emits
+		 * again only what a kill kept from being printed */
+		struct ig_err e2 = { 0 };
+
+		if (ig_route_emitted(r, &e2))
+			warn_err(&e2);
+	}
 	print_reports(r);
 	return 0;
 }

@@ -1,5 +1,7 @@
 /* lib/route.c — see lib/route.h.  Section numbers cite
  * shared/reference/meta-graph-api.md; rule numbers DESIGN.md §6. */
+#include <time.h>
+#include <unistd.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -81,11 +83,21 @@ int ig_route_init(struct ig_route *r, struct ig_ctx *ctx, const char *source, st
 		snprintf(r->app_ids[1], sizeof(r->app_ids[1]), "%s", v);
 	if (!r->st)
 		return ig_err_set(err, IG_EX_SOFTWARE, "BUG: routing without a store");
+	if (!strcmp(source, "pipe")) {
+		/* a run id no other run has: the clock's nanoseconds and the pid */
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		r->emit_run = (int64_t)((((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec)
+					 ^ ((uint64_t)getpid() << 40)) & 0x3fffffffffffffffu) | 1;
+	}
 	return 0;
 }
 
 void ig_route_release(struct ig_route *r)
 {
+	free(r->reemit);
+	r->reemit = NULL;
 	ig_buf_release(&r->out);
 	ig_buf_release(&r->report);
 	free(r->acct);
@@ -226,11 +238,17 @@ static int store_delivery(struct ig_route *r, const struct ig_route_in *in, cons
 	}
 	if ((rc = ig_store_runf(r->st, err,
 		"INSERT INTO deliveries(received_at, source, object, signature, sig_status, status,"
-		" error, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-		"ississsb", r->now, r->source, object, sigval, ig_wh_sig_name(sig), status,
-		error, in->body ? in->body : "", (int)in->len)))
+		" error, body, emit_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		"ississsbI", r->now, r->source, object, sigval, ig_wh_sig_name(sig), status,
+		error, in->body ? in->body : "", (int)in->len, r->emit_run)))
 		return ig_err_prefix(err, "cannot store the delivery");
 	*id = ig_store_last_id(r->st);
+	if (r->emit_run) {
+		if (!r->emit_lo || *id < r->emit_lo)
+			r->emit_lo = *id;
+		if (*id > r->emit_hi)
+			r->emit_hi = *id;
+	}
 	return 0;
 }
 
@@ -630,6 +648,88 @@ static int outcome(struct ig_route *r, const struct ig_wh_event *e, const struct
 	return rc ? ig_err_set(NULL, IG_EX_SOFTWARE, "out of memory") : 0;
 }
 
+/* ------------------------------------------------------------ emission */
+
+enum first_by { BY_MID, BY_KEY, BY_COMMENT };
+
+/*
+ * A duplicate: was the event's first delivery (found by mid, event key or
+ * comment id) stored by another pipe run that never printed it?  Then *again
+ * is 1, and that delivery is recorded printed once this batch is.
+ */
+static int emit_again(struct ig_route *r, enum first_by by, const struct ig_route_acct *a,
+		      const char *k, int *again, struct ig_err *err)
+{
+	int64_t first = 0, run = 0;
+	size_t i;
+	int n;
+
+	*again = 0;
+	if (!r->emit_run || r->explain || !k)
+		return 0;
+	if (by == BY_MID)
+		n = ig_store_int(r->st, err, &first, "SELECT COALESCE(delivery_id, 0) FROM messages"
+				 " WHERE account_id = ? AND mid = ?", "is", a->id, k);
+	else if (by == BY_COMMENT)
+		n = ig_store_int(r->st, err, &first, "SELECT COALESCE(delivery_id, 0) FROM comments"
+				 " WHERE account_id = ? AND comment_id = ?", "is", a->id, k);
+	else
+		n = ig_store_int(r->st, err, &first, "SELECT COALESCE(delivery_id, 0) FROM event_keys"
+				 " WHERE key = ?", "s", k);
+	if (n < 0)
+		return err ? err->code : IG_EX_SOFTWARE;
+	if (!first)
+		return 0;
+	n = ig_store_int(r->st, err, &run, "SELECT COALESCE(emit_run, 0) FROM deliveries"
+			 " WHERE id = ?", "i", first);
+	if (n < 0)
+		return err ? err->code : IG_EX_SOFTWARE;
+	if (!run || run == r->emit_run)
+		return 0;
+	*again = 1;
+	for (i = 0; i < r->nreemit; i++)
+		if (r->reemit[i] == first)
+			return 0;
+	if (r->nreemit == r->areemit) {
+		size_t na = r->areemit ? 2 * r->areemit : 16;
+		int64_t *nv = realloc(r->reemit, na * sizeof(*nv));
+
+		if (!nv)
+			return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+		r->reemit = nv;
+		r->areemit = na;
+	}
+	r->reemit[r->nreemit++] = first;
+	return 0;
+}
+
+int ig_route_emitted(struct ig_route *r, struct ig_err *err)
+{
+	size_t i;
+	int rc;
+
+	if (!r->emit_run || (!r->emit_hi && !r->nreemit))
+		return 0;
+	if ((rc = ig_store_lazy(r->st, 1, err)))
+		return rc;
+	if (!(rc = ig_store_begin(r->st, err))) {
+		if (r->emit_hi)
+			rc = ig_store_runf(r->st, err, "UPDATE deliveries SET emit_run = NULL"
+					   " WHERE id >= ? AND id <= ? AND emit_run = ?", "iii",
+					   r->emit_lo, r->emit_hi, r->emit_run);
+		for (i = 0; !rc && i < r->nreemit; i++)
+			rc = ig_store_runf(r->st, err, "UPDATE deliveries SET emit_run = NULL"
+					   " WHERE id = ?", "i", r->reemit[i]);
+		rc = ig_store_end(r->st, rc, err);
+	}
+	ig_store_lazy(r->st, 0, rc ? NULL : err);
+	if (rc)
+		return ig_err_prefix(err, "cannot record the printed events");
+	r->emit_lo = r->emit_hi = 0;
+	r->nreemit = 0;
+	return 0;
+}
+
 /* ------------------------------------------------------------ handlers */
 
 /* An event in entry[].standby[] means another app owns the thread (§2.3):
@@ -659,7 +759,7 @@ static int on_inbound(struct ig_route *r, const struct ig_wh_delivery *d, struct
 	struct conv c;
 	char syn[160], *ref;
 	const char *mid = e->mid, *owner;
-	int ins, rc;
+	int ins, rc, again;
 
 	(void)d;
 	if ((rc = get_conv(r, a, e->participant, &c, err)))
@@ -674,8 +774,12 @@ static int on_inbound(struct ig_route *r, const struct ig_wh_delivery *d, struct
 			    0, &ins, err);
 	if (rc)
 		return rc;
-	if (!ins)
-		return outcome(r, e, a, IG_ROUTE_DUPLICATE, &c, did, NULL, "already received (same mid)");
+	if (!ins) {
+		if ((rc = emit_again(r, BY_MID, a, mid, &again, err)))
+			return rc;
+		return again ? outcome(r, e, a, how, &c, did, NULL, NULL)
+			: outcome(r, e, a, IG_ROUTE_DUPLICATE, &c, did, NULL, "already received (same mid)");
+	}
 	/* a message on the primary channel means the thread is ours again;
 	 * one on standby that another app holds it */
 	owner = e->standby ? standby_owner(e, &c) : NULL;
@@ -703,7 +807,7 @@ static int on_echo(struct ig_route *r, struct ig_wh_event *e, struct ig_route_ac
 	struct conv c;
 	sqlite3_stmt *s;
 	char origin[16] = "";
-	int ins, rc, own = 0, marker = 0, pause = 0;
+	int again, ins, rc, own = 0, marker = 0, pause = 0;
 	int64_t esc = 0;
 	const char *reason = NULL;
 	json_t *add;
@@ -739,8 +843,12 @@ static int on_echo(struct ig_route *r, struct ig_wh_event *e, struct ig_route_ac
 			    0, &ins, err);
 	if (rc)
 		return rc;
-	if (!ins)
-		return outcome(r, e, a, IG_ROUTE_DUPLICATE, &c, did, NULL, "already received (same mid)");
+	if (!ins) {
+		if ((rc = emit_again(r, BY_MID, a, e->mid, &again, err)))
+			return rc;
+		return again ? outcome(r, e, a, how, &c, did, NULL, NULL)
+			: outcome(r, e, a, IG_ROUTE_DUPLICATE, &c, did, NULL, "already received (same mid)");
+	}
 	if (!own) {
 		/* the marker pauses always and escalates (DESIGN.md §6.4); a plain
 		 * human reply pauses when the agent says so (pause_on_human) */
@@ -803,7 +911,7 @@ static int on_delete(struct ig_route *r, struct ig_wh_event *e, struct ig_route_
 		     enum ig_route_how how, int64_t did, struct ig_err *err)
 {
 	struct conv c;
-	int rc, ins;
+	int rc, ins, again;
 
 	if ((rc = get_conv(r, a, e->participant, &c, err)))
 		return rc;
@@ -819,9 +927,13 @@ static int on_delete(struct ig_route *r, struct ig_wh_event *e, struct ig_route_
 				    0, &ins, err);
 		if (rc)
 			return rc;
-		if (!ins)
-			return outcome(r, e, a, IG_ROUTE_DUPLICATE, &c, did, NULL,
-				       "already received (message already deleted)");
+		if (!ins) {
+			if ((rc = emit_again(r, BY_MID, a, e->mid, &again, err)))
+				return rc;
+			if (!again)
+				return outcome(r, e, a, IG_ROUTE_DUPLICATE, &c, did, NULL,
+					       "already received (message already deleted)");
+		}
 	}
 	return outcome(r, e, a, how, &c, did, NULL, NULL);
 }
@@ -833,12 +945,20 @@ static int on_edit(struct ig_route *r, struct ig_wh_event *e, struct ig_route_ac
 	sqlite3_stmt *s;
 	int64_t msg = 0, num = ig_json_int(e->extra, "num_edit", 0);
 	char *old = NULL;
-	int rc, ins, fresh;
+	int rc, ins, fresh, again;
 
 	if ((rc = claim_key(r, e->key, did, &fresh, err)))
 		return rc;
-	if (!fresh)
-		return outcome(r, e, a, IG_ROUTE_DUPLICATE, NULL, did, NULL, "already received (same edit)");
+	if (!fresh) {
+		if ((rc = emit_again(r, BY_KEY, a, e->key, &again, err)))
+			return rc;
+		if (!again)
+			return outcome(r, e, a, IG_ROUTE_DUPLICATE, NULL, did, NULL,
+				       "already received (same edit)");
+		if ((rc = get_conv(r, a, e->participant, &c, err)))
+			return rc;
+		return outcome(r, e, a, how, &c, did, NULL, NULL);
+	}
 	if ((rc = get_conv(r, a, e->participant, &c, err)))
 		return rc;
 	PREP(s, "SELECT id, text FROM messages WHERE account_id = ? AND mid = ?");
@@ -882,12 +1002,20 @@ static int on_signal(struct ig_route *r, struct ig_wh_event *e, struct ig_route_
 		     enum ig_route_how how, int64_t did, struct ig_err *err)
 {
 	struct conv c;
-	int rc, fresh;
+	int rc, fresh, again;
 
 	if ((rc = claim_key(r, e->key, did, &fresh, err)))
 		return rc;
-	if (!fresh)
-		return outcome(r, e, a, IG_ROUTE_DUPLICATE, NULL, did, NULL, "already received (same event key)");
+	if (!fresh) {
+		if ((rc = emit_again(r, BY_KEY, a, e->key, &again, err)))
+			return rc;
+		if (!again)
+			return outcome(r, e, a, IG_ROUTE_DUPLICATE, NULL, did, NULL,
+				       "already received (same event key)");
+		if ((rc = get_conv(r, a, e->participant, &c, err)))
+			return rc;
+		return outcome(r, e, a, how, &c, did, NULL, NULL);
+	}
 	if ((rc = get_conv(r, a, e->participant, &c, err)))
 		return rc;
 	if (e->type == IG_WH_REFERRAL) {
@@ -927,7 +1055,7 @@ static int on_comment(struct ig_route *r, struct ig_wh_event *e, struct ig_route
 	const char *field = e->type == IG_WH_MENTION ? "mentions" : ig_json_str(e->extra, "field");
 	const char *media = ig_json_str(e->extra, "media_id");
 	const char *user = ig_json_str(e->extra, "username");
-	int rc, fresh;
+	int rc, fresh, again;
 
 	if (!media)
 		media = ig_json_str(e->extra, "post_id");
@@ -937,9 +1065,13 @@ static int on_comment(struct ig_route *r, struct ig_wh_event *e, struct ig_route
 		/* edited / remove / hide / unhide of a Page comment (§2.5) */
 		if ((rc = claim_key(r, e->key, did, &fresh, err)))
 			return rc;
-		if (!fresh)
-			return outcome(r, e, a, IG_ROUTE_DUPLICATE, NULL, did, NULL,
-				       "already received (same event key)");
+		if (!fresh) {
+			if ((rc = emit_again(r, BY_KEY, a, e->key, &again, err)))
+				return rc;
+			return again ? outcome(r, e, a, how, NULL, did, NULL, NULL)
+				: outcome(r, e, a, IG_ROUTE_DUPLICATE, NULL, did, NULL,
+					  "already received (same event key)");
+		}
 		if (!strcmp(verb, "remove") || !strcmp(verb, "delete"))
 			rc = ig_store_runf(r->st, err, "UPDATE comments SET deleted = 1"
 				" WHERE account_id = ? AND comment_id = ?", "is", a->id, e->mid);
@@ -959,17 +1091,21 @@ static int on_comment(struct ig_route *r, struct ig_wh_event *e, struct ig_route
 	if ((rc = ig_store_runf(r->st, err,
 		"INSERT INTO comments(tenant_id, account_id, comment_id, field, media_id,"
 		" media_product_type, parent_id, from_id, from_username, text, own, created_at,"
-		" received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		" received_at, delivery_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 		" ON CONFLICT(account_id, comment_id) DO NOTHING",
-		"iissssssssiii", a->tenant_id, a->id, e->mid, field ? field : e->kind, media,
+		"iissssssssiiiI", a->tenant_id, a->id, e->mid, field ? field : e->kind, media,
 		ig_json_str(e->extra, "media_product_type"), ig_json_str(e->extra, "parent_id"),
 		e->participant[0] ? e->participant : NULL, user, e->text,
 		(int64_t)json_is_true(json_object_get(e->extra, "own")),
-		e->at ? e->at : r->now, r->now)))
+		e->at ? e->at : r->now, r->now, did)))
 		return rc;
-	if (!ig_store_changes(r->st))
-		return outcome(r, e, a, IG_ROUTE_DUPLICATE, NULL, did, NULL,
-			       "already received (same comment id)");
+	if (!ig_store_changes(r->st)) {
+		if ((rc = emit_again(r, BY_COMMENT, a, e->mid, &again, err)))
+			return rc;
+		return again ? outcome(r, e, a, how, NULL, did, NULL, NULL)
+			: outcome(r, e, a, IG_ROUTE_DUPLICATE, NULL, did, NULL,
+				  "already received (same comment id)");
+	}
 	return outcome(r, e, a, how, NULL, did, NULL, NULL);
 }
 
@@ -1074,6 +1210,8 @@ static int route_event(struct ig_route *r, const struct ig_wh_delivery *d, struc
 	case IG_WH_INSIGHTS:
 		if ((rc = claim_key(r, e->key, did, &fresh, err)))
 			return rc;
+		if (!fresh && (rc = emit_again(r, BY_KEY, a, e->key, &fresh, err)))
+			return rc;
 		return outcome(r, e, a, fresh ? how : IG_ROUTE_DUPLICATE, NULL, did, NULL,
 			       fresh ? NULL : "already received (same event key)");
 	default:
@@ -1086,7 +1224,7 @@ static int route_event(struct ig_route *r, const struct ig_wh_delivery *d, struc
 int ig_route_delivery(struct ig_route *r, int64_t did, const char *stored,
 		      struct ig_wh_delivery *d, struct ig_err *err)
 {
-	size_t out_len = r->out.len, rep_len = r->report.len, i;
+	size_t out_len = r->out.len, rep_len = r->report.len, nreemit = r->nreemit, i;
 	struct ig_route_counts saved = r->n;
 	const char *status;
 	int rc, j;
@@ -1125,6 +1263,7 @@ fail:
 	for (j = 0; j < r->nacct; j++)
 		r->acct[j].pmsg = r->acct[j].pusers = 0;
 	r->out.len = out_len;
+	r->nreemit = nreemit;   /* what it emitted again is not printed */
 	if (r->out.data)
 		r->out.data[out_len] = '\0';
 	r->report.len = rep_len;

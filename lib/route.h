@@ -92,6 +92,14 @@ struct ig_route {
 	 * half-done, so the caller must roll the whole batch back and route it
 	 * again with this off (ig-route's pipe mode does) */
 	int optimistic;
+	/* Emission (pipe mode): deliveries stored by this run carry emit_run
+	 * until ig_route_emitted() records that their events were printed; a
+	 * redelivered event whose first delivery names another run was never
+	 * printed and is emitted again.  0: not tracked (CGI, replay). */
+	int64_t emit_run;
+	int64_t emit_lo, emit_hi;   /* this run's deliveries not yet recorded printed */
+	int64_t *reemit;            /* earlier runs' deliveries emitted again, to record */
+	size_t nreemit, areemit;
 };
 
 /* source is a static string.  0 or an exit code. */
@@ -102,6 +110,15 @@ void ig_route_release(struct ig_route *r);
  * look-ups are cached for the life of one transaction only. */
 int ig_route_begin(struct ig_route *r, struct ig_err *err);
 int ig_route_commit(struct ig_route *r, struct ig_err *err);
+
+/*
+ * Record that every event committed so far has been printed (call it after
+ * writing and flushing r->out): this run's deliveries, and the earlier
+ * deliveries whose events it emitted again, lose their emit_run.  Its own
+ * short transaction, lazily durable (a kill -9 loses nothing committed; a
+ * power cut may make a re-send emit a batch twice).  0 or an exit code.
+ */
+int ig_route_emitted(struct ig_route *r, struct ig_err *err);
 void ig_route_abort(struct ig_route *r);
 
 /* Signature policy from the settings webhook_secrets, legacy_sha1 and the

@@ -655,3 +655,10 @@ int ig_store_changes(struct ig_store *st)
 {
 	return sqlite3_changes(st->db);
 }
+
+/* --- ops branch --- */
+int ig_store_lazy(struct ig_store *st, int lazy, struct ig_err *err)
+{
+	return ig_store_exec(st, lazy ? "PRAGMA synchronous = OFF" : "PRAGMA synchronous = FULL",
+			     err);
+}

@@ -186,6 +186,13 @@ int ig_store_has_table(struct ig_store *st, const char *name);
  * structures in memory.  Durability is unchanged. */
 int ig_store_tune_bulk(struct ig_store *st, struct ig_err *err);
 
+/* --- ops branch --- */
+/* Durability of the connection's next commits: lazy 1 = they may be lost
+ * with the machine (not with the process: a kill -9 loses nothing that was
+ * committed), 0 = back to the rule (synchronous=FULL).  For bookkeeping whose
+ * loss only repeats work, never for data. */
+int ig_store_lazy(struct ig_store *st, int lazy, struct ig_err *err);
+
 /* TRANSITION: the old names, until every module is converted. */
 #define ig_store_bind ig_stmt_bind
 #define ig_store_vbind ig_stmt_vbind
