@@ -96,6 +96,13 @@ int ig_route_init(struct ig_route *r, struct ig_ctx *ctx, const char *source, st
 
 void ig_route_release(struct ig_route *r)
 {
+	/* a run that printed everything it stored needs no row: best effort
+	 * (a row left behind only keeps saying what was printed) */
+	if (r->emit_run && !r->emit_hi && !r->nreemit && r->emit_rows && !ig_store_lazy(r->st, 1, NULL)) {
+		ig_store_write(r->st, NULL, NULL, "DELETE FROM emit_runs WHERE run = ?", "i",
+			       r->emit_run);
+		ig_store_lazy(r->st, 0, NULL);
+	}
 	free(r->reemit);
 	r->reemit = NULL;
 	ig_buf_release(&r->out);
@@ -139,6 +146,12 @@ int ig_route_begin(struct ig_route *r, struct ig_err *err)
 int ig_route_commit(struct ig_route *r, struct ig_err *err)
 {
 	int rc = flush_counters(r, err);
+
+	/* the run's row, with the batch's deliveries (its first batch makes it) */
+	if (!rc && r->emit_run && r->emit_hi)
+		rc = ig_store_runf(r->st, err, "INSERT INTO emit_runs(run, printed, started)"
+				   " VALUES (?, 0, ?) ON CONFLICT(run) DO NOTHING", "ii",
+				   r->emit_run, r->now);
 
 	r->nacct = 0;
 	if (rc) {
@@ -243,12 +256,8 @@ static int store_delivery(struct ig_route *r, const struct ig_route_in *in, cons
 		error, in->body ? in->body : "", (int)in->len, r->emit_run)))
 		return ig_err_prefix(err, "cannot store the delivery");
 	*id = ig_store_last_id(r->st);
-	if (r->emit_run) {
-		if (!r->emit_lo || *id < r->emit_lo)
-			r->emit_lo = *id;
-		if (*id > r->emit_hi)
-			r->emit_hi = *id;
-	}
+	if (r->emit_run && *id > r->emit_hi)
+		r->emit_hi = *id;
 	return 0;
 }
 
@@ -680,11 +689,13 @@ static int emit_again(struct ig_route *r, enum first_by by, const struct ig_rout
 		return err ? err->code : IG_EX_SOFTWARE;
 	if (!first)
 		return 0;
-	n = ig_store_int(r->st, err, &run, "SELECT COALESCE(emit_run, 0) FROM deliveries"
-			 " WHERE id = ?", "i", first);
+	/* printed unless its run has a row saying it printed less */
+	n = ig_store_int(r->st, err, &run, "SELECT d.emit_run FROM deliveries d"
+			 " JOIN emit_runs e ON e.run = d.emit_run WHERE d.id = ? AND d.id > e.printed"
+			 " AND d.emit_run <> ?", "ii", first, r->emit_run);
 	if (n < 0)
 		return err ? err->code : IG_EX_SOFTWARE;
-	if (!run || run == r->emit_run)
+	if (n == 0)
 		return 0;
 	*again = 1;
 	for (i = 0; i < r->nreemit; i++)
@@ -714,9 +725,8 @@ int ig_route_emitted(struct ig_route *r, struct ig_err *err)
 		return rc;
 	if (!(rc = ig_store_begin(r->st, err))) {
 		if (r->emit_hi)
-			rc = ig_store_runf(r->st, err, "UPDATE deliveries SET emit_run = NULL"
-					   " WHERE id >= ? AND id <= ? AND emit_run = ?", "iii",
-					   r->emit_lo, r->emit_hi, r->emit_run);
+			rc = ig_store_runf(r->st, err, "UPDATE emit_runs SET printed = ? WHERE run = ?",
+					   "ii", r->emit_hi, r->emit_run);
 		for (i = 0; !rc && i < r->nreemit; i++)
 			rc = ig_store_runf(r->st, err, "UPDATE deliveries SET emit_run = NULL"
 					   " WHERE id = ?", "i", r->reemit[i]);
@@ -725,7 +735,9 @@ int ig_route_emitted(struct ig_route *r, struct ig_err *err)
 	ig_store_lazy(r->st, 0, rc ? NULL : err);
 	if (rc)
 		return ig_err_prefix(err, "cannot record the printed events");
-	r->emit_lo = r->emit_hi = 0;
+	if (r->emit_hi)
+		r->emit_rows = 1;
+	r->emit_hi = 0;
 	r->nreemit = 0;
 	return 0;
 }

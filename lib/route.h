@@ -92,12 +92,14 @@ struct ig_route {
 	 * half-done, so the caller must roll the whole batch back and route it
 	 * again with this off (ig-route's pipe mode does) */
 	int optimistic;
-	/* Emission (pipe mode): deliveries stored by this run carry emit_run
-	 * until ig_route_emitted() records that their events were printed; a
-	 * redelivered event whose first delivery names another run was never
-	 * printed and is emitted again.  0: not tracked (CGI, replay). */
+	/* Emission (pipe mode, schema 007): deliveries stored by this run carry
+	 * emit_run, and emit_runs says up to which one the run has printed
+	 * (ig_route_emitted); a redelivered event whose first delivery another
+	 * run stored and never printed is emitted again.  0: not tracked (CGI,
+	 * replay).  ig_route_release drops the run's row when all was printed. */
 	int64_t emit_run;
-	int64_t emit_lo, emit_hi;   /* this run's deliveries not yet recorded printed */
+	int64_t emit_hi;            /* this run's last delivery not yet recorded printed */
+	int emit_rows;              /* the run has a row in emit_runs */
 	int64_t *reemit;            /* earlier runs' deliveries emitted again, to record */
 	size_t nreemit, areemit;
 };
@@ -114,7 +116,7 @@ int ig_route_commit(struct ig_route *r, struct ig_err *err);
 /*
  * Record that every event committed so far has been printed (call it after
  * writing and flushing r->out): this run's deliveries, and the earlier
- * deliveries whose events it emitted again, lose their emit_run.  Its own
+ * deliveries whose events it emitted again, are recorded printed.  Its own
  * short transaction, lazily durable (a kill -9 loses nothing committed; a
  * power cut may make a re-send emit a batch twice).  0 or an exit code.
  */
