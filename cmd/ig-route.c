@@ -40,7 +40,8 @@
 static const char usage_text[] =
 	"usage: ig-route [OPTIONS] < DELIVERIES       pipe mode: route deliveries, print events\n"
 	"       ig-route                               CGI mode (REQUEST_METHOD set): Meta's webhook\n"
-	"       ig-route explain [--delivery ID] [FILE]  show each event's route, change nothing\n"
+	"       ig-route explain [--delivery ID] [--verify] [--signature SIG] [FILE]\n"
+	"                                              show each event's route (and signature), change nothing\n"
 	"       ig-route replay [--deliveries] [--id N] [--dry-run]\n"
 	"                                              re-route open dead letters (or stuck deliveries)\n"
 	"       ig-route dead [--status S] [--limit N] list dead letters\n"
@@ -56,6 +57,7 @@ static const char usage_text[] =
 	"      --no-verify        do not check signatures (local fixtures only; warns every run)\n"
 	"      --batch N          deliveries per transaction in pipe mode (default 500)\n"
 	"      --delivery ID      explain: a stored delivery instead of input\n"
+	"      --verify           explain: a signature that is not valid fails the run (65)\n"
 	"      --deliveries       replay: deliveries left 'received' instead of dead letters\n"
 	"      --id N             replay: only this dead letter (or delivery)\n"
 	"      --dry-run          replay: show what would be routed, change nothing\n"
@@ -69,6 +71,7 @@ static char *help_text;
 enum {
 	OPT_ENVELOPES = OPT_PROGRAM, OPT_RAW, OPT_SIGNATURE, OPT_NO_VERIFY, OPT_BATCH,
 	OPT_DELIVERY, OPT_DELIVERIES, OPT_ID, OPT_STATUS, OPT_LIMIT,
+	OPT_VERIFY,   /* ops: explain --verify */
 };
 
 static const struct option pipe_opts[] = {
@@ -925,6 +928,8 @@ static void sub_options(int argc, char **argv, const struct option *opts, struct
 
 struct explain_opts {
 	long long delivery;
+	int verify;               /* ops: a signature that is not valid fails (65) */
+	const char *signature;    /* ops: a raw body's X-Hub-Signature(-256) */
 };
 
 static void explain_opt(int c, const char *arg, void *st)
@@ -933,6 +938,10 @@ static void explain_opt(int c, const char *arg, void *st)
 
 	if (c == OPT_DELIVERY)
 		x->delivery = cmd_number("--delivery", arg, 1, INT64_MAX);
+	else if (c == OPT_VERIFY)
+		x->verify = 1;
+	else if (c == OPT_SIGNATURE)
+		x->signature = arg;
 }
 
 static int cmd_explain(int argc, char **argv, struct cmd_opts *o)
@@ -940,13 +949,19 @@ static int cmd_explain(int argc, char **argv, struct cmd_opts *o)
 	static const struct option opts[] = {
 		CMD_COMMON_LONG,
 		{ "delivery", required_argument, NULL, OPT_DELIVERY },
-		/* accepted for symmetry with pipe mode: explain never checks signatures */
+		/* accepted for symmetry with pipe mode */
 		{ "no-verify", no_argument, NULL, OPT_NO_VERIFY },
+		/* ops: check the signature as intake would, and fail on a bad one */
+		{ "verify", no_argument, NULL, OPT_VERIFY },
+		{ "signature", required_argument, NULL, OPT_SIGNATURE },
 		{ NULL, 0, NULL, 0 }
 	};
 	static const char *const cols[] = {
-		"record", "event", "type", "account", "participant", "tenant", "agent", "route", "reason", NULL
+		"record", "event", "type", "account", "participant", "tenant", "agent", "route", "reason",
+		"signature", NULL
 	};
+	struct ig_wh_policy pol;   /* ops: the signature of each record, as intake sees it */
+	int have_pol = 0;
 	struct explain_opts x = { 0 };
 	struct ig_ctx ctx;
 	struct ig_route r;
@@ -977,6 +992,16 @@ static int cmd_explain(int argc, char **argv, struct cmd_opts *o)
 	}
 	r.rows = json_array();
 	maxline = line_max(max_body);
+	ig_wh_policy_init(&pol);
+	{
+		/* ops: without secrets every signature is "unchecked"; --verify needs them */
+		struct ig_err perr = { 0 };
+
+		if (!ig_route_policy_load(&pol, &ctx.cfg, &perr))
+			have_pol = 1;
+		else if (x.verify)
+			die_err(&perr);
+	}
 
 	/* the deliveries to explain: one stored, one raw body, or envelopes */
 	{
@@ -1025,6 +1050,10 @@ static int cmd_explain(int argc, char **argv, struct cmd_opts *o)
 				record++;
 				in.body = x.delivery ? all : rd.buf;
 				in.len = x.delivery ? alen : rd.len;
+				if (x.signature && !strncmp(x.signature, "sha1=", 5))
+					in.sha1 = x.signature;
+				else
+					in.sha256 = x.signature;
 			}
 			if (ig_webhook_parse(&d, in.body, in.len, &perr)) {
 				if (envelopes)
@@ -1039,6 +1068,23 @@ static int cmd_explain(int argc, char **argv, struct cmd_opts *o)
 				ig_route_release(&r);
 				ig_ctx_release(&ctx);
 				die_err(&err);
+			}
+			{
+				/* ops: the signature result, as pipe mode and CGI would see it */
+				enum ig_wh_sig sig = IG_SIG_UNCHECKED;
+
+				if (!x.delivery && have_pol)
+					sig = ig_wh_verify(&pol, d.object, in.sha256, in.sha1, in.body,
+							   in.len, NULL);
+				if (x.verify && !x.delivery && sig != IG_SIG_VALID) {
+					warn("%s%s%ld: signature %s: intake would reject this delivery (403)",
+					     name, envelopes ? ":" : " record ", envelopes ? rd.line : record,
+					     ig_wh_sig_name(sig));
+					bad = 1;
+				}
+				for (i = before; i < json_array_size(r.rows); i++)
+					json_object_set_new(json_array_get(r.rows, i), "signature",
+						x.delivery ? json_null() : json_string(ig_wh_sig_name(sig)));
 			}
 			for (i = before; i < json_array_size(r.rows); i++)
 				json_object_set_new(json_array_get(r.rows, i), "record", json_integer(record));
@@ -1061,6 +1107,7 @@ static int cmd_explain(int argc, char **argv, struct cmd_opts *o)
 		rc = IG_EX_IOERR;
 	if (rc == IG_EX_IOERR)
 		warn("cannot write to stdout:");
+	ig_wh_policy_clear(&pol);
 	ig_route_release(&r);
 	ig_ctx_release(&ctx);
 	free(rd.buf);

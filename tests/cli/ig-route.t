@@ -343,6 +343,22 @@ run_in "$(body_of ig_message_text | sed "s/$IG/17840000000000000/g")" ig-route e
 is "$(field "$out" route)" "unknown account" "unknown account explained"
 is "$(sq "SELECT (SELECT count(*) FROM messages) || (SELECT count(*) FROM deliveries) || (SELECT count(*) FROM dead_letters) || (SELECT total_changes())")" \
 	"$before" "explain writes nothing"
+# the signature, as intake would check it: a tampered envelope says so
+good=$(body_of ig_message_text | sed 's/Njc1AZDZD/NjkyAZDZD/')
+tampered=$(printf '%s' "$good" | sed 's/Lisbon/Porto/')
+env_of() { "$PYTHON3" -c 'import json,sys; print(json.dumps({"headers":{"X-Hub-Signature-256":sys.argv[1]},"body":sys.argv[2]}))' "$1" "$2"; }
+run_in "$(env_of "$(sign "$good")" "$tampered")" ig-route explain
+is "$rc:$(field "$out" route)/$(field "$out" signature)" "0:own agent/invalid" \
+	"explain of a tampered envelope shows the route and signature invalid"
+run_in "$(env_of "$(sign "$good")" "$tampered")" ig-route explain --verify
+is_rc 65 "…with --verify it fails (65)"
+like "$err" "stdin:1: signature invalid: intake would reject this delivery \(403\)" "…and says why"
+run_in "$(env_of "$(sign "$good")" "$good")" ig-route explain --verify
+is "$rc:$(field "$out" signature)" "0:valid" "a well-signed envelope: signature valid"
+run_in "$good" ig-route explain --signature "$(sign "$good")"
+is "$(field "$out" signature)" valid "a raw body with --signature: valid"
+run_in "$good" ig-route explain --verify
+is "$rc:$(field "$out" signature)" "65:missing" "…without one, --verify: missing, 65"
 run ig-route explain --delivery 999999
 is_rc 65 "explain of an unknown delivery id"
 like "$err" "^ig-route: no delivery 999999" "…says so"
