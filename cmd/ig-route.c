@@ -1268,7 +1268,8 @@ static int cmd_dead(int argc, char **argv, struct cmd_opts *o)
 	if (optind < argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
 	cmd_ctx_open(&ctx, o, CMD_STORE);
-	if (o->tenant) {
+	/* ops: a key lists its own tenant's dead letters without --tenant */
+	if (o->tenant || ctx.actor.tenant_id) {
 		if (ig_ctx_tenant(&ctx, o->tenant, &tenant, &err)
 		    || ig_authz_require(&ctx, tenant, IG_MOD_CONVERSATIONS, IG_READ, "route.dead", &err)) {
 			ig_ctx_release(&ctx);

@@ -100,6 +100,11 @@ run ig-route dead --tenant rossi
 like "$out" "Page not connected for Messenger" "ig-route dead --tenant rossi lists it"
 run ig-route dead --tenant bianchi
 unlike "$out" "Page not connected" "…bianchi's list does not"
+run ig-route --api-key-file "$T/a-admin.key" dead
+is_rc 0 "ig-route dead with rossi's key and no --tenant: the key's tenant"
+like "$out" "Page not connected for Messenger" "…lists rossi's dead letters"
+is "$(printf '%s\n' "$out" | "$PYTHON3" -c 'import json,sys; print(" ".join(sorted({json.loads(l)["tenant"] for l in sys.stdin if l.strip()})))')" \
+	rossi "…and none of bianchi's"
 # an unknown kind on a known account is filed under its tenant
 printf '{"object":"instagram","entry":[{"id":"%s","time":1770112845000,"changes":[{"field":"brand_new_field","value":{"x":1}}]}]}' $IGB |
 	ig-route --no-verify > /dev/null 2>&1
