@@ -46,6 +46,10 @@ int ig_store_fail(struct ig_store *st, int rc, struct ig_err *err, const char *w
 	default:
 		code = IG_EX_SOFTWARE;
 	}
+	/* ops: name the file, an operator may run several stores */
+	if (st && st->path)
+		return !strcmp(what, "store") ? ig_err_set(err, code, "store '%s': %s", st->path, msg)
+			: ig_err_set(err, code, "%s: %s (store '%s')", what, msg, st->path);
 	return ig_err_set(err, code, "%s: %s", what, msg);
 }
 

@@ -541,6 +541,10 @@ is_rc 0 "share/examples/onboard.jsonl applies cleanly to a new store"
 is "$(printf '%s\n' "$out" | grep -c '"status":"created"')" "$(grep -c . "$top_srcdir/share/examples/onboard.jsonl")" "…every record of it"
 run tenant-admin onboard "$T/missing.jsonl"
 is_rc 66 "onboard of a missing file: 66"
+printf 'not a database at all, just text that is long enough to be read as a header\n' > "$T/garbage.db"
+IGKIT_DB="$T/garbage.db" run tenant-admin tenant list
+ok "$([ "$rc" != 0 ]; echo $?)" "a file that is not a store fails ($rc)"
+like "$err" "'$T/garbage.db'" "…and the error names the file"
 
 # ---------------------------------------------------------------- onboarding again is safe; --dry-run
 EX="$top_srcdir/share/examples/onboard.jsonl"
