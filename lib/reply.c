@@ -242,20 +242,15 @@ static int job_load(struct ig_store *st, struct job *j, int *has_token, char *ac
 		    char *ai_state, char *ai_reason, int *thread_owned, int64_t *debounce,
 		    int *agent_active, struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(st, SQL_JOB, err);
+	struct ig_stmt *s = ig_store_query(st, err, SQL_JOB, "i", j->conv);
 	int rc;
 
-	if (!s)
-		return -1;
-	ig_store_bind(s, "i", j->conv);
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(s);
-		if (rc == SQLITE_DONE)
-			return 0;
-		ig_store_fail(st, rc, err, "cannot read conversation");
+	if (!s || (rc = ig_stmt_next(st, s, err)) < 0) {
+		ig_err_prefix(err, "cannot read conversation");
 		return -1;
 	}
+	if (rc == 0)
+		return 0;
 	j->tenant_id = ig_col_int(s, 0);
 	snprintf(j->tenant, sizeof(j->tenant), "%s", ig_col_text(s, 1));
 	j->account_id = ig_col_int(s, 2);
@@ -267,7 +262,7 @@ static int job_load(struct ig_store *st, struct job *j, int *has_token, char *ac
 	snprintf(j->participant, sizeof(j->participant), "%s", ig_col_text(s, 8));
 	snprintf(ai_state, 16, "%s", ig_col_text(s, 9));
 	snprintf(ai_reason, 256, "%s", ig_col_text(s, 10));
-	*thread_owned = sqlite3_column_type(s, 11) != SQLITE_NULL && *ig_col_text(s, 11);
+	*thread_owned = !ig_col_null(s, 11) && *ig_col_text(s, 11);
 	j->last_inbound = ig_col_int(s, 12);
 	j->last_human = ig_col_int(s, 13);
 	j->agent_id = ig_col_int(s, 14);
@@ -281,7 +276,7 @@ static int job_load(struct ig_store *st, struct job *j, int *has_token, char *ac
 	snprintf(j->model, sizeof(j->model), "%s", ig_col_text(s, 22));
 	*debounce = ig_col_int(s, 23);
 	*agent_active = (int)ig_col_int(s, 24);
-	sqlite3_reset(s);
+	ig_stmt_reset(s);
 	if (!j->loc_name || !j->loc_ctx || !j->display_name || !j->personality || !j->instructions
 	    || !j->business || !j->language) {
 		ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
@@ -293,16 +288,13 @@ static int job_load(struct ig_store *st, struct job *j, int *has_token, char *ac
 /* Read the burst: its texts joined by newlines, how many, the newest time. */
 static int job_burst(struct ig_store *st, struct job *j, int64_t *newest, struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(st, SQL_BURST, err);
+	struct ig_stmt *s = ig_store_query(st, err, SQL_BURST, "ii", j->conv, j->tenant_id);
 	struct ig_buf b = IG_BUF_INIT(1 << 20);
-	int rc;
+	int rc = -1;
 
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "ii", j->conv, j->tenant_id);
 	j->nmsg = 0;
 	*newest = 0;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while (s && (rc = ig_stmt_next(st, s, err)) == 1) {
 		const char *t = ig_col_text(s, 1);
 
 		if (*t && b.len)
@@ -313,10 +305,9 @@ static int job_burst(struct ig_store *st, struct job *j, int64_t *newest, struct
 			*newest = ig_col_int(s, 2);
 		j->nmsg++;
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
+	if (rc < 0) {
 		ig_buf_release(&b);
-		return ig_store_fail(st, rc, err, "cannot read messages");
+		return ig_err_prefix(err, "cannot read messages");
 	}
 	free(j->burst);
 	j->burst = ig_buf_detach(&b, NULL);
@@ -328,12 +319,7 @@ static int job_burst(struct ig_store *st, struct job *j, int64_t *newest, struct
 static int mark_burst(struct ig_store *st, const struct job *j, int64_t outbox, int64_t now,
 		      struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(st, SQL_MARK_BURST, err);
-
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "iIii", now, outbox, j->conv, j->tenant_id);
-	return ig_store_run(st, s, err);
+	return ig_store_runf(st, err, SQL_MARK_BURST, "iIii", now, outbox, j->conv, j->tenant_id);
 }
 
 /* Open an escalation unless one is open; the conversation goes 'pending'
@@ -342,7 +328,6 @@ static int escalate(struct ig_reply *r, const struct job *j, const char *reason,
 		    int64_t *id, struct ig_err *err)
 {
 	struct ig_store *st = r->ctx->store;
-	sqlite3_stmt *s;
 	char target[48];
 	json_t *detail;
 	int rc, fresh;
@@ -354,14 +339,11 @@ static int escalate(struct ig_reply *r, const struct job *j, const char *reason,
 		"iisi", j->tenant_id, j->conv, reason, now)))
 		return rc;
 	fresh = ig_store_changes(st) > 0;
-	s = ig_store_prepare(st,
+	*id = 0;
+	if (ig_store_int(st, err, id,
 		"SELECT id FROM escalations WHERE conversation_id = ? AND status = 'open'"
-		" ORDER BY id DESC LIMIT 1", err);
-	if (!s)
+		" ORDER BY id DESC LIMIT 1", "i", j->conv) < 0)
 		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "i", j->conv);
-	*id = sqlite3_step(s) == SQLITE_ROW ? ig_col_int(s, 0) : 0;
-	sqlite3_reset(s);
 	if (!fresh)
 		return 0;
 	r->escalated++;
@@ -409,7 +391,7 @@ static int build_llm(struct ig_reply *r, struct job *j, struct ig_err *err)
 	const char *who = *j->display_name ? j->display_name : j->agent;
 	const char *model = *j->model ? j->model : ig_config_get(&r->ctx->cfg, "llm_model");
 	json_t *msgs, *turns;
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int rc, i;
 
 	if ((rc = ig_kb_search(st, j->tenant_id, j->agent_id, j->burst, NULL, NULL, 3, &kr, err)))
@@ -438,7 +420,7 @@ static int build_llm(struct ig_reply *r, struct job *j, struct ig_err *err)
 	json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "system", "content",
 					      sys.data ? sys.data : ""));
 	ig_buf_release(&sys);
-	s = ig_store_prepare(st,
+	s = ig_store_query(st, err,
 		"SELECT who, text FROM ("
 		" SELECT CASE WHEN m.direction = 'in' THEN 'user' ELSE 'assistant' END AS who,"
 		"  m.text AS text, m.sent_at AS at, m.id AS k FROM messages m"
@@ -449,22 +431,16 @@ static int build_llm(struct ig_reply *r, struct job *j, struct ig_err *err)
 		"  WHERE o.conversation_id = ?1 AND o.tenant_id = ?2 AND o.state = 'sent'"
 		"  AND o.text IS NOT NULL AND (o.mid IS NULL OR NOT EXISTS (SELECT 1 FROM messages x"
 		"   WHERE x.account_id = o.account_id AND x.mid = o.mid))"
-		") ORDER BY at DESC, k DESC LIMIT ?3", err);
-	if (!s) {
-		json_decref(msgs);
-		json_decref(turns);
-		return err ? err->code : IG_EX_SOFTWARE;
-	}
-	ig_store_bind(s, "iii", j->conv, j->tenant_id,
-		      (int64_t)(r->o.history > j->nmsg ? r->o.history : j->nmsg));
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		") ORDER BY at DESC, k DESC LIMIT ?3", "iii", j->conv, j->tenant_id,
+		(int64_t)(r->o.history > j->nmsg ? r->o.history : j->nmsg));
+	rc = -1;
+	while (s && (rc = ig_stmt_next(st, s, err)) == 1)
 		json_array_insert_new(turns, 0, json_pack("{s:s,s:s}", "role", ig_col_text(s, 0),
 							  "content", ig_col_text(s, 1)));
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
+	if (rc < 0) {
 		json_decref(msgs);
 		json_decref(turns);
-		return ig_store_fail(st, rc, err, "cannot read the conversation history");
+		return ig_err_prefix(err, "cannot read the conversation history");
 	}
 	if (json_array_size(turns) == 0)   /* attachments only: still a question */
 		json_array_append_new(turns, json_pack("{s:s,s:s}", "role", "user", "content",
@@ -490,7 +466,6 @@ static int decide(struct ig_reply *r, struct job *j, int64_t now, int64_t lease,
 	char acct_status[16], ai_state[16], ai_reason[256], detail[160];
 	int has_token, thread_owned, agent_active, found, rc;
 	int64_t debounce, newest = 0, inbound, esc = 0;
-	sqlite3_stmt *s;
 
 	j->state = J_SKIP;
 	found = job_load(st, j, &has_token, acct_status, ai_state, ai_reason, &thread_owned,
@@ -579,15 +554,17 @@ static int decide(struct ig_reply *r, struct job *j, int64_t now, int64_t lease,
 		ig_reply_problem(r, IG_EX_NOPERM, j->tenant, j->account, detail);
 		return 0;
 	}
-	s = ig_store_prepare(st,
-		"SELECT COUNT(*) FROM outbox WHERE conversation_id = ? AND origin = 'ai'"
-		" AND created_at > ? AND state IN ('draft','pending','sending','sent','unknown')", err);
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "ii", j->conv, now - 3600);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW && ig_col_int(s, 0) >= r->max_per_hour) {
-		sqlite3_reset(s);
+	{
+		int64_t recent = 0;
+
+		if (ig_store_int(st, err, &recent,
+			"SELECT COUNT(*) FROM outbox WHERE conversation_id = ? AND origin = 'ai'"
+			" AND created_at > ? AND state IN ('draft','pending','sending','sent','unknown')",
+			"ii", j->conv, now - 3600) < 0)
+			return err ? err->code : IG_EX_SOFTWARE;
+		rc = recent >= r->max_per_hour;
+	}
+	if (rc) {
 		snprintf(detail, sizeof(detail), "%ld automated replies in the last hour",
 			 r->max_per_hour);
 		if (!r->o.dry_run && (rc = escalate(r, j, "loop_guard", now, &esc, err)))
@@ -595,22 +572,17 @@ static int decide(struct ig_reply *r, struct job *j, int64_t now, int64_t lease,
 		json_array_append_new(recs, skip_rec(r, j, "loop_guard", detail));
 		return 0;
 	}
-	sqlite3_reset(s);
 	if (!strcmp(j->engine, "openai") && r->token_cap > 0) {
 		char day[16];
-		long long used = 0;
+		int64_t used = 0;
 
 		utc_day(now, day);
-		s = ig_store_prepare(st,
-			"SELECT total_tokens FROM llm_usage WHERE tenant_id = ? AND day = ?", err);
-		if (!s)
+		if (ig_store_int(st, err, &used,
+			"SELECT total_tokens FROM llm_usage WHERE tenant_id = ? AND day = ?", "is",
+			j->tenant_id, day) < 0)
 			return err ? err->code : IG_EX_SOFTWARE;
-		ig_store_bind(s, "is", j->tenant_id, day);
-		if (sqlite3_step(s) == SQLITE_ROW)
-			used = ig_col_int(s, 0);
-		sqlite3_reset(s);
 		if (used >= r->token_cap) {
-			snprintf(detail, sizeof(detail), "%lld of %lld tokens used today", used,
+			snprintf(detail, sizeof(detail), "%lld of %lld tokens used today", (long long)used,
 				 r->token_cap);
 			if (!r->o.dry_run) {
 				if ((rc = escalate(r, j, "token_cap", now, &esc, err)))
@@ -777,7 +749,7 @@ static int generate(struct ig_reply *r, struct job *jobs, size_t n, struct ig_er
 		}
 		if (!qrc) {
 			char day[16];
-			sqlite3_stmt *s;
+			const char *to = r->o.review ? "draft" : "pending";
 			long long pt = ig_json_int(usage, "prompt_tokens", 0);
 			long long ct = ig_json_int(usage, "completion_tokens", 0);
 			long long tt = ig_json_int(usage, "total_tokens", pt + ct);
@@ -792,35 +764,21 @@ static int generate(struct ig_reply *r, struct job *jobs, size_t n, struct ig_er
 			j->state = J_QUEUED;
 			if (r->o.dry_run)
 				continue;
-			s = ig_store_prepare(st,
+			if ((rc = ig_store_runf(st, err,
 				"UPDATE outbox SET text = ?, state = ?, lease_owner = CASE WHEN ? = 'draft'"
 				" THEN NULL ELSE lease_owner END, lease_until = CASE WHEN ? = 'draft'"
-				" THEN NULL ELSE lease_until END, updated_at = ? WHERE id = ?", err);
-			if (!s) {
-				rc = err ? err->code : IG_EX_SOFTWARE;
-				break;
-			}
-			{
-				const char *to = r->o.review ? "draft" : "pending";
-
-				ig_store_bind(s, "ssssii", j->text, to, to, to, now, j->outbox_id);
-			}
-			if ((rc = ig_store_run(st, s, err)))
+				" THEN NULL ELSE lease_until END, updated_at = ? WHERE id = ?",
+				"ssssii", j->text, to, to, to, now, j->outbox_id)))
 				break;
 			utc_day(now, day);
-			s = ig_store_prepare(st,
+			if ((rc = ig_store_runf(st, err,
 				"INSERT INTO llm_usage (tenant_id, day, prompt_tokens, completion_tokens,"
 				" total_tokens, calls) VALUES (?, ?, ?, ?, ?, 1)"
 				" ON CONFLICT (tenant_id, day) DO UPDATE SET"
 				" prompt_tokens = prompt_tokens + excluded.prompt_tokens,"
 				" completion_tokens = completion_tokens + excluded.completion_tokens,"
-				" total_tokens = total_tokens + excluded.total_tokens, calls = calls + 1", err);
-			if (!s) {
-				rc = err ? err->code : IG_EX_SOFTWARE;
-				break;
-			}
-			ig_store_bind(s, "isiii", j->tenant_id, day, (int64_t)pt, (int64_t)ct, (int64_t)tt);
-			if ((rc = ig_store_run(st, s, err)))
+				" total_tokens = total_tokens + excluded.total_tokens, calls = calls + 1",
+				"isiii", j->tenant_id, day, (int64_t)pt, (int64_t)ct, (int64_t)tt)))
 				break;
 			continue;
 		}
@@ -840,30 +798,13 @@ static int generate(struct ig_reply *r, struct job *jobs, size_t n, struct ig_er
 			json_t *o = job_head(j);
 
 			if (!r->o.dry_run) {
-				sqlite3_stmt *s = ig_store_prepare(st,
+				if ((rc = ig_store_runf(st, err,
 					"UPDATE outbox SET state = 'abandoned', error = ?, lease_owner = NULL,"
-					" lease_until = NULL, updated_at = ? WHERE id = ?", err);
-
-				if (!s) {
-					rc = err ? err->code : IG_EX_SOFTWARE;
-					json_decref(o);
-					break;
-				}
-				ig_store_bind(s, "sii", why, now, j->outbox_id);
-				if ((rc = ig_store_run(st, s, err))) {
-					json_decref(o);
-					break;
-				}
-				s = ig_store_prepare(st,
+					" lease_until = NULL, updated_at = ? WHERE id = ?",
+					"sii", why, now, j->outbox_id))
+				    || (rc = ig_store_runf(st, err,
 					"UPDATE messages SET replied_at = NULL, reply_outbox_id = NULL"
-					" WHERE reply_outbox_id = ?", err);
-				if (!s) {
-					rc = err ? err->code : IG_EX_SOFTWARE;
-					json_decref(o);
-					break;
-				}
-				ig_store_bind(s, "i", j->outbox_id);
-				if ((rc = ig_store_run(st, s, err))) {
+					" WHERE reply_outbox_id = ?", "i", j->outbox_id))) {
 					json_decref(o);
 					break;
 				}
@@ -880,16 +821,10 @@ static int generate(struct ig_reply *r, struct job *jobs, size_t n, struct ig_er
 
 			r->failed++;
 			if (!r->o.dry_run) {
-				sqlite3_stmt *s = ig_store_prepare(st,
+				if ((rc = ig_store_runf(st, err,
 					"UPDATE outbox SET state = 'failed', error = ?, lease_owner = NULL,"
-					" lease_until = NULL, updated_at = ? WHERE id = ?", err);
-
-				if (!s) {
-					rc = err ? err->code : IG_EX_SOFTWARE;
-					break;
-				}
-				ig_store_bind(s, "sii", why, now, j->outbox_id);
-				if ((rc = ig_store_run(st, s, err)))
+					" lease_until = NULL, updated_at = ? WHERE id = ?",
+					"sii", why, now, j->outbox_id)))
 					break;
 				if ((rc = escalate(r, j, "llm_error", now, &esc, err)))
 					break;
@@ -1003,21 +938,17 @@ static int batch(struct ig_reply *r, const int64_t *ids, size_t n, int64_t *scan
 	if ((rc = ig_store_begin(st, err)))
 		goto out;
 	if (scan_after) {
-		sqlite3_stmt *s = ig_store_prepare(st, SQL_SCAN, err);
+		struct ig_stmt *s = ig_store_query(st, err, SQL_SCAN, "iiiii", *scan_after,
+			now - IG_REPLY_WINDOW, r->o.tenant_id, r->o.account_id, (int64_t)cap);
+		int more = -1;
 
-		if (!s) {
-			rc = err ? err->code : IG_EX_SOFTWARE;
-			ig_store_rollback(st);
-			goto out;
-		}
-		ig_store_bind(s, "iiiii", *scan_after, now - IG_REPLY_WINDOW, r->o.tenant_id,
-			      r->o.account_id, (int64_t)cap);
 		n = 0;
-		while (n < cap && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		while (s && n < cap && (more = ig_stmt_next(st, s, err)) == 1)
 			jobs[n++].conv = ig_col_int(s, 0);
-		sqlite3_reset(s);
-		if (n < cap && rc != SQLITE_DONE) {
-			rc = ig_store_fail(st, rc, err, "cannot look for unanswered conversations");
+		if (more == 1)
+			ig_stmt_reset(s);
+		if (more < 0) {
+			rc = ig_err_prefix(err, "cannot look for unanswered conversations");
 			ig_store_rollback(st);
 			goto out;
 		}
@@ -1298,20 +1229,11 @@ int ig_reply_dead_letter(struct ig_store *st, int64_t tenant_id, const char *rea
 int ig_reply_account_id(struct ig_store *st, int64_t tenant_id, const char *ext, int64_t *id,
 			struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(st,
-		"SELECT id FROM accounts WHERE external_id = ?1 AND (?2 = 0 OR tenant_id = ?2)", err);
-	int rc;
-
 	*id = 0;
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "si", ext, tenant_id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*id = ig_col_int(s, 0);
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return ig_store_fail(st, rc, err, "cannot read accounts");
+	if (ig_store_int(st, err, id,
+		"SELECT id FROM accounts WHERE external_id = ? AND (? = 0 OR tenant_id = ?)", "sii",
+		ext, tenant_id, tenant_id) < 0)
+		return ig_err_prefix(err, "cannot read accounts");
 	if (!*id)
 		return ig_err_set(err, IG_EX_DATAERR, "no account '%s'%s", ext,
 				  tenant_id ? " in this tenant" : "");
@@ -1323,20 +1245,10 @@ int ig_reply_account_id(struct ig_store *st, int64_t tenant_id, const char *ext,
 int ig_reply_conv_tenant(struct ig_store *st, int64_t conv, int64_t *tenant_id,
 			 struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(st, "SELECT tenant_id FROM conversations WHERE id = ?",
-					   err);
-	int rc;
-
 	*tenant_id = 0;
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "i", conv);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*tenant_id = ig_col_int(s, 0);
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return ig_store_fail(st, rc, err, "cannot read conversation");
+	if (ig_store_int(st, err, tenant_id, "SELECT tenant_id FROM conversations WHERE id = ?",
+			 "i", conv) < 0)
+		return ig_err_prefix(err, "cannot read conversation");
 	if (!*tenant_id)
 		return ig_err_set(err, IG_EX_DATAERR, "no conversation %lld", (long long)conv);
 	return 0;
@@ -1364,41 +1276,35 @@ static const char SQL_CONV_LIST[] =
 static int conv_rows(struct ig_store *st, int64_t tenant_id, int64_t conv,
 		     const struct ig_conv_filter *f, json_t **out, struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(st, SQL_CONV_LIST, err);
+	struct ig_stmt *s;
 	json_t *arr;
-	int rc;
+	int rc = -1;
 
 	*out = NULL;
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
 	if (!(arr = json_array()))
 		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
-	ig_store_bind(s, "iisssssiii", tenant_id, conv, f->status, f->ai, f->priority, f->assignee,
-		      f->account, (int64_t)f->unanswered, (int64_t)f->escalated,
-		      (int64_t)(f->limit > 0 ? f->limit : -1));
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	s = ig_store_query(st, err, SQL_CONV_LIST, "iisssssiii", tenant_id, conv, f->status, f->ai,
+			   f->priority, f->assignee, f->account, (int64_t)f->unanswered,
+			   (int64_t)f->escalated, (int64_t)(f->limit > 0 ? f->limit : -1));
+	while (s && (rc = ig_stmt_next(st, s, err)) == 1) {
 		char i1[32], i2[32];
 
 		json_array_append_new(arr, json_pack(
 			"{s:I,s:s,s:s,s:s?,s:s,s:s,s:s?,s:s,s:s?,s:s?,s:s?,s:I,s:I,s:s?}",
 			"id", (json_int_t)ig_col_int(s, 0), "account", ig_col_text(s, 1),
-			"participant", ig_col_text(s, 2),
-			"name", (const char *)sqlite3_column_text(s, 3),
+			"participant", ig_col_text(s, 2), "name", ig_col_textn(s, 3),
 			"status", ig_col_text(s, 4), "priority", ig_col_text(s, 5),
-			"assignee", (const char *)sqlite3_column_text(s, 6),
-			"ai", ig_col_text(s, 7), "ai_reason", (const char *)sqlite3_column_text(s, 8),
-			"last_inbound", sqlite3_column_type(s, 9) == SQLITE_NULL ? NULL
-				: ig_time_iso(ig_col_int(s, 9), i1),
-			"last_outbound", sqlite3_column_type(s, 10) == SQLITE_NULL ? NULL
-				: ig_time_iso(ig_col_int(s, 10), i2),
+			"assignee", ig_col_textn(s, 6),
+			"ai", ig_col_text(s, 7), "ai_reason", ig_col_textn(s, 8),
+			"last_inbound", ig_col_null(s, 9) ? NULL : ig_time_iso(ig_col_int(s, 9), i1),
+			"last_outbound", ig_col_null(s, 10) ? NULL : ig_time_iso(ig_col_int(s, 10), i2),
 			"unanswered", (json_int_t)ig_col_int(s, 11),
 			"escalations", (json_int_t)ig_col_int(s, 12),
-			"thread_owner", (const char *)sqlite3_column_text(s, 13)));
+			"thread_owner", ig_col_textn(s, 13)));
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
+	if (rc < 0) {
 		json_decref(arr);
-		return ig_store_fail(st, rc, err, "cannot list conversations");
+		return ig_err_prefix(err, "cannot list conversations");
 	}
 	*out = arr;
 	return 0;
@@ -1434,21 +1340,12 @@ int ig_reply_conv_json(struct ig_store *st, int64_t tenant_id, int64_t conv, jso
 static int member_id(struct ig_store *st, int64_t tenant_id, const char *who, int64_t *id,
 		     struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(st,
-		"SELECT u.id FROM users u JOIN memberships m ON m.user_id = u.id"
-		" WHERE m.tenant_id = ? AND (u.email = ? COLLATE NOCASE OR CAST(u.id AS TEXT) = ?)", err);
-	int rc;
-
 	*id = 0;
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "iss", tenant_id, who, who);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*id = ig_col_int(s, 0);
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return ig_store_fail(st, rc, err, "cannot read users");
+	if (ig_store_int(st, err, id,
+		"SELECT u.id FROM users u JOIN memberships m ON m.user_id = u.id"
+		" WHERE m.tenant_id = ? AND (u.email = ? COLLATE NOCASE OR CAST(u.id AS TEXT) = ?)",
+		"iss", tenant_id, who, who) < 0)
+		return ig_err_prefix(err, "cannot read users");
 	if (!*id)
 		return ig_err_set(err, IG_EX_DATAERR, "'%s' is not a member of this tenant", who);
 	return 0;
@@ -1457,15 +1354,11 @@ static int member_id(struct ig_store *st, int64_t tenant_id, const char *who, in
 static int resolve_escalations(struct ig_ctx *ctx, int64_t conv, int64_t now, int *n,
 			       struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(ctx->store,
-		"UPDATE escalations SET status = 'resolved', resolved_at = ?, resolved_by = ?"
-		" WHERE conversation_id = ? AND status = 'open'", err);
 	int rc;
 
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "isi", now, ctx->actor.label, conv);
-	if ((rc = ig_store_run(ctx->store, s, err)))
+	if ((rc = ig_store_runf(ctx->store, err,
+		"UPDATE escalations SET status = 'resolved', resolved_at = ?, resolved_by = ?"
+		" WHERE conversation_id = ? AND status = 'open'", "isi", now, ctx->actor.label, conv)))
 		return rc;
 	*n = ig_store_changes(ctx->store);
 	return 0;
@@ -1478,7 +1371,6 @@ int ig_reply_conv_change(struct ig_ctx *ctx, int64_t tenant_id, int64_t conv,
 		"conversation.assign", "conversation.status", "conversation.priority" };
 	struct ig_store *st = ctx->store;
 	int64_t now = ig_time_now(), user = 0, t;
-	sqlite3_stmt *s = NULL;
 	char target[48];
 	json_t *detail;
 	int rc, resolved = 0;
@@ -1502,45 +1394,36 @@ int ig_reply_conv_change(struct ig_ctx *ctx, int64_t tenant_id, int64_t conv,
 	}
 	switch (what) {
 	case IG_CONV_PAUSE:
-		s = ig_store_prepare(st,
+		rc = ig_store_runf(st, err,
 			"UPDATE conversations SET ai_state = 'paused', ai_reason = ?, updated_at = ?"
-			" WHERE id = ?", err);
-		if (s)
-			ig_store_bind(s, "sii", value && *value ? value : "human takeover", now, conv);
+			" WHERE id = ?", "sii", value && *value ? value : "human takeover", now, conv);
 		break;
 	case IG_CONV_RESUME:
-		s = ig_store_prepare(st,
+		rc = ig_store_runf(st, err,
 			"UPDATE conversations SET ai_state = 'active', ai_reason = NULL, updated_at = ?"
-			" WHERE id = ?", err);
-		if (s)
-			ig_store_bind(s, "ii", now, conv);
+			" WHERE id = ?", "ii", now, conv);
 		break;
 	case IG_CONV_ASSIGN:
-		if (value && strcmp(value, "-") && (rc = member_id(st, tenant_id, value, &user, err))) {
-			ig_store_rollback(st);
-			return rc;
-		}
-		s = ig_store_prepare(st,
-			"UPDATE conversations SET assignee_user_id = ?, updated_at = ? WHERE id = ?", err);
-		if (s)
-			ig_store_bind(s, "Iii", user, now, conv);
+		if (value && strcmp(value, "-") && (rc = member_id(st, tenant_id, value, &user, err)))
+			break;
+		rc = ig_store_runf(st, err,
+			"UPDATE conversations SET assignee_user_id = ?, updated_at = ? WHERE id = ?",
+			"Iii", user, now, conv);
 		break;
 	case IG_CONV_STATUS:
-		s = ig_store_prepare(st,
-			"UPDATE conversations SET status = ?, updated_at = ? WHERE id = ?", err);
-		if (s)
-			ig_store_bind(s, "sii", value, now, conv);
+		rc = ig_store_runf(st, err,
+			"UPDATE conversations SET status = ?, updated_at = ? WHERE id = ?",
+			"sii", value, now, conv);
 		break;
 	case IG_CONV_PRIORITY:
-		s = ig_store_prepare(st,
-			"UPDATE conversations SET priority = ?, updated_at = ? WHERE id = ?", err);
-		if (s)
-			ig_store_bind(s, "sii", value, now, conv);
+		rc = ig_store_runf(st, err,
+			"UPDATE conversations SET priority = ?, updated_at = ? WHERE id = ?",
+			"sii", value, now, conv);
 		break;
 	}
-	if (!s || (rc = ig_store_run(st, s, err))) {
+	if (rc) {
 		ig_store_rollback(st);
-		return s ? rc : (err ? err->code : IG_EX_SOFTWARE);
+		return rc;
 	}
 	if (what == IG_CONV_RESUME && (rc = resolve_escalations(ctx, conv, now, &resolved, err))) {
 		ig_store_rollback(st);
@@ -1570,7 +1453,6 @@ int ig_reply_human_send(struct ig_reply *r, int64_t tenant_id, int64_t conv, con
 	char *body = NULL;
 	const char *tag = NULL;
 	struct job j;
-	sqlite3_stmt *s;
 	json_t *detail;
 
 	memset(&j, 0, sizeof(j));
@@ -1640,17 +1522,12 @@ int ig_reply_human_send(struct ig_reply *r, int64_t tenant_id, int64_t conv, con
 			      now + ig_outbox_lease_seconds(&ctx->cfg), &id, err);
 	if (rc || (rc = mark_burst(st, &j, id, now, err)))
 		goto fail;
-	s = ig_store_prepare(st,
+	if ((rc = ig_store_runf(st, err,
 		"UPDATE conversations SET last_human_at = ?1, updated_at = ?1,"
 		" ai_state = CASE WHEN ?2 THEN ai_state ELSE 'paused' END,"
 		" ai_reason = CASE WHEN ?2 THEN ai_reason ELSE 'human reply (ig-reply send)' END"
-		" WHERE id = ?3", err);
-	if (!s) {
-		rc = err ? err->code : IG_EX_SOFTWARE;
-		goto fail;
-	}
-	ig_store_bind(s, "iii", now, (int64_t)keep_ai, conv);
-	if ((rc = ig_store_run(st, s, err)) || (rc = resolve_escalations(ctx, conv, now, &resolved, err)))
+		" WHERE id = ?3", "iii", now, (int64_t)keep_ai, conv))
+	    || (rc = resolve_escalations(ctx, conv, now, &resolved, err)))
 		goto fail;
 	snprintf(target, sizeof(target), "conversation:%lld", (long long)conv);
 	detail = json_pack("{s:I,s:s?,s:s?,s:b,s:i}", "outbox", (json_int_t)id, "tag", tag,
