@@ -26,11 +26,9 @@ const char *ig_route_how_name(enum ig_route_how h)
 	return (unsigned)h <= IG_ROUTE_INVALID ? how_names[h] : "?";
 }
 
-#define STORE_ERR(r, err) ig_store_fail((r)->st, sqlite3_errcode((r)->st->db), (err), "store")
-
-/* Prepare or fail: every statement below is a literal, cached by address. */
-#define PREP(var, sql) do { \
-	if (!((var) = ig_store_prepare(r->st, (sql), err))) \
+/* Query or fail: every statement below is a literal, cached by address. */
+#define QUERY(var, ...) do { \
+	if (!((var) = ig_store_query(r->st, err, __VA_ARGS__))) \
 		return err ? err->code : IG_EX_SOFTWARE; \
 } while (0)
 
@@ -337,18 +335,18 @@ int ig_route_reject_input(struct ig_route *r, const char *raw, size_t len, const
  * an IG-via-Page account (Facebook Login), and §2.1's note that one Meta
  * example labels the Instagram entry id PAGE_ID.  A Page id linked in two
  * tenants is ambiguous: never guessed. */
-static void fill_acct(struct ig_route_acct *a, sqlite3_stmt *s)
+static void fill_acct(struct ig_route_acct *a, struct ig_stmt *s)
 {
 	a->found = 1;
 	a->id = ig_col_int(s, 0);
 	a->tenant_id = ig_col_int(s, 1);
 	snprintf(a->tenant, sizeof(a->tenant), "%s", ig_col_text(s, 2));
-	if (sqlite3_column_type(s, 4) != SQLITE_NULL) {
+	if (!ig_col_null(s, 4)) {
 		a->own_agent = 1;
 		a->agent_id = ig_col_int(s, 3);
 		snprintf(a->agent, sizeof(a->agent), "%s", ig_col_text(s, 4));
 		a->pause_on_human = (int)ig_col_int(s, 5);
-	} else if (sqlite3_column_type(s, 6) != SQLITE_NULL) {
+	} else if (!ig_col_null(s, 6)) {
 		a->agent_id = ig_col_int(s, 6);
 		snprintf(a->agent, sizeof(a->agent), "%s", ig_col_text(s, 7));
 		a->pause_on_human = (int)ig_col_int(s, 8);
@@ -369,7 +367,7 @@ static int lookup_account(struct ig_route *r, const char *object, const char *re
 			  struct ig_route_acct **out, struct ig_err *err)
 {
 	struct ig_route_acct *a;
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int i, rc;
 
 	for (i = 0; i < r->nacct; i++) {
@@ -391,42 +389,32 @@ static int lookup_account(struct ig_route *r, const char *object, const char *re
 	memset(a, 0, sizeof(*a));
 	snprintf(a->object, sizeof(a->object), "%s", object);
 	snprintf(a->ref, sizeof(a->ref), "%s", ref);
-	PREP(s, ACCT_COLS " WHERE a.channel = ? AND a.external_id = ?");
-	ig_store_bind(s, "ss", !strcmp(object, "page") ? "messenger" : "instagram", ref);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	QUERY(s, ACCT_COLS " WHERE a.channel = ? AND a.external_id = ?", "ss",
+	      !strcmp(object, "page") ? "messenger" : "instagram", ref);
+	rc = ig_stmt_next(r->st, s, err);
+	if (rc == 1) {
 		fill_acct(a, s);
-	} else if (rc == SQLITE_DONE && !strcmp(object, "page")) {
+		ig_stmt_reset(s);
+	} else if (rc == 0 && !strcmp(object, "page")) {
 		/* Messenger (object "page"): entry.id is the Page and senders are
 		 * PSIDs, which the Page's Instagram account can neither read nor
 		 * answer.  Only a Messenger account routes them; an Instagram
 		 * link of the Page only tells whose they are (reference §2). */
-		struct ig_stmt *q;
-		int n;
-
-		sqlite3_reset(s);
-		q = ig_store_query(r->st, err, "SELECT DISTINCT tenant_id FROM accounts"
-				   " WHERE page_id = ? AND channel = 'instagram'", "s", ref);
-		if (!q)
-			return err ? err->code : IG_EX_SOFTWARE;
-		while ((n = ig_stmt_next(r->st, q, err)) == 1)
-			a->page_tenant = a->page_tenant ? -1 : ig_col_int(q, 0);
-		if (n < 0)
-			return err ? err->code : IG_EX_SOFTWARE;
-		rc = SQLITE_DONE;
-	} else if (rc == SQLITE_DONE) {
-		PREP(s, ACCT_COLS " WHERE a.page_id = ? ORDER BY a.id");
-		ig_store_bind(s, "s", ref);
-		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		QUERY(s, "SELECT DISTINCT tenant_id FROM accounts"
+		      " WHERE page_id = ? AND channel = 'instagram'", "s", ref);
+		while ((rc = ig_stmt_next(r->st, s, err)) == 1)
+			a->page_tenant = a->page_tenant ? -1 : ig_col_int(s, 0);
+	} else if (rc == 0) {
+		QUERY(s, ACCT_COLS " WHERE a.page_id = ? ORDER BY a.id", "s", ref);
+		while ((rc = ig_stmt_next(r->st, s, err)) == 1) {
 			if (!a->found)
 				fill_acct(a, s);
 			else if (ig_col_int(s, 1) != a->tenant_id)
 				a->found = -1;
 		}
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return ig_store_fail(r->st, rc, err, "cannot look up account");
+	if (rc < 0)
+		return ig_err_prefix(err, "cannot look up account");
 	r->nacct++;
 	*out = a;
 	return 0;
@@ -443,25 +431,23 @@ struct conv {
 static int get_conv(struct ig_route *r, struct ig_route_acct *a, const char *participant,
 		    struct conv *c, struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	PREP(s, "SELECT id, ai_state, thread_owner, ai_reason FROM conversations"
-		" WHERE account_id = ? AND participant_id = ?");
-	ig_store_bind(s, "is", a->id, participant);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	QUERY(s, "SELECT id, ai_state, thread_owner, ai_reason FROM conversations"
+	      " WHERE account_id = ? AND participant_id = ?", "is", a->id, participant);
+	rc = ig_stmt_next(r->st, s, err);
+	if (rc == 1) {
 		c->id = ig_col_int(s, 0);
 		snprintf(c->ai, sizeof(c->ai), "%s", ig_col_text(s, 1));
 		snprintf(c->owner, sizeof(c->owner), "%s", ig_col_text(s, 2));
 		snprintf(c->reason, sizeof(c->reason), "%s", ig_col_text(s, 3));
-	}
-	sqlite3_reset(s);
-	if (rc == SQLITE_ROW)
+		ig_stmt_reset(s);
 		return 0;
-	if (rc != SQLITE_DONE)
-		return ig_store_fail(r->st, rc, err, "cannot look up conversation");
+	}
+	if (rc < 0)
+		return ig_err_prefix(err, "cannot look up conversation");
 	if ((rc = ig_store_runf(r->st, err,
 		"INSERT INTO conversations(tenant_id, account_id, participant_id, created_at,"
 		" updated_at) VALUES (?, ?, ?, ?, ?)",
@@ -817,7 +803,7 @@ static int on_echo(struct ig_route *r, struct ig_wh_event *e, struct ig_route_ac
 		   enum ig_route_how how, int64_t did, struct ig_err *err)
 {
 	struct conv c;
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	char origin[16] = "";
 	int again, ins, rc, own = 0, marker = 0, pause = 0;
 	int64_t esc = 0;
@@ -826,29 +812,26 @@ static int on_echo(struct ig_route *r, struct ig_wh_event *e, struct ig_route_ac
 
 	if ((rc = get_conv(r, a, e->participant, &c, err)))
 		return rc;
-	PREP(s, "SELECT origin FROM outbox WHERE account_id = ? AND mid = ? LIMIT 1");
-	ig_store_bind(s, "is", a->id, e->mid);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	QUERY(s, "SELECT origin FROM outbox WHERE account_id = ? AND mid = ? LIMIT 1", "is",
+	      a->id, e->mid);
+	if ((rc = ig_stmt_next(r->st, s, err)) < 0)
+		return ig_err_prefix(err, "cannot look up outbox");
+	if (rc == 1) {
 		own = 1;
 		snprintf(origin, sizeof(origin), "%s", ig_col_text(s, 0));
+		ig_stmt_reset(s);
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return ig_store_fail(r->st, rc, err, "cannot look up outbox");
 	if (!own && e->text) {
 		/* the echo can beat the Send API's answer: the row is still 'sending' */
-		PREP(s, "SELECT origin FROM outbox WHERE conversation_id = ? AND state = 'sending'"
-			" AND text = ? LIMIT 1");
-		ig_store_bind(s, "is", c.id, e->text);
-		rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW) {
+		QUERY(s, "SELECT origin FROM outbox WHERE conversation_id = ? AND state = 'sending'"
+		      " AND text = ? LIMIT 1", "is", c.id, e->text);
+		if ((rc = ig_stmt_next(r->st, s, err)) < 0)
+			return ig_err_prefix(err, "cannot look up outbox");
+		if (rc == 1) {
 			own = 1;
 			snprintf(origin, sizeof(origin), "%s", ig_col_text(s, 0));
+			ig_stmt_reset(s);
 		}
-		sqlite3_reset(s);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			return ig_store_fail(r->st, rc, err, "cannot look up outbox");
 	}
 	rc = insert_message(r, a, c.id, e, e->mid, "out",
 			    own && strcmp(origin, "human") ? "ai" : "human", e->kind, e->text, did, 0,
@@ -887,15 +870,10 @@ static int on_echo(struct ig_route *r, struct ig_wh_event *e, struct ig_route_ac
 	}
 	if (marker) {
 		/* one open escalation per conversation is enough */
-		PREP(s, "SELECT id FROM escalations WHERE conversation_id = ? AND status = 'open'"
-			" ORDER BY id LIMIT 1");
-		ig_store_bind(s, "i", c.id);
-		rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW)
-			esc = ig_col_int(s, 0);
-		sqlite3_reset(s);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			return ig_store_fail(r->st, rc, err, "cannot look up escalations");
+		if (ig_store_int(r->st, err, &esc, "SELECT id FROM escalations WHERE"
+				 " conversation_id = ? AND status = 'open' ORDER BY id LIMIT 1", "i",
+				 c.id) < 0)
+			return ig_err_prefix(err, "cannot look up escalations");
 		if (!esc) {
 			if ((rc = ig_store_runf(r->st, err,
 				"INSERT INTO escalations(tenant_id, conversation_id, reason, created_at)"
@@ -954,7 +932,7 @@ static int on_edit(struct ig_route *r, struct ig_wh_event *e, struct ig_route_ac
 		   enum ig_route_how how, int64_t did, struct ig_err *err)
 {
 	struct conv c;
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int64_t msg = 0, num = ig_json_int(e->extra, "num_edit", 0);
 	char *old = NULL;
 	int rc, ins, fresh, again;
@@ -973,18 +951,18 @@ static int on_edit(struct ig_route *r, struct ig_wh_event *e, struct ig_route_ac
 	}
 	if ((rc = get_conv(r, a, e->participant, &c, err)))
 		return rc;
-	PREP(s, "SELECT id, text FROM messages WHERE account_id = ? AND mid = ?");
-	ig_store_bind(s, "is", a->id, e->mid);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	QUERY(s, "SELECT id, text FROM messages WHERE account_id = ? AND mid = ?", "is", a->id,
+	      e->mid);
+	rc = ig_stmt_next(r->st, s, err);
+	if (rc == 1) {
 		msg = ig_col_int(s, 0);
-		if (sqlite3_column_type(s, 1) != SQLITE_NULL)
+		if (!ig_col_null(s, 1))
 			old = strdup(ig_col_text(s, 1));
+		ig_stmt_reset(s);
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+	if (rc < 0) {
 		free(old);
-		return ig_store_fail(r->st, rc, err, "cannot look up message");
+		return ig_err_prefix(err, "cannot look up message");
 	}
 	if (msg) {
 		rc = ig_store_runf(r->st, err,
@@ -1308,26 +1286,27 @@ int ig_route_explain(struct ig_route *r, struct ig_wh_delivery *d, struct ig_err
 int ig_route_load_delivery(struct ig_route *r, int64_t id, char **body, size_t *len,
 			   struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int rc;
 
 	*body = NULL;
 	*len = 0;
-	PREP(s, "SELECT body FROM deliveries WHERE id = ?");
-	ig_store_bind(s, "i", id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*len = (size_t)sqlite3_column_bytes(s, 0);
+	QUERY(s, "SELECT body FROM deliveries WHERE id = ?", "i", id);
+	rc = ig_stmt_next(r->st, s, err);
+	if (rc == 1) {
+		const void *blob = ig_col_blob(s, 0, len);
+
 		*body = malloc(*len + 1);
 		if (*body) {
-			memcpy(*body, sqlite3_column_blob(s, 0), *len);
+			if (*len)
+				memcpy(*body, blob, *len);
 			(*body)[*len] = '\0';
 		}
+		ig_stmt_reset(s);
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return ig_store_fail(r->st, rc, err, "cannot read delivery");
-	if (rc == SQLITE_DONE)
+	if (rc < 0)
+		return ig_err_prefix(err, "cannot read delivery");
+	if (rc == 0)
 		return ig_err_set(err, IG_EX_DATAERR, "no delivery %lld", (long long)id);
 	if (!*body)
 		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
@@ -1375,39 +1354,40 @@ static int replay_batch_end(struct ig_route *r, int rc, int dry_run, struct ig_e
 static int fetch_rows(struct ig_route *r, const char *sql, int64_t after, int64_t id,
 		      struct pending_row *rows, int *n, struct ig_err *err)
 {
-	sqlite3_stmt *s;
-	int rc;
+	struct ig_stmt *s;
+	int rc = 0;
 
 	*n = 0;
 	if ((rc = ig_route_begin(r, err)))
 		return rc;
-	if (!(s = ig_store_prepare(r->st, sql, err))) {
+	if (!(s = ig_store_query(r->st, err, sql, "iii", after, id, id))) {
 		ig_route_abort(r);
 		return err ? err->code : IG_EX_SOFTWARE;
 	}
-	ig_store_bind(s, "iii", after, id, id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < REPLAY_BATCH) {
+	while (*n < REPLAY_BATCH && (rc = ig_stmt_next(r->st, s, err)) == 1) {
 		struct pending_row *p = &rows[*n];
+		const void *blob = ig_col_blob(s, 2, &p->len);
 
 		p->id = ig_col_int(s, 0);
 		p->delivery = ig_col_int(s, 1);
-		p->len = (size_t)sqlite3_column_bytes(s, 2);
 		p->blob = malloc(p->len + 1);
 		if (!p->blob) {
-			sqlite3_reset(s);
+			ig_stmt_reset(s);
 			free_rows(rows, *n);
 			ig_route_abort(r);
 			return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
 		}
-		memcpy(p->blob, sqlite3_column_blob(s, 2), p->len);
+		if (p->len)
+			memcpy(p->blob, blob, p->len);
 		p->blob[p->len] = '\0';
 		(*n)++;
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+	if (rc == 1)
+		ig_stmt_reset(s);
+	if (rc < 0) {
 		free_rows(rows, *n);
 		ig_route_abort(r);
-		return ig_store_fail(r->st, rc, err, "cannot read the store");
+		return ig_err_prefix(err, "cannot read the store");
 	}
 	return 0;
 }
@@ -1520,50 +1500,45 @@ int ig_route_replay_deliveries(struct ig_route *r, int64_t id, int dry_run, long
 int ig_route_dead_list(struct ig_store *st, const char *status, int64_t tenant_id, long limit,
 		       json_t **rows, struct ig_err *err)
 {
-	sqlite3_stmt *s;
-	int rc;
+	struct ig_stmt *s;
+	int rc = -1;
 
-	*rows = json_array();
-	s = ig_store_prepare(st, "SELECT d.id, d.created_at, d.status, d.source, d.reason,"
+	if (!(*rows = json_array()))
+		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+	s = ig_store_query(st, err, "SELECT d.id, d.created_at, d.status, d.source, d.reason,"
 		" d.account_ref, d.delivery_id, t.slug, d.raw FROM dead_letters d"
 		" LEFT JOIN tenants t ON t.id = d.tenant_id"
 		" WHERE (? IS NULL OR d.status = ?) AND (? = 0 OR d.tenant_id = ?)"
-		" ORDER BY d.id LIMIT ?", err);
-	if (!s || !*rows) {
-		json_decref(*rows);
-		*rows = NULL;
-		return s ? ig_err_set(err, IG_EX_SOFTWARE, "out of memory") : (err ? err->code : IG_EX_SOFTWARE);
-	}
-	ig_store_bind(s, "ssiii", status, status, tenant_id, tenant_id, limit > 0 ? (int64_t)limit : (int64_t)-1);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		" ORDER BY d.id LIMIT ?", "ssiii", status, status, tenant_id, tenant_id,
+		limit > 0 ? (int64_t)limit : (int64_t)-1);
+	while (s && (rc = ig_stmt_next(st, s, err)) == 1) {
 		char iso[24];
 		json_t *o = json_object(), *raw;
-		const char *blob = sqlite3_column_blob(s, 8);
-		int n = sqlite3_column_bytes(s, 8);
+		size_t n;
+		const char *blob = ig_col_blob(s, 8, &n);
 
 		json_object_set_new(o, "id", json_integer(ig_col_int(s, 0)));
 		json_object_set_new(o, "created", json_string(ig_time_iso(ig_col_int(s, 1), iso)));
 		json_object_set_new(o, "status", json_string(ig_col_text(s, 2)));
 		json_object_set_new(o, "source", json_string(ig_col_text(s, 3)));
 		json_object_set_new(o, "reason", json_string(ig_col_text(s, 4)));
-		json_object_set_new(o, "account", sqlite3_column_type(s, 5) == SQLITE_NULL
-				    ? json_null() : json_string(ig_col_text(s, 5)));
-		json_object_set_new(o, "delivery", sqlite3_column_type(s, 6) == SQLITE_NULL
-				    ? json_null() : json_integer(ig_col_int(s, 6)));
-		json_object_set_new(o, "tenant", sqlite3_column_type(s, 7) == SQLITE_NULL
-				    ? json_null() : json_string(ig_col_text(s, 7)));
+		json_object_set_new(o, "account", ig_col_null(s, 5) ? json_null()
+				    : json_string(ig_col_text(s, 5)));
+		json_object_set_new(o, "delivery", ig_col_null(s, 6) ? json_null()
+				    : json_integer(ig_col_int(s, 6)));
+		json_object_set_new(o, "tenant", ig_col_null(s, 7) ? json_null()
+				    : json_string(ig_col_text(s, 7)));
 		/* raw: the JSON itself when it is JSON, else the bytes as text */
-		raw = blob ? json_loadb(blob, (size_t)n, 0, NULL) : NULL;
+		raw = blob ? json_loadb(blob, n, 0, NULL) : NULL;
 		if (!raw)
-			raw = json_stringn(blob ? blob : "", (size_t)n);  /* NULL: not UTF-8 */
+			raw = json_stringn(blob ? blob : "", blob ? n : 0);  /* NULL: not UTF-8 */
 		json_object_set_new(o, "raw", raw ? raw : json_null());
 		json_array_append_new(*rows, o);
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
+	if (rc < 0) {
 		json_decref(*rows);
 		*rows = NULL;
-		return ig_store_fail(st, rc, err, "cannot list dead letters");
+		return ig_err_prefix(err, "cannot list dead letters");
 	}
 	return 0;
 }
