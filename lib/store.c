@@ -666,3 +666,30 @@ int ig_store_lazy(struct ig_store *st, int lazy, struct ig_err *err)
 	return ig_store_exec(st, lazy ? "PRAGMA synchronous = OFF" : "PRAGMA synchronous = FULL",
 			     err);
 }
+
+enum ig_col_kind ig_col_kind(struct ig_stmt *s, int col)
+{
+	switch (sqlite3_column_type(s, col)) {
+	case SQLITE_INTEGER: return IG_COL_INT;
+	case SQLITE_FLOAT: return IG_COL_REAL;
+	case SQLITE_TEXT: return IG_COL_TEXT;
+	case SQLITE_BLOB: return IG_COL_BLOB;
+	default: return IG_COL_NULL;
+	}
+}
+
+int ig_store_peek_version(const char *path)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s;
+	int v = -1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK
+	    && sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK) {
+		if (sqlite3_step(s) == SQLITE_ROW)
+			v = sqlite3_column_int(s, 0);
+		sqlite3_finalize(s);
+	}
+	sqlite3_close(db);
+	return v;
+}

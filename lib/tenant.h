@@ -229,6 +229,6 @@ int ig_tenant_audit_list(struct ig_ctx *ctx, const struct ig_audit_filter *f, ig
  * integers in columns named "at" or "*_at" become ISO-8601 strings, known
  * flag columns become booleans, JSON-text columns (detail, details,
  * attachments, meta) are parsed, blobs are left out.  New reference. */
-json_t *ig_tenant_row_json(sqlite3_stmt *stmt);
+json_t *ig_tenant_row_json(struct ig_stmt *stmt);
 
 #endif
