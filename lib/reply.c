@@ -459,201 +459,277 @@ static int build_llm(struct ig_reply *r, struct job *j, struct ig_err *err)
  * Decide one conversation inside the claim transaction.  On a skip or an
  * escalation a record may be appended to recs.  0 or a store error.
  */
-static int decide(struct ig_reply *r, struct job *j, int64_t now, int64_t lease, json_t *recs,
-		  struct ig_err *err)
-{
-	struct ig_store *st = r->ctx->store;
-	char acct_status[16], ai_state[16], ai_reason[256], detail[160];
-	int has_token, thread_owned, agent_active, found, rc;
-	int64_t debounce, newest = 0, inbound, esc = 0;
+/*
+ * decide(): the rules of reply.h, in their order, one named guard each.  A
+ * guard returns PASS (the next rule applies), STOP (the conversation is
+ * skipped or handed over; its record is in recs) or an exit code (>= 64)
+ * when the store failed.
+ */
+#define PASS 0
+#define STOP 1
 
-	j->state = J_SKIP;
-	found = job_load(st, j, &has_token, acct_status, ai_state, ai_reason, &thread_owned,
-			 &debounce, &agent_active, err);
-	if (found < 0)
-		return err ? err->code : IG_EX_SOFTWARE;
-	if (!found) {
-		r->skipped++;
-		if (r->o.explain)
-			json_array_append_new(recs, json_pack("{s:I,s:s}", "conversation",
-							      (json_int_t)j->conv, "skip", "no_conversation"));
-		return 0;
-	}
-	if (r->o.tenant_id && j->tenant_id != r->o.tenant_id) {
+struct gate {
+	struct ig_reply *r;
+	struct job *j;
+	json_t *recs;
+	int64_t now;
+	char acct_status[16], ai_state[16], ai_reason[256], detail[160];
+	int has_token, thread_owned, agent_active;
+	int64_t debounce, newest, inbound, esc;
+};
+
+static int skip(struct gate *g, const char *why, const char *detail)
+{
+	json_array_append_new(g->recs, skip_rec(g->r, g->j, why, detail));
+	return STOP;
+}
+
+/* no_conversation (or another tenant's), outside --account */
+static int gate_scope(struct gate *g, int found)
+{
+	struct ig_reply *r = g->r;
+
+	if (!found || (r->o.tenant_id && g->j->tenant_id != r->o.tenant_id)) {
 		/* another tenant's conversation is no conversation of this run */
 		r->skipped++;
 		if (r->o.explain)
-			json_array_append_new(recs, json_pack("{s:I,s:s}", "conversation",
-							      (json_int_t)j->conv, "skip", "no_conversation"));
-		return 0;
+			json_array_append_new(g->recs, json_pack("{s:I,s:s}", "conversation",
+				(json_int_t)g->j->conv, "skip", "no_conversation"));
+		return STOP;
 	}
-	if (r->o.account_id && j->account_id != r->o.account_id) {
-		json_array_append_new(recs, skip_rec(r, j, "other_tenant", "outside --tenant/--account"));
-		return 0;
-	}
-	if ((rc = job_burst(st, j, &newest, err)))
+	if (r->o.account_id && g->j->account_id != r->o.account_id)
+		return skip(g, "other_tenant", "outside --tenant/--account");
+	return PASS;
+}
+
+/* no_unanswered, answered_by_human */
+static int gate_burst(struct gate *g, struct ig_err *err)
+{
+	struct ig_store *st = g->r->ctx->store;
+	struct job *j = g->j;
+	int rc;
+
+	if ((rc = job_burst(st, j, &g->newest, err)))
 		return rc;
-	if (j->nmsg == 0) {
-		json_array_append_new(recs, skip_rec(r, j, "no_unanswered", NULL));
-		return 0;
-	}
+	if (j->nmsg == 0)
+		return skip(g, "no_unanswered", NULL);
 	/* A human replied after these messages (ig-reply send, or from the
 	 * Instagram app): they are answered; an AI reply would talk over them. */
-	if (j->last_human && newest <= j->last_human) {
-		if (!r->o.dry_run && (rc = mark_burst(st, j, 0, now, err)))
+	if (j->last_human && g->newest <= j->last_human) {
+		if (!g->r->o.dry_run && (rc = mark_burst(st, j, 0, g->now, err)))
 			return rc;
-		json_array_append_new(recs, skip_rec(r, j, "answered_by_human", NULL));
-		return 0;
+		return skip(g, "answered_by_human", NULL);
 	}
-	inbound = j->last_inbound > newest ? j->last_inbound : newest;
-	if (strcmp(ai_state, "active")) {
-		json_array_append_new(recs, skip_rec(r, j, "ai_paused", ai_reason));
-		return 0;
-	}
-	if (thread_owned) {
-		json_array_append_new(recs, skip_rec(r, j, "not_thread_owner", NULL));
-		return 0;
-	}
-	if (!j->agent_id) {
-		json_array_append_new(recs, skip_rec(r, j, "no_agent",
-			"the account has no agent and the tenant no default agent"));
-		return 0;
-	}
-	if (!agent_active) {
-		json_array_append_new(recs, skip_rec(r, j, "agent_inactive", NULL));
-		return 0;
-	}
-	if (now - inbound > IG_REPLY_WINDOW) {
+	g->inbound = j->last_inbound > g->newest ? j->last_inbound : g->newest;
+	return PASS;
+}
+
+/* ai_paused, not_thread_owner, no_agent, agent_inactive */
+static int gate_ai(struct gate *g)
+{
+	if (strcmp(g->ai_state, "active"))
+		return skip(g, "ai_paused", g->ai_reason);
+	if (g->thread_owned)
+		return skip(g, "not_thread_owner", NULL);
+	if (!g->j->agent_id)
+		return skip(g, "no_agent", "the account has no agent and the tenant no default agent");
+	if (!g->agent_active)
+		return skip(g, "agent_inactive", NULL);
+	return PASS;
+}
+
+/* window_closed, debounce */
+static int gate_time(struct gate *g)
+{
+	int64_t age = g->now - g->inbound;
+	json_t *o;
+
+	if (age > IG_REPLY_WINDOW) {
 		char iso[32];
 
-		snprintf(detail, sizeof(detail), "last customer message %s, more than 24 h ago",
-			 ig_time_iso(inbound, iso));
-		json_array_append_new(recs, skip_rec(r, j, "window_closed", detail));
-		return 0;
+		snprintf(g->detail, sizeof(g->detail), "last customer message %s, more than 24 h ago",
+			 ig_time_iso(g->inbound, iso));
+		return skip(g, "window_closed", g->detail);
 	}
-	if (now - inbound < debounce) {
-		json_t *o;
-
-		snprintf(detail, sizeof(detail), "answer in %lld s", (long long)(debounce - (now - inbound)));
-		o = skip_rec(r, j, "debounce", detail);
+	if (age < g->debounce) {
+		snprintf(g->detail, sizeof(g->detail), "answer in %lld s",
+			 (long long)(g->debounce - age));
+		o = skip_rec(g->r, g->j, "debounce", g->detail);
 		if (o)
-			json_object_set_new(o, "wait", json_integer(debounce - (now - inbound)));
-		json_array_append_new(recs, o);
-		return 0;
+			json_object_set_new(o, "wait", json_integer(g->debounce - age));
+		json_array_append_new(g->recs, o);
+		return STOP;
 	}
-	if (strcmp(acct_status, "active") || !has_token) {
-		snprintf(detail, sizeof(detail), "account %s is %s", j->account,
-			 has_token ? acct_status : "without a token");
-		json_array_append_new(recs, skip_rec(r, j, "no_account_token", detail));
-		if (has_token)
-			snprintf(detail, sizeof(detail), "the account is '%s': its replies wait until"
-				 " it is authorised again (ig-connect url, then callback)", acct_status);
-		else
-			snprintf(detail, sizeof(detail), "the account has no token: its replies wait"
-				 " until it is connected (ig-connect add or url/callback)");
-		ig_reply_problem(r, IG_EX_NOPERM, j->tenant, j->account, detail);
-		return 0;
-	}
-	{
-		int64_t recent = 0;
+	return PASS;
+}
 
-		if (ig_store_int(st, err, &recent,
-			"SELECT COUNT(*) FROM outbox WHERE conversation_id = ? AND origin = 'ai'"
-			" AND created_at > ? AND state IN ('draft','pending','sending','sent','unknown')",
-			"ii", j->conv, now - 3600) < 0)
-			return err ? err->code : IG_EX_SOFTWARE;
-		rc = recent >= r->max_per_hour;
-	}
-	if (rc) {
-		snprintf(detail, sizeof(detail), "%ld automated replies in the last hour",
-			 r->max_per_hour);
-		if (!r->o.dry_run && (rc = escalate(r, j, "loop_guard", now, &esc, err)))
+/* no_account_token: reported as a problem of the account (77) */
+static int gate_account(struct gate *g)
+{
+	struct job *j = g->j;
+
+	if (!strcmp(g->acct_status, "active") && g->has_token)
+		return PASS;
+	snprintf(g->detail, sizeof(g->detail), "account %s is %s", j->account,
+		 g->has_token ? g->acct_status : "without a token");
+	skip(g, "no_account_token", g->detail);
+	if (g->has_token)
+		snprintf(g->detail, sizeof(g->detail), "the account is '%s': its replies wait until"
+			 " it is authorised again (ig-connect url, then callback)", g->acct_status);
+	else
+		snprintf(g->detail, sizeof(g->detail), "the account has no token: its replies wait"
+			 " until it is connected (ig-connect add or url/callback)");
+	ig_reply_problem(g->r, IG_EX_NOPERM, j->tenant, j->account, g->detail);
+	return STOP;
+}
+
+/* loop_guard: reply_max_per_hour automated replies already (escalated) */
+static int gate_loop(struct gate *g, struct ig_err *err)
+{
+	struct ig_reply *r = g->r;
+	int64_t recent = 0;
+	int rc;
+
+	if (ig_store_int(r->ctx->store, err, &recent,
+		"SELECT COUNT(*) FROM outbox WHERE conversation_id = ? AND origin = 'ai'"
+		" AND created_at > ? AND state IN ('draft','pending','sending','sent','unknown')",
+		"ii", g->j->conv, g->now - 3600) < 0)
+		return err ? err->code : IG_EX_SOFTWARE;
+	if (recent < r->max_per_hour)
+		return PASS;
+	snprintf(g->detail, sizeof(g->detail), "%ld automated replies in the last hour",
+		 r->max_per_hour);
+	if (!r->o.dry_run && (rc = escalate(r, g->j, "loop_guard", g->now, &g->esc, err)))
+		return rc;
+	return skip(g, "loop_guard", g->detail);
+}
+
+/* token_cap: the openai engine's daily tokens are spent (escalated, handled) */
+static int gate_tokens(struct gate *g, struct ig_err *err)
+{
+	struct ig_reply *r = g->r;
+	struct job *j = g->j;
+	char day[16];
+	int64_t used = 0;
+	int rc;
+
+	if (strcmp(j->engine, "openai") || r->token_cap <= 0)
+		return PASS;
+	utc_day(g->now, day);
+	if (ig_store_int(r->ctx->store, err, &used,
+		"SELECT total_tokens FROM llm_usage WHERE tenant_id = ? AND day = ?", "is",
+		j->tenant_id, day) < 0)
+		return err ? err->code : IG_EX_SOFTWARE;
+	if (used < r->token_cap)
+		return PASS;
+	snprintf(g->detail, sizeof(g->detail), "%lld of %lld tokens used today", (long long)used,
+		 r->token_cap);
+	if (!r->o.dry_run) {
+		if ((rc = escalate(r, j, "token_cap", g->now, &g->esc, err)))
 			return rc;
-		json_array_append_new(recs, skip_rec(r, j, "loop_guard", detail));
-		return 0;
+		if ((rc = mark_burst(r->ctx->store, j, 0, g->now, err)))
+			return rc;
 	}
-	if (!strcmp(j->engine, "openai") && r->token_cap > 0) {
-		char day[16];
-		int64_t used = 0;
+	skip(g, "token_cap", g->detail);
+	if (!r->o.explain)
+		json_array_append_new(g->recs, escalation_rec(j, "token_cap", g->esc, g->detail));
+	return STOP;
+}
 
-		utc_day(now, day);
-		if (ig_store_int(st, err, &used,
-			"SELECT total_tokens FROM llm_usage WHERE tenant_id = ? AND day = ?", "is",
-			j->tenant_id, day) < 0)
-			return err ? err->code : IG_EX_SOFTWARE;
-		if (used >= r->token_cap) {
-			snprintf(detail, sizeof(detail), "%lld of %lld tokens used today", (long long)used,
-				 r->token_cap);
-			if (!r->o.dry_run) {
-				if ((rc = escalate(r, j, "token_cap", now, &esc, err)))
-					return rc;
-				if ((rc = mark_burst(st, j, 0, now, err)))
-					return rc;
-			}
-			json_array_append_new(recs, skip_rec(r, j, "token_cap", detail));
-			if (!r->o.explain)
-				json_array_append_new(recs, escalation_rec(j, "token_cap", esc, detail));
-			return 0;
-		}
+/* The kb engine's answer, or low_confidence (escalated, handled). */
+static int compose_kb(struct gate *g, struct ig_err *err)
+{
+	struct ig_reply *r = g->r;
+	struct ig_store *st = r->ctx->store;
+	struct job *j = g->j;
+	struct ig_kb_result kr;
+	struct ig_persona p;
+	int got, rc;
+
+	persona_of(j, &p);
+	if ((rc = ig_kb_search(st, j->tenant_id, j->agent_id, j->burst, j->loc_name, j->loc_ctx, 3,
+			       &kr, err)))
+		return rc;
+	got = ig_kb_compose(&p, &kr, r->min_confidence, &j->text, &j->confidence, j->source,
+			    sizeof(j->source));
+	ig_kb_result_release(&kr);
+	if (got < 0)
+		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+	if (got > 0) {
+		j->state = J_QUEUED;
+		return PASS;
 	}
+	/* Hand over rather than guess: the burst counts as handled by the
+	 * escalation; the AI stays on for what follows. */
+	snprintf(g->detail, sizeof(g->detail), "confidence %.2f below %.2f", j->confidence,
+		 r->min_confidence);
+	if (!r->o.dry_run) {
+		if ((rc = escalate(r, j, "low_confidence", g->now, &g->esc, err)))
+			return rc;
+		if ((rc = mark_burst(st, j, 0, g->now, err)))
+			return rc;
+	} else {
+		r->escalated++;
+	}
+	json_array_append_new(g->recs, escalation_rec(j, "low_confidence", g->esc, g->detail));
+	return STOP;
+}
 
+/* Queue the burst's row (pending and leased, or a draft with --review),
+ * mark the burst answered by it, audit. */
+static int queue(struct gate *g, int64_t lease, struct ig_err *err)
+{
+	struct ig_reply *r = g->r;
+	struct ig_store *st = r->ctx->store;
+	struct job *j = g->j;
+	int draft = r->o.review && j->state == J_QUEUED;
+	char target[48];
+	json_t *d;
+	int rc;
+
+	if ((rc = ig_outbox_insert(st, j->tenant_id, j->account_id, j->conv, "ai", j->participant,
+				   j->text, NULL, draft ? "draft" : "pending", 0,
+				   draft ? NULL : r->worker, draft ? 0 : g->now + lease,
+				   &j->outbox_id, err)))
+		return rc;
+	if ((rc = mark_burst(st, j, j->outbox_id, g->now, err)))
+		return rc;
+	d = json_pack("{s:I,s:s,s:i}", "outbox", (json_int_t)j->outbox_id, "engine", j->engine,
+		      "messages", j->nmsg);
+	snprintf(target, sizeof(target), "conversation:%lld", (long long)j->conv);
+	rc = ig_audit(r->ctx, j->tenant_id, "reply.queue", target, "ok", d, err);
+	json_decref(d);
+	return rc;
+}
+
+static int decide(struct ig_reply *r, struct job *j, int64_t now, int64_t lease, json_t *recs,
+		  struct ig_err *err)
+{
+	struct gate g;
+	int found, rc;
+
+	memset(&g, 0, sizeof(g));
+	g.r = r;
+	g.j = j;
+	g.recs = recs;
+	g.now = now;
+	j->state = J_SKIP;
+	found = job_load(r->ctx->store, j, &g.has_token, g.acct_status, g.ai_state, g.ai_reason,
+			 &g.thread_owned, &g.debounce, &g.agent_active, err);
+	if (found < 0)
+		return err ? err->code : IG_EX_SOFTWARE;
+	if ((rc = gate_scope(&g, found)) || (rc = gate_burst(&g, err)) || (rc = gate_ai(&g))
+	    || (rc = gate_time(&g)) || (rc = gate_account(&g)) || (rc = gate_loop(&g, err))
+	    || (rc = gate_tokens(&g, err)))
+		return rc == STOP ? 0 : rc;
 	if (!strcmp(j->engine, "openai")) {
 		if ((rc = build_llm(r, j, err)))
 			return rc;
 		j->state = J_GENERATE;
-	} else {
-		struct ig_kb_result kr;
-		struct ig_persona p;
-		int got;
-
-		persona_of(j, &p);
-		if ((rc = ig_kb_search(st, j->tenant_id, j->agent_id, j->burst, j->loc_name,
-				       j->loc_ctx, 3, &kr, err)))
-			return rc;
-		got = ig_kb_compose(&p, &kr, r->min_confidence, &j->text, &j->confidence, j->source,
-				    sizeof(j->source));
-		ig_kb_result_release(&kr);
-		if (got < 0)
-			return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
-		if (got == 0) {
-			/* Hand over rather than guess: the burst counts as handled
-			 * by the escalation; the AI stays on for what follows. */
-			snprintf(detail, sizeof(detail), "confidence %.2f below %.2f", j->confidence,
-				 r->min_confidence);
-			if (!r->o.dry_run) {
-				if ((rc = escalate(r, j, "low_confidence", now, &esc, err)))
-					return rc;
-				if ((rc = mark_burst(st, j, 0, now, err)))
-					return rc;
-			} else {
-				r->escalated++;
-			}
-			json_array_append_new(recs, escalation_rec(j, "low_confidence", esc, detail));
-			return 0;
-		}
-		j->state = J_QUEUED;
+	} else if ((rc = compose_kb(&g, err))) {
+		return rc == STOP ? 0 : rc;
 	}
-	if (r->o.dry_run)
-		return 0;
-	rc = ig_outbox_insert(st, j->tenant_id, j->account_id, j->conv, "ai", j->participant,
-			      j->text, NULL,
-			      r->o.review && j->state == J_QUEUED ? "draft" : "pending", 0,
-			      r->o.review && j->state == J_QUEUED ? NULL : r->worker,
-			      r->o.review && j->state == J_QUEUED ? 0 : now + lease, &j->outbox_id, err);
-	if (rc)
-		return rc;
-	if ((rc = mark_burst(st, j, j->outbox_id, now, err)))
-		return rc;
-	{
-		char target[48];
-		json_t *d = json_pack("{s:I,s:s,s:i}", "outbox", (json_int_t)j->outbox_id,
-				      "engine", j->engine, "messages", j->nmsg);
-
-		snprintf(target, sizeof(target), "conversation:%lld", (long long)j->conv);
-		rc = ig_audit(r->ctx, j->tenant_id, "reply.queue", target, "ok", d, err);
-		json_decref(d);
-	}
-	return rc;
+	return r->o.dry_run ? 0 : queue(&g, lease, err);
 }
 
 static const char SQL_SCAN[] =
