@@ -758,6 +758,92 @@ static json_t *job_rec(const struct job *j, const char *state)
 	return o;
 }
 
+/* The LLM answered job j: its text goes to the row (pending, or a draft
+ * with --review) and the tokens to the tenant's day (llm_usage). */
+static int llm_answered(struct ig_reply *r, struct job *j, const char *content,
+			const json_t *usage, int64_t now, struct ig_err *err)
+{
+	struct ig_store *st = r->ctx->store;
+	const char *to = r->o.review ? "draft" : "pending";
+	long long pt = ig_json_int(usage, "prompt_tokens", 0);
+	long long ct = ig_json_int(usage, "completion_tokens", 0);
+	long long tt = ig_json_int(usage, "total_tokens", pt + ct);
+	char day[16];
+	int rc;
+
+	free(j->text);
+	if (!(j->text = strdup(content)))
+		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+	ig_kb_clip(j->text, IG_REPLY_MAX_TEXT);
+	j->state = J_QUEUED;
+	if (r->o.dry_run)
+		return 0;
+	if ((rc = ig_store_runf(st, err,
+		"UPDATE outbox SET text = ?, state = ?, lease_owner = CASE WHEN ? = 'draft'"
+		" THEN NULL ELSE lease_owner END, lease_until = CASE WHEN ? = 'draft'"
+		" THEN NULL ELSE lease_until END, updated_at = ? WHERE id = ?",
+		"ssssii", j->text, to, to, to, now, j->outbox_id)))
+		return rc;
+	utc_day(now, day);
+	return ig_store_runf(st, err,
+		"INSERT INTO llm_usage (tenant_id, day, prompt_tokens, completion_tokens,"
+		" total_tokens, calls) VALUES (?, ?, ?, ?, ?, 1)"
+		" ON CONFLICT (tenant_id, day) DO UPDATE SET"
+		" prompt_tokens = prompt_tokens + excluded.prompt_tokens,"
+		" completion_tokens = completion_tokens + excluded.completion_tokens,"
+		" total_tokens = total_tokens + excluded.total_tokens, calls = calls + 1",
+		"isiii", j->tenant_id, day, (int64_t)pt, (int64_t)ct, (int64_t)tt);
+}
+
+/* The LLM call of job j failed with qrc: nothing was sent.  Temporary: the
+ * burst goes back to unanswered (a later run asks again); otherwise the row
+ * fails and a human gets an escalation.  Reported as a problem either way. */
+static int llm_failed(struct ig_reply *r, struct job *j, int qrc, const char *msg, int64_t now,
+		      json_t *recs, struct ig_err *err)
+{
+	struct ig_store *st = r->ctx->store;
+	char why[700], what[760];
+	int64_t esc = 0;
+	json_t *o;
+	int rc;
+
+	/* the HTTP client labels its errors "graph:"; this one is the LLM's */
+	snprintf(why, sizeof(why), "llm: %s", !strncmp(msg, "graph: ", 7) ? msg + 7 : msg);
+	snprintf(what, sizeof(what), "%s%s", why, qrc == IG_EX_TEMPFAIL
+		 ? "; the messages wait for the next run" : "; escalated to a human");
+	ig_reply_problem(r, qrc, j->tenant, j->account, what);
+	j->state = J_DONE;
+	if (qrc == IG_EX_TEMPFAIL) {
+		if (!r->o.dry_run && ((rc = ig_store_runf(st, err,
+			"UPDATE outbox SET state = 'abandoned', error = ?, lease_owner = NULL,"
+			" lease_until = NULL, updated_at = ? WHERE id = ?", "sii", why, now, j->outbox_id))
+		    || (rc = ig_store_runf(st, err,
+			"UPDATE messages SET replied_at = NULL, reply_outbox_id = NULL"
+			" WHERE reply_outbox_id = ?", "i", j->outbox_id))))
+			return rc;
+		r->skipped++;
+		if ((o = job_head(j))) {
+			json_object_set_new(o, "skip", json_string("llm_unavailable"));
+			json_object_set_new(o, "detail", json_string(why));
+		}
+		json_array_append_new(recs, o);
+		return 0;
+	}
+	r->failed++;
+	if (!r->o.dry_run) {
+		if ((rc = ig_store_runf(st, err,
+			"UPDATE outbox SET state = 'failed', error = ?, lease_owner = NULL,"
+			" lease_until = NULL, updated_at = ? WHERE id = ?", "sii", why, now, j->outbox_id)))
+			return rc;
+		if ((rc = escalate(r, j, "llm_error", now, &esc, err)))
+			return rc;
+	}
+	if ((o = job_rec(j, "failed")))
+		json_object_set_new(o, "error", json_string(why));
+	json_array_append_new(recs, o);
+	return 0;
+}
+
 /* Ask the LLM for every J_GENERATE job, concurrently; record the texts (and
  * the tokens spent) in one transaction. */
 static int generate(struct ig_reply *r, struct job *jobs, size_t n, struct ig_err *err)
@@ -810,106 +896,19 @@ static int generate(struct ig_reply *r, struct job *jobs, size_t n, struct ig_er
 	ig_graph_run_many(r->graph, reqs, m, r->o.parallel);
 	if (!r->o.dry_run && (rc = ig_store_begin(st, err)))
 		goto out;
-	for (i = 0; i < m; i++) {
+	for (i = 0; i < m && !rc; i++) {
 		struct job *j = &jobs[map[i]];
 		struct ig_graph_req *q = &reqs[i];
 		json_t *choice = json_array_get(json_object_get(q->resp.body, "choices"), 0);
 		const char *content = ig_json_str(json_object_get(choice, "message"), "content");
-		json_t *usage = json_object_get(q->resp.body, "usage");
 		int qrc = q->rc;
-		char why[700];
 
 		if (!qrc && (!content || !*content)) {
 			qrc = IG_EX_UNAVAILABLE;
 			snprintf(q->err.msg, sizeof(q->err.msg), "the LLM answered without a message");
 		}
-		if (!qrc) {
-			char day[16];
-			const char *to = r->o.review ? "draft" : "pending";
-			long long pt = ig_json_int(usage, "prompt_tokens", 0);
-			long long ct = ig_json_int(usage, "completion_tokens", 0);
-			long long tt = ig_json_int(usage, "total_tokens", pt + ct);
-
-			free(j->text);
-			j->text = strdup(content);
-			if (!j->text) {
-				rc = ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
-				break;
-			}
-			ig_kb_clip(j->text, IG_REPLY_MAX_TEXT);
-			j->state = J_QUEUED;
-			if (r->o.dry_run)
-				continue;
-			if ((rc = ig_store_runf(st, err,
-				"UPDATE outbox SET text = ?, state = ?, lease_owner = CASE WHEN ? = 'draft'"
-				" THEN NULL ELSE lease_owner END, lease_until = CASE WHEN ? = 'draft'"
-				" THEN NULL ELSE lease_until END, updated_at = ? WHERE id = ?",
-				"ssssii", j->text, to, to, to, now, j->outbox_id)))
-				break;
-			utc_day(now, day);
-			if ((rc = ig_store_runf(st, err,
-				"INSERT INTO llm_usage (tenant_id, day, prompt_tokens, completion_tokens,"
-				" total_tokens, calls) VALUES (?, ?, ?, ?, ?, 1)"
-				" ON CONFLICT (tenant_id, day) DO UPDATE SET"
-				" prompt_tokens = prompt_tokens + excluded.prompt_tokens,"
-				" completion_tokens = completion_tokens + excluded.completion_tokens,"
-				" total_tokens = total_tokens + excluded.total_tokens, calls = calls + 1",
-				"isiii", j->tenant_id, day, (int64_t)pt, (int64_t)ct, (int64_t)tt)))
-				break;
-			continue;
-		}
-		/* the HTTP client labels its errors "graph:"; this one is the LLM's */
-		snprintf(why, sizeof(why), "llm: %s", !strncmp(q->err.msg, "graph: ", 7)
-			 ? q->err.msg + 7 : q->err.msg);
-		{
-			char what[760];
-
-			snprintf(what, sizeof(what), "%s%s", why, qrc == IG_EX_TEMPFAIL
-				 ? "; the messages wait for the next run" : "; escalated to a human");
-			ig_reply_problem(r, qrc, j->tenant, j->account, what);
-		}
-		j->state = J_DONE;
-		if (qrc == IG_EX_TEMPFAIL) {
-			/* Nothing was sent: give the burst back, a later run asks again. */
-			json_t *o = job_head(j);
-
-			if (!r->o.dry_run) {
-				if ((rc = ig_store_runf(st, err,
-					"UPDATE outbox SET state = 'abandoned', error = ?, lease_owner = NULL,"
-					" lease_until = NULL, updated_at = ? WHERE id = ?",
-					"sii", why, now, j->outbox_id))
-				    || (rc = ig_store_runf(st, err,
-					"UPDATE messages SET replied_at = NULL, reply_outbox_id = NULL"
-					" WHERE reply_outbox_id = ?", "i", j->outbox_id))) {
-					json_decref(o);
-					break;
-				}
-			}
-			r->skipped++;
-			if (o) {
-				json_object_set_new(o, "skip", json_string("llm_unavailable"));
-				json_object_set_new(o, "detail", json_string(why));
-			}
-			json_array_append_new(recs, o);
-		} else {
-			int64_t esc = 0;
-			json_t *o;
-
-			r->failed++;
-			if (!r->o.dry_run) {
-				if ((rc = ig_store_runf(st, err,
-					"UPDATE outbox SET state = 'failed', error = ?, lease_owner = NULL,"
-					" lease_until = NULL, updated_at = ? WHERE id = ?",
-					"sii", why, now, j->outbox_id)))
-					break;
-				if ((rc = escalate(r, j, "llm_error", now, &esc, err)))
-					break;
-			}
-			o = job_rec(j, "failed");
-			if (o)
-				json_object_set_new(o, "error", json_string(why));
-			json_array_append_new(recs, o);
-		}
+		rc = qrc ? llm_failed(r, j, qrc, q->err.msg, now, recs, err)
+			 : llm_answered(r, j, content, json_object_get(q->resp.body, "usage"), now, err);
 	}
 	if (!r->o.dry_run) {
 		if (rc)
