@@ -188,6 +188,23 @@ static void reply_stdin(struct ig_reply *rp, struct ig_ctx *ctx)
 	ig_jsonl_reader_release(&rd);
 }
 
+/* Every problem of a run on stderr, by tenant and account, so a cron run
+ * that exits non-zero always says who and why (ig-reply(1) EXIT STATUS). */
+static void report_problems(const struct ig_reply *rp)
+{
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(rp->problems, i, p) {
+		long long n = ig_json_int(p, "conversations", 1);
+		const char *acct = ig_json_str(p, "account");
+
+		warn("tenant '%s'%s%s: %s (%lld conversation%s, exit %lld)", ig_json_str(p, "tenant"),
+		     acct && *acct ? " account " : "", acct ? acct : "", ig_json_str(p, "reason"), n,
+		     n == 1 ? "" : "s", ig_json_int(p, "code", 0));
+	}
+}
+
 /* The default: routed events on stdin, or --pending. */
 static int cmd_reply(struct cmd_run *r)
 {
@@ -225,6 +242,7 @@ static int cmd_reply(struct cmd_run *r)
 	} else {
 		reply_stdin(&rp, ctx);
 	}
+	report_problems(&rp);
 	if (rp.expired)
 		warn("%ld outbox row%s left 'sending' by a stopped worker %s now 'unknown', not resent"
 		     " (see 'ig-reply outbox list --state unknown')", rp.expired,
@@ -400,6 +418,7 @@ static int send_row(struct cmd_run *r, int64_t id)
 		warn_err(&err);
 		ig_reply_note(&rp, rc);
 	}
+	report_problems(&rp);
 	if (rp.skipped) {
 		warn("outbox row %lld was abandoned: its conversation is no longer the AI's",
 		     (long long)id);

@@ -32,7 +32,7 @@
 
 enum {
 	OPT_ENVELOPES = OPT_PROGRAM, OPT_RAW, OPT_SIGNATURE, OPT_NO_VERIFY, OPT_BATCH,
-	OPT_DELIVERY, OPT_DELIVERIES, OPT_ID, OPT_STATUS, OPT_LIMIT,
+	OPT_DELIVERY, OPT_DELIVERIES, OPT_ID, OPT_STATUS, OPT_LIMIT, OPT_VERIFY,
 };
 
 static void check_signature(const char *opt, const char *v)
@@ -78,6 +78,8 @@ static const struct cmd_optdef opts[] = {
 	  "do not check signatures (local fixtures only; warns every run)", NULL },
 	{ "batch", required_argument, OPT_BATCH, "N",
 	  "deliveries per transaction in pipe mode (default 500)", check_batch },
+	{ "verify", no_argument, OPT_VERIFY, NULL,
+	  "explain: a signature that is not valid fails the run (65)", NULL },
 	{ "delivery", required_argument, OPT_DELIVERY, "ID",
 	  "explain: a stored delivery instead of input", check_id },
 	{ "deliveries", no_argument, OPT_DELIVERIES, NULL,
@@ -115,6 +117,14 @@ static int print_events(struct ig_route *r, void *arg)
 	if (r->out.len && (fwrite(r->out.data, 1, r->out.len, stdout) != r->out.len || fflush(stdout)))
 		die(IG_EX_IOERR, "cannot write to stdout:");
 	ig_buf_reset(&r->out);
+	/* recorded once printed, so re-sent input emits again only what a kill
+	 * kept from being printed (ig-route(1)) */
+	{
+		struct ig_err err = { 0 };
+
+		if (ig_route_emitted(r, &err))
+			warn_err(&err);
+	}
 	print_reports(r);
 	return 0;
 }
@@ -252,7 +262,12 @@ static void explain_warn(void *arg, const char *msg)
 static int cmd_explain(struct cmd_run *r)
 {
 	static const char *const cols[] = {
-		"record", "event", "type", "account", "participant", "tenant", "agent", "route", "reason", NULL
+		"record", "event", "type", "account", "participant", "tenant", "agent", "route", "reason",
+		"signature", NULL
+	};
+	struct ig_intake_explain_opts xo = {
+		cmd_val_number(r, OPT_DELIVERY, 1, INT64_MAX, 0), cmd_val(r, OPT_VERIFY) != NULL,
+		cmd_val(r, OPT_SIGNATURE)
 	};
 	struct ig_err err = { 0 };
 	struct ig_out out;
@@ -262,8 +277,8 @@ static int cmd_explain(struct cmd_run *r)
 
 	if (!r->narg && !cmd_val(r, OPT_DELIVERY))
 		cmd_stdin_hint("webhook deliveries to explain");
-	rc = ig_intake_explain(&r->ctx, cmd_val_number(r, OPT_DELIVERY, 1, INT64_MAX, 0), explain_fd,
-			       r->narg ? r->arg[0] : "stdin", explain_warn, NULL, &rows, &err);
+	rc = ig_intake_explain(&r->ctx, &xo, explain_fd, r->narg ? r->arg[0] : "stdin", explain_warn,
+			       NULL, &rows, &err);
 	if (explain_fd > 0)
 		close(explain_fd);
 	if (!rows)
@@ -334,8 +349,9 @@ static int cmd_dead(struct cmd_run *r)
 /* ------------------------------------------------------------ the command table */
 
 static const int o_pipe[] = { OPT_ENVELOPES, OPT_RAW, OPT_SIGNATURE, OPT_NO_VERIFY, OPT_BATCH, 0 };
-/* explain accepts --no-verify for symmetry with pipe mode: it never checks signatures */
-static const int o_explain[] = { OPT_DELIVERY, OPT_NO_VERIFY, 0 };
+/* explain shows each record's signature (--verify: a bad one fails the run);
+ * --no-verify is accepted for symmetry with pipe mode */
+static const int o_explain[] = { OPT_DELIVERY, OPT_VERIFY, OPT_SIGNATURE, OPT_NO_VERIFY, 0 };
 static const int o_replay[] = { OPT_DELIVERIES, OPT_ID, OPT_DRY_RUN, 0 };
 static const int o_dead[] = { OPT_STATUS, OPT_LIMIT, 0 };
 

@@ -80,7 +80,7 @@ static const struct cmd_optdef opts[] = {
 	  "ISO-8601 time, Unix seconds, or an age (24h, 7d)", check_since },
 	{ "limit", required_argument, OPT_LIMIT, "N", "at most N rows", check_limit },
 	{ "participant", required_argument, OPT_PARTICIPANT, "ID", "the customer (IGSID/PSID)", NULL },
-	{ "dry-run", no_argument, OPT_DRY_RUN, NULL, "report what would be erased, erase nothing", NULL },
+	{ "dry-run", no_argument, OPT_DRY_RUN, NULL, "onboard, erase: report what would change, change nothing", NULL },
 	{ 0 }
 };
 
@@ -353,9 +353,12 @@ static int do_init(struct cmd_run *r)
 	return result(r, rc, rep, &err);
 }
 
+/* One onboarding run (dry or not) across the stream's records. */
+static struct ig_onboard onboard_run;
+
 static int apply_onboard(struct cmd_run *r, const json_t *rec, json_t **out, struct ig_err *err)
 {
-	return ig_tenant_onboard(&r->ctx, rec, r->o.tenant, out, err);
+	return ig_tenant_onboard_run(&r->ctx, &onboard_run, rec, r->o.tenant, out, err);
 }
 
 static int do_onboard(struct cmd_run *r)
@@ -364,14 +367,17 @@ static int do_onboard(struct cmd_run *r)
 	FILE *f;
 	int rc;
 
+	onboard_run.dry_run = cmd_val(r, OPT_DRY_RUN) != NULL;
 	if (!strcmp(path, "-")) {
 		cmd_stdin_hint("JSON Lines records");
-		return stream(r, stdin, "stdin", apply_onboard);
+		rc = stream(r, stdin, "stdin", apply_onboard);
+	} else {
+		if (!(f = fopen(path, "r")))
+			die(IG_EX_NOINPUT, "cannot open '%s':", path);
+		rc = stream(r, f, path, apply_onboard);
+		fclose(f);
 	}
-	if (!(f = fopen(path, "r")))
-		die(IG_EX_NOINPUT, "cannot open '%s':", path);
-	rc = stream(r, f, path, apply_onboard);
-	fclose(f);
+	ig_tenant_onboard_end(&r->ctx, &onboard_run);
 	return rc;
 }
 
@@ -781,6 +787,7 @@ static const int o_key[] = { OPT_NAME, OPT_SUPER_ADMIN, 0 };
 static const int o_audit[] = { OPT_ACTOR, OPT_ACTION, OPT_SINCE, OPT_LIMIT, 0 };
 static const int o_export[] = { OPT_PARTICIPANT, 0 };
 static const int o_erase[] = { OPT_PARTICIPANT, OPT_YES, OPT_DRY_RUN, 0 };
+static const int o_onboard[] = { OPT_DRY_RUN, 0 };
 
 #define T_ "The tenant is --tenant, or the API key's own.\n"
 
@@ -790,7 +797,7 @@ static const struct cmd_row rows[] = {
 	  "Create the store (mode 0600) and the master key file (master_key_file) if\n"
 	  "missing; migrate and keep an existing store, check and keep an existing key.\n",
 	  json_only_check },
-	{ "onboard", do_onboard, CMD_STORE, NULL, 0, 1, "[FILE|-]",
+	{ "onboard", do_onboard, CMD_STORE, o_onboard, 0, 1, "[FILE|-]",
 	  "apply JSON Lines records: tenants, users, agents, ...",
 	  "Apply JSON Lines records (default: stdin), each in its own transaction:\n"
 	  "  {\"tenant\":\"rossi\",\"name\":\"Rossi Consulting\"}                      a tenant\n"
@@ -798,7 +805,10 @@ static const struct cmd_row rows[] = {
 	  "  {\"tenant\":\"rossi\",\"agent\":\"marco\",\"personality\":\"...\"}        an agent\n"
 	  "  {\"tenant\":\"rossi\",\"location\":\"milano\",\"timezone\":\"Europe/Rome\"} a location\n"
 	  "  {\"tenant\":\"rossi\",\"api_key\":\"ci\",\"user\":\"anna@rossi.it\"}      an API key\n"
-	  "Each line is reported on stdout; a failed line does not stop the run.\n",
+	  "Each line is reported on stdout; a failed line does not stop the run.\n"
+	  "Running the same records again is safe: what is already there is reported\n"
+	  "\"status\":\"exists\" and left alone (no second API key).  --dry-run reports\n"
+	  "what would be created (\"would_create\") and changes nothing.\n",
 	  json_only_check },
 	{ "tenant create", do_tenant_create, CMD_STORE, o_name, 1, 1, "SLUG|-", "create a tenant", NULL, NULL },
 	{ "tenant list", do_tenant_list, CMD_STORE, NULL, 0, 0, "", "list the tenants", NULL, NULL },

@@ -84,7 +84,11 @@ int ig_authz_require(struct ig_ctx *ctx, int64_t tenant_id, enum ig_module m,
 			   "access", a == IG_WRITE ? "write" : "read", "role", ac->role);
 	/* A failure to audit must not turn a denial into success; the denial
 	 * stands either way. */
-	ig_audit(ctx, tenant_id ? tenant_id : ac->tenant_id, action, want, "denied", detail, NULL);
+	/* A key's attempt on another tenant goes to the platform's log (no
+	 * tenant; super admins read it), never into that tenant's log: no
+	 * tenant's log shows another tenant's users, keys or attempts. */
+	ig_audit(ctx, ac->kind == IG_ACTOR_KEY && tenant_id && tenant_id != ac->tenant_id ? 0
+		 : tenant_id ? tenant_id : ac->tenant_id, action, want, "denied", detail, NULL);
 	json_decref(detail);
 	return code;
 }

@@ -610,6 +610,9 @@ struct explainer {
 	void *arg;
 	long record;
 	int bad;
+	const struct ig_intake_explain_opts *o;
+	struct ig_wh_policy pol;   /* the app secrets, to show each signature as intake would */
+	int have_pol;
 };
 
 /* A malformed delivery: "NAME:LINE: malformed delivery: why" (no LINE for
@@ -627,21 +630,50 @@ static void explain_warn(struct explainer *x, const char *where, long line, cons
 }
 
 /* Explain one delivery body; its rows get "record". */
+/* The signature of a record as pipe mode and CGI would judge it (a stored
+ * delivery: null, its result is in the store); with --verify one that is
+ * not valid fails the run. */
+static json_t *explain_sig(struct explainer *x, const struct ig_wh_delivery *d, const char *body,
+			   size_t len, const char *sha256, const char *sha1, const char *where,
+			   long line)
+{
+	enum ig_wh_sig sig = IG_SIG_UNCHECKED;
+	char msg[1400];
+
+	if (x->o->delivery)
+		return json_null();
+	if (x->have_pol)
+		sig = ig_wh_verify(&x->pol, d->object, sha256, sha1, body, len, NULL);
+	if (x->o->verify && sig != IG_SIG_VALID) {
+		snprintf(msg, sizeof(msg), "%s%s%ld: signature %s: intake would reject this delivery"
+			 " (403)", where, line ? ":" : " record ", line ? line : x->record,
+			 ig_wh_sig_name(sig));
+		x->warn(x->arg, msg);
+		x->bad = 1;
+	}
+	return json_string(ig_wh_sig_name(sig));
+}
+
 static int explain_one(struct explainer *x, const char *body, size_t len, const char *where,
-		       long line, struct ig_err *err)
+		       long line, const char *sha256, const char *sha1, struct ig_err *err)
 {
 	struct ig_wh_delivery d = IG_WH_DELIVERY_INIT;
 	struct ig_err perr = { 0 };
 	size_t before = json_array_size(x->r.rows), i;
+	json_t *sig = NULL;
 	int rc = 0;
 
 	x->record++;
 	if (ig_webhook_parse(&d, body, len, &perr))
 		explain_warn(x, where, line, perr.msg);
-	else
-		rc = ig_route_explain(&x->r, &d, err);
-	for (i = before; i < json_array_size(x->r.rows); i++)
+	else if (!(rc = ig_route_explain(&x->r, &d, err)))
+		sig = explain_sig(x, &d, body, len, sha256, sha1, where, line);
+	for (i = before; i < json_array_size(x->r.rows); i++) {
 		json_object_set_new(json_array_get(x->r.rows, i), "record", json_integer(x->record));
+		if (sig)
+			json_object_set(json_array_get(x->r.rows, i), "signature", sig);
+	}
+	json_decref(sig);
 	ig_webhook_release(&d);
 	return rc;
 }
@@ -673,7 +705,8 @@ static int explain_envelopes(struct explainer *x, char *data, size_t len, const 
 				x->bad = 1;
 				x->record++;
 			} else {
-				rc = explain_one(x, in.body, in.len, name, line, err);
+				rc = explain_one(x, in.body, in.len, name, line, in.sha256, in.sha1,
+						 err);
 			}
 		}
 		json_decref(env);
@@ -697,10 +730,13 @@ static json_t *record_first(json_t *rows)
 	return out;
 }
 
-int ig_intake_explain(struct ig_ctx *ctx, int64_t delivery, int fd, const char *name,
-		      ig_intake_warn_fn *warn, void *arg, json_t **rows, struct ig_err *err)
+int ig_intake_explain(struct ig_ctx *ctx, const struct ig_intake_explain_opts *o, int fd,
+		      const char *name, ig_intake_warn_fn *warn, void *arg, json_t **rows,
+		      struct ig_err *err)
 {
-	struct explainer x = { .warn = warn, .arg = arg };
+	struct explainer x = { .warn = warn, .arg = arg, .o = o };
+	int64_t delivery = o->delivery;
+	const char *sig = o->signature;
 	struct ig_lines in;
 	size_t max_body, len;
 	char *data = NULL;
@@ -712,10 +748,24 @@ int ig_intake_explain(struct ig_ctx *ctx, int64_t delivery, int fd, const char *
 	    || (rc = ig_route_max_body(&ctx->cfg, &max_body, err))
 	    || (rc = ig_route_init(&x.r, ctx, "pipe", err)))
 		return rc;
+	/* without the app secrets every signature is "unchecked"; --verify needs them */
+	ig_wh_policy_init(&x.pol);
+	if (!delivery) {
+		struct ig_err perr = { 0 };
+
+		if (!ig_route_policy_load(&x.pol, &ctx->cfg, &perr))
+			x.have_pol = 1;
+		else if (o->verify) {
+			ig_route_release(&x.r);
+			if (err)
+				*err = perr;
+			return perr.code;
+		}
+	}
 	x.r.rows = json_array();
 	if (delivery) {
 		if (!(rc = ig_route_load_delivery(&x.r, delivery, &data, &len, err)))
-			rc = explain_one(&x, data, len, "delivery", 0, err);
+			rc = explain_one(&x, data, len, "delivery", 0, NULL, NULL, err);
 		free(data);
 	} else if (ig_lines_all(&in, ig_intake_line_max(max_body), &data, &len)) {
 		rc = ig_err_errno(err, IG_EX_IOERR, "cannot read %s", name);
@@ -728,10 +778,13 @@ int ig_intake_explain(struct ig_ctx *ctx, int64_t delivery, int fd, const char *
 		if (*first && ig_intake_is_envelope(first, strcspn(first, "\n")))
 			rc = explain_envelopes(&x, data, len, name, err);
 		else
-			rc = explain_one(&x, data, len, name, 0, err);
+			rc = explain_one(&x, data, len, name, 0,
+					 sig && strncmp(sig, "sha1=", 5) ? sig : NULL,
+					 sig && !strncmp(sig, "sha1=", 5) ? sig : NULL, err);
 	}
 	if (!rc)
 		*rows = record_first(x.r.rows);
+	ig_wh_policy_clear(&x.pol);
 	ig_route_release(&x.r);
 	ig_lines_release(&in);
 	return rc ? rc : x.bad ? IG_EX_DATAERR : 0;
@@ -800,16 +853,19 @@ int ig_intake_replay(struct ig_ctx *ctx, int deliveries, int64_t id, int dry_run
 int ig_intake_dead(struct ig_ctx *ctx, const char *tenant, const char *status, long limit,
 		   json_t **rows, struct ig_err *err)
 {
+	/* a key lists its own tenant's dead letters without --tenant */
+	int scoped = tenant || ctx->actor.tenant_id;
 	int64_t tid = 0;
 	int rc;
 
 	*rows = NULL;
-	if (tenant)
+
+	if (scoped)
 		rc = ig_ctx_tenant(ctx, tenant, &tid, err);
 	else
 		rc = 0;
 	if (!rc)
-		rc = tenant ? ig_authz_require(ctx, tid, IG_MOD_CONVERSATIONS, IG_READ, "route.dead", err)
+		rc = scoped ? ig_authz_require(ctx, tid, IG_MOD_CONVERSATIONS, IG_READ, "route.dead", err)
 			    : ig_authz_require(ctx, 0, IG_MOD_PLATFORM, IG_READ, "route.dead", err);
 	return rc ? rc : ig_route_dead_list(ctx->store, status, tid, limit, rows, err);
 }

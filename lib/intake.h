@@ -99,8 +99,14 @@ typedef void ig_intake_warn_fn(void *arg, const char *msg);
  * (reported through warn; *rows set); an exit code with *rows NULL (err set:
  * unknown delivery, store, permission).
  */
-int ig_intake_explain(struct ig_ctx *ctx, int64_t delivery, int fd, const char *name,
-		      ig_intake_warn_fn *warn, void *arg, json_t **rows, struct ig_err *err);
+struct ig_intake_explain_opts {
+	int64_t delivery;          /* > 0: a stored delivery instead of fd */
+	int verify;                /* a signature that is not valid fails the run (65) */
+	const char *signature;     /* a raw body's X-Hub-Signature(-256) ("sha1=" or "sha256=") */
+};
+int ig_intake_explain(struct ig_ctx *ctx, const struct ig_intake_explain_opts *o, int fd,
+		      const char *name, ig_intake_warn_fn *warn, void *arg, json_t **rows,
+		      struct ig_err *err);
 
 /*
  * Replay open dead letters (or, with deliveries, deliveries left

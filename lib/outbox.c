@@ -58,25 +58,22 @@ int ig_outbox_insert(struct ig_store *st, int64_t tenant_id, int64_t account_id,
 		     const char *lease_owner, int64_t lease_until, int64_t *id, struct ig_err *err)
 {
 	int64_t now = ig_time_now();
-	sqlite3_stmt *s = ig_store_prepare(st,
-		"INSERT INTO outbox (tenant_id, account_id, conversation_id, origin, recipient, text,"
-		" tag, state, created_by, lease_owner, lease_until, created_at, updated_at)"
-		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", err);
 	int rc;
 
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "iiIsssssIsIii", tenant_id, account_id, conversation_id, origin, recipient,
-		      text, tag, state, created_by, lease_owner, lease_until, now, now);
-	if ((rc = ig_store_run(st, s, err)))
+	if ((rc = ig_store_runf(st, err,
+		"INSERT INTO outbox (tenant_id, account_id, conversation_id, origin, recipient, text,"
+		" tag, state, created_by, lease_owner, lease_until, created_at, updated_at)"
+		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		"iiIsssssIsIii", tenant_id, account_id, conversation_id, origin, recipient,
+		text, tag, state, created_by, lease_owner, lease_until, now, now)))
 		return ig_err_prefix(err, "cannot queue the reply");
 	*id = ig_store_last_id(st);
 	return 0;
 }
 
-static char *dupcol(sqlite3_stmt *s, int col)
+static char *dupcol(struct ig_stmt *s, int col)
 {
-	if (sqlite3_column_type(s, col) == SQLITE_NULL)
+	if (ig_col_null(s, col))
 		return NULL;
 	return strdup(ig_col_text(s, col));
 }
@@ -102,20 +99,18 @@ static const char SQL_SEND_ROW[] =
 static const char *ai_gate(struct ig_store *st, int64_t conv, int64_t created, int64_t now,
 			   const char **skip, int *rc, struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(st,
+	struct ig_stmt *s = ig_store_query(st, err,
 		"SELECT ai_state, COALESCE(thread_owner, ''), COALESCE(last_human_at, 0),"
-		" COALESCE(last_inbound_at, 0) FROM conversations WHERE id = ?", err);
+		" COALESCE(last_inbound_at, 0) FROM conversations WHERE id = ?", "i", conv);
 	const char *why = NULL;
 	int step;
 
 	*rc = 0;
-	if (!s) {
+	if (!s || (step = ig_stmt_next(st, s, err)) < 0) {
 		*rc = err ? err->code : IG_EX_SOFTWARE;
 		return NULL;
 	}
-	ig_store_bind(s, "i", conv);
-	step = sqlite3_step(s);
-	if (step == SQLITE_ROW) {
+	if (step == 1) {
 		if (strcmp(ig_col_text(s, 0), "active"))
 			why = "ai paused", *skip = "ai_paused";
 		else if (*ig_col_text(s, 1))
@@ -124,10 +119,8 @@ static const char *ai_gate(struct ig_store *st, int64_t conv, int64_t created, i
 			why = "human took over", *skip = "answered_by_human";
 		else if (ig_col_int(s, 3) + IG_OUTBOX_WINDOW < now)
 			why = "window closed", *skip = "window_closed";
+		ig_stmt_reset(s);
 	}
-	sqlite3_reset(s);
-	if (step != SQLITE_ROW && step != SQLITE_DONE)
-		*rc = ig_store_fail(st, step, err, "cannot read the conversation");
 	return why;
 }
 
@@ -138,21 +131,16 @@ static int claim_one(struct ig_ctx *ctx, struct ig_outbox_item *it, const char *
 		     int64_t now, int64_t lease, struct ig_err *err)
 {
 	struct ig_store *st = ctx->store;
-	sqlite3_stmt *s = ig_store_prepare(st, SQL_SEND_ROW, err);
+	struct ig_stmt *s = ig_store_query(st, err, SQL_SEND_ROW, "i", it->id);
 	const char *owner, *status, *flavour, *channel, *ext, *page;
 	char aad[64];
 	size_t tlen;
 	int64_t until;
 	int rc;
 
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "i", it->id);
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(s);
-		if (rc != SQLITE_DONE)
-			return ig_store_fail(st, rc, err, "cannot read the outbox");
+	if (!s || (rc = ig_stmt_next(st, s, err)) < 0)
+		return ig_err_prefix(err, "cannot read the outbox");
+	if (rc == 0) {
 		it->rc = IG_EX_DATAERR;
 		snprintf(it->error, sizeof(it->error), "no outbox row %lld", (long long)it->id);
 		return 0;
@@ -183,7 +171,7 @@ static int claim_one(struct ig_ctx *ctx, struct ig_outbox_item *it, const char *
 	    || (*owner && strcmp(owner, worker) && until >= now)) {
 		/* another worker holds it, or it moved on: not ours to send */
 		snprintf(it->state, sizeof(it->state), "%s", "");
-		sqlite3_reset(s);
+		ig_stmt_reset(s);
 		return 0;
 	}
 	if (!strcmp(it->origin, "ai") && it->conversation_id) {
@@ -191,7 +179,7 @@ static int claim_one(struct ig_ctx *ctx, struct ig_outbox_item *it, const char *
 					  &rc, err);
 
 		if (rc || why)
-			sqlite3_reset(s);
+			ig_stmt_reset(s);
 		if (rc)
 			return rc;
 		if (why) {
@@ -205,14 +193,14 @@ static int claim_one(struct ig_ctx *ctx, struct ig_outbox_item *it, const char *
 			return 0;
 		}
 	}
-	if (strcmp(status, "active") || sqlite3_column_type(s, 16) == SQLITE_NULL) {
+	if (strcmp(status, "active") || ig_col_null(s, 16)) {
 		/* Left pending: it goes out once the account is re-authorised. */
 		snprintf(it->state, sizeof(it->state), "pending");
 		it->rc = IG_EX_NOPERM;
 		snprintf(it->error, sizeof(it->error),
 			 "account %s is %s: re-authorise it (ig-connect) and the reply goes out",
-			 ext, sqlite3_column_type(s, 16) == SQLITE_NULL ? "without a token" : status);
-		sqlite3_reset(s);
+			 ext, ig_col_null(s, 16) ? "without a token" : status);
+		ig_stmt_reset(s);
 		return 0;
 	}
 	if (!strcmp(flavour, "instagram") && !strcmp(channel, "instagram")) {
@@ -227,10 +215,11 @@ static int claim_one(struct ig_ctx *ctx, struct ig_outbox_item *it, const char *
 	it->token = NULL;
 	{
 		struct ig_err oerr = { 0 };
+		size_t blen;
+		const void *blob = ig_col_blob(s, 16, &blen);
 
-		rc = ig_open(&ctx->keys, aad, sqlite3_column_blob(s, 16),
-			     (size_t)sqlite3_column_bytes(s, 16), &it->token, &tlen, &oerr);
-		sqlite3_reset(s);
+		rc = ig_open(&ctx->keys, aad, blob, blen, &it->token, &tlen, &oerr);
+		ig_stmt_reset(s);
 		if (rc) {
 			snprintf(it->state, sizeof(it->state), "pending");
 			it->rc = rc;
@@ -294,7 +283,6 @@ static void classify(struct ig_outbox_item *it, struct ig_graph_req *r)
 static int record_one(struct ig_store *st, struct ig_outbox_item *it, struct ig_graph_req *r,
 		      int64_t now, struct ig_err *err)
 {
-	sqlite3_stmt *s;
 	int rc;
 
 	if (!strcmp(it->state, "sent")) {
@@ -316,23 +304,18 @@ static int record_one(struct ig_store *st, struct ig_outbox_item *it, struct ig_
 		" updated_at = ? WHERE id = ? AND state = 'sending'",
 		"ssii", it->state, it->error, now, it->id)))
 		return rc;
-	if (r && r->resp.gerr.code == 190) {
-		s = ig_store_prepare(st,
+	if (r && r->resp.gerr.code == 190)
+		return ig_store_runf(st, err,
 			"UPDATE accounts SET status = 'needs_reauth', last_error = ?,"
-			" error_count = error_count + 1, updated_at = ? WHERE id = ?", err);
-	} else if (it->rc == IG_EX_NOPERM) {
+			" error_count = error_count + 1, updated_at = ? WHERE id = ?",
+			"sii", it->error, now, it->account_id);
+	if (it->rc == IG_EX_NOPERM)
 		/* a permission problem is the account's; a refusal (window,
 		 * blocked user) belongs to the conversation and stays on the row */
-		s = ig_store_prepare(st,
+		return ig_store_runf(st, err,
 			"UPDATE accounts SET last_error = ?, error_count = error_count + 1,"
-			" updated_at = ? WHERE id = ?", err);
-	} else {
-		return 0;
-	}
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "sii", it->error, now, it->account_id);
-	return ig_store_run(st, s, err);
+			" updated_at = ? WHERE id = ?", "sii", it->error, now, it->account_id);
+	return 0;
 }
 
 int ig_outbox_send(struct ig_ctx *ctx, struct ig_graph *g, struct ig_outbox_item *items,
@@ -423,81 +406,77 @@ out:
 	return rc;
 }
 
-int ig_outbox_expire(struct ig_store *st, int64_t tenant_id, int *n, struct ig_err *err)
+int ig_outbox_expire(struct ig_store *st, int64_t tenant_id, int64_t account_id, int *n,
+		      struct ig_err *err)
 {
 	return ig_store_write(st, n, err,
 		"UPDATE outbox SET state = 'unknown',"
 		" error = 'the sending worker stopped before recording the answer: it may have been"
 		" delivered, so it is not resent', lease_owner = NULL, lease_until = NULL,"
 		" updated_at = ?1 WHERE state = 'sending' AND lease_until < ?1"
-		" AND (?2 = 0 OR tenant_id = ?2)", "ii", ig_time_now(), tenant_id);
+		" AND (?2 = 0 OR tenant_id = ?2) AND (?3 = 0 OR account_id = ?3)", "iii",
+		ig_time_now(), tenant_id, account_id);
 }
 
-int ig_outbox_ready(struct ig_store *st, int64_t tenant_id, int64_t after, int64_t *ids,
-		    int max, struct ig_err *err)
+int ig_outbox_ready(struct ig_store *st, int64_t tenant_id, int64_t account_id, int64_t after,
+		    int64_t *ids, int max, struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(st,
+	struct ig_stmt *s;
+	int n = 0, more = 0;
+
+	s = ig_store_query(st, err,
 		"SELECT id FROM outbox WHERE state = 'pending'"
 		" AND (text IS NOT NULL OR payload IS NOT NULL)"
-		" AND (lease_until IS NULL OR lease_until < ?1) AND (?2 = 0 OR tenant_id = ?2)"
-		" AND id > ?4 ORDER BY id LIMIT ?3", err);
-	int n = 0, rc;
-
+		" AND (lease_until IS NULL OR lease_until < ?) AND (? = 0 OR tenant_id = ?)"
+		" AND (? = 0 OR account_id = ?) AND id > ? ORDER BY id LIMIT ?", "iiiiiii",
+		ig_time_now(), tenant_id, tenant_id, account_id, account_id, after, (int64_t)max);
 	if (!s)
 		return -1;
-	ig_store_bind(s, "iiii", ig_time_now(), tenant_id, (int64_t)max, after);
-	while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
+	while (n < max && (more = ig_stmt_next(st, s, err)) == 1)
 		ids[n++] = ig_col_int(s, 0);
-	if (n < max && rc != SQLITE_DONE) {
-		sqlite3_reset(s);
-		ig_store_fail(st, rc, err, "cannot read the outbox");
-		return -1;
-	}
-	sqlite3_reset(s);
-	return n;
+	if (more == 1)
+		ig_stmt_reset(s);
+	return more < 0 ? -1 : n;
 }
 
 int ig_outbox_list(struct ig_store *st, int64_t tenant_id, const char *state,
 		   int64_t conversation_id, long limit, json_t **out, struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(st,
+	struct ig_stmt *s = ig_store_query(st, err,
 		"SELECT o.id, o.conversation_id, a.external_id, o.origin, o.state, o.recipient, o.text,"
 		" o.tag, o.mid, o.error, o.attempts, o.created_at, o.sent_at"
 		" FROM outbox o JOIN accounts a ON a.id = o.account_id"
-		" WHERE o.tenant_id = ?1 AND (?2 IS NULL OR o.state = ?2)"
-		" AND (?3 = 0 OR o.conversation_id = ?3) ORDER BY o.id LIMIT ?4", err);
+		" WHERE o.tenant_id = ? AND (? IS NULL OR o.state = ?)"
+		" AND (? = 0 OR o.conversation_id = ?) ORDER BY o.id LIMIT ?", "issiii",
+		tenant_id, state, state, conversation_id, conversation_id,
+		(int64_t)(limit > 0 ? limit : -1));
 	json_t *arr;
 	int rc;
 
 	*out = NULL;
 	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
-	if (!(arr = json_array()))
+		return ig_err_prefix(err, "cannot list the outbox");
+	if (!(arr = json_array())) {
+		ig_stmt_reset(s);
 		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
-	ig_store_bind(s, "isii", tenant_id, state, conversation_id,
-		      (int64_t)(limit > 0 ? limit : -1));
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	}
+	while ((rc = ig_stmt_next(st, s, err)) == 1) {
 		char c1[32], c2[32];
 		json_t *row = json_pack("{s:I,s:o,s:s,s:s,s:s,s:s,s:s?,s:s?,s:s?,s:s?,s:I,s:s,s:s?}",
 			"id", (json_int_t)ig_col_int(s, 0),
-			"conversation", sqlite3_column_type(s, 1) == SQLITE_NULL ? json_null()
-				: json_integer(ig_col_int(s, 1)),
+			"conversation", ig_col_null(s, 1) ? json_null() : json_integer(ig_col_int(s, 1)),
 			"account", ig_col_text(s, 2), "origin", ig_col_text(s, 3),
 			"state", ig_col_text(s, 4), "recipient", ig_col_text(s, 5),
-			"text", (const char *)sqlite3_column_text(s, 6),
-			"tag", (const char *)sqlite3_column_text(s, 7),
-			"mid", (const char *)sqlite3_column_text(s, 8),
-			"error", (const char *)sqlite3_column_text(s, 9),
+			"text", ig_col_textn(s, 6), "tag", ig_col_textn(s, 7),
+			"mid", ig_col_textn(s, 8), "error", ig_col_textn(s, 9),
 			"attempts", (json_int_t)ig_col_int(s, 10),
 			"created", ig_time_iso(ig_col_int(s, 11), c1),
-			"sent", sqlite3_column_type(s, 12) == SQLITE_NULL ? NULL
-				: ig_time_iso(ig_col_int(s, 12), c2));
+			"sent", ig_col_null(s, 12) ? NULL : ig_time_iso(ig_col_int(s, 12), c2));
 		json_array_append_new(arr, row);
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
+	if (rc < 0) {
 		json_decref(arr);
-		return ig_store_fail(st, rc, err, "cannot list the outbox");
+		return ig_err_prefix(err, "cannot list the outbox");
 	}
 	*out = arr;
 	return 0;
@@ -511,8 +490,8 @@ int ig_outbox_decide(struct ig_ctx *ctx, int64_t tenant_id, int64_t id,
 	static const char *const to[] = { "pending", "pending", "rejected", "abandoned" };
 	struct ig_store *st = ctx->store;
 	int64_t now = ig_time_now();
-	sqlite3_stmt *s;
-	char state[16], target[32];
+	int64_t found = 0;
+	char state[16] = "", target[32];
 	json_t *detail;
 	int ok, rc;
 
@@ -522,19 +501,20 @@ int ig_outbox_decide(struct ig_ctx *ctx, int64_t tenant_id, int64_t id,
 			IG_REPLY_MAX_TEXT, strlen(new_text));
 	if ((rc = ig_store_begin(st, err)))
 		return rc;
-	s = ig_store_prepare(st, "SELECT state FROM outbox WHERE id = ? AND tenant_id = ?", err);
-	if (!s) {
-		ig_store_rollback(st);
-		return err ? err->code : IG_EX_SOFTWARE;
+	{
+		struct ig_stmt *s = ig_store_query(st, err,
+			"SELECT state FROM outbox WHERE id = ? AND tenant_id = ?", "ii", id, tenant_id);
+
+		if (!s || (rc = ig_stmt_next(st, s, err)) < 0)
+			return ig_store_end(st, ig_err_prefix(err, "cannot read the outbox"), err);
+		if (rc == 1) {
+			found = 1;
+			snprintf(state, sizeof(state), "%s", ig_col_text(s, 0));
+			ig_stmt_reset(s);
+		}
 	}
-	ig_store_bind(s, "ii", id, tenant_id);
-	rc = sqlite3_step(s);
-	snprintf(state, sizeof(state), "%s", rc == SQLITE_ROW ? ig_col_text(s, 0) : "");
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW) {
+	if (!found) {
 		ig_store_rollback(st);
-		if (rc != SQLITE_DONE)
-			return ig_store_fail(st, rc, err, "cannot read the outbox");
 		return ig_err_set(err, IG_EX_DATAERR, "no outbox row %lld in this tenant", (long long)id);
 	}
 	switch (action) {
@@ -556,15 +536,10 @@ int ig_outbox_decide(struct ig_ctx *ctx, int64_t tenant_id, int64_t id,
 			action == IG_OB_RETRY ? "failed or unknown"
 			: action == IG_OB_ABANDON ? "pending, failed or unknown" : "draft");
 	}
-	s = ig_store_prepare(st,
+	if ((rc = ig_store_runf(st, err,
 		"UPDATE outbox SET state = ?, text = COALESCE(?, text), lease_owner = NULL,"
-		" lease_until = NULL, updated_at = ? WHERE id = ?", err);
-	if (!s) {
-		ig_store_rollback(st);
-		return err ? err->code : IG_EX_SOFTWARE;
-	}
-	ig_store_bind(s, "ssii", to[action], new_text, now, id);
-	if ((rc = ig_store_run(st, s, err))) {
+		" lease_until = NULL, updated_at = ? WHERE id = ?", "ssii", to[action], new_text, now,
+		id))) {
 		ig_store_rollback(st);
 		return rc;
 	}

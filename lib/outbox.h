@@ -93,15 +93,16 @@ int ig_outbox_insert(struct ig_store *st, int64_t tenant_id, int64_t account_id,
 int ig_outbox_send(struct ig_ctx *ctx, struct ig_graph *g, struct ig_outbox_item *items,
 		   size_t n, int parallel, const char *worker, struct ig_err *err);
 
-/* Rows 'sending' whose lease ran out become 'unknown' (tenant 0 = all);
- * *n how many.  Runs its own transaction. */
-int ig_outbox_expire(struct ig_store *st, int64_t tenant_id, int *n, struct ig_err *err);
+/* Rows 'sending' whose lease ran out become 'unknown' (tenant 0 = all,
+ * account 0 = all); *n how many.  Runs its own transaction. */
+int ig_outbox_expire(struct ig_store *st, int64_t tenant_id, int64_t account_id, int *n,
+		     struct ig_err *err);
 
 /* Up to max ids above `after` of rows ready to send: pending, with text,
- * lease free (tenant 0 = all), in id order.  Returns how many (>= 0) or -1
- * with err set. */
-int ig_outbox_ready(struct ig_store *st, int64_t tenant_id, int64_t after, int64_t *ids,
-		    int max, struct ig_err *err);
+ * lease free (tenant 0 = all, account 0 = all), in id order.  Returns how
+ * many (>= 0) or -1 with err set. */
+int ig_outbox_ready(struct ig_store *st, int64_t tenant_id, int64_t account_id, int64_t after,
+		    int64_t *ids, int max, struct ig_err *err);
 
 /* A listing of rows (new reference): state / conversation filters optional
  * (NULL, 0); limit 0 = all. */

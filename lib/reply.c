@@ -65,20 +65,26 @@ void ig_reply_release(struct ig_reply *r)
 {
 	ig_wipe_free(r->llm_key);
 	r->llm_key = NULL;
+	json_decref(r->problems);
+	r->problems = NULL;
 }
 
+/* The most actionable first (reply.h): what needs a human outranks what the
+ * next run fixes by itself. */
 static int severity(int code)
 {
 	switch (code) {
 	case 0:
 		return 0;
 	case IG_EX_NOPERM:
+		return 6;
+	case IG_EX_CONFIG:
 		return 5;
-	case IG_EX_TEMPFAIL:
-		return 4;
 	case IG_EX_UNAVAILABLE:
-		return 3;
+		return 4;
 	case IG_EX_DATAERR:
+		return 3;
+	case IG_EX_TEMPFAIL:
 		return 2;
 	default:
 		return 1;
@@ -89,6 +95,31 @@ void ig_reply_note(struct ig_reply *r, int code)
 {
 	if (severity(code) > severity(r->worst))
 		r->worst = code;
+}
+
+void ig_reply_problem(struct ig_reply *r, int code, const char *tenant, const char *account,
+		      const char *reason)
+{
+	size_t i;
+	json_t *p;
+
+	ig_reply_note(r, code);
+	tenant = tenant ? tenant : "";
+	account = account ? account : "";
+	reason = reason && *reason ? reason : "failed";
+	if (!r->problems && !(r->problems = json_array()))
+		return;
+	json_array_foreach(r->problems, i, p) {
+		if (ig_json_int(p, "code", 0) == code && !strcmp(ig_json_str(p, "tenant"), tenant)
+		    && !strcmp(ig_json_str(p, "account"), account)
+		    && !strcmp(ig_json_str(p, "reason"), reason)) {
+			json_object_set_new(p, "conversations",
+				json_integer(ig_json_int(p, "conversations", 0) + 1));
+			return;
+		}
+	}
+	json_array_append_new(r->problems, json_pack("{s:s,s:s,s:i,s:s,s:i}", "tenant", tenant,
+		"account", account, "code", code, "reason", reason, "conversations", 1));
 }
 
 static void emit(struct ig_reply *r, json_t *rec)
@@ -211,20 +242,15 @@ static int job_load(struct ig_store *st, struct job *j, int *has_token, char *ac
 		    char *ai_state, char *ai_reason, int *thread_owned, int64_t *debounce,
 		    int *agent_active, struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(st, SQL_JOB, err);
+	struct ig_stmt *s = ig_store_query(st, err, SQL_JOB, "i", j->conv);
 	int rc;
 
-	if (!s)
-		return -1;
-	ig_store_bind(s, "i", j->conv);
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(s);
-		if (rc == SQLITE_DONE)
-			return 0;
-		ig_store_fail(st, rc, err, "cannot read conversation");
+	if (!s || (rc = ig_stmt_next(st, s, err)) < 0) {
+		ig_err_prefix(err, "cannot read conversation");
 		return -1;
 	}
+	if (rc == 0)
+		return 0;
 	j->tenant_id = ig_col_int(s, 0);
 	snprintf(j->tenant, sizeof(j->tenant), "%s", ig_col_text(s, 1));
 	j->account_id = ig_col_int(s, 2);
@@ -236,7 +262,7 @@ static int job_load(struct ig_store *st, struct job *j, int *has_token, char *ac
 	snprintf(j->participant, sizeof(j->participant), "%s", ig_col_text(s, 8));
 	snprintf(ai_state, 16, "%s", ig_col_text(s, 9));
 	snprintf(ai_reason, 256, "%s", ig_col_text(s, 10));
-	*thread_owned = sqlite3_column_type(s, 11) != SQLITE_NULL && *ig_col_text(s, 11);
+	*thread_owned = !ig_col_null(s, 11) && *ig_col_text(s, 11);
 	j->last_inbound = ig_col_int(s, 12);
 	j->last_human = ig_col_int(s, 13);
 	j->agent_id = ig_col_int(s, 14);
@@ -250,7 +276,7 @@ static int job_load(struct ig_store *st, struct job *j, int *has_token, char *ac
 	snprintf(j->model, sizeof(j->model), "%s", ig_col_text(s, 22));
 	*debounce = ig_col_int(s, 23);
 	*agent_active = (int)ig_col_int(s, 24);
-	sqlite3_reset(s);
+	ig_stmt_reset(s);
 	if (!j->loc_name || !j->loc_ctx || !j->display_name || !j->personality || !j->instructions
 	    || !j->business || !j->language) {
 		ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
@@ -262,16 +288,13 @@ static int job_load(struct ig_store *st, struct job *j, int *has_token, char *ac
 /* Read the burst: its texts joined by newlines, how many, the newest time. */
 static int job_burst(struct ig_store *st, struct job *j, int64_t *newest, struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(st, SQL_BURST, err);
+	struct ig_stmt *s = ig_store_query(st, err, SQL_BURST, "ii", j->conv, j->tenant_id);
 	struct ig_buf b = IG_BUF_INIT(1 << 20);
-	int rc;
+	int rc = -1;
 
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "ii", j->conv, j->tenant_id);
 	j->nmsg = 0;
 	*newest = 0;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while (s && (rc = ig_stmt_next(st, s, err)) == 1) {
 		const char *t = ig_col_text(s, 1);
 
 		if (*t && b.len)
@@ -282,10 +305,9 @@ static int job_burst(struct ig_store *st, struct job *j, int64_t *newest, struct
 			*newest = ig_col_int(s, 2);
 		j->nmsg++;
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
+	if (rc < 0) {
 		ig_buf_release(&b);
-		return ig_store_fail(st, rc, err, "cannot read messages");
+		return ig_err_prefix(err, "cannot read messages");
 	}
 	free(j->burst);
 	j->burst = ig_buf_detach(&b, NULL);
@@ -297,12 +319,7 @@ static int job_burst(struct ig_store *st, struct job *j, int64_t *newest, struct
 static int mark_burst(struct ig_store *st, const struct job *j, int64_t outbox, int64_t now,
 		      struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(st, SQL_MARK_BURST, err);
-
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "iIii", now, outbox, j->conv, j->tenant_id);
-	return ig_store_run(st, s, err);
+	return ig_store_runf(st, err, SQL_MARK_BURST, "iIii", now, outbox, j->conv, j->tenant_id);
 }
 
 /* Open an escalation unless one is open; the conversation goes 'pending'
@@ -311,7 +328,6 @@ static int escalate(struct ig_reply *r, const struct job *j, const char *reason,
 		    int64_t *id, struct ig_err *err)
 {
 	struct ig_store *st = r->ctx->store;
-	sqlite3_stmt *s;
 	char target[48];
 	json_t *detail;
 	int rc, fresh;
@@ -323,14 +339,11 @@ static int escalate(struct ig_reply *r, const struct job *j, const char *reason,
 		"iisi", j->tenant_id, j->conv, reason, now)))
 		return rc;
 	fresh = ig_store_changes(st) > 0;
-	s = ig_store_prepare(st,
+	*id = 0;
+	if (ig_store_int(st, err, id,
 		"SELECT id FROM escalations WHERE conversation_id = ? AND status = 'open'"
-		" ORDER BY id DESC LIMIT 1", err);
-	if (!s)
+		" ORDER BY id DESC LIMIT 1", "i", j->conv) < 0)
 		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "i", j->conv);
-	*id = sqlite3_step(s) == SQLITE_ROW ? ig_col_int(s, 0) : 0;
-	sqlite3_reset(s);
 	if (!fresh)
 		return 0;
 	r->escalated++;
@@ -378,7 +391,7 @@ static int build_llm(struct ig_reply *r, struct job *j, struct ig_err *err)
 	const char *who = *j->display_name ? j->display_name : j->agent;
 	const char *model = *j->model ? j->model : ig_config_get(&r->ctx->cfg, "llm_model");
 	json_t *msgs, *turns;
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int rc, i;
 
 	if ((rc = ig_kb_search(st, j->tenant_id, j->agent_id, j->burst, NULL, NULL, 3, &kr, err)))
@@ -407,7 +420,7 @@ static int build_llm(struct ig_reply *r, struct job *j, struct ig_err *err)
 	json_array_append_new(msgs, json_pack("{s:s,s:s}", "role", "system", "content",
 					      sys.data ? sys.data : ""));
 	ig_buf_release(&sys);
-	s = ig_store_prepare(st,
+	s = ig_store_query(st, err,
 		"SELECT who, text FROM ("
 		" SELECT CASE WHEN m.direction = 'in' THEN 'user' ELSE 'assistant' END AS who,"
 		"  m.text AS text, m.sent_at AS at, m.id AS k FROM messages m"
@@ -418,22 +431,16 @@ static int build_llm(struct ig_reply *r, struct job *j, struct ig_err *err)
 		"  WHERE o.conversation_id = ?1 AND o.tenant_id = ?2 AND o.state = 'sent'"
 		"  AND o.text IS NOT NULL AND (o.mid IS NULL OR NOT EXISTS (SELECT 1 FROM messages x"
 		"   WHERE x.account_id = o.account_id AND x.mid = o.mid))"
-		") ORDER BY at DESC, k DESC LIMIT ?3", err);
-	if (!s) {
-		json_decref(msgs);
-		json_decref(turns);
-		return err ? err->code : IG_EX_SOFTWARE;
-	}
-	ig_store_bind(s, "iii", j->conv, j->tenant_id,
-		      (int64_t)(r->o.history > j->nmsg ? r->o.history : j->nmsg));
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		") ORDER BY at DESC, k DESC LIMIT ?3", "iii", j->conv, j->tenant_id,
+		(int64_t)(r->o.history > j->nmsg ? r->o.history : j->nmsg));
+	rc = -1;
+	while (s && (rc = ig_stmt_next(st, s, err)) == 1)
 		json_array_insert_new(turns, 0, json_pack("{s:s,s:s}", "role", ig_col_text(s, 0),
 							  "content", ig_col_text(s, 1)));
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
+	if (rc < 0) {
 		json_decref(msgs);
 		json_decref(turns);
-		return ig_store_fail(st, rc, err, "cannot read the conversation history");
+		return ig_err_prefix(err, "cannot read the conversation history");
 	}
 	if (json_array_size(turns) == 0)   /* attachments only: still a question */
 		json_array_append_new(turns, json_pack("{s:s,s:s}", "role", "user", "content",
@@ -452,192 +459,277 @@ static int build_llm(struct ig_reply *r, struct job *j, struct ig_err *err)
  * Decide one conversation inside the claim transaction.  On a skip or an
  * escalation a record may be appended to recs.  0 or a store error.
  */
+/*
+ * decide(): the rules of reply.h, in their order, one named guard each.  A
+ * guard returns PASS (the next rule applies), STOP (the conversation is
+ * skipped or handed over; its record is in recs) or an exit code (>= 64)
+ * when the store failed.
+ */
+#define PASS 0
+#define STOP 1
+
+struct gate {
+	struct ig_reply *r;
+	struct job *j;
+	json_t *recs;
+	int64_t now;
+	char acct_status[16], ai_state[16], ai_reason[256], detail[160];
+	int has_token, thread_owned, agent_active;
+	int64_t debounce, newest, inbound, esc;
+};
+
+static int skip(struct gate *g, const char *why, const char *detail)
+{
+	json_array_append_new(g->recs, skip_rec(g->r, g->j, why, detail));
+	return STOP;
+}
+
+/* no_conversation (or another tenant's), outside --account */
+static int gate_scope(struct gate *g, int found)
+{
+	struct ig_reply *r = g->r;
+
+	if (!found || (r->o.tenant_id && g->j->tenant_id != r->o.tenant_id)) {
+		/* another tenant's conversation is no conversation of this run */
+		r->skipped++;
+		if (r->o.explain)
+			json_array_append_new(g->recs, json_pack("{s:I,s:s}", "conversation",
+				(json_int_t)g->j->conv, "skip", "no_conversation"));
+		return STOP;
+	}
+	if (r->o.account_id && g->j->account_id != r->o.account_id)
+		return skip(g, "other_tenant", "outside --tenant/--account");
+	return PASS;
+}
+
+/* no_unanswered, answered_by_human */
+static int gate_burst(struct gate *g, struct ig_err *err)
+{
+	struct ig_store *st = g->r->ctx->store;
+	struct job *j = g->j;
+	int rc;
+
+	if ((rc = job_burst(st, j, &g->newest, err)))
+		return rc;
+	if (j->nmsg == 0)
+		return skip(g, "no_unanswered", NULL);
+	/* A human replied after these messages (ig-reply send, or from the
+	 * Instagram app): they are answered; an AI reply would talk over them. */
+	if (j->last_human && g->newest <= j->last_human) {
+		if (!g->r->o.dry_run && (rc = mark_burst(st, j, 0, g->now, err)))
+			return rc;
+		return skip(g, "answered_by_human", NULL);
+	}
+	g->inbound = j->last_inbound > g->newest ? j->last_inbound : g->newest;
+	return PASS;
+}
+
+/* ai_paused, not_thread_owner, no_agent, agent_inactive */
+static int gate_ai(struct gate *g)
+{
+	if (strcmp(g->ai_state, "active"))
+		return skip(g, "ai_paused", g->ai_reason);
+	if (g->thread_owned)
+		return skip(g, "not_thread_owner", NULL);
+	if (!g->j->agent_id)
+		return skip(g, "no_agent", "the account has no agent and the tenant no default agent");
+	if (!g->agent_active)
+		return skip(g, "agent_inactive", NULL);
+	return PASS;
+}
+
+/* window_closed, debounce */
+static int gate_time(struct gate *g)
+{
+	int64_t age = g->now - g->inbound;
+	json_t *o;
+
+	if (age > IG_REPLY_WINDOW) {
+		char iso[32];
+
+		snprintf(g->detail, sizeof(g->detail), "last customer message %s, more than 24 h ago",
+			 ig_time_iso(g->inbound, iso));
+		return skip(g, "window_closed", g->detail);
+	}
+	if (age < g->debounce) {
+		snprintf(g->detail, sizeof(g->detail), "answer in %lld s",
+			 (long long)(g->debounce - age));
+		o = skip_rec(g->r, g->j, "debounce", g->detail);
+		if (o)
+			json_object_set_new(o, "wait", json_integer(g->debounce - age));
+		json_array_append_new(g->recs, o);
+		return STOP;
+	}
+	return PASS;
+}
+
+/* no_account_token: reported as a problem of the account (77) */
+static int gate_account(struct gate *g)
+{
+	struct job *j = g->j;
+
+	if (!strcmp(g->acct_status, "active") && g->has_token)
+		return PASS;
+	snprintf(g->detail, sizeof(g->detail), "account %s is %s", j->account,
+		 g->has_token ? g->acct_status : "without a token");
+	skip(g, "no_account_token", g->detail);
+	if (g->has_token)
+		snprintf(g->detail, sizeof(g->detail), "the account is '%s': its replies wait until"
+			 " it is authorised again (ig-connect url, then callback)", g->acct_status);
+	else
+		snprintf(g->detail, sizeof(g->detail), "the account has no token: its replies wait"
+			 " until it is connected (ig-connect add or url/callback)");
+	ig_reply_problem(g->r, IG_EX_NOPERM, j->tenant, j->account, g->detail);
+	return STOP;
+}
+
+/* loop_guard: reply_max_per_hour automated replies already (escalated) */
+static int gate_loop(struct gate *g, struct ig_err *err)
+{
+	struct ig_reply *r = g->r;
+	int64_t recent = 0;
+	int rc;
+
+	if (ig_store_int(r->ctx->store, err, &recent,
+		"SELECT COUNT(*) FROM outbox WHERE conversation_id = ? AND origin = 'ai'"
+		" AND created_at > ? AND state IN ('draft','pending','sending','sent','unknown')",
+		"ii", g->j->conv, g->now - 3600) < 0)
+		return err ? err->code : IG_EX_SOFTWARE;
+	if (recent < r->max_per_hour)
+		return PASS;
+	snprintf(g->detail, sizeof(g->detail), "%ld automated replies in the last hour",
+		 r->max_per_hour);
+	if (!r->o.dry_run && (rc = escalate(r, g->j, "loop_guard", g->now, &g->esc, err)))
+		return rc;
+	return skip(g, "loop_guard", g->detail);
+}
+
+/* token_cap: the openai engine's daily tokens are spent (escalated, handled) */
+static int gate_tokens(struct gate *g, struct ig_err *err)
+{
+	struct ig_reply *r = g->r;
+	struct job *j = g->j;
+	char day[16];
+	int64_t used = 0;
+	int rc;
+
+	if (strcmp(j->engine, "openai") || r->token_cap <= 0)
+		return PASS;
+	utc_day(g->now, day);
+	if (ig_store_int(r->ctx->store, err, &used,
+		"SELECT total_tokens FROM llm_usage WHERE tenant_id = ? AND day = ?", "is",
+		j->tenant_id, day) < 0)
+		return err ? err->code : IG_EX_SOFTWARE;
+	if (used < r->token_cap)
+		return PASS;
+	snprintf(g->detail, sizeof(g->detail), "%lld of %lld tokens used today", (long long)used,
+		 r->token_cap);
+	if (!r->o.dry_run) {
+		if ((rc = escalate(r, j, "token_cap", g->now, &g->esc, err)))
+			return rc;
+		if ((rc = mark_burst(r->ctx->store, j, 0, g->now, err)))
+			return rc;
+	}
+	skip(g, "token_cap", g->detail);
+	if (!r->o.explain)
+		json_array_append_new(g->recs, escalation_rec(j, "token_cap", g->esc, g->detail));
+	return STOP;
+}
+
+/* The kb engine's answer, or low_confidence (escalated, handled). */
+static int compose_kb(struct gate *g, struct ig_err *err)
+{
+	struct ig_reply *r = g->r;
+	struct ig_store *st = r->ctx->store;
+	struct job *j = g->j;
+	struct ig_kb_result kr;
+	struct ig_persona p;
+	int got, rc;
+
+	persona_of(j, &p);
+	if ((rc = ig_kb_search(st, j->tenant_id, j->agent_id, j->burst, j->loc_name, j->loc_ctx, 3,
+			       &kr, err)))
+		return rc;
+	got = ig_kb_compose(&p, &kr, r->min_confidence, &j->text, &j->confidence, j->source,
+			    sizeof(j->source));
+	ig_kb_result_release(&kr);
+	if (got < 0)
+		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+	if (got > 0) {
+		j->state = J_QUEUED;
+		return PASS;
+	}
+	/* Hand over rather than guess: the burst counts as handled by the
+	 * escalation; the AI stays on for what follows. */
+	snprintf(g->detail, sizeof(g->detail), "confidence %.2f below %.2f", j->confidence,
+		 r->min_confidence);
+	if (!r->o.dry_run) {
+		if ((rc = escalate(r, j, "low_confidence", g->now, &g->esc, err)))
+			return rc;
+		if ((rc = mark_burst(st, j, 0, g->now, err)))
+			return rc;
+	} else {
+		r->escalated++;
+	}
+	json_array_append_new(g->recs, escalation_rec(j, "low_confidence", g->esc, g->detail));
+	return STOP;
+}
+
+/* Queue the burst's row (pending and leased, or a draft with --review),
+ * mark the burst answered by it, audit. */
+static int queue(struct gate *g, int64_t lease, struct ig_err *err)
+{
+	struct ig_reply *r = g->r;
+	struct ig_store *st = r->ctx->store;
+	struct job *j = g->j;
+	int draft = r->o.review && j->state == J_QUEUED;
+	char target[48];
+	json_t *d;
+	int rc;
+
+	if ((rc = ig_outbox_insert(st, j->tenant_id, j->account_id, j->conv, "ai", j->participant,
+				   j->text, NULL, draft ? "draft" : "pending", 0,
+				   draft ? NULL : r->worker, draft ? 0 : g->now + lease,
+				   &j->outbox_id, err)))
+		return rc;
+	if ((rc = mark_burst(st, j, j->outbox_id, g->now, err)))
+		return rc;
+	d = json_pack("{s:I,s:s,s:i}", "outbox", (json_int_t)j->outbox_id, "engine", j->engine,
+		      "messages", j->nmsg);
+	snprintf(target, sizeof(target), "conversation:%lld", (long long)j->conv);
+	rc = ig_audit(r->ctx, j->tenant_id, "reply.queue", target, "ok", d, err);
+	json_decref(d);
+	return rc;
+}
+
 static int decide(struct ig_reply *r, struct job *j, int64_t now, int64_t lease, json_t *recs,
 		  struct ig_err *err)
 {
-	struct ig_store *st = r->ctx->store;
-	char acct_status[16], ai_state[16], ai_reason[256], detail[160];
-	int has_token, thread_owned, agent_active, found, rc;
-	int64_t debounce, newest = 0, inbound, esc = 0;
-	sqlite3_stmt *s;
+	struct gate g;
+	int found, rc;
 
+	memset(&g, 0, sizeof(g));
+	g.r = r;
+	g.j = j;
+	g.recs = recs;
+	g.now = now;
 	j->state = J_SKIP;
-	found = job_load(st, j, &has_token, acct_status, ai_state, ai_reason, &thread_owned,
-			 &debounce, &agent_active, err);
+	found = job_load(r->ctx->store, j, &g.has_token, g.acct_status, g.ai_state, g.ai_reason,
+			 &g.thread_owned, &g.debounce, &g.agent_active, err);
 	if (found < 0)
 		return err ? err->code : IG_EX_SOFTWARE;
-	if (!found) {
-		r->skipped++;
-		if (r->o.explain)
-			json_array_append_new(recs, json_pack("{s:I,s:s}", "conversation",
-							      (json_int_t)j->conv, "skip", "no_conversation"));
-		return 0;
-	}
-	if ((r->o.tenant_id && j->tenant_id != r->o.tenant_id)
-	    || (r->o.account_id && j->account_id != r->o.account_id)) {
-		json_array_append_new(recs, skip_rec(r, j, "other_tenant", "outside --tenant/--account"));
-		return 0;
-	}
-	if ((rc = job_burst(st, j, &newest, err)))
-		return rc;
-	if (j->nmsg == 0) {
-		json_array_append_new(recs, skip_rec(r, j, "no_unanswered", NULL));
-		return 0;
-	}
-	/* A human replied after these messages (ig-reply send, or from the
-	 * Instagram app): they are answered; an AI reply would talk over them. */
-	if (j->last_human && newest <= j->last_human) {
-		if (!r->o.dry_run && (rc = mark_burst(st, j, 0, now, err)))
-			return rc;
-		json_array_append_new(recs, skip_rec(r, j, "answered_by_human", NULL));
-		return 0;
-	}
-	inbound = j->last_inbound > newest ? j->last_inbound : newest;
-	if (strcmp(ai_state, "active")) {
-		json_array_append_new(recs, skip_rec(r, j, "ai_paused", ai_reason));
-		return 0;
-	}
-	if (thread_owned) {
-		json_array_append_new(recs, skip_rec(r, j, "not_thread_owner", NULL));
-		return 0;
-	}
-	if (!j->agent_id) {
-		json_array_append_new(recs, skip_rec(r, j, "no_agent",
-			"the account has no agent and the tenant no default agent"));
-		return 0;
-	}
-	if (!agent_active) {
-		json_array_append_new(recs, skip_rec(r, j, "agent_inactive", NULL));
-		return 0;
-	}
-	if (now - inbound > IG_REPLY_WINDOW) {
-		char iso[32];
-
-		snprintf(detail, sizeof(detail), "last customer message %s, more than 24 h ago",
-			 ig_time_iso(inbound, iso));
-		json_array_append_new(recs, skip_rec(r, j, "window_closed", detail));
-		return 0;
-	}
-	if (now - inbound < debounce) {
-		json_t *o;
-
-		snprintf(detail, sizeof(detail), "answer in %lld s", (long long)(debounce - (now - inbound)));
-		o = skip_rec(r, j, "debounce", detail);
-		if (o)
-			json_object_set_new(o, "wait", json_integer(debounce - (now - inbound)));
-		json_array_append_new(recs, o);
-		return 0;
-	}
-	if (strcmp(acct_status, "active") || !has_token) {
-		snprintf(detail, sizeof(detail), "account %s is %s", j->account,
-			 has_token ? acct_status : "without a token");
-		json_array_append_new(recs, skip_rec(r, j, "no_account_token", detail));
-		ig_reply_note(r, IG_EX_NOPERM);
-		return 0;
-	}
-	s = ig_store_prepare(st,
-		"SELECT COUNT(*) FROM outbox WHERE conversation_id = ? AND origin = 'ai'"
-		" AND created_at > ? AND state IN ('draft','pending','sending','sent','unknown')", err);
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "ii", j->conv, now - 3600);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW && ig_col_int(s, 0) >= r->max_per_hour) {
-		sqlite3_reset(s);
-		snprintf(detail, sizeof(detail), "%ld automated replies in the last hour",
-			 r->max_per_hour);
-		if (!r->o.dry_run && (rc = escalate(r, j, "loop_guard", now, &esc, err)))
-			return rc;
-		json_array_append_new(recs, skip_rec(r, j, "loop_guard", detail));
-		return 0;
-	}
-	sqlite3_reset(s);
-	if (!strcmp(j->engine, "openai") && r->token_cap > 0) {
-		char day[16];
-		long long used = 0;
-
-		utc_day(now, day);
-		s = ig_store_prepare(st,
-			"SELECT total_tokens FROM llm_usage WHERE tenant_id = ? AND day = ?", err);
-		if (!s)
-			return err ? err->code : IG_EX_SOFTWARE;
-		ig_store_bind(s, "is", j->tenant_id, day);
-		if (sqlite3_step(s) == SQLITE_ROW)
-			used = ig_col_int(s, 0);
-		sqlite3_reset(s);
-		if (used >= r->token_cap) {
-			snprintf(detail, sizeof(detail), "%lld of %lld tokens used today", used,
-				 r->token_cap);
-			if (!r->o.dry_run) {
-				if ((rc = escalate(r, j, "token_cap", now, &esc, err)))
-					return rc;
-				if ((rc = mark_burst(st, j, 0, now, err)))
-					return rc;
-			}
-			json_array_append_new(recs, skip_rec(r, j, "token_cap", detail));
-			if (!r->o.explain)
-				json_array_append_new(recs, escalation_rec(j, "token_cap", esc, detail));
-			return 0;
-		}
-	}
-
+	if ((rc = gate_scope(&g, found)) || (rc = gate_burst(&g, err)) || (rc = gate_ai(&g))
+	    || (rc = gate_time(&g)) || (rc = gate_account(&g)) || (rc = gate_loop(&g, err))
+	    || (rc = gate_tokens(&g, err)))
+		return rc == STOP ? 0 : rc;
 	if (!strcmp(j->engine, "openai")) {
 		if ((rc = build_llm(r, j, err)))
 			return rc;
 		j->state = J_GENERATE;
-	} else {
-		struct ig_kb_result kr;
-		struct ig_persona p;
-		int got;
-
-		persona_of(j, &p);
-		if ((rc = ig_kb_search(st, j->tenant_id, j->agent_id, j->burst, j->loc_name,
-				       j->loc_ctx, 3, &kr, err)))
-			return rc;
-		got = ig_kb_compose(&p, &kr, r->min_confidence, &j->text, &j->confidence, j->source,
-				    sizeof(j->source));
-		ig_kb_result_release(&kr);
-		if (got < 0)
-			return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
-		if (got == 0) {
-			/* Hand over rather than guess: the burst counts as handled
-			 * by the escalation; the AI stays on for what follows. */
-			snprintf(detail, sizeof(detail), "confidence %.2f below %.2f", j->confidence,
-				 r->min_confidence);
-			if (!r->o.dry_run) {
-				if ((rc = escalate(r, j, "low_confidence", now, &esc, err)))
-					return rc;
-				if ((rc = mark_burst(st, j, 0, now, err)))
-					return rc;
-			} else {
-				r->escalated++;
-			}
-			json_array_append_new(recs, escalation_rec(j, "low_confidence", esc, detail));
-			return 0;
-		}
-		j->state = J_QUEUED;
+	} else if ((rc = compose_kb(&g, err))) {
+		return rc == STOP ? 0 : rc;
 	}
-	if (r->o.dry_run)
-		return 0;
-	rc = ig_outbox_insert(st, j->tenant_id, j->account_id, j->conv, "ai", j->participant,
-			      j->text, NULL,
-			      r->o.review && j->state == J_QUEUED ? "draft" : "pending", 0,
-			      r->o.review && j->state == J_QUEUED ? NULL : r->worker,
-			      r->o.review && j->state == J_QUEUED ? 0 : now + lease, &j->outbox_id, err);
-	if (rc)
-		return rc;
-	if ((rc = mark_burst(st, j, j->outbox_id, now, err)))
-		return rc;
-	{
-		char target[48];
-		json_t *d = json_pack("{s:I,s:s,s:i}", "outbox", (json_int_t)j->outbox_id,
-				      "engine", j->engine, "messages", j->nmsg);
-
-		snprintf(target, sizeof(target), "conversation:%lld", (long long)j->conv);
-		rc = ig_audit(r->ctx, j->tenant_id, "reply.queue", target, "ok", d, err);
-		json_decref(d);
-	}
-	return rc;
+	return r->o.dry_run ? 0 : queue(&g, lease, err);
 }
 
 static const char SQL_SCAN[] =
@@ -664,6 +756,92 @@ static json_t *job_rec(const struct job *j, const char *state)
 		json_object_set_new(o, "source", json_string(j->source));
 	}
 	return o;
+}
+
+/* The LLM answered job j: its text goes to the row (pending, or a draft
+ * with --review) and the tokens to the tenant's day (llm_usage). */
+static int llm_answered(struct ig_reply *r, struct job *j, const char *content,
+			const json_t *usage, int64_t now, struct ig_err *err)
+{
+	struct ig_store *st = r->ctx->store;
+	const char *to = r->o.review ? "draft" : "pending";
+	long long pt = ig_json_int(usage, "prompt_tokens", 0);
+	long long ct = ig_json_int(usage, "completion_tokens", 0);
+	long long tt = ig_json_int(usage, "total_tokens", pt + ct);
+	char day[16];
+	int rc;
+
+	free(j->text);
+	if (!(j->text = strdup(content)))
+		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+	ig_kb_clip(j->text, IG_REPLY_MAX_TEXT);
+	j->state = J_QUEUED;
+	if (r->o.dry_run)
+		return 0;
+	if ((rc = ig_store_runf(st, err,
+		"UPDATE outbox SET text = ?, state = ?, lease_owner = CASE WHEN ? = 'draft'"
+		" THEN NULL ELSE lease_owner END, lease_until = CASE WHEN ? = 'draft'"
+		" THEN NULL ELSE lease_until END, updated_at = ? WHERE id = ?",
+		"ssssii", j->text, to, to, to, now, j->outbox_id)))
+		return rc;
+	utc_day(now, day);
+	return ig_store_runf(st, err,
+		"INSERT INTO llm_usage (tenant_id, day, prompt_tokens, completion_tokens,"
+		" total_tokens, calls) VALUES (?, ?, ?, ?, ?, 1)"
+		" ON CONFLICT (tenant_id, day) DO UPDATE SET"
+		" prompt_tokens = prompt_tokens + excluded.prompt_tokens,"
+		" completion_tokens = completion_tokens + excluded.completion_tokens,"
+		" total_tokens = total_tokens + excluded.total_tokens, calls = calls + 1",
+		"isiii", j->tenant_id, day, (int64_t)pt, (int64_t)ct, (int64_t)tt);
+}
+
+/* The LLM call of job j failed with qrc: nothing was sent.  Temporary: the
+ * burst goes back to unanswered (a later run asks again); otherwise the row
+ * fails and a human gets an escalation.  Reported as a problem either way. */
+static int llm_failed(struct ig_reply *r, struct job *j, int qrc, const char *msg, int64_t now,
+		      json_t *recs, struct ig_err *err)
+{
+	struct ig_store *st = r->ctx->store;
+	char why[700], what[760];
+	int64_t esc = 0;
+	json_t *o;
+	int rc;
+
+	/* the HTTP client labels its errors "graph:"; this one is the LLM's */
+	snprintf(why, sizeof(why), "llm: %s", !strncmp(msg, "graph: ", 7) ? msg + 7 : msg);
+	snprintf(what, sizeof(what), "%s%s", why, qrc == IG_EX_TEMPFAIL
+		 ? "; the messages wait for the next run" : "; escalated to a human");
+	ig_reply_problem(r, qrc, j->tenant, j->account, what);
+	j->state = J_DONE;
+	if (qrc == IG_EX_TEMPFAIL) {
+		if (!r->o.dry_run && ((rc = ig_store_runf(st, err,
+			"UPDATE outbox SET state = 'abandoned', error = ?, lease_owner = NULL,"
+			" lease_until = NULL, updated_at = ? WHERE id = ?", "sii", why, now, j->outbox_id))
+		    || (rc = ig_store_runf(st, err,
+			"UPDATE messages SET replied_at = NULL, reply_outbox_id = NULL"
+			" WHERE reply_outbox_id = ?", "i", j->outbox_id))))
+			return rc;
+		r->skipped++;
+		if ((o = job_head(j))) {
+			json_object_set_new(o, "skip", json_string("llm_unavailable"));
+			json_object_set_new(o, "detail", json_string(why));
+		}
+		json_array_append_new(recs, o);
+		return 0;
+	}
+	r->failed++;
+	if (!r->o.dry_run) {
+		if ((rc = ig_store_runf(st, err,
+			"UPDATE outbox SET state = 'failed', error = ?, lease_owner = NULL,"
+			" lease_until = NULL, updated_at = ? WHERE id = ?", "sii", why, now, j->outbox_id)))
+			return rc;
+		if ((rc = escalate(r, j, "llm_error", now, &esc, err)))
+			return rc;
+	}
+	if ((o = job_rec(j, "failed")))
+		json_object_set_new(o, "error", json_string(why));
+	json_array_append_new(recs, o);
+	return 0;
 }
 
 /* Ask the LLM for every J_GENERATE job, concurrently; record the texts (and
@@ -718,135 +896,19 @@ static int generate(struct ig_reply *r, struct job *jobs, size_t n, struct ig_er
 	ig_graph_run_many(r->graph, reqs, m, r->o.parallel);
 	if (!r->o.dry_run && (rc = ig_store_begin(st, err)))
 		goto out;
-	for (i = 0; i < m; i++) {
+	for (i = 0; i < m && !rc; i++) {
 		struct job *j = &jobs[map[i]];
 		struct ig_graph_req *q = &reqs[i];
 		json_t *choice = json_array_get(json_object_get(q->resp.body, "choices"), 0);
 		const char *content = ig_json_str(json_object_get(choice, "message"), "content");
-		json_t *usage = json_object_get(q->resp.body, "usage");
 		int qrc = q->rc;
-		char why[700];
 
 		if (!qrc && (!content || !*content)) {
 			qrc = IG_EX_UNAVAILABLE;
 			snprintf(q->err.msg, sizeof(q->err.msg), "the LLM answered without a message");
 		}
-		if (!qrc) {
-			char day[16];
-			sqlite3_stmt *s;
-			long long pt = ig_json_int(usage, "prompt_tokens", 0);
-			long long ct = ig_json_int(usage, "completion_tokens", 0);
-			long long tt = ig_json_int(usage, "total_tokens", pt + ct);
-
-			free(j->text);
-			j->text = strdup(content);
-			if (!j->text) {
-				rc = ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
-				break;
-			}
-			ig_kb_clip(j->text, IG_REPLY_MAX_TEXT);
-			j->state = J_QUEUED;
-			if (r->o.dry_run)
-				continue;
-			s = ig_store_prepare(st,
-				"UPDATE outbox SET text = ?, state = ?, lease_owner = CASE WHEN ? = 'draft'"
-				" THEN NULL ELSE lease_owner END, lease_until = CASE WHEN ? = 'draft'"
-				" THEN NULL ELSE lease_until END, updated_at = ? WHERE id = ?", err);
-			if (!s) {
-				rc = err ? err->code : IG_EX_SOFTWARE;
-				break;
-			}
-			{
-				const char *to = r->o.review ? "draft" : "pending";
-
-				ig_store_bind(s, "ssssii", j->text, to, to, to, now, j->outbox_id);
-			}
-			if ((rc = ig_store_run(st, s, err)))
-				break;
-			utc_day(now, day);
-			s = ig_store_prepare(st,
-				"INSERT INTO llm_usage (tenant_id, day, prompt_tokens, completion_tokens,"
-				" total_tokens, calls) VALUES (?, ?, ?, ?, ?, 1)"
-				" ON CONFLICT (tenant_id, day) DO UPDATE SET"
-				" prompt_tokens = prompt_tokens + excluded.prompt_tokens,"
-				" completion_tokens = completion_tokens + excluded.completion_tokens,"
-				" total_tokens = total_tokens + excluded.total_tokens, calls = calls + 1", err);
-			if (!s) {
-				rc = err ? err->code : IG_EX_SOFTWARE;
-				break;
-			}
-			ig_store_bind(s, "isiii", j->tenant_id, day, (int64_t)pt, (int64_t)ct, (int64_t)tt);
-			if ((rc = ig_store_run(st, s, err)))
-				break;
-			continue;
-		}
-		snprintf(why, sizeof(why), "LLM: %s", q->err.msg);
-		ig_reply_note(r, qrc);
-		j->state = J_DONE;
-		if (qrc == IG_EX_TEMPFAIL) {
-			/* Nothing was sent: give the burst back, a later run asks again. */
-			json_t *o = job_head(j);
-
-			if (!r->o.dry_run) {
-				sqlite3_stmt *s = ig_store_prepare(st,
-					"UPDATE outbox SET state = 'abandoned', error = ?, lease_owner = NULL,"
-					" lease_until = NULL, updated_at = ? WHERE id = ?", err);
-
-				if (!s) {
-					rc = err ? err->code : IG_EX_SOFTWARE;
-					json_decref(o);
-					break;
-				}
-				ig_store_bind(s, "sii", why, now, j->outbox_id);
-				if ((rc = ig_store_run(st, s, err))) {
-					json_decref(o);
-					break;
-				}
-				s = ig_store_prepare(st,
-					"UPDATE messages SET replied_at = NULL, reply_outbox_id = NULL"
-					" WHERE reply_outbox_id = ?", err);
-				if (!s) {
-					rc = err ? err->code : IG_EX_SOFTWARE;
-					json_decref(o);
-					break;
-				}
-				ig_store_bind(s, "i", j->outbox_id);
-				if ((rc = ig_store_run(st, s, err))) {
-					json_decref(o);
-					break;
-				}
-			}
-			r->skipped++;
-			if (o) {
-				json_object_set_new(o, "skip", json_string("llm_unavailable"));
-				json_object_set_new(o, "detail", json_string(why));
-			}
-			json_array_append_new(recs, o);
-		} else {
-			int64_t esc = 0;
-			json_t *o;
-
-			r->failed++;
-			if (!r->o.dry_run) {
-				sqlite3_stmt *s = ig_store_prepare(st,
-					"UPDATE outbox SET state = 'failed', error = ?, lease_owner = NULL,"
-					" lease_until = NULL, updated_at = ? WHERE id = ?", err);
-
-				if (!s) {
-					rc = err ? err->code : IG_EX_SOFTWARE;
-					break;
-				}
-				ig_store_bind(s, "sii", why, now, j->outbox_id);
-				if ((rc = ig_store_run(st, s, err)))
-					break;
-				if ((rc = escalate(r, j, "llm_error", now, &esc, err)))
-					break;
-			}
-			o = job_rec(j, "failed");
-			if (o)
-				json_object_set_new(o, "error", json_string(why));
-			json_array_append_new(recs, o);
-		}
+		rc = qrc ? llm_failed(r, j, qrc, q->err.msg, now, recs, err)
+			 : llm_answered(r, j, content, json_object_get(q->resp.body, "usage"), now, err);
 	}
 	if (!r->o.dry_run) {
 		if (rc)
@@ -888,14 +950,26 @@ static void sent_items(struct ig_reply *r, struct ig_outbox_item *items, size_t 
 			emit(r, o);
 			continue;
 		}
-		if (!strcmp(it->state, "sent"))
+		if (!strcmp(it->state, "sent")) {
 			r->sent++;
-		else if (!strcmp(it->state, "unknown"))
-			r->unknown++, ig_reply_note(r, IG_EX_TEMPFAIL);
-		else if (!strcmp(it->state, "pending"))
-			r->requeued++, ig_reply_note(r, it->rc ? it->rc : IG_EX_TEMPFAIL);
-		else
-			r->failed++, ig_reply_note(r, it->rc ? it->rc : IG_EX_UNAVAILABLE);
+		} else if (!strcmp(it->state, "unknown")) {
+			r->unknown++;
+			ig_reply_problem(r, IG_EX_TEMPFAIL, it->tenant, it->account,
+				"a send's outcome is unknown, not resent"
+				" (see 'ig-reply outbox list --state unknown')");
+		} else if (!strcmp(it->state, "pending")) {
+			char why[700];
+
+			r->requeued++;
+			snprintf(why, sizeof(why), "%s; queued, the next run retries",
+				 it->error[0] ? it->error : "temporary failure");
+			ig_reply_problem(r, it->rc ? it->rc : IG_EX_TEMPFAIL, it->tenant, it->account,
+					 why);
+		} else {
+			r->failed++;
+			ig_reply_problem(r, it->rc ? it->rc : IG_EX_UNAVAILABLE, it->tenant, it->account,
+					 it->error[0] ? it->error : "the send failed");
+		}
 		o = ig_outbox_item_json(it);
 		if (o && jobs && jobs[i]) {
 			json_object_set_new(o, "engine", json_string(jobs[i]->engine));
@@ -939,21 +1013,17 @@ static int batch(struct ig_reply *r, const int64_t *ids, size_t n, int64_t *scan
 	if ((rc = ig_store_begin(st, err)))
 		goto out;
 	if (scan_after) {
-		sqlite3_stmt *s = ig_store_prepare(st, SQL_SCAN, err);
+		struct ig_stmt *s = ig_store_query(st, err, SQL_SCAN, "iiiii", *scan_after,
+			now - IG_REPLY_WINDOW, r->o.tenant_id, r->o.account_id, (int64_t)cap);
+		int more = -1;
 
-		if (!s) {
-			rc = err ? err->code : IG_EX_SOFTWARE;
-			ig_store_rollback(st);
-			goto out;
-		}
-		ig_store_bind(s, "iiiii", *scan_after, now - IG_REPLY_WINDOW, r->o.tenant_id,
-			      r->o.account_id, (int64_t)cap);
 		n = 0;
-		while (n < cap && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		while (s && n < cap && (more = ig_stmt_next(st, s, err)) == 1)
 			jobs[n++].conv = ig_col_int(s, 0);
-		sqlite3_reset(s);
-		if (n < cap && rc != SQLITE_DONE) {
-			rc = ig_store_fail(st, rc, err, "cannot look for unanswered conversations");
+		if (more == 1)
+			ig_stmt_reset(s);
+		if (more < 0) {
+			rc = ig_err_prefix(err, "cannot look for unanswered conversations");
 			ig_store_rollback(st);
 			goto out;
 		}
@@ -1035,79 +1105,102 @@ int ig_reply_conversations(struct ig_reply *r, const int64_t *ids, size_t n, str
 	return 0;
 }
 
+/* AI rows whose text never came: the worker asking the LLM stopped (lease
+ * over), or a human retried a row whose LLM call had failed (lease free).
+ * Nothing was sent, so the messages go back to unanswered and the row is
+ * abandoned with `why`; the next batch answers them afresh.  id 0: every
+ * such row of --tenant/--account; else that row only.  Its own transaction. */
+#define SQL_TEXTLESS \
+	" state = 'pending' AND text IS NULL AND payload IS NULL" \
+	" AND (lease_until IS NULL OR lease_until < ?) AND (? = 0 OR tenant_id = ?)" \
+	" AND (? = 0 OR account_id = ?) AND (? = 0 OR id = ?)"
+
+static int give_back(struct ig_reply *r, int64_t id, const char *why, struct ig_err *err)
+{
+	struct ig_store *st = r->ctx->store;
+	int64_t now = ig_time_now(), t = r->o.tenant_id, a = r->o.account_id;
+	int rc;
+
+	if ((rc = ig_store_begin(st, err)))
+		return rc;
+	rc = ig_store_runf(st, err,
+		"UPDATE messages SET replied_at = NULL, reply_outbox_id = NULL"
+		" WHERE reply_outbox_id IN (SELECT id FROM outbox WHERE" SQL_TEXTLESS ")",
+		"iiiiiii", now, t, t, a, a, id, id);
+	if (!rc)
+		rc = ig_store_runf(st, err,
+			"UPDATE outbox SET state = 'abandoned', error = ?, lease_owner = NULL,"
+			" lease_until = NULL, updated_at = ? WHERE" SQL_TEXTLESS,
+			"siiiiiiii", why, now, now, t, t, a, a, id, id);
+	return ig_store_end(st, rc, err);
+}
+
 int ig_reply_send_rows(struct ig_reply *r, const int64_t *ids, size_t n, struct ig_err *err)
 {
 	struct ig_outbox_item *items = calloc(n ? n : 1, sizeof(*items));
-	size_t i;
-	int rc;
+	int64_t *convs = calloc(n ? n : 1, sizeof(*convs));
+	size_t i, m = 0, k = 0;
+	int rc = 0;
 
-	if (!items)
+	if (!items || !convs) {
+		free(items);
+		free(convs);
 		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
-	for (i = 0; i < n; i++)
-		items[i].id = ids[i];
-	rc = ig_outbox_send(r->ctx, r->graph, items, n, r->o.parallel, r->worker, err);
-	if (!rc)
-		sent_items(r, items, n, NULL);
-	for (i = 0; i < n; i++)
+	}
+	for (i = 0; i < n && !rc; i++) {
+		int64_t conv = 0;
+		int got = ig_store_int(r->ctx->store, err, &conv,
+			"SELECT conversation_id FROM outbox WHERE id = ? AND origin = 'ai'"
+			" AND state = 'pending' AND text IS NULL AND payload IS NULL", "i", ids[i]);
+
+		if (got < 0) {
+			rc = err ? err->code : IG_EX_SOFTWARE;
+		} else if (got == 1) {
+			/* No text to send (its LLM call failed): ask again. */
+			rc = give_back(r, ids[i], "retried: the answer is generated again", err);
+			convs[k++] = conv;
+		} else {
+			items[m++].id = ids[i];
+		}
+	}
+	if (!rc && m) {
+		rc = ig_outbox_send(r->ctx, r->graph, items, m, r->o.parallel, r->worker, err);
+		if (!rc)
+			sent_items(r, items, m, NULL);
+	}
+	if (!rc && k)
+		rc = ig_reply_conversations(r, convs, k, err);
+	for (i = 0; i < m; i++)
 		ig_outbox_item_release(&items[i]);
 	free(items);
+	free(convs);
 	return rc;
 }
 
 int ig_reply_pending(struct ig_reply *r, struct ig_err *err)
 {
 	struct ig_store *st = r->ctx->store;
-	int64_t ids[IG_REPLY_BATCH], after = 0, now = ig_time_now();
+	int64_t ids[IG_REPLY_BATCH], after = 0;
 	long total = 0;
 	int n, rc;
 
 	if (!r->o.dry_run) {
-		sqlite3_stmt *s;
 		int expired;
 
-		if ((rc = ig_outbox_expire(st, r->o.tenant_id, &expired, err)))
+		if ((rc = ig_outbox_expire(st, r->o.tenant_id, r->o.account_id, &expired, err)))
 			return rc;
 		r->expired += expired;
 		if (expired)
 			ig_reply_note(r, IG_EX_TEMPFAIL);
-		/* An LLM answer that never came (its worker stopped): the row
-		 * was never sent, so give the burst back. */
-		if ((rc = ig_store_begin(st, err)))
-			return rc;
-		s = ig_store_prepare(st,
-			"UPDATE messages SET replied_at = NULL, reply_outbox_id = NULL"
-			" WHERE reply_outbox_id IN (SELECT id FROM outbox WHERE state = 'pending'"
-			" AND text IS NULL AND payload IS NULL AND lease_until < ?1"
-			" AND (?2 = 0 OR tenant_id = ?2))", err);
-		if (s) {
-			ig_store_bind(s, "ii", now, r->o.tenant_id);
-			rc = ig_store_run(st, s, err);
-		} else {
-			rc = err ? err->code : IG_EX_SOFTWARE;
-		}
-		if (!rc) {
-			s = ig_store_prepare(st,
-				"UPDATE outbox SET state = 'abandoned', error = 'the LLM answer never"
-				" arrived (worker stopped); the messages were given back',"
-				" lease_owner = NULL, lease_until = NULL, updated_at = ?1"
-				" WHERE state = 'pending' AND text IS NULL AND payload IS NULL"
-				" AND lease_until < ?1 AND (?2 = 0 OR tenant_id = ?2)", err);
-			if (s) {
-				ig_store_bind(s, "ii", now, r->o.tenant_id);
-				rc = ig_store_run(st, s, err);
-			} else {
-				rc = err ? err->code : IG_EX_SOFTWARE;
-			}
-		}
-		if (rc) {
-			ig_store_rollback(st);
-			return rc;
-		}
-		if ((rc = ig_store_commit(st, err)))
+		/* An LLM answer that never came (its worker stopped), or a
+		 * retried row without text: nothing was sent, give the burst back. */
+		if ((rc = give_back(r, 0, "the LLM answer never arrived (worker stopped, or a"
+				    " retry); the messages were given back", err)))
 			return rc;
 		/* Rows queued earlier (a temporary failure, a human's approval,
 		 * an account re-authorised since). */
-		while ((n = ig_outbox_ready(st, r->o.tenant_id, after, ids, IG_REPLY_BATCH, err)) > 0) {
+		while ((n = ig_outbox_ready(st, r->o.tenant_id, r->o.account_id, after, ids,
+						IG_REPLY_BATCH, err)) > 0) {
 			after = ids[n - 1];
 			if ((rc = ig_reply_send_rows(r, ids, (size_t)n, err)))
 				return rc;
@@ -1138,13 +1231,16 @@ int ig_reply_event(struct ig_reply *r, const json_t *ev, int64_t *conv, int64_t 
 {
 	struct ig_store *st = r->ctx->store;
 	const char *type, *tenant, *dir;
-	char acct[32];
+	char acct[32], have[64];
+	int64_t t = 0, id;
 	json_t *cv;
-	sqlite3_stmt *s;
-	int rc;
+	struct ig_stmt *s;
+	int n;
 
 	*conv = 0;
-	*tenant_id = 0;
+	/* A bad record is kept under the tenant the run acts for (a key's
+	 * tenant or --tenant), never under a tenant the record names. */
+	*tenant_id = r->o.tenant_id;
 	if (!json_is_object(ev))
 		return ig_err_set(err, IG_EX_DATAERR, "a routed event is a JSON object");
 	type = ig_json_str(ev, "type");
@@ -1163,33 +1259,34 @@ int ig_reply_event(struct ig_reply *r, const json_t *ev, int64_t *conv, int64_t 
 	if (!json_is_integer(cv) || json_integer_value(cv) <= 0)
 		return ig_err_set(err, IG_EX_DATAERR,
 				  "message event without a \"conversation\" number");
-	s = ig_store_prepare(st,
-		"SELECT c.tenant_id, t.slug, a.external_id FROM conversations c"
-		" JOIN tenants t ON t.id = c.tenant_id JOIN accounts a ON a.id = c.account_id"
-		" WHERE c.id = ?", err);
+	id = json_integer_value(cv);
+	/* The tenant first: the one the run acts for, or (the store's owner
+	 * without --tenant) the one the event names. */
+	n = ig_store_int(st, err, &t, "SELECT id FROM tenants WHERE slug = ?", "s", tenant);
+	if (n < 0)
+		return err ? err->code : IG_EX_SOFTWARE;
+	if (n == 0 || (r->o.tenant_id && t != r->o.tenant_id))
+		return ig_err_set(err, IG_EX_DATAERR, "event for tenant '%s', %s", tenant,
+				  r->o.tenant_id ? "not the tenant of this run" : "an unknown tenant");
+	*tenant_id = t;
+	/* Then the conversation, in that tenant only: one answer whether the id
+	 * exists in another tenant or nowhere. */
+	s = ig_store_query(st, err,
+		"SELECT a.external_id FROM conversations c JOIN accounts a ON a.id = c.account_id"
+		" AND a.tenant_id = c.tenant_id WHERE c.id = ? AND c.tenant_id = ?", "ii", id, t);
 	if (!s)
 		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "i", (int64_t)json_integer_value(cv));
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(s);
-		if (rc != SQLITE_DONE)
-			return ig_store_fail(st, rc, err, "cannot read conversation");
-		return ig_err_set(err, IG_EX_DATAERR, "no conversation %lld",
-				  (long long)json_integer_value(cv));
-	}
-	if (strcmp(ig_col_text(s, 1), tenant) || strcmp(ig_col_text(s, 2), acct)) {
-		rc = ig_err_set(err, IG_EX_DATAERR,
-			"conversation %lld belongs to tenant '%s' account %s, not '%s' account %s",
-			(long long)json_integer_value(cv), ig_col_text(s, 1), ig_col_text(s, 2),
-			tenant, acct);
-		*tenant_id = ig_col_int(s, 0);
-		sqlite3_reset(s);
-		return rc;
-	}
-	*tenant_id = ig_col_int(s, 0);
-	sqlite3_reset(s);
-	*conv = json_integer_value(cv);
+	n = ig_stmt_next(st, s, err);
+	if (n < 0)
+		return err ? err->code : IG_EX_SOFTWARE;
+	if (n == 0)
+		return ig_err_set(err, IG_EX_DATAERR, "no conversation %lld", (long long)id);
+	snprintf(have, sizeof(have), "%s", ig_col_text(s, 0));
+	ig_stmt_reset(s);
+	if (strcmp(have, acct))
+		return ig_err_set(err, IG_EX_DATAERR,
+				  "conversation %lld is of account %s, not %s", (long long)id, have, acct);
+	*conv = id;
 	return 0;
 }
 
@@ -1207,20 +1304,11 @@ int ig_reply_dead_letter(struct ig_store *st, int64_t tenant_id, const char *rea
 int ig_reply_account_id(struct ig_store *st, int64_t tenant_id, const char *ext, int64_t *id,
 			struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(st,
-		"SELECT id FROM accounts WHERE external_id = ?1 AND (?2 = 0 OR tenant_id = ?2)", err);
-	int rc;
-
 	*id = 0;
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "si", ext, tenant_id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*id = ig_col_int(s, 0);
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return ig_store_fail(st, rc, err, "cannot read accounts");
+	if (ig_store_int(st, err, id,
+		"SELECT id FROM accounts WHERE external_id = ? AND (? = 0 OR tenant_id = ?)", "sii",
+		ext, tenant_id, tenant_id) < 0)
+		return ig_err_prefix(err, "cannot read accounts");
 	if (!*id)
 		return ig_err_set(err, IG_EX_DATAERR, "no account '%s'%s", ext,
 				  tenant_id ? " in this tenant" : "");
@@ -1232,20 +1320,10 @@ int ig_reply_account_id(struct ig_store *st, int64_t tenant_id, const char *ext,
 int ig_reply_conv_tenant(struct ig_store *st, int64_t conv, int64_t *tenant_id,
 			 struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(st, "SELECT tenant_id FROM conversations WHERE id = ?",
-					   err);
-	int rc;
-
 	*tenant_id = 0;
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "i", conv);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*tenant_id = ig_col_int(s, 0);
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return ig_store_fail(st, rc, err, "cannot read conversation");
+	if (ig_store_int(st, err, tenant_id, "SELECT tenant_id FROM conversations WHERE id = ?",
+			 "i", conv) < 0)
+		return ig_err_prefix(err, "cannot read conversation");
 	if (!*tenant_id)
 		return ig_err_set(err, IG_EX_DATAERR, "no conversation %lld", (long long)conv);
 	return 0;
@@ -1273,41 +1351,35 @@ static const char SQL_CONV_LIST[] =
 static int conv_rows(struct ig_store *st, int64_t tenant_id, int64_t conv,
 		     const struct ig_conv_filter *f, json_t **out, struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(st, SQL_CONV_LIST, err);
+	struct ig_stmt *s;
 	json_t *arr;
-	int rc;
+	int rc = -1;
 
 	*out = NULL;
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
 	if (!(arr = json_array()))
 		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
-	ig_store_bind(s, "iisssssiii", tenant_id, conv, f->status, f->ai, f->priority, f->assignee,
-		      f->account, (int64_t)f->unanswered, (int64_t)f->escalated,
-		      (int64_t)(f->limit > 0 ? f->limit : -1));
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	s = ig_store_query(st, err, SQL_CONV_LIST, "iisssssiii", tenant_id, conv, f->status, f->ai,
+			   f->priority, f->assignee, f->account, (int64_t)f->unanswered,
+			   (int64_t)f->escalated, (int64_t)(f->limit > 0 ? f->limit : -1));
+	while (s && (rc = ig_stmt_next(st, s, err)) == 1) {
 		char i1[32], i2[32];
 
 		json_array_append_new(arr, json_pack(
 			"{s:I,s:s,s:s,s:s?,s:s,s:s,s:s?,s:s,s:s?,s:s?,s:s?,s:I,s:I,s:s?}",
 			"id", (json_int_t)ig_col_int(s, 0), "account", ig_col_text(s, 1),
-			"participant", ig_col_text(s, 2),
-			"name", (const char *)sqlite3_column_text(s, 3),
+			"participant", ig_col_text(s, 2), "name", ig_col_textn(s, 3),
 			"status", ig_col_text(s, 4), "priority", ig_col_text(s, 5),
-			"assignee", (const char *)sqlite3_column_text(s, 6),
-			"ai", ig_col_text(s, 7), "ai_reason", (const char *)sqlite3_column_text(s, 8),
-			"last_inbound", sqlite3_column_type(s, 9) == SQLITE_NULL ? NULL
-				: ig_time_iso(ig_col_int(s, 9), i1),
-			"last_outbound", sqlite3_column_type(s, 10) == SQLITE_NULL ? NULL
-				: ig_time_iso(ig_col_int(s, 10), i2),
+			"assignee", ig_col_textn(s, 6),
+			"ai", ig_col_text(s, 7), "ai_reason", ig_col_textn(s, 8),
+			"last_inbound", ig_col_null(s, 9) ? NULL : ig_time_iso(ig_col_int(s, 9), i1),
+			"last_outbound", ig_col_null(s, 10) ? NULL : ig_time_iso(ig_col_int(s, 10), i2),
 			"unanswered", (json_int_t)ig_col_int(s, 11),
 			"escalations", (json_int_t)ig_col_int(s, 12),
-			"thread_owner", (const char *)sqlite3_column_text(s, 13)));
+			"thread_owner", ig_col_textn(s, 13)));
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
+	if (rc < 0) {
 		json_decref(arr);
-		return ig_store_fail(st, rc, err, "cannot list conversations");
+		return ig_err_prefix(err, "cannot list conversations");
 	}
 	*out = arr;
 	return 0;
@@ -1331,7 +1403,7 @@ int ig_reply_conv_json(struct ig_store *st, int64_t tenant_id, int64_t conv, jso
 		return rc;
 	if (json_array_size(arr) == 0) {
 		json_decref(arr);
-		return ig_err_set(err, IG_EX_DATAERR, "no conversation %lld in this tenant",
+		return ig_err_set(err, IG_EX_DATAERR, "no conversation %lld",
 				  (long long)conv);
 	}
 	*out = json_incref(json_array_get(arr, 0));
@@ -1343,21 +1415,12 @@ int ig_reply_conv_json(struct ig_store *st, int64_t tenant_id, int64_t conv, jso
 static int member_id(struct ig_store *st, int64_t tenant_id, const char *who, int64_t *id,
 		     struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(st,
-		"SELECT u.id FROM users u JOIN memberships m ON m.user_id = u.id"
-		" WHERE m.tenant_id = ? AND (u.email = ? COLLATE NOCASE OR CAST(u.id AS TEXT) = ?)", err);
-	int rc;
-
 	*id = 0;
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "iss", tenant_id, who, who);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*id = ig_col_int(s, 0);
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return ig_store_fail(st, rc, err, "cannot read users");
+	if (ig_store_int(st, err, id,
+		"SELECT u.id FROM users u JOIN memberships m ON m.user_id = u.id"
+		" WHERE m.tenant_id = ? AND (u.email = ? COLLATE NOCASE OR CAST(u.id AS TEXT) = ?)",
+		"iss", tenant_id, who, who) < 0)
+		return ig_err_prefix(err, "cannot read users");
 	if (!*id)
 		return ig_err_set(err, IG_EX_DATAERR, "'%s' is not a member of this tenant", who);
 	return 0;
@@ -1366,15 +1429,11 @@ static int member_id(struct ig_store *st, int64_t tenant_id, const char *who, in
 static int resolve_escalations(struct ig_ctx *ctx, int64_t conv, int64_t now, int *n,
 			       struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(ctx->store,
-		"UPDATE escalations SET status = 'resolved', resolved_at = ?, resolved_by = ?"
-		" WHERE conversation_id = ? AND status = 'open'", err);
 	int rc;
 
-	if (!s)
-		return err ? err->code : IG_EX_SOFTWARE;
-	ig_store_bind(s, "isi", now, ctx->actor.label, conv);
-	if ((rc = ig_store_run(ctx->store, s, err)))
+	if ((rc = ig_store_runf(ctx->store, err,
+		"UPDATE escalations SET status = 'resolved', resolved_at = ?, resolved_by = ?"
+		" WHERE conversation_id = ? AND status = 'open'", "isi", now, ctx->actor.label, conv)))
 		return rc;
 	*n = ig_store_changes(ctx->store);
 	return 0;
@@ -1387,7 +1446,6 @@ int ig_reply_conv_change(struct ig_ctx *ctx, int64_t tenant_id, int64_t conv,
 		"conversation.assign", "conversation.status", "conversation.priority" };
 	struct ig_store *st = ctx->store;
 	int64_t now = ig_time_now(), user = 0, t;
-	sqlite3_stmt *s = NULL;
 	char target[48];
 	json_t *detail;
 	int rc, resolved = 0;
@@ -1405,51 +1463,42 @@ int ig_reply_conv_change(struct ig_ctx *ctx, int64_t tenant_id, int64_t conv,
 	if ((rc = ig_reply_conv_tenant(st, conv, &t, err)) || t != tenant_id) {
 		ig_store_rollback(st);
 		if (!rc)
-			rc = ig_err_set(err, IG_EX_DATAERR, "no conversation %lld in this tenant",
+			rc = ig_err_set(err, IG_EX_DATAERR, "no conversation %lld",
 					(long long)conv);
 		return rc;
 	}
 	switch (what) {
 	case IG_CONV_PAUSE:
-		s = ig_store_prepare(st,
+		rc = ig_store_runf(st, err,
 			"UPDATE conversations SET ai_state = 'paused', ai_reason = ?, updated_at = ?"
-			" WHERE id = ?", err);
-		if (s)
-			ig_store_bind(s, "sii", value && *value ? value : "human takeover", now, conv);
+			" WHERE id = ?", "sii", value && *value ? value : "human takeover", now, conv);
 		break;
 	case IG_CONV_RESUME:
-		s = ig_store_prepare(st,
+		rc = ig_store_runf(st, err,
 			"UPDATE conversations SET ai_state = 'active', ai_reason = NULL, updated_at = ?"
-			" WHERE id = ?", err);
-		if (s)
-			ig_store_bind(s, "ii", now, conv);
+			" WHERE id = ?", "ii", now, conv);
 		break;
 	case IG_CONV_ASSIGN:
-		if (value && strcmp(value, "-") && (rc = member_id(st, tenant_id, value, &user, err))) {
-			ig_store_rollback(st);
-			return rc;
-		}
-		s = ig_store_prepare(st,
-			"UPDATE conversations SET assignee_user_id = ?, updated_at = ? WHERE id = ?", err);
-		if (s)
-			ig_store_bind(s, "Iii", user, now, conv);
+		if (value && strcmp(value, "-") && (rc = member_id(st, tenant_id, value, &user, err)))
+			break;
+		rc = ig_store_runf(st, err,
+			"UPDATE conversations SET assignee_user_id = ?, updated_at = ? WHERE id = ?",
+			"Iii", user, now, conv);
 		break;
 	case IG_CONV_STATUS:
-		s = ig_store_prepare(st,
-			"UPDATE conversations SET status = ?, updated_at = ? WHERE id = ?", err);
-		if (s)
-			ig_store_bind(s, "sii", value, now, conv);
+		rc = ig_store_runf(st, err,
+			"UPDATE conversations SET status = ?, updated_at = ? WHERE id = ?",
+			"sii", value, now, conv);
 		break;
 	case IG_CONV_PRIORITY:
-		s = ig_store_prepare(st,
-			"UPDATE conversations SET priority = ?, updated_at = ? WHERE id = ?", err);
-		if (s)
-			ig_store_bind(s, "sii", value, now, conv);
+		rc = ig_store_runf(st, err,
+			"UPDATE conversations SET priority = ?, updated_at = ? WHERE id = ?",
+			"sii", value, now, conv);
 		break;
 	}
-	if (!s || (rc = ig_store_run(st, s, err))) {
+	if (rc) {
 		ig_store_rollback(st);
-		return s ? rc : (err ? err->code : IG_EX_SOFTWARE);
+		return rc;
 	}
 	if (what == IG_CONV_RESUME && (rc = resolve_escalations(ctx, conv, now, &resolved, err))) {
 		ig_store_rollback(st);
@@ -1479,7 +1528,6 @@ int ig_reply_human_send(struct ig_reply *r, int64_t tenant_id, int64_t conv, con
 	char *body = NULL;
 	const char *tag = NULL;
 	struct job j;
-	sqlite3_stmt *s;
 	json_t *detail;
 
 	memset(&j, 0, sizeof(j));
@@ -1491,7 +1539,7 @@ int ig_reply_human_send(struct ig_reply *r, int64_t tenant_id, int64_t conv, con
 			 &active, err);
 	if (found <= 0 || j.tenant_id != tenant_id) {
 		rc = found < 0 ? (err ? err->code : IG_EX_SOFTWARE)
-			: ig_err_set(err, IG_EX_DATAERR, "no conversation %lld in this tenant",
+			: ig_err_set(err, IG_EX_DATAERR, "no conversation %lld",
 				     (long long)conv);
 		goto fail;
 	}
@@ -1549,17 +1597,12 @@ int ig_reply_human_send(struct ig_reply *r, int64_t tenant_id, int64_t conv, con
 			      now + ig_outbox_lease_seconds(&ctx->cfg), &id, err);
 	if (rc || (rc = mark_burst(st, &j, id, now, err)))
 		goto fail;
-	s = ig_store_prepare(st,
+	if ((rc = ig_store_runf(st, err,
 		"UPDATE conversations SET last_human_at = ?1, updated_at = ?1,"
 		" ai_state = CASE WHEN ?2 THEN ai_state ELSE 'paused' END,"
 		" ai_reason = CASE WHEN ?2 THEN ai_reason ELSE 'human reply (ig-reply send)' END"
-		" WHERE id = ?3", err);
-	if (!s) {
-		rc = err ? err->code : IG_EX_SOFTWARE;
-		goto fail;
-	}
-	ig_store_bind(s, "iii", now, (int64_t)keep_ai, conv);
-	if ((rc = ig_store_run(st, s, err)) || (rc = resolve_escalations(ctx, conv, now, &resolved, err)))
+		" WHERE id = ?3", "iii", now, (int64_t)keep_ai, conv))
+	    || (rc = resolve_escalations(ctx, conv, now, &resolved, err)))
 		goto fail;
 	snprintf(target, sizeof(target), "conversation:%lld", (long long)conv);
 	detail = json_pack("{s:I,s:s?,s:s?,s:b,s:i}", "outbox", (json_int_t)id, "tag", tag,

@@ -77,7 +77,11 @@ struct ig_reply {
 	/* what happened */
 	long sent, drafted, skipped, escalated, failed, unknown, requeued;
 	long expired;                  /* 'sending' rows found past their lease (now unknown) */
-	int worst;                     /* most serious exit code: 77 > 75 > 69 > 65 */
+	int worst;                     /* most actionable exit code: 77 > 78 > 69 > 65 > 75 */
+	/* What went wrong, one entry per (tenant, account, code, reason), for
+	 * cmd/ to report on stderr: a JSON array of {"tenant","account","code",
+	 * "reason","conversations"} (owned; NULL until the first problem). */
+	json_t *problems;
 };
 
 /* Read the settings; 78 when one is not a number. */
@@ -85,8 +89,19 @@ int ig_reply_init(struct ig_reply *r, struct ig_ctx *ctx, struct ig_graph *g,
 		  const struct ig_reply_opts *o, struct ig_err *err);
 void ig_reply_release(struct ig_reply *r);
 
-/* Fold an exit code into r->worst by severity. */
+/*
+ * Fold an exit code into r->worst, the most actionable first: 77 (an account
+ * needs re-authorisation, or a permission is missing), 78 (configuration),
+ * 69 (Meta refused for good), 65 (bad data), then 75 (temporary: the next run
+ * retries by itself).
+ */
 void ig_reply_note(struct ig_reply *r, int code);
+
+/* Note code (as ig_reply_note) and record a problem of the account `account`
+ * (external id; "" or NULL when none) of tenant `tenant` (slug) for the
+ * report; the same problem again only counts one more conversation. */
+void ig_reply_problem(struct ig_reply *r, int code, const char *tenant, const char *account,
+		      const char *reason);
 
 /*
  * A routed event (borrowed) → the conversation to consider.  0 with *conv

@@ -1,5 +1,7 @@
 /* lib/route.c — see lib/route.h.  Section numbers cite
  * shared/reference/meta-graph-api.md; rule numbers DESIGN.md §6. */
+#include <time.h>
+#include <unistd.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,11 +26,9 @@ const char *ig_route_how_name(enum ig_route_how h)
 	return (unsigned)h <= IG_ROUTE_INVALID ? how_names[h] : "?";
 }
 
-#define STORE_ERR(r, err) ig_store_fail((r)->st, sqlite3_errcode((r)->st->db), (err), "store")
-
-/* Prepare or fail: every statement below is a literal, cached by address. */
-#define PREP(var, sql) do { \
-	if (!((var) = ig_store_prepare(r->st, (sql), err))) \
+/* Query or fail: every statement below is a literal, cached by address. */
+#define QUERY(var, ...) do { \
+	if (!((var) = ig_store_query(r->st, err, __VA_ARGS__))) \
 		return err ? err->code : IG_EX_SOFTWARE; \
 } while (0)
 
@@ -81,11 +81,28 @@ int ig_route_init(struct ig_route *r, struct ig_ctx *ctx, const char *source, st
 		snprintf(r->app_ids[1], sizeof(r->app_ids[1]), "%s", v);
 	if (!r->st)
 		return ig_err_set(err, IG_EX_SOFTWARE, "BUG: routing without a store");
+	if (!strcmp(source, "pipe")) {
+		/* a run id no other run has: the clock's nanoseconds and the pid */
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		r->emit_run = (int64_t)((((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec)
+					 ^ ((uint64_t)getpid() << 40)) & 0x3fffffffffffffffu) | 1;
+	}
 	return 0;
 }
 
 void ig_route_release(struct ig_route *r)
 {
+	/* a run that printed everything it stored needs no row: best effort
+	 * (a row left behind only keeps saying what was printed) */
+	if (r->emit_run && !r->emit_hi && !r->nreemit && r->emit_rows && !ig_store_lazy(r->st, 1, NULL)) {
+		ig_store_write(r->st, NULL, NULL, "DELETE FROM emit_runs WHERE run = ?", "i",
+			       r->emit_run);
+		ig_store_lazy(r->st, 0, NULL);
+	}
+	free(r->reemit);
+	r->reemit = NULL;
 	ig_buf_release(&r->out);
 	ig_buf_release(&r->report);
 	free(r->acct);
@@ -127,6 +144,12 @@ int ig_route_begin(struct ig_route *r, struct ig_err *err)
 int ig_route_commit(struct ig_route *r, struct ig_err *err)
 {
 	int rc = flush_counters(r, err);
+
+	/* the run's row, with the batch's deliveries (its first batch makes it) */
+	if (!rc && r->emit_run && r->emit_hi)
+		rc = ig_store_runf(r->st, err, "INSERT INTO emit_runs(run, printed, started)"
+				   " VALUES (?, 0, ?) ON CONFLICT(run) DO NOTHING", "ii",
+				   r->emit_run, r->now);
 
 	r->nacct = 0;
 	if (rc) {
@@ -226,11 +249,13 @@ static int store_delivery(struct ig_route *r, const struct ig_route_in *in, cons
 	}
 	if ((rc = ig_store_runf(r->st, err,
 		"INSERT INTO deliveries(received_at, source, object, signature, sig_status, status,"
-		" error, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-		"ississsb", r->now, r->source, object, sigval, ig_wh_sig_name(sig), status,
-		error, in->body ? in->body : "", (int)in->len)))
+		" error, body, emit_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		"ississsbI", r->now, r->source, object, sigval, ig_wh_sig_name(sig), status,
+		error, in->body ? in->body : "", (int)in->len, r->emit_run)))
 		return ig_err_prefix(err, "cannot store the delivery");
 	*id = ig_store_last_id(r->st);
+	if (r->emit_run && *id > r->emit_hi)
+		r->emit_hi = *id;
 	return 0;
 }
 
@@ -310,18 +335,18 @@ int ig_route_reject_input(struct ig_route *r, const char *raw, size_t len, const
  * an IG-via-Page account (Facebook Login), and §2.1's note that one Meta
  * example labels the Instagram entry id PAGE_ID.  A Page id linked in two
  * tenants is ambiguous: never guessed. */
-static void fill_acct(struct ig_route_acct *a, sqlite3_stmt *s)
+static void fill_acct(struct ig_route_acct *a, struct ig_stmt *s)
 {
 	a->found = 1;
 	a->id = ig_col_int(s, 0);
 	a->tenant_id = ig_col_int(s, 1);
 	snprintf(a->tenant, sizeof(a->tenant), "%s", ig_col_text(s, 2));
-	if (sqlite3_column_type(s, 4) != SQLITE_NULL) {
+	if (!ig_col_null(s, 4)) {
 		a->own_agent = 1;
 		a->agent_id = ig_col_int(s, 3);
 		snprintf(a->agent, sizeof(a->agent), "%s", ig_col_text(s, 4));
 		a->pause_on_human = (int)ig_col_int(s, 5);
-	} else if (sqlite3_column_type(s, 6) != SQLITE_NULL) {
+	} else if (!ig_col_null(s, 6)) {
 		a->agent_id = ig_col_int(s, 6);
 		snprintf(a->agent, sizeof(a->agent), "%s", ig_col_text(s, 7));
 		a->pause_on_human = (int)ig_col_int(s, 8);
@@ -342,7 +367,7 @@ static int lookup_account(struct ig_route *r, const char *object, const char *re
 			  struct ig_route_acct **out, struct ig_err *err)
 {
 	struct ig_route_acct *a;
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int i, rc;
 
 	for (i = 0; i < r->nacct; i++) {
@@ -364,24 +389,32 @@ static int lookup_account(struct ig_route *r, const char *object, const char *re
 	memset(a, 0, sizeof(*a));
 	snprintf(a->object, sizeof(a->object), "%s", object);
 	snprintf(a->ref, sizeof(a->ref), "%s", ref);
-	PREP(s, ACCT_COLS " WHERE a.channel = ? AND a.external_id = ?");
-	ig_store_bind(s, "ss", !strcmp(object, "page") ? "messenger" : "instagram", ref);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	QUERY(s, ACCT_COLS " WHERE a.channel = ? AND a.external_id = ?", "ss",
+	      !strcmp(object, "page") ? "messenger" : "instagram", ref);
+	rc = ig_stmt_next(r->st, s, err);
+	if (rc == 1) {
 		fill_acct(a, s);
-	} else if (rc == SQLITE_DONE) {
-		PREP(s, ACCT_COLS " WHERE a.page_id = ? ORDER BY a.id");
-		ig_store_bind(s, "s", ref);
-		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		ig_stmt_reset(s);
+	} else if (rc == 0 && !strcmp(object, "page")) {
+		/* Messenger (object "page"): entry.id is the Page and senders are
+		 * PSIDs, which the Page's Instagram account can neither read nor
+		 * answer.  Only a Messenger account routes them; an Instagram
+		 * link of the Page only tells whose they are (reference §2). */
+		QUERY(s, "SELECT DISTINCT tenant_id FROM accounts"
+		      " WHERE page_id = ? AND channel = 'instagram'", "s", ref);
+		while ((rc = ig_stmt_next(r->st, s, err)) == 1)
+			a->page_tenant = a->page_tenant ? -1 : ig_col_int(s, 0);
+	} else if (rc == 0) {
+		QUERY(s, ACCT_COLS " WHERE a.page_id = ? ORDER BY a.id", "s", ref);
+		while ((rc = ig_stmt_next(r->st, s, err)) == 1) {
 			if (!a->found)
 				fill_acct(a, s);
 			else if (ig_col_int(s, 1) != a->tenant_id)
 				a->found = -1;
 		}
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return ig_store_fail(r->st, rc, err, "cannot look up account");
+	if (rc < 0)
+		return ig_err_prefix(err, "cannot look up account");
 	r->nacct++;
 	*out = a;
 	return 0;
@@ -398,25 +431,23 @@ struct conv {
 static int get_conv(struct ig_route *r, struct ig_route_acct *a, const char *participant,
 		    struct conv *c, struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	PREP(s, "SELECT id, ai_state, thread_owner, ai_reason FROM conversations"
-		" WHERE account_id = ? AND participant_id = ?");
-	ig_store_bind(s, "is", a->id, participant);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	QUERY(s, "SELECT id, ai_state, thread_owner, ai_reason FROM conversations"
+	      " WHERE account_id = ? AND participant_id = ?", "is", a->id, participant);
+	rc = ig_stmt_next(r->st, s, err);
+	if (rc == 1) {
 		c->id = ig_col_int(s, 0);
 		snprintf(c->ai, sizeof(c->ai), "%s", ig_col_text(s, 1));
 		snprintf(c->owner, sizeof(c->owner), "%s", ig_col_text(s, 2));
 		snprintf(c->reason, sizeof(c->reason), "%s", ig_col_text(s, 3));
-	}
-	sqlite3_reset(s);
-	if (rc == SQLITE_ROW)
+		ig_stmt_reset(s);
 		return 0;
-	if (rc != SQLITE_DONE)
-		return ig_store_fail(r->st, rc, err, "cannot look up conversation");
+	}
+	if (rc < 0)
+		return ig_err_prefix(err, "cannot look up conversation");
 	if ((rc = ig_store_runf(r->st, err,
 		"INSERT INTO conversations(tenant_id, account_id, participant_id, created_at,"
 		" updated_at) VALUES (?, ?, ?, ?, ?)",
@@ -612,6 +643,91 @@ static int outcome(struct ig_route *r, const struct ig_wh_event *e, const struct
 	return rc ? ig_err_set(NULL, IG_EX_SOFTWARE, "out of memory") : 0;
 }
 
+/* ------------------------------------------------------------ emission */
+
+enum first_by { BY_MID, BY_KEY, BY_COMMENT };
+
+/*
+ * A duplicate: was the event's first delivery (found by mid, event key or
+ * comment id) stored by another pipe run that never printed it?  Then *again
+ * is 1, and that delivery is recorded printed once this batch is.
+ */
+static int emit_again(struct ig_route *r, enum first_by by, const struct ig_route_acct *a,
+		      const char *k, int *again, struct ig_err *err)
+{
+	int64_t first = 0, run = 0;
+	size_t i;
+	int n;
+
+	*again = 0;
+	if (!r->emit_run || r->explain || !k)
+		return 0;
+	if (by == BY_MID)
+		n = ig_store_int(r->st, err, &first, "SELECT COALESCE(delivery_id, 0) FROM messages"
+				 " WHERE account_id = ? AND mid = ?", "is", a->id, k);
+	else if (by == BY_COMMENT)
+		n = ig_store_int(r->st, err, &first, "SELECT COALESCE(delivery_id, 0) FROM comments"
+				 " WHERE account_id = ? AND comment_id = ?", "is", a->id, k);
+	else
+		n = ig_store_int(r->st, err, &first, "SELECT COALESCE(delivery_id, 0) FROM event_keys"
+				 " WHERE key = ?", "s", k);
+	if (n < 0)
+		return err ? err->code : IG_EX_SOFTWARE;
+	if (!first)
+		return 0;
+	/* printed unless its run has a row saying it printed less */
+	n = ig_store_int(r->st, err, &run, "SELECT d.emit_run FROM deliveries d"
+			 " JOIN emit_runs e ON e.run = d.emit_run WHERE d.id = ? AND d.id > e.printed"
+			 " AND d.emit_run <> ?", "ii", first, r->emit_run);
+	if (n < 0)
+		return err ? err->code : IG_EX_SOFTWARE;
+	if (n == 0)
+		return 0;
+	*again = 1;
+	for (i = 0; i < r->nreemit; i++)
+		if (r->reemit[i] == first)
+			return 0;
+	if (r->nreemit == r->areemit) {
+		size_t na = r->areemit ? 2 * r->areemit : 16;
+		int64_t *nv = realloc(r->reemit, na * sizeof(*nv));
+
+		if (!nv)
+			return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+		r->reemit = nv;
+		r->areemit = na;
+	}
+	r->reemit[r->nreemit++] = first;
+	return 0;
+}
+
+int ig_route_emitted(struct ig_route *r, struct ig_err *err)
+{
+	size_t i;
+	int rc;
+
+	if (!r->emit_run || (!r->emit_hi && !r->nreemit))
+		return 0;
+	if ((rc = ig_store_lazy(r->st, 1, err)))
+		return rc;
+	if (!(rc = ig_store_begin(r->st, err))) {
+		if (r->emit_hi)
+			rc = ig_store_runf(r->st, err, "UPDATE emit_runs SET printed = ? WHERE run = ?",
+					   "ii", r->emit_hi, r->emit_run);
+		for (i = 0; !rc && i < r->nreemit; i++)
+			rc = ig_store_runf(r->st, err, "UPDATE deliveries SET emit_run = NULL"
+					   " WHERE id = ?", "i", r->reemit[i]);
+		rc = ig_store_end(r->st, rc, err);
+	}
+	ig_store_lazy(r->st, 0, rc ? NULL : err);
+	if (rc)
+		return ig_err_prefix(err, "cannot record the printed events");
+	if (r->emit_hi)
+		r->emit_rows = 1;
+	r->emit_hi = 0;
+	r->nreemit = 0;
+	return 0;
+}
+
 /* ------------------------------------------------------------ handlers */
 
 /* An event in entry[].standby[] means another app owns the thread (§2.3):
@@ -641,7 +757,7 @@ static int on_inbound(struct ig_route *r, const struct ig_wh_delivery *d, struct
 	struct conv c;
 	char syn[160], *ref;
 	const char *mid = e->mid, *owner;
-	int ins, rc;
+	int ins, rc, again;
 
 	(void)d;
 	if ((rc = get_conv(r, a, e->participant, &c, err)))
@@ -656,8 +772,12 @@ static int on_inbound(struct ig_route *r, const struct ig_wh_delivery *d, struct
 			    0, &ins, err);
 	if (rc)
 		return rc;
-	if (!ins)
-		return outcome(r, e, a, IG_ROUTE_DUPLICATE, &c, did, NULL, "already received (same mid)");
+	if (!ins) {
+		if ((rc = emit_again(r, BY_MID, a, mid, &again, err)))
+			return rc;
+		return again ? outcome(r, e, a, how, &c, did, NULL, NULL)
+			: outcome(r, e, a, IG_ROUTE_DUPLICATE, &c, did, NULL, "already received (same mid)");
+	}
 	/* a message on the primary channel means the thread is ours again;
 	 * one on standby that another app holds it */
 	owner = e->standby ? standby_owner(e, &c) : NULL;
@@ -683,46 +803,47 @@ static int on_echo(struct ig_route *r, struct ig_wh_event *e, struct ig_route_ac
 		   enum ig_route_how how, int64_t did, struct ig_err *err)
 {
 	struct conv c;
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	char origin[16] = "";
-	int ins, rc, own = 0, marker = 0, pause = 0;
+	int again, ins, rc, own = 0, marker = 0, pause = 0;
 	int64_t esc = 0;
 	const char *reason = NULL;
 	json_t *add;
 
 	if ((rc = get_conv(r, a, e->participant, &c, err)))
 		return rc;
-	PREP(s, "SELECT origin FROM outbox WHERE account_id = ? AND mid = ? LIMIT 1");
-	ig_store_bind(s, "is", a->id, e->mid);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	QUERY(s, "SELECT origin FROM outbox WHERE account_id = ? AND mid = ? LIMIT 1", "is",
+	      a->id, e->mid);
+	if ((rc = ig_stmt_next(r->st, s, err)) < 0)
+		return ig_err_prefix(err, "cannot look up outbox");
+	if (rc == 1) {
 		own = 1;
 		snprintf(origin, sizeof(origin), "%s", ig_col_text(s, 0));
+		ig_stmt_reset(s);
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return ig_store_fail(r->st, rc, err, "cannot look up outbox");
 	if (!own && e->text) {
 		/* the echo can beat the Send API's answer: the row is still 'sending' */
-		PREP(s, "SELECT origin FROM outbox WHERE conversation_id = ? AND state = 'sending'"
-			" AND text = ? LIMIT 1");
-		ig_store_bind(s, "is", c.id, e->text);
-		rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW) {
+		QUERY(s, "SELECT origin FROM outbox WHERE conversation_id = ? AND state = 'sending'"
+		      " AND text = ? LIMIT 1", "is", c.id, e->text);
+		if ((rc = ig_stmt_next(r->st, s, err)) < 0)
+			return ig_err_prefix(err, "cannot look up outbox");
+		if (rc == 1) {
 			own = 1;
 			snprintf(origin, sizeof(origin), "%s", ig_col_text(s, 0));
+			ig_stmt_reset(s);
 		}
-		sqlite3_reset(s);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			return ig_store_fail(r->st, rc, err, "cannot look up outbox");
 	}
 	rc = insert_message(r, a, c.id, e, e->mid, "out",
 			    own && strcmp(origin, "human") ? "ai" : "human", e->kind, e->text, did, 0,
 			    0, &ins, err);
 	if (rc)
 		return rc;
-	if (!ins)
-		return outcome(r, e, a, IG_ROUTE_DUPLICATE, &c, did, NULL, "already received (same mid)");
+	if (!ins) {
+		if ((rc = emit_again(r, BY_MID, a, e->mid, &again, err)))
+			return rc;
+		return again ? outcome(r, e, a, how, &c, did, NULL, NULL)
+			: outcome(r, e, a, IG_ROUTE_DUPLICATE, &c, did, NULL, "already received (same mid)");
+	}
 	if (!own) {
 		/* the marker pauses always and escalates (DESIGN.md §6.4); a plain
 		 * human reply pauses when the agent says so (pause_on_human) */
@@ -749,15 +870,10 @@ static int on_echo(struct ig_route *r, struct ig_wh_event *e, struct ig_route_ac
 	}
 	if (marker) {
 		/* one open escalation per conversation is enough */
-		PREP(s, "SELECT id FROM escalations WHERE conversation_id = ? AND status = 'open'"
-			" ORDER BY id LIMIT 1");
-		ig_store_bind(s, "i", c.id);
-		rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW)
-			esc = ig_col_int(s, 0);
-		sqlite3_reset(s);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			return ig_store_fail(r->st, rc, err, "cannot look up escalations");
+		if (ig_store_int(r->st, err, &esc, "SELECT id FROM escalations WHERE"
+				 " conversation_id = ? AND status = 'open' ORDER BY id LIMIT 1", "i",
+				 c.id) < 0)
+			return ig_err_prefix(err, "cannot look up escalations");
 		if (!esc) {
 			if ((rc = ig_store_runf(r->st, err,
 				"INSERT INTO escalations(tenant_id, conversation_id, reason, created_at)"
@@ -785,7 +901,7 @@ static int on_delete(struct ig_route *r, struct ig_wh_event *e, struct ig_route_
 		     enum ig_route_how how, int64_t did, struct ig_err *err)
 {
 	struct conv c;
-	int rc, ins;
+	int rc, ins, again;
 
 	if ((rc = get_conv(r, a, e->participant, &c, err)))
 		return rc;
@@ -801,9 +917,13 @@ static int on_delete(struct ig_route *r, struct ig_wh_event *e, struct ig_route_
 				    0, &ins, err);
 		if (rc)
 			return rc;
-		if (!ins)
-			return outcome(r, e, a, IG_ROUTE_DUPLICATE, &c, did, NULL,
-				       "already received (message already deleted)");
+		if (!ins) {
+			if ((rc = emit_again(r, BY_MID, a, e->mid, &again, err)))
+				return rc;
+			if (!again)
+				return outcome(r, e, a, IG_ROUTE_DUPLICATE, &c, did, NULL,
+					       "already received (message already deleted)");
+		}
 	}
 	return outcome(r, e, a, how, &c, did, NULL, NULL);
 }
@@ -812,29 +932,37 @@ static int on_edit(struct ig_route *r, struct ig_wh_event *e, struct ig_route_ac
 		   enum ig_route_how how, int64_t did, struct ig_err *err)
 {
 	struct conv c;
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int64_t msg = 0, num = ig_json_int(e->extra, "num_edit", 0);
 	char *old = NULL;
-	int rc, ins, fresh;
+	int rc, ins, fresh, again;
 
 	if ((rc = claim_key(r, e->key, did, &fresh, err)))
 		return rc;
-	if (!fresh)
-		return outcome(r, e, a, IG_ROUTE_DUPLICATE, NULL, did, NULL, "already received (same edit)");
+	if (!fresh) {
+		if ((rc = emit_again(r, BY_KEY, a, e->key, &again, err)))
+			return rc;
+		if (!again)
+			return outcome(r, e, a, IG_ROUTE_DUPLICATE, NULL, did, NULL,
+				       "already received (same edit)");
+		if ((rc = get_conv(r, a, e->participant, &c, err)))
+			return rc;
+		return outcome(r, e, a, how, &c, did, NULL, NULL);
+	}
 	if ((rc = get_conv(r, a, e->participant, &c, err)))
 		return rc;
-	PREP(s, "SELECT id, text FROM messages WHERE account_id = ? AND mid = ?");
-	ig_store_bind(s, "is", a->id, e->mid);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	QUERY(s, "SELECT id, text FROM messages WHERE account_id = ? AND mid = ?", "is", a->id,
+	      e->mid);
+	rc = ig_stmt_next(r->st, s, err);
+	if (rc == 1) {
 		msg = ig_col_int(s, 0);
-		if (sqlite3_column_type(s, 1) != SQLITE_NULL)
+		if (!ig_col_null(s, 1))
 			old = strdup(ig_col_text(s, 1));
+		ig_stmt_reset(s);
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+	if (rc < 0) {
 		free(old);
-		return ig_store_fail(r->st, rc, err, "cannot look up message");
+		return ig_err_prefix(err, "cannot look up message");
 	}
 	if (msg) {
 		rc = ig_store_runf(r->st, err,
@@ -864,12 +992,20 @@ static int on_signal(struct ig_route *r, struct ig_wh_event *e, struct ig_route_
 		     enum ig_route_how how, int64_t did, struct ig_err *err)
 {
 	struct conv c;
-	int rc, fresh;
+	int rc, fresh, again;
 
 	if ((rc = claim_key(r, e->key, did, &fresh, err)))
 		return rc;
-	if (!fresh)
-		return outcome(r, e, a, IG_ROUTE_DUPLICATE, NULL, did, NULL, "already received (same event key)");
+	if (!fresh) {
+		if ((rc = emit_again(r, BY_KEY, a, e->key, &again, err)))
+			return rc;
+		if (!again)
+			return outcome(r, e, a, IG_ROUTE_DUPLICATE, NULL, did, NULL,
+				       "already received (same event key)");
+		if ((rc = get_conv(r, a, e->participant, &c, err)))
+			return rc;
+		return outcome(r, e, a, how, &c, did, NULL, NULL);
+	}
 	if ((rc = get_conv(r, a, e->participant, &c, err)))
 		return rc;
 	if (e->type == IG_WH_REFERRAL) {
@@ -909,7 +1045,7 @@ static int on_comment(struct ig_route *r, struct ig_wh_event *e, struct ig_route
 	const char *field = e->type == IG_WH_MENTION ? "mentions" : ig_json_str(e->extra, "field");
 	const char *media = ig_json_str(e->extra, "media_id");
 	const char *user = ig_json_str(e->extra, "username");
-	int rc, fresh;
+	int rc, fresh, again;
 
 	if (!media)
 		media = ig_json_str(e->extra, "post_id");
@@ -919,9 +1055,13 @@ static int on_comment(struct ig_route *r, struct ig_wh_event *e, struct ig_route
 		/* edited / remove / hide / unhide of a Page comment (§2.5) */
 		if ((rc = claim_key(r, e->key, did, &fresh, err)))
 			return rc;
-		if (!fresh)
-			return outcome(r, e, a, IG_ROUTE_DUPLICATE, NULL, did, NULL,
-				       "already received (same event key)");
+		if (!fresh) {
+			if ((rc = emit_again(r, BY_KEY, a, e->key, &again, err)))
+				return rc;
+			return again ? outcome(r, e, a, how, NULL, did, NULL, NULL)
+				: outcome(r, e, a, IG_ROUTE_DUPLICATE, NULL, did, NULL,
+					  "already received (same event key)");
+		}
 		if (!strcmp(verb, "remove") || !strcmp(verb, "delete"))
 			rc = ig_store_runf(r->st, err, "UPDATE comments SET deleted = 1"
 				" WHERE account_id = ? AND comment_id = ?", "is", a->id, e->mid);
@@ -941,23 +1081,48 @@ static int on_comment(struct ig_route *r, struct ig_wh_event *e, struct ig_route
 	if ((rc = ig_store_runf(r->st, err,
 		"INSERT INTO comments(tenant_id, account_id, comment_id, field, media_id,"
 		" media_product_type, parent_id, from_id, from_username, text, own, created_at,"
-		" received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		" received_at, delivery_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 		" ON CONFLICT(account_id, comment_id) DO NOTHING",
-		"iissssssssiii", a->tenant_id, a->id, e->mid, field ? field : e->kind, media,
+		"iissssssssiiiI", a->tenant_id, a->id, e->mid, field ? field : e->kind, media,
 		ig_json_str(e->extra, "media_product_type"), ig_json_str(e->extra, "parent_id"),
 		e->participant[0] ? e->participant : NULL, user, e->text,
 		(int64_t)json_is_true(json_object_get(e->extra, "own")),
-		e->at ? e->at : r->now, r->now)))
+		e->at ? e->at : r->now, r->now, did)))
 		return rc;
-	if (!ig_store_changes(r->st))
-		return outcome(r, e, a, IG_ROUTE_DUPLICATE, NULL, did, NULL,
-			       "already received (same comment id)");
+	if (!ig_store_changes(r->st)) {
+		if ((rc = emit_again(r, BY_COMMENT, a, e->mid, &again, err)))
+			return rc;
+		return again ? outcome(r, e, a, how, NULL, did, NULL, NULL)
+			: outcome(r, e, a, IG_ROUTE_DUPLICATE, NULL, did, NULL,
+				  "already received (same comment id)");
+	}
 	return outcome(r, e, a, how, NULL, did, NULL, NULL);
+}
+
+/* The tenant a dead letter of event e belongs to, when the account it names
+ * tells (0 when it does not). */
+static int dead_tenant(struct ig_route *r, const struct ig_wh_delivery *d,
+		       const struct ig_wh_event *e, int64_t *tenant, struct ig_err *err)
+{
+	struct ig_route_acct *a;
+	int rc;
+
+	*tenant = 0;
+	if (!e->account[0] || !d->object)
+		return 0;
+	if ((rc = lookup_account(r, d->object, e->account, &a, err)))
+		return rc;
+	if (a->found == 1)
+		*tenant = a->tenant_id;
+	else if (a->page_tenant > 0)
+		*tenant = a->page_tenant;
+	return 0;
 }
 
 static int route_event(struct ig_route *r, const struct ig_wh_delivery *d, struct ig_wh_event *e,
 		       int64_t did, struct ig_err *err)
 {
+	int64_t dt;
 	struct ig_route_acct *a = NULL;
 	enum ig_route_how how;
 	char w[64], reason[600];
@@ -968,7 +1133,8 @@ static int route_event(struct ig_route *r, const struct ig_wh_delivery *d, struc
 	if (e->type == IG_WH_INVALID) {
 		r->n.invalid++;
 		snprintf(reason, sizeof(reason), "invalid event: %s", e->reason);
-		if ((rc = dead_letter(r, d, e, did, 0, reason, &dl, err)))
+		if ((rc = dead_tenant(r, d, e, &dt, err))
+		    || (rc = dead_letter(r, d, e, did, dt, reason, &dl, err)))
 			return rc;
 		report(r, "delivery %lld: %s (dead letter %lld)", (long long)did, reason, (long long)dl);
 		return outcome(r, e, NULL, IG_ROUTE_INVALID, NULL, did, NULL, reason);
@@ -982,7 +1148,8 @@ static int route_event(struct ig_route *r, const struct ig_wh_delivery *d, struc
 				       "already received (same event key)");
 		r->n.unknown++;
 		snprintf(reason, sizeof(reason), "%s: %s", w, e->reason);
-		if ((rc = dead_letter(r, d, e, did, 0, reason, &dl, err)))
+		if ((rc = dead_tenant(r, d, e, &dt, err))
+		    || (rc = dead_letter(r, d, e, did, dt, reason, &dl, err)))
 			return rc;
 		report(r, "warning: delivery %lld: %s, kept as dead letter %lld", (long long)did,
 		       reason, (long long)dl);
@@ -998,13 +1165,17 @@ static int route_event(struct ig_route *r, const struct ig_wh_delivery *d, struc
 			return outcome(r, e, a, IG_ROUTE_DUPLICATE, NULL, did, NULL,
 				       "already received (same event key; still unroutable)");
 		r->n.dead++;
-		if (a->found == 0)
+		if (a->found == 0 && a->page_tenant)
+			snprintf(reason, sizeof(reason), "Page not connected for Messenger: Page '%s'"
+				 " is connected for Instagram only", e->account);
+		else if (a->found == 0)
 			snprintf(reason, sizeof(reason), "unknown account '%s' (object %s)", e->account,
 				 d->object);
 		else
 			snprintf(reason, sizeof(reason), "ambiguous account '%s': its Page is linked in"
 				 " several tenants", e->account);
-		if ((rc = dead_letter(r, d, e, did, 0, reason, &dl, err)))
+		if ((rc = dead_letter(r, d, e, did, a->page_tenant > 0 ? a->page_tenant : 0, reason,
+				      &dl, err)))
 			return rc;
 		report(r, "delivery %lld: %s: unroutable %s: %s, kept as dead letter %lld",
 		       (long long)did, w, ig_wh_type_name(e->type), reason, (long long)dl);
@@ -1029,6 +1200,8 @@ static int route_event(struct ig_route *r, const struct ig_wh_delivery *d, struc
 	case IG_WH_INSIGHTS:
 		if ((rc = claim_key(r, e->key, did, &fresh, err)))
 			return rc;
+		if (!fresh && (rc = emit_again(r, BY_KEY, a, e->key, &fresh, err)))
+			return rc;
 		return outcome(r, e, a, fresh ? how : IG_ROUTE_DUPLICATE, NULL, did, NULL,
 			       fresh ? NULL : "already received (same event key)");
 	default:
@@ -1041,7 +1214,7 @@ static int route_event(struct ig_route *r, const struct ig_wh_delivery *d, struc
 int ig_route_delivery(struct ig_route *r, int64_t did, const char *stored,
 		      struct ig_wh_delivery *d, struct ig_err *err)
 {
-	size_t out_len = r->out.len, rep_len = r->report.len, i;
+	size_t out_len = r->out.len, rep_len = r->report.len, nreemit = r->nreemit, i;
 	struct ig_route_counts saved = r->n;
 	const char *status;
 	int rc, j;
@@ -1080,6 +1253,7 @@ fail:
 	for (j = 0; j < r->nacct; j++)
 		r->acct[j].pmsg = r->acct[j].pusers = 0;
 	r->out.len = out_len;
+	r->nreemit = nreemit;   /* what it emitted again is not printed */
 	if (r->out.data)
 		r->out.data[out_len] = '\0';
 	r->report.len = rep_len;
@@ -1112,26 +1286,27 @@ int ig_route_explain(struct ig_route *r, struct ig_wh_delivery *d, struct ig_err
 int ig_route_load_delivery(struct ig_route *r, int64_t id, char **body, size_t *len,
 			   struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int rc;
 
 	*body = NULL;
 	*len = 0;
-	PREP(s, "SELECT body FROM deliveries WHERE id = ?");
-	ig_store_bind(s, "i", id);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*len = (size_t)sqlite3_column_bytes(s, 0);
+	QUERY(s, "SELECT body FROM deliveries WHERE id = ?", "i", id);
+	rc = ig_stmt_next(r->st, s, err);
+	if (rc == 1) {
+		const void *blob = ig_col_blob(s, 0, len);
+
 		*body = malloc(*len + 1);
 		if (*body) {
-			memcpy(*body, sqlite3_column_blob(s, 0), *len);
+			if (*len)
+				memcpy(*body, blob, *len);
 			(*body)[*len] = '\0';
 		}
+		ig_stmt_reset(s);
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return ig_store_fail(r->st, rc, err, "cannot read delivery");
-	if (rc == SQLITE_DONE)
+	if (rc < 0)
+		return ig_err_prefix(err, "cannot read delivery");
+	if (rc == 0)
 		return ig_err_set(err, IG_EX_DATAERR, "no delivery %lld", (long long)id);
 	if (!*body)
 		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
@@ -1179,39 +1354,40 @@ static int replay_batch_end(struct ig_route *r, int rc, int dry_run, struct ig_e
 static int fetch_rows(struct ig_route *r, const char *sql, int64_t after, int64_t id,
 		      struct pending_row *rows, int *n, struct ig_err *err)
 {
-	sqlite3_stmt *s;
-	int rc;
+	struct ig_stmt *s;
+	int rc = 0;
 
 	*n = 0;
 	if ((rc = ig_route_begin(r, err)))
 		return rc;
-	if (!(s = ig_store_prepare(r->st, sql, err))) {
+	if (!(s = ig_store_query(r->st, err, sql, "iii", after, id, id))) {
 		ig_route_abort(r);
 		return err ? err->code : IG_EX_SOFTWARE;
 	}
-	ig_store_bind(s, "iii", after, id, id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < REPLAY_BATCH) {
+	while (*n < REPLAY_BATCH && (rc = ig_stmt_next(r->st, s, err)) == 1) {
 		struct pending_row *p = &rows[*n];
+		const void *blob = ig_col_blob(s, 2, &p->len);
 
 		p->id = ig_col_int(s, 0);
 		p->delivery = ig_col_int(s, 1);
-		p->len = (size_t)sqlite3_column_bytes(s, 2);
 		p->blob = malloc(p->len + 1);
 		if (!p->blob) {
-			sqlite3_reset(s);
+			ig_stmt_reset(s);
 			free_rows(rows, *n);
 			ig_route_abort(r);
 			return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
 		}
-		memcpy(p->blob, sqlite3_column_blob(s, 2), p->len);
+		if (p->len)
+			memcpy(p->blob, blob, p->len);
 		p->blob[p->len] = '\0';
 		(*n)++;
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+	if (rc == 1)
+		ig_stmt_reset(s);
+	if (rc < 0) {
 		free_rows(rows, *n);
 		ig_route_abort(r);
-		return ig_store_fail(r->st, rc, err, "cannot read the store");
+		return ig_err_prefix(err, "cannot read the store");
 	}
 	return 0;
 }
@@ -1324,50 +1500,45 @@ int ig_route_replay_deliveries(struct ig_route *r, int64_t id, int dry_run, long
 int ig_route_dead_list(struct ig_store *st, const char *status, int64_t tenant_id, long limit,
 		       json_t **rows, struct ig_err *err)
 {
-	sqlite3_stmt *s;
-	int rc;
+	struct ig_stmt *s;
+	int rc = -1;
 
-	*rows = json_array();
-	s = ig_store_prepare(st, "SELECT d.id, d.created_at, d.status, d.source, d.reason,"
+	if (!(*rows = json_array()))
+		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+	s = ig_store_query(st, err, "SELECT d.id, d.created_at, d.status, d.source, d.reason,"
 		" d.account_ref, d.delivery_id, t.slug, d.raw FROM dead_letters d"
 		" LEFT JOIN tenants t ON t.id = d.tenant_id"
 		" WHERE (? IS NULL OR d.status = ?) AND (? = 0 OR d.tenant_id = ?)"
-		" ORDER BY d.id LIMIT ?", err);
-	if (!s || !*rows) {
-		json_decref(*rows);
-		*rows = NULL;
-		return s ? ig_err_set(err, IG_EX_SOFTWARE, "out of memory") : (err ? err->code : IG_EX_SOFTWARE);
-	}
-	ig_store_bind(s, "ssiii", status, status, tenant_id, tenant_id, limit > 0 ? (int64_t)limit : (int64_t)-1);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		" ORDER BY d.id LIMIT ?", "ssiii", status, status, tenant_id, tenant_id,
+		limit > 0 ? (int64_t)limit : (int64_t)-1);
+	while (s && (rc = ig_stmt_next(st, s, err)) == 1) {
 		char iso[24];
 		json_t *o = json_object(), *raw;
-		const char *blob = sqlite3_column_blob(s, 8);
-		int n = sqlite3_column_bytes(s, 8);
+		size_t n;
+		const char *blob = ig_col_blob(s, 8, &n);
 
 		json_object_set_new(o, "id", json_integer(ig_col_int(s, 0)));
 		json_object_set_new(o, "created", json_string(ig_time_iso(ig_col_int(s, 1), iso)));
 		json_object_set_new(o, "status", json_string(ig_col_text(s, 2)));
 		json_object_set_new(o, "source", json_string(ig_col_text(s, 3)));
 		json_object_set_new(o, "reason", json_string(ig_col_text(s, 4)));
-		json_object_set_new(o, "account", sqlite3_column_type(s, 5) == SQLITE_NULL
-				    ? json_null() : json_string(ig_col_text(s, 5)));
-		json_object_set_new(o, "delivery", sqlite3_column_type(s, 6) == SQLITE_NULL
-				    ? json_null() : json_integer(ig_col_int(s, 6)));
-		json_object_set_new(o, "tenant", sqlite3_column_type(s, 7) == SQLITE_NULL
-				    ? json_null() : json_string(ig_col_text(s, 7)));
+		json_object_set_new(o, "account", ig_col_null(s, 5) ? json_null()
+				    : json_string(ig_col_text(s, 5)));
+		json_object_set_new(o, "delivery", ig_col_null(s, 6) ? json_null()
+				    : json_integer(ig_col_int(s, 6)));
+		json_object_set_new(o, "tenant", ig_col_null(s, 7) ? json_null()
+				    : json_string(ig_col_text(s, 7)));
 		/* raw: the JSON itself when it is JSON, else the bytes as text */
-		raw = blob ? json_loadb(blob, (size_t)n, 0, NULL) : NULL;
+		raw = blob ? json_loadb(blob, n, 0, NULL) : NULL;
 		if (!raw)
-			raw = json_stringn(blob ? blob : "", (size_t)n);  /* NULL: not UTF-8 */
+			raw = json_stringn(blob ? blob : "", blob ? n : 0);  /* NULL: not UTF-8 */
 		json_object_set_new(o, "raw", raw ? raw : json_null());
 		json_array_append_new(*rows, o);
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
+	if (rc < 0) {
 		json_decref(*rows);
 		*rows = NULL;
-		return ig_store_fail(st, rc, err, "cannot list dead letters");
+		return ig_err_prefix(err, "cannot list dead letters");
 	}
 	return 0;
 }

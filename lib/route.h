@@ -52,6 +52,9 @@ struct ig_route_acct {
 	char object[16];
 	char ref[IG_WH_ID_MAX];
 	int found;                  /* 1 known, 0 unknown, -1 ambiguous */
+	/* object "page" with no Messenger account for the Page: the tenant
+	 * holding the Page for Instagram (0 none, -1 several) */
+	int64_t page_tenant;
 	int64_t id, tenant_id, agent_id;
 	int own_agent;              /* agent_id is the account's own (else tenant default) */
 	int pause_on_human;
@@ -89,6 +92,16 @@ struct ig_route {
 	 * half-done, so the caller must roll the whole batch back and route it
 	 * again with this off (ig-route's pipe mode does) */
 	int optimistic;
+	/* Emission (pipe mode, schema 007): deliveries stored by this run carry
+	 * emit_run, and emit_runs says up to which one the run has printed
+	 * (ig_route_emitted); a redelivered event whose first delivery another
+	 * run stored and never printed is emitted again.  0: not tracked (CGI,
+	 * replay).  ig_route_release drops the run's row when all was printed. */
+	int64_t emit_run;
+	int64_t emit_hi;            /* this run's last delivery not yet recorded printed */
+	int emit_rows;              /* the run has a row in emit_runs */
+	int64_t *reemit;            /* earlier runs' deliveries emitted again, to record */
+	size_t nreemit, areemit;
 };
 
 /* source is a static string.  0 or an exit code. */
@@ -99,6 +112,15 @@ void ig_route_release(struct ig_route *r);
  * look-ups are cached for the life of one transaction only. */
 int ig_route_begin(struct ig_route *r, struct ig_err *err);
 int ig_route_commit(struct ig_route *r, struct ig_err *err);
+
+/*
+ * Record that every event committed so far has been printed (call it after
+ * writing and flushing r->out): this run's deliveries, and the earlier
+ * deliveries whose events it emitted again, are recorded printed.  Its own
+ * short transaction, lazily durable (a kill -9 loses nothing committed; a
+ * power cut may make a re-send emit a batch twice).  0 or an exit code.
+ */
+int ig_route_emitted(struct ig_route *r, struct ig_err *err);
 void ig_route_abort(struct ig_route *r);
 
 /* Signature policy from the settings webhook_secrets, legacy_sha1 and the

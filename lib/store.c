@@ -46,6 +46,10 @@ int ig_store_fail(struct ig_store *st, int rc, struct ig_err *err, const char *w
 	default:
 		code = IG_EX_SOFTWARE;
 	}
+	/* ops: name the file, an operator may run several stores */
+	if (st && st->path)
+		return !strcmp(what, "store") ? ig_err_set(err, code, "store '%s': %s", st->path, msg)
+			: ig_err_set(err, code, "%s: %s (store '%s')", what, msg, st->path);
 	return ig_err_set(err, code, "%s: %s", what, msg);
 }
 
@@ -764,4 +768,38 @@ void ig_store_names_free(char **names, size_t n)
 	for (i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
+}
+
+/* --- ops branch --- */
+int ig_store_lazy(struct ig_store *st, int lazy, struct ig_err *err)
+{
+	return ig_store_exec(st, lazy ? "PRAGMA synchronous = OFF" : "PRAGMA synchronous = FULL",
+			     err);
+}
+
+enum ig_col_kind ig_col_kind(struct ig_stmt *s, int col)
+{
+	switch (sqlite3_column_type(s, col)) {
+	case SQLITE_INTEGER: return IG_COL_INT;
+	case SQLITE_FLOAT: return IG_COL_REAL;
+	case SQLITE_TEXT: return IG_COL_TEXT;
+	case SQLITE_BLOB: return IG_COL_BLOB;
+	default: return IG_COL_NULL;
+	}
+}
+
+int ig_store_peek_version(const char *path)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s;
+	int v = -1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK
+	    && sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK) {
+		if (sqlite3_step(s) == SQLITE_ROW)
+			v = sqlite3_column_int(s, 0);
+		sqlite3_finalize(s);
+	}
+	sqlite3_close(db);
+	return v;
 }

@@ -189,6 +189,18 @@ int ig_store_tune_bulk(struct ig_store *st, struct ig_err *err);
 /* ---- shape branch */
 /* The backend library's version ("3.45.1"), for --version. */
 const char *ig_store_backend_version(void);
+/* --- ops branch --- */
+/* Durability of the connection's next commits: lazy 1 = they may be lost
+ * with the machine (not with the process: a kill -9 loses nothing that was
+ * committed), 0 = back to the rule (synchronous=FULL).  For bookkeeping whose
+ * loss only repeats work, never for data. */
+int ig_store_lazy(struct ig_store *st, int lazy, struct ig_err *err);
+/* The kind of value in a column of the current row. */
+enum ig_col_kind { IG_COL_NULL, IG_COL_INT, IG_COL_REAL, IG_COL_TEXT, IG_COL_BLOB };
+enum ig_col_kind ig_col_kind(struct ig_stmt *s, int col);
+/* The schema version of the store file at path, read without opening it as
+ * a store (nothing is created or migrated); -1 when it cannot be read. */
+int ig_store_peek_version(const char *path);
 
 /* TRANSITION: the old names, until every module is converted. */
 #define ig_store_bind ig_stmt_bind

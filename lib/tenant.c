@@ -94,14 +94,30 @@ static int language_valid(const char *s)
 	return 1;
 }
 
-/* "UTC", "Europe/Rome", "America/Argentina/Buenos_Aires", "Etc/GMT+1". */
+/* "UTC", "Europe/Rome", "America/Argentina/Buenos_Aires", "Etc/GMT+1": a
+ * zone of the IANA time zone database ($TZDIR, else /usr/share/zoneinfo),
+ * a TZif file there.  Where no database is installed only the form is
+ * checked. */
 static int timezone_valid(const char *s)
 {
+	const char *dir = getenv("TZDIR");
+	char path[512], magic[4];
 	size_t n = strlen(s);
+	FILE *f;
+	int ok;
 
 	if (!n || n > 64 || *s == '/' || s[n - 1] == '/' || strstr(s, "..") || strstr(s, "//"))
 		return 0;
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-") == n;
+	if (strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-") != n)
+		return 0;
+	if (!dir || !*dir)
+		dir = "/usr/share/zoneinfo";
+	snprintf(path, sizeof(path), "%s/%s", dir, s);
+	if (!(f = fopen(path, "rb")))
+		return access(dir, F_OK) != 0;   /* no database here: the form only */
+	ok = fread(magic, 1, 4, f) == 4 && !memcmp(magic, "TZif", 4);
+	fclose(f);
+	return ok;
 }
 
 /* ------------------------------------------------------------ records */
@@ -214,7 +230,7 @@ static json_t *text_json(const char *s, size_t n)
 	return v;
 }
 
-json_t *ig_tenant_row_json(sqlite3_stmt *s)
+json_t *ig_tenant_row_json(struct ig_stmt *s)
 {
 	static const char *const flags[] = {
 		"booking", "pause_on_human", "active", "default", "super_admin",
@@ -222,19 +238,19 @@ json_t *ig_tenant_row_json(sqlite3_stmt *s)
 	};
 	static const char *const json_cols[] = { "detail", "details", "attachments", "meta", NULL };
 	json_t *o = json_object(), *v;
-	int i, n = sqlite3_column_count(s);
+	int i, n = ig_col_count(s);
 	char iso[32];
 
 	if (!o)
 		return NULL;
 	for (i = 0; i < n; i++) {
-		const char *name = sqlite3_column_name(s, i);
+		const char *name = ig_col_name(s, i);
 
-		switch (sqlite3_column_type(s, i)) {
-		case SQLITE_NULL:
+		switch (ig_col_kind(s, i)) {
+		case IG_COL_NULL:
 			v = json_null();
 			break;
-		case SQLITE_INTEGER:
+		case IG_COL_INT:
 			if (is_time_col(name))
 				v = json_string(ig_time_iso(ig_col_int(s, i), iso));
 			else if (in_list(flags, name))
@@ -242,12 +258,12 @@ json_t *ig_tenant_row_json(sqlite3_stmt *s)
 			else
 				v = json_integer(ig_col_int(s, i));
 			break;
-		case SQLITE_FLOAT:
-			v = json_real(sqlite3_column_double(s, i));
+		case IG_COL_REAL:
+			v = json_real(ig_col_double(s, i));
 			break;
-		case SQLITE_TEXT: {
-			const char *t = (const char *)sqlite3_column_text(s, i);
-			size_t len = (size_t)sqlite3_column_bytes(s, i);
+		case IG_COL_TEXT: {
+			const char *t = ig_col_text(s, i);
+			size_t len = ig_col_bytes(s, i);
 
 			v = NULL;
 			if (in_list(json_cols, name))
@@ -276,74 +292,103 @@ json_t *ig_tenant_row_json(sqlite3_stmt *s)
 
 /* Step a SELECT expected to give at most one row: 1 found (*out new, or
  * left alone when out is NULL), 0 not found, or -code on error. */
-static int fetch_one(struct ig_ctx *ctx, sqlite3_stmt *s, json_t **out, struct ig_err *err)
+static int fetch_one(struct ig_ctx *ctx, struct ig_stmt *s, json_t **out, struct ig_err *err)
 {
-	int rc = sqlite3_step(s);
+	int rc = ig_stmt_next(ctx->store, s, err);
 
-	if (rc == SQLITE_ROW) {
+	if (rc == 1) {
 		if (out && !(*out = ig_tenant_row_json(s))) {
-			sqlite3_reset(s);
+			ig_stmt_reset(s);
 			return -OOM(err);
 		}
-		sqlite3_reset(s);
+		ig_stmt_reset(s);
 		return 1;
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return -ig_store_fail(ctx->store, rc, err, "store");
+	if (rc < 0)
+		return -(err ? err->code : IG_EX_SOFTWARE);
 	return 0;
 }
 
 /* One integer from a SELECT; dflt when there is no row; -1 with err on error. */
-static int64_t fetch_int(struct ig_ctx *ctx, sqlite3_stmt *s, int64_t dflt, struct ig_err *err)
+static int64_t fetch_int(struct ig_ctx *ctx, struct ig_stmt *s, int64_t dflt, struct ig_err *err)
 {
-	int rc = sqlite3_step(s);
+	int rc = ig_stmt_next(ctx->store, s, err);
 	int64_t v = dflt;
 
-	if (rc == SQLITE_ROW)
-		v = ig_col_int(s, 0);
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		ig_store_fail(ctx->store, rc, err, "store");
+	if (rc < 0)
 		return -1;
+	if (rc == 1) {
+		v = ig_col_int(s, 0);
+		ig_stmt_reset(s);
 	}
 	return v;
 }
 
-static int list_rows(struct ig_ctx *ctx, sqlite3_stmt *s, ig_row_fn *fn, void *arg,
+static int list_rows(struct ig_ctx *ctx, struct ig_stmt *s, ig_row_fn *fn, void *arg,
 		     struct ig_err *err)
 {
 	json_t *row;
 	int rc, r;
 
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = ig_stmt_next(ctx->store, s, err)) == 1) {
 		if (!(row = ig_tenant_row_json(s))) {
-			sqlite3_reset(s);
+			ig_stmt_reset(s);
 			return OOM(err);
 		}
 		r = fn(arg, row);
 		json_decref(row);
 		if (r) {
-			sqlite3_reset(s);
+			ig_stmt_reset(s);
 			return r;
 		}
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return ig_store_fail(ctx->store, rc, err, "store");
-	return 0;
+	return rc < 0 ? (err ? err->code : IG_EX_SOFTWARE) : 0;
 }
 
 /* End a transaction: commit when rc is 0, else roll back; returns the
  * final code. */
+/* The onboarding run under way (ig_tenant_onboard_run), for the length of
+ * one record: a dry run keeps the whole stream in one transaction, each
+ * record under a savepoint, and rolls it back at the end; an existing
+ * record is noted (exists), not failed. */
+static struct ig_onboard *onboarding;
+
+static int tx_begin(struct ig_ctx *ctx, struct ig_err *err)
+{
+	int rc;
+
+	if (!onboarding || !onboarding->dry_run)
+		return ig_store_begin(ctx->store, err);
+	if (!onboarding->open) {
+		if ((rc = ig_store_begin(ctx->store, err)))
+			return rc;
+		onboarding->open = 1;
+	}
+	return ig_store_runf(ctx->store, err, "SAVEPOINT onboard_record", "");
+}
+
 static int tx_end(struct ig_ctx *ctx, int rc, struct ig_err *err)
 {
+	if (onboarding && onboarding->dry_run && onboarding->open) {
+		struct ig_err e2 = { 0 };
+
+		if (rc)
+			ig_store_runf(ctx->store, &e2, "ROLLBACK TO onboard_record", "");
+		ig_store_runf(ctx->store, &e2, "RELEASE onboard_record", "");
+		return rc;
+	}
 	if (rc) {
 		ig_store_rollback(ctx->store);
 		return rc;
 	}
 	return ig_store_commit(ctx->store, err);
 }
+
+/* An onboarding record names something that is already there: 65 with
+ * the message, noted for ig_tenant_onboard_run. */
+#define exists(err, ...) \
+	((onboarding ? (void)(onboarding->exists = 1) : (void)0), \
+	 ig_err_set((err), IG_EX_DATAERR, __VA_ARGS__))
 
 static int audit_ok(struct ig_ctx *ctx, int64_t tenant, const char *action, const char *target,
 		    json_t *detail, struct ig_err *err)
@@ -356,7 +401,7 @@ static int audit_ok(struct ig_ctx *ctx, int64_t tenant, const char *action, cons
 
 static int64_t user_id(struct ig_ctx *ctx, const char *email, struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(ctx->store, "SELECT id FROM users WHERE email = ?", err);
+	struct ig_stmt *s = ig_store_prepare(ctx->store, "SELECT id FROM users WHERE email = ?", err);
 
 	if (!s)
 		return -1;
@@ -407,7 +452,7 @@ static const char tenant_sql[] =
 
 static int tenant_record(struct ig_ctx *ctx, int64_t id, json_t **out, struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int rc;
 
 	PREPARE(s, tenant_sql);
@@ -423,7 +468,7 @@ static const char *const tenant_fields[] = { "tenant", "name", NULL };
 int ig_tenant_create(struct ig_ctx *ctx, const json_t *rec, json_t **out, struct ig_err *err)
 {
 	const char *slug, *name;
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int64_t id, now = ig_time_now();
 	int rc;
 
@@ -438,7 +483,7 @@ int ig_tenant_create(struct ig_ctx *ctx, const json_t *rec, json_t **out, struct
 		name = slug;
 	if ((rc = ig_authz_require(ctx, 0, IG_MOD_PLATFORM, IG_WRITE, "tenant.create", err)))
 		return rc;
-	if ((rc = ig_store_begin(ctx->store, err)))
+	if ((rc = tx_begin(ctx, err)))
 		return rc;
 	if (!(s = ig_store_prepare(ctx->store, "SELECT id FROM tenants WHERE slug = ?", err))) {
 		rc = err->code;
@@ -446,7 +491,7 @@ int ig_tenant_create(struct ig_ctx *ctx, const json_t *rec, json_t **out, struct
 	}
 	ig_store_bind(s, "s", slug);
 	if ((id = fetch_int(ctx, s, 0, err)) != 0) {
-		rc = id < 0 ? err->code : ig_err_set(err, IG_EX_DATAERR, "tenant '%s' already exists", slug);
+		rc = id < 0 ? err->code : exists(err, "tenant '%s' already exists", slug);
 		goto out;
 	}
 	/* Never reuse the id of a deleted tenant: the audit log (no foreign
@@ -478,7 +523,7 @@ out:
 
 int ig_tenant_list(struct ig_ctx *ctx, ig_row_fn *fn, void *arg, struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int64_t id = 0;
 	int rc;
 
@@ -513,7 +558,7 @@ int ig_tenant_rename(struct ig_ctx *ctx, const char *slug, const char *new_slug,
 		     const char *new_name, json_t **out, struct ig_err *err)
 {
 	char old[64];
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int64_t id, other;
 	int rc;
 
@@ -528,7 +573,7 @@ int ig_tenant_rename(struct ig_ctx *ctx, const char *slug, const char *new_slug,
 				  IG_NAME_MAX);
 	if ((rc = ig_tenant_resolve(ctx, slug, IG_MOD_TENANCY, IG_WRITE, "tenant.rename", &id, old, err)))
 		return rc;
-	if ((rc = ig_store_begin(ctx->store, err)))
+	if ((rc = tx_begin(ctx, err)))
 		return rc;
 	if (new_slug && strcmp(new_slug, old)) {
 		if (!(s = ig_store_prepare(ctx->store, "SELECT id FROM tenants WHERE slug = ?", err))) {
@@ -567,7 +612,7 @@ out:
 int ig_tenant_delete(struct ig_ctx *ctx, const char *slug, json_t **out, struct ig_err *err)
 {
 	char name[64];
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int64_t id;
 	int rc;
 
@@ -576,7 +621,7 @@ int ig_tenant_delete(struct ig_ctx *ctx, const char *slug, json_t **out, struct 
 	if ((rc = ig_tenant_resolve(ctx, slug, IG_MOD_PLATFORM, IG_WRITE, "tenant.delete", &id,
 				    name, err)))
 		return rc;
-	if ((rc = ig_store_begin(ctx->store, err)))
+	if ((rc = tx_begin(ctx, err)))
 		return rc;
 	if (!(s = ig_store_prepare(ctx->store, "DELETE FROM tenants WHERE id = ?", err))) {
 		rc = err->code;
@@ -602,7 +647,7 @@ static const char *const user_fields[] = { "user", "name", "super_admin", "tenan
 static int add_membership(struct ig_ctx *ctx, int64_t tid, int64_t uid, const char *email,
 			  const char *role, struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int rc;
 
 	PREPARE(s, "INSERT INTO memberships(tenant_id, user_id, role, created_at) VALUES (?,?,?,?)");
@@ -626,7 +671,7 @@ static const char member_sql[] =
  */
 static int grant_allowed(struct ig_ctx *ctx, int64_t tid, const char *email, struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int64_t ok;
 	json_t *d;
 
@@ -655,7 +700,7 @@ int ig_user_add(struct ig_ctx *ctx, const json_t *rec, int ensure, const char *d
 {
 	const char *email, *name, *tslug, *role;
 	char slug[64] = "";
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int64_t uid, tid = 0;
 	int rc, super;
 
@@ -688,14 +733,14 @@ int ig_user_add(struct ig_ctx *ctx, const json_t *rec, int ensure, const char *d
 	if ((!uid || !ensure || !role)
 	    && (rc = ig_authz_require(ctx, 0, IG_MOD_PLATFORM, IG_WRITE, "user.add", err)))
 		return rc;
-	if ((rc = ig_store_begin(ctx->store, err)))
+	if ((rc = tx_begin(ctx, err)))
 		return rc;
 	if ((uid = user_id(ctx, email, err)) < 0) {
 		rc = err->code;
 		goto out;
 	}
 	if (uid && (!ensure || !role)) {
-		rc = ig_err_set(err, IG_EX_DATAERR, "user '%s' already exists", email);
+		rc = exists(err, "user '%s' already exists", email);
 		goto out;
 	}
 	if (!uid) {
@@ -720,7 +765,7 @@ int ig_user_add(struct ig_ctx *ctx, const json_t *rec, int ensure, const char *d
 		}
 		ig_store_bind(s, "ii", tid, uid);
 		if ((rc = fetch_one(ctx, s, NULL, err)) != 0) {
-			rc = rc < 0 ? -rc : ig_err_set(err, IG_EX_DATAERR,
+			rc = rc < 0 ? -rc : exists(err,
 				"user '%s' is already a member of tenant '%s'", email, slug);
 			goto out;
 		}
@@ -752,7 +797,7 @@ out:
 int ig_user_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *arg,
 		 struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int64_t tid;
 	int rc;
 
@@ -778,7 +823,7 @@ int ig_user_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *ar
 
 int ig_user_remove(struct ig_ctx *ctx, const char *email, json_t **out, struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int64_t uid, nmem = 0, nkeys = 0;
 	int rc;
 
@@ -787,7 +832,7 @@ int ig_user_remove(struct ig_ctx *ctx, const char *email, json_t **out, struct i
 	if ((rc = check_email(email, err))
 	    || (rc = ig_authz_require(ctx, 0, IG_MOD_PLATFORM, IG_WRITE, "user.remove", err)))
 		return rc;
-	if ((rc = ig_store_begin(ctx->store, err)))
+	if ((rc = tx_begin(ctx, err)))
 		return rc;
 	if ((uid = user_id(ctx, email, err)) <= 0) {
 		rc = uid < 0 ? err->code : ig_err_set(err, IG_EX_DATAERR, "unknown user '%s'", email);
@@ -832,7 +877,7 @@ int ig_member_grant(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tena
 {
 	const char *email, *role, *tslug;
 	char slug[64], prev[32] = "";
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int64_t tid, uid;
 	int rc;
 
@@ -849,7 +894,7 @@ int ig_member_grant(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tena
 				    "member.grant", &tid, slug, err))
 	    || (rc = grant_allowed(ctx, tid, email, err)))
 		return rc;
-	if ((rc = ig_store_begin(ctx->store, err)))
+	if ((rc = tx_begin(ctx, err)))
 		return rc;
 	if ((uid = user_id(ctx, email, err)) <= 0) {
 		rc = uid < 0 ? err->code : ig_err_set(err, IG_EX_DATAERR,
@@ -861,13 +906,13 @@ int ig_member_grant(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tena
 		goto out;
 	}
 	ig_store_bind(s, "ii", tid, uid);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		snprintf(prev, sizeof(prev), "%s", ig_col_text(s, 0));
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		rc = ig_store_fail(ctx->store, rc, err, "store");
+	if ((rc = ig_stmt_next(ctx->store, s, err)) < 0) {
+		rc = err->code;
 		goto out;
+	}
+	if (rc == 1) {
+		snprintf(prev, sizeof(prev), "%s", ig_col_text(s, 0));
+		ig_stmt_reset(s);
 	}
 	rc = 0;
 	if (!strcmp(prev, role)) {
@@ -902,7 +947,7 @@ int ig_member_revoke(struct ig_ctx *ctx, const char *tenant, const char *email,
 		     json_t **out, struct ig_err *err)
 {
 	char slug[64];
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int64_t tid, uid;
 	int rc, nkeys = 0;
 
@@ -912,7 +957,7 @@ int ig_member_revoke(struct ig_ctx *ctx, const char *tenant, const char *email,
 	    || (rc = ig_tenant_resolve(ctx, tenant, IG_MOD_TENANCY, IG_WRITE, "member.revoke",
 				       &tid, slug, err)))
 		return rc;
-	if ((rc = ig_store_begin(ctx->store, err)))
+	if ((rc = tx_begin(ctx, err)))
 		return rc;
 	if ((uid = user_id(ctx, email, err)) <= 0) {
 		/* only a super admin learns whether the user exists at all */
@@ -1003,51 +1048,25 @@ static int agent_parse(const json_t *rec, struct agent_spec *a, json_t *changed,
 	return 0;
 }
 
-static void bind_text(sqlite3_stmt *s, int i, const char *v)
-{
-	if (v)
-		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(s, i);
-}
-
-static void bind_opt(sqlite3_stmt *s, int i, int64_t v)
-{
-	if (v >= 0)
-		sqlite3_bind_int64(s, i, v);
-	else
-		sqlite3_bind_null(s, i);
-}
-
 /* Apply the fields of a to agent id; absent fields keep their value (the
  * schema holds the defaults of a new agent). */
 static int agent_apply(struct ig_ctx *ctx, int64_t id, const struct agent_spec *a,
 		       struct ig_err *err)
 {
-	sqlite3_stmt *s;
-
-	PREPARE(s, "UPDATE agents SET"
-		   " display_name = COALESCE(?1, display_name), personality = COALESCE(?2, personality),"
-		   " instructions = COALESCE(?3, instructions), business_name = COALESCE(?4, business_name),"
-		   " language = COALESCE(?5, language), engine = COALESCE(?6, engine),"
-		   " model = COALESCE(?7, model), booking_enabled = COALESCE(?8, booking_enabled),"
-		   " pause_on_human = COALESCE(?9, pause_on_human), active = COALESCE(?10, active),"
-		   " debounce_seconds = COALESCE(?11, debounce_seconds), updated_at = ?12"
-		   " WHERE id = ?13");
-	bind_text(s, 1, a->display_name);
-	bind_text(s, 2, a->personality);
-	bind_text(s, 3, a->instructions);
-	bind_text(s, 4, a->business_name);
-	bind_text(s, 5, a->language);
-	bind_text(s, 6, a->engine);
-	bind_text(s, 7, a->model);
-	bind_opt(s, 8, a->booking);
-	bind_opt(s, 9, a->pause_on_human);
-	bind_opt(s, 10, a->active);
-	bind_opt(s, 11, a->debounce);
-	sqlite3_bind_int64(s, 12, ig_time_now());
-	sqlite3_bind_int64(s, 13, id);
-	return ig_store_run(ctx->store, s, err);
+	/* a NULL text or a negative number keeps the column */
+	return ig_store_runf(ctx->store, err, "UPDATE agents SET"
+		" display_name = COALESCE(?1, display_name), personality = COALESCE(?2, personality),"
+		" instructions = COALESCE(?3, instructions), business_name = COALESCE(?4, business_name),"
+		" language = COALESCE(?5, language), engine = COALESCE(?6, engine),"
+		" model = COALESCE(?7, model),"
+		" booking_enabled = CASE WHEN ?8 < 0 THEN booking_enabled ELSE ?8 END,"
+		" pause_on_human = CASE WHEN ?9 < 0 THEN pause_on_human ELSE ?9 END,"
+		" active = CASE WHEN ?10 < 0 THEN active ELSE ?10 END,"
+		" debounce_seconds = CASE WHEN ?11 < 0 THEN debounce_seconds ELSE ?11 END,"
+		" updated_at = ?12 WHERE id = ?13", "sssssssiiiiii",
+		a->display_name, a->personality, a->instructions, a->business_name, a->language,
+		a->engine, a->model, (int64_t)a->booking, (int64_t)a->pause_on_human,
+		(int64_t)a->active, (int64_t)a->debounce, ig_time_now(), id);
 }
 
 static const char agent_sql[] =
@@ -1062,7 +1081,7 @@ static const char agent_sql[] =
 static int agent_record(struct ig_ctx *ctx, int64_t tid, const char *name, json_t **out,
 			struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int rc;
 
 	PREPARE(s, agent_sql);
@@ -1075,22 +1094,20 @@ static int agent_record(struct ig_ctx *ctx, int64_t tid, const char *name, json_
 static int agent_find(struct ig_ctx *ctx, int64_t tid, const char *slug, const char *name,
 		      int64_t *id, int *is_default, struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int rc;
 
 	PREPARE(s, "SELECT id, is_default FROM agents WHERE tenant_id = ? AND name = ?");
 	ig_store_bind(s, "is", tid, name);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	if ((rc = ig_stmt_next(ctx->store, s, err)) < 0)
+		return err->code;
+	if (rc == 1) {
 		*id = ig_col_int(s, 0);
 		if (is_default)
 			*is_default = (int)ig_col_int(s, 1);
-	}
-	sqlite3_reset(s);
-	if (rc == SQLITE_ROW)
+		ig_stmt_reset(s);
 		return 0;
-	if (rc != SQLITE_DONE)
-		return ig_store_fail(ctx->store, rc, err, "store");
+	}
 	return ig_err_set(err, IG_EX_DATAERR, "unknown agent '%s' in tenant '%s'", name, slug);
 }
 
@@ -1100,7 +1117,7 @@ int ig_agent_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tena
 	struct agent_spec a;
 	const char *tslug, *name;
 	char slug[64];
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int64_t tid, id, now = ig_time_now();
 	int rc, dflt;
 
@@ -1115,12 +1132,11 @@ int ig_agent_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tena
 	if ((rc = ig_tenant_resolve(ctx, tslug ? tslug : dflt_tenant, IG_MOD_AGENTS, IG_WRITE,
 				    "agent.create", &tid, slug, err)))
 		return rc;
-	if ((rc = ig_store_begin(ctx->store, err)))
+	if ((rc = tx_begin(ctx, err)))
 		return rc;
 	rc = agent_find(ctx, tid, slug, name, &id, NULL, err);
 	if (!rc) {
-		rc = ig_err_set(err, IG_EX_DATAERR, "agent '%s' already exists in tenant '%s'",
-				name, slug);
+		rc = exists(err, "agent '%s' already exists in tenant '%s'", name, slug);
 		goto out;
 	}
 	if (rc != IG_EX_DATAERR)   /* a SELECT fails with 65 only for "unknown" */
@@ -1155,7 +1171,7 @@ out:
 int ig_agent_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *arg,
 		  struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int64_t tid;
 	int rc;
 
@@ -1210,7 +1226,7 @@ int ig_agent_update(struct ig_ctx *ctx, const char *tenant, const char *name,
 		json_decref(changed);
 		return rc;
 	}
-	if ((rc = ig_store_begin(ctx->store, err))) {
+	if ((rc = tx_begin(ctx, err))) {
 		json_decref(changed);
 		return rc;
 	}
@@ -1230,7 +1246,7 @@ int ig_agent_update(struct ig_ctx *ctx, const char *tenant, const char *name,
 
 static int set_default(struct ig_ctx *ctx, int64_t tid, int64_t id, struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int rc;
 
 	/* Clear first: the partial unique index allows one default at a time. */
@@ -1247,7 +1263,7 @@ int ig_agent_delete(struct ig_ctx *ctx, const char *tenant, const char *name,
 		    const char *new_default, json_t **out, struct ig_err *err)
 {
 	char slug[64];
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int64_t tid, id, nid = 0, others = 0, accounts = 0;
 	int rc, dflt = 0;
 
@@ -1259,7 +1275,7 @@ int ig_agent_delete(struct ig_ctx *ctx, const char *tenant, const char *name,
 	if (new_default && !strcmp(new_default, name))
 		return ig_err_set(err, IG_EX_DATAERR,
 			"--new-default names the agent being deleted ('%s')", name);
-	if ((rc = ig_store_begin(ctx->store, err)))
+	if ((rc = tx_begin(ctx, err)))
 		return rc;
 	if ((rc = agent_find(ctx, tid, slug, name, &id, &dflt, err)))
 		goto out;
@@ -1319,7 +1335,7 @@ int ig_agent_set_default(struct ig_ctx *ctx, const char *tenant, const char *nam
 	if ((rc = ig_tenant_resolve(ctx, tenant, IG_MOD_AGENTS, IG_WRITE, "agent.set_default",
 				    &tid, slug, err)))
 		return rc;
-	if ((rc = ig_store_begin(ctx->store, err)))
+	if ((rc = tx_begin(ctx, err)))
 		return rc;
 	if ((rc = agent_find(ctx, tid, slug, name, &id, &dflt, err)))
 		goto out;
@@ -1366,7 +1382,7 @@ static int location_parse(const json_t *rec, struct location_spec *l, struct ig_
 static int location_apply(struct ig_ctx *ctx, int64_t id, const struct location_spec *l,
 			  struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 
 	PREPARE(s, "UPDATE locations SET timezone = COALESCE(?, timezone),"
 		   " hours = COALESCE(?, hours), context = COALESCE(?, context), updated_at = ?"
@@ -1385,7 +1401,7 @@ static const char location_sql[] =
 static int location_find(struct ig_ctx *ctx, int64_t tid, const char *slug, const char *name,
 			 int64_t *id, struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 
 	PREPARE(s, "SELECT id FROM locations WHERE tenant_id = ? AND name = ?");
 	ig_store_bind(s, "is", tid, name);
@@ -1399,7 +1415,7 @@ static int location_find(struct ig_ctx *ctx, int64_t tid, const char *slug, cons
 static int location_record(struct ig_ctx *ctx, int64_t tid, const char *name, json_t **out,
 			   struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int rc;
 
 	PREPARE(s, location_sql);
@@ -1414,7 +1430,7 @@ int ig_location_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_t
 	struct location_spec l;
 	const char *tslug, *name;
 	char slug[64];
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int64_t tid, id, now = ig_time_now();
 	int rc;
 
@@ -1429,12 +1445,11 @@ int ig_location_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_t
 	if ((rc = ig_tenant_resolve(ctx, tslug ? tslug : dflt_tenant, IG_MOD_AGENTS, IG_WRITE,
 				    "location.create", &tid, slug, err)))
 		return rc;
-	if ((rc = ig_store_begin(ctx->store, err)))
+	if ((rc = tx_begin(ctx, err)))
 		return rc;
 	rc = location_find(ctx, tid, slug, name, &id, err);
 	if (!rc) {
-		rc = ig_err_set(err, IG_EX_DATAERR, "location '%s' already exists in tenant '%s'",
-				name, slug);
+		rc = exists(err, "location '%s' already exists in tenant '%s'", name, slug);
 		goto out;
 	}
 	if (rc != IG_EX_DATAERR)   /* a SELECT fails with 65 only for "unknown" */
@@ -1465,7 +1480,7 @@ out:
 int ig_location_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *arg,
 		     struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int64_t tid;
 	int rc;
 
@@ -1519,7 +1534,7 @@ int ig_location_update(struct ig_ctx *ctx, const char *tenant, const char *name,
 		return OOM(err);
 	json_object_foreach((json_t *)changes, k, v)
 		json_array_append_new(changed, json_string(k));
-	if ((rc = ig_store_begin(ctx->store, err))) {
+	if ((rc = tx_begin(ctx, err))) {
 		json_decref(changed);
 		return rc;
 	}
@@ -1541,7 +1556,7 @@ int ig_location_delete(struct ig_ctx *ctx, const char *tenant, const char *name,
 		       json_t **out, struct ig_err *err)
 {
 	char slug[64];
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int64_t tid, id;
 	int rc;
 
@@ -1550,7 +1565,7 @@ int ig_location_delete(struct ig_ctx *ctx, const char *tenant, const char *name,
 	if ((rc = ig_tenant_resolve(ctx, tenant, IG_MOD_AGENTS, IG_WRITE, "location.delete", &tid,
 				    slug, err)))
 		return rc;
-	if ((rc = ig_store_begin(ctx->store, err)))
+	if ((rc = tx_begin(ctx, err)))
 		return rc;
 	if ((rc = location_find(ctx, tid, slug, name, &id, err)))
 		goto out;
@@ -1628,7 +1643,7 @@ int ig_apikey_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_ten
 	const char *tslug, *label, *email;
 	char slug[64] = "", role[32] = "super_admin", prefix[17], hash[65], iso[32];
 	char *key = NULL;
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int64_t tid = 0, uid, now = ig_time_now();
 	int rc;
 
@@ -1651,7 +1666,7 @@ int ig_apikey_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_ten
 					   IG_WRITE, "key.create", &tid, slug, err))) {
 		return rc;
 	}
-	if ((rc = ig_store_begin(ctx->store, err)))
+	if ((rc = tx_begin(ctx, err)))
 		return rc;
 	if ((uid = user_id(ctx, email, err)) <= 0) {
 		/* only a super admin learns whether the user exists at all */
@@ -1679,17 +1694,36 @@ int ig_apikey_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_ten
 			goto out;
 		}
 		ig_store_bind(s, "ii", tid, uid);
-		rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW)
+		rc = ig_stmt_next(ctx->store, s, err);
+		if (rc == 1) {
 			snprintf(role, sizeof(role), "%s", ig_col_text(s, 0));
-		sqlite3_reset(s);
-		if (rc != SQLITE_ROW) {
-			rc = rc != SQLITE_DONE ? ig_store_fail(ctx->store, rc, err, "store")
+			ig_stmt_reset(s);
+		} else {
+			rc = rc < 0 ? err->code
 				: ig_err_set(err, IG_EX_DATAERR, "user '%s' is not a member of tenant '%s'",
 					     email, slug);
 			goto out;
 		}
 		rc = 0;
+	}
+	if (onboarding && label && *label) {
+		/* onboarding again: a live key of that name for that user is there */
+		struct ig_stmt *q = ig_store_query(ctx->store, err,
+			"SELECT prefix FROM api_keys WHERE user_id = ? AND name = ?"
+			" AND revoked_at IS NULL AND COALESCE(tenant_id, 0) = ?", "isi", uid, label, tid);
+		int n = q ? ig_stmt_next(ctx->store, q, err) : -1;
+
+		if (n < 0) {
+			rc = err->code;
+			goto out;
+		}
+		if (n == 1) {
+			snprintf(onboarding->prefix, sizeof(onboarding->prefix), "%s",
+				 ig_col_text(q, 0));
+			ig_stmt_reset(q);
+			rc = exists(err, "API key '%s' of user '%s' already exists", label, email);
+			goto out;
+		}
 	}
 	if (ig_apikey_new(&key, prefix, hash)) {
 		rc = ig_err_set(err, IG_EX_SOFTWARE, "cannot generate an API key (no randomness)");
@@ -1735,7 +1769,7 @@ static const char apikey_sql[] =
 int ig_apikey_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *arg,
 		   struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int64_t tid = 0;
 	int rc;
 
@@ -1753,7 +1787,7 @@ int ig_apikey_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *
 
 int ig_apikey_revoke(struct ig_ctx *ctx, const char *prefix, json_t **out, struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int64_t tid;
 	int rc, found;
 
@@ -1764,10 +1798,13 @@ int ig_apikey_revoke(struct ig_ctx *ctx, const char *prefix, json_t **out, struc
 			"invalid key prefix '%s' (16 hex digits, as 'key list' shows)", prefix);
 	PREPARE(s, "SELECT coalesce(tenant_id, 0) FROM api_keys WHERE prefix = ?");
 	ig_store_bind(s, "s", prefix);
-	rc = sqlite3_step(s);
-	found = rc == SQLITE_ROW;
+	rc = ig_stmt_next(ctx->store, s, err);
+	if (rc < 0)
+		return err->code;
+	found = rc == 1;
 	tid = found ? ig_col_int(s, 0) : 0;
-	sqlite3_reset(s);
+	if (found)
+		ig_stmt_reset(s);
 	if (found && !ctx->actor.super_admin && tid != ctx->actor.tenant_id) {
 		/* Another tenant's key (or a super-admin key) is, for a tenant's
 		 * key, no key at all: the answer must not name its tenant. */
@@ -1775,12 +1812,11 @@ int ig_apikey_revoke(struct ig_ctx *ctx, const char *prefix, json_t **out, struc
 		found = 0;
 	}
 	if (!found)
-		return rc != SQLITE_DONE && rc != SQLITE_ROW ? ig_store_fail(ctx->store, rc, err, "store")
-			: ig_err_set(err, IG_EX_DATAERR, "unknown API key '%s'", prefix);
+		return ig_err_set(err, IG_EX_DATAERR, "unknown API key '%s'", prefix);
 	if ((rc = tid ? ig_authz_require(ctx, tid, IG_MOD_TENANCY, IG_WRITE, "key.revoke", err)
 		      : ig_authz_require(ctx, 0, IG_MOD_PLATFORM, IG_WRITE, "key.revoke", err)))
 		return rc;
-	if ((rc = ig_store_begin(ctx->store, err)))
+	if ((rc = tx_begin(ctx, err)))
 		return rc;
 	if (!(s = ig_store_prepare(ctx->store,
 			"UPDATE api_keys SET revoked_at = ? WHERE prefix = ? AND revoked_at IS NULL", err))) {
@@ -1818,11 +1854,11 @@ out:
 
 /* ------------------------------------------------------------ onboarding */
 
-int ig_tenant_onboard(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tenant,
-		      json_t **out, struct ig_err *err)
+int ig_tenant_onboard_run(struct ig_ctx *ctx, struct ig_onboard *ob, const json_t *rec,
+			  const char *dflt_tenant, json_t **out, struct ig_err *err)
 {
 	static const char *const kinds[] = { "api_key", "agent", "location", NULL };
-	const char *kind = NULL;
+	const char *kind = NULL, *name_key;
 	int i, n = 0, rc;
 
 	ERR_LOCAL(err);
@@ -1839,6 +1875,9 @@ int ig_tenant_onboard(struct ig_ctx *ctx, const json_t *rec, const char *dflt_te
 			"a record names more than one of 'agent', 'location' and 'api_key'");
 	if (!kind)
 		kind = json_object_get(rec, "user") ? "user" : "tenant";
+	ob->exists = 0;
+	ob->prefix[0] = '\0';
+	onboarding = ob;
 	if (!strcmp(kind, "api_key"))
 		rc = ig_apikey_create(ctx, rec, dflt_tenant, 0, out, err);
 	else if (!strcmp(kind, "agent"))
@@ -1849,9 +1888,47 @@ int ig_tenant_onboard(struct ig_ctx *ctx, const json_t *rec, const char *dflt_te
 		rc = ig_user_add(ctx, rec, 1, dflt_tenant, out, err);
 	else
 		rc = ig_tenant_create(ctx, rec, out, err);
+	onboarding = NULL;
+	if (rc == IG_EX_DATAERR && ob->exists) {
+		/* already there: reported, not failed; nothing changed */
+		const char *t = json_string_value(json_object_get(rec, "tenant"));
+
+		name_key = !strcmp(kind, "tenant") ? NULL : kind;
+		*out = json_pack("{s:s,s:s?}", "status", "exists", "tenant",
+				 t ? t : dflt_tenant);
+		if (*out && name_key)
+			json_object_set(*out, name_key, json_object_get(rec, name_key));
+		if (*out && !strcmp(kind, "api_key")) {
+			json_object_set(*out, "user", json_object_get(rec, "user"));
+			json_object_set_new(*out, "prefix", json_string(ob->prefix));
+		}
+		ig_err_clear(err);
+		rc = *out ? 0 : OOM(err);
+	} else if (!rc && ob->dry_run) {
+		/* nothing was created: no key to show */
+		ig_apikey_wipe(*out);
+		json_object_del(*out, "key");
+		json_object_del(*out, "prefix");
+		json_object_set_new(*out, "status", json_string("would_create"));
+	}
 	if (!rc && json_object_set_new(*out, "kind", json_string(!strcmp(kind, "api_key") ? "key" : kind)))
 		rc = OOM(err);
 	return rc;
+}
+
+void ig_tenant_onboard_end(struct ig_ctx *ctx, struct ig_onboard *ob)
+{
+	if (ob->open)
+		ig_store_rollback(ctx->store);
+	ob->open = 0;
+}
+
+int ig_tenant_onboard(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tenant,
+		      json_t **out, struct ig_err *err)
+{
+	struct ig_onboard ob = { 0 };
+
+	return ig_tenant_onboard_run(ctx, &ob, rec, dflt_tenant, out, err);
 }
 
 /* ------------------------------------------------------------ audit */
@@ -1859,7 +1936,7 @@ int ig_tenant_onboard(struct ig_ctx *ctx, const json_t *rec, const char *dflt_te
 int ig_tenant_audit_list(struct ig_ctx *ctx, const struct ig_audit_filter *f, ig_row_fn *fn,
 			 void *arg, struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int64_t tid = 0;
 	int rc;
 
@@ -1921,37 +1998,29 @@ static int make_dirs(const char *path, struct ig_err *err)
  * migrates it; -1 when it cannot be read (ig_store_open will say why). */
 static int peek_version(const char *path)
 {
-	sqlite3 *db;
-	sqlite3_stmt *s;
-	int v = -1;
-
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK
-	    && sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK) {
-		if (sqlite3_step(s) == SQLITE_ROW)
-			v = sqlite3_column_int(s, 0);
-		sqlite3_finalize(s);
-	}
-	sqlite3_close(db);
-	return v;
+	return ig_store_peek_version(path);
 }
 
 /* The key id (hex) of one sealed token in the store, "" when none. */
 static int sealed_keyid(struct ig_ctx *ctx, char hex[2 * IG_KEYID_LEN + 1], struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int rc;
 
 	hex[0] = '\0';
 	PREPARE(s, "SELECT access_token FROM accounts WHERE access_token IS NOT NULL"
 		   " UNION ALL SELECT refresh_token FROM accounts WHERE refresh_token IS NOT NULL"
 		   " LIMIT 1");
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW
-	    && ig_sealed_keyid(sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), hex))
-		snprintf(hex, 2 * IG_KEYID_LEN + 1, "?");
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return ig_store_fail(ctx->store, rc, err, "cannot read accounts");
+	if ((rc = ig_stmt_next(ctx->store, s, err)) < 0)
+		return ig_err_prefix(err, "cannot read accounts");
+	if (rc == 1) {
+		size_t len;
+		const void *blob = ig_col_blob(s, 0, &len);
+
+		if (ig_sealed_keyid(blob, len, hex))
+			snprintf(hex, 2 * IG_KEYID_LEN + 1, "?");
+		ig_stmt_reset(s);
+	}
 	return 0;
 }
 

@@ -190,6 +190,27 @@ void ig_apikey_wipe(json_t *rec);
 int ig_tenant_onboard(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tenant,
 		      json_t **out, struct ig_err *err);
 
+/*
+ * The same within one onboarding run (ob zeroed first, dry_run set or not).
+ * Running a stream again is safe: a record that is already there (the
+ * tenant, the membership, the agent or location by name, a live API key of
+ * the same name for the same user) comes back as {"status":"exists", ...}
+ * with 0, and nothing is changed or minted.  With ob->dry_run the whole run
+ * is one transaction, each record under a savepoint, so later records see
+ * earlier ones; records come back {"status":"would_create"} (no key) and
+ * ig_tenant_onboard_end() rolls everything back.  Call it at the end of
+ * every run.
+ */
+struct ig_onboard {
+	int dry_run;
+	int open;           /* internal: the dry run's transaction is open */
+	int exists;         /* internal: the record was found already there */
+	char prefix[17];    /* internal: the existing key's prefix */
+};
+int ig_tenant_onboard_run(struct ig_ctx *ctx, struct ig_onboard *ob, const json_t *rec,
+			  const char *dflt_tenant, json_t **out, struct ig_err *err);
+void ig_tenant_onboard_end(struct ig_ctx *ctx, struct ig_onboard *ob);
+
 /* Audit log listing (audit module, read).  tenant NULL for an actor that
  * spans tenants lists every row (platform).  actor: substring of the actor
  * label; action: exact, or a prefix ending in '*' ("agent.*"); since: Unix
@@ -208,6 +229,6 @@ int ig_tenant_audit_list(struct ig_ctx *ctx, const struct ig_audit_filter *f, ig
  * integers in columns named "at" or "*_at" become ISO-8601 strings, known
  * flag columns become booleans, JSON-text columns (detail, details,
  * attachments, meta) are parsed, blobs are left out.  New reference. */
-json_t *ig_tenant_row_json(sqlite3_stmt *stmt);
+json_t *ig_tenant_row_json(struct ig_stmt *stmt);
 
 #endif

@@ -32,15 +32,34 @@ igkit_packages() {
 }
 
 igkit_build() { # dir configure-args...
-	local dir=$1 top
+	local dir=$1 top src intree=0
 	shift
 	top=$(pwd)
+	src=$top
 	if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
 		autoreconf -fi >/dev/null 2>&1 || { autoreconf -fi; echo "igkit: autoreconf failed" >&2; return 1; }
 	fi
+	# The source tree was configured in place (./configure && make, as the
+	# README's build line does): configure refuses an out-of-tree build then
+	# ("source directory already configured").  The default build uses the
+	# in-place one (DIR becomes a link to it); a build with other options is
+	# configured from a clean copy of the sources (make distdir).
+	if [ -f config.status ] && [ "$dir" != . ]; then
+		if [ $# -eq 0 ]; then
+			[ -L "$dir" ] || rm -rf "$dir"
+			ln -sfn . "$dir"
+			intree=1   # configured already, with the user's options; make reconfigures
+		else
+			rm -rf "$dir.src"
+			make -s distdir distdir="$dir.src" >"$dir.distdir.log" 2>&1 ||
+				{ cat "$dir.distdir.log" >&2; echo "igkit: make distdir failed for $dir" >&2; return 1; }
+			src=$top/$dir.src
+			[ -f "$dir/Makefile" ] && ! grep -q "^srcdir = $src\$" "$dir/Makefile" && rm -rf "$dir"
+		fi
+	fi
 	mkdir -p "$dir"
-	if [ ! -f "$dir/Makefile" ] || [ configure -nt "$dir/Makefile" ]; then
-		( cd "$dir" && "$top/configure" -q "$@" ) >"$dir.configure.log" 2>&1 ||
+	if [ "$intree" = 0 ] && { [ ! -f "$dir/Makefile" ] || [ configure -nt "$dir/Makefile" ]; }; then
+		( cd "$dir" && "$src/configure" -q "$@" ) >"$dir.configure.log" 2>&1 ||
 			{ cat "$dir.configure.log" >&2; echo "igkit: configure failed in $dir" >&2; return 1; }
 	fi
 	make -C "$dir" -j"$(nproc 2>/dev/null || echo 2)" >"$dir.make.log" 2>&1 ||

@@ -163,7 +163,7 @@ $(cat "$T/ev4")" ig-reply
 is_rc 65 "a stream with bad lines → 65"
 like "$err" "stdin:1:" "…line 1 reported"
 like "$err" "stdin:2: message event without a \"conversation\" number" "…line 2 reported"
-like "$err" "stdin:3: conversation $C1 belongs to tenant 'rossi'" "…line 3 reported"
+like "$err" "stdin:3: no conversation $C1\$" "…line 3 reported (bianchi has no such conversation)"
 is "$(sq "SELECT COUNT(*) FROM dead_letters WHERE source = 'ig-reply'")" 3 "…three dead letters kept"
 is "$(printf '%s' "$out" | jget state)" sent "…and the good line was still answered"
 like "$(printf '%s' "$out" | jget text)" "What can I do for you today\\?" "…a greeting gets a greeting"

@@ -343,6 +343,22 @@ run_in "$(body_of ig_message_text | sed "s/$IG/17840000000000000/g")" ig-route e
 is "$(field "$out" route)" "unknown account" "unknown account explained"
 is "$(sq "SELECT (SELECT count(*) FROM messages) || (SELECT count(*) FROM deliveries) || (SELECT count(*) FROM dead_letters) || (SELECT total_changes())")" \
 	"$before" "explain writes nothing"
+# the signature, as intake would check it: a tampered envelope says so
+good=$(body_of ig_message_text | sed 's/Njc1AZDZD/NjkyAZDZD/')
+tampered=$(printf '%s' "$good" | sed 's/Lisbon/Porto/')
+env_of() { "$PYTHON3" -c 'import json,sys; print(json.dumps({"headers":{"X-Hub-Signature-256":sys.argv[1]},"body":sys.argv[2]}))' "$1" "$2"; }
+run_in "$(env_of "$(sign "$good")" "$tampered")" ig-route explain
+is "$rc:$(field "$out" route)/$(field "$out" signature)" "0:own agent/invalid" \
+	"explain of a tampered envelope shows the route and signature invalid"
+run_in "$(env_of "$(sign "$good")" "$tampered")" ig-route explain --verify
+is_rc 65 "…with --verify it fails (65)"
+like "$err" "stdin:1: signature invalid: intake would reject this delivery \(403\)" "…and says why"
+run_in "$(env_of "$(sign "$good")" "$good")" ig-route explain --verify
+is "$rc:$(field "$out" signature)" "0:valid" "a well-signed envelope: signature valid"
+run_in "$good" ig-route explain --signature "$(sign "$good")"
+is "$(field "$out" signature)" valid "a raw body with --signature: valid"
+run_in "$good" ig-route explain --verify
+is "$rc:$(field "$out" signature)" "65:missing" "…without one, --verify: missing, 65"
 run ig-route explain --delivery 999999
 is_rc 65 "explain of an unknown delivery id"
 like "$err" "^ig-route: no delivery 999999" "…says so"
@@ -436,7 +452,7 @@ writer=$!
 ig-route < "$T/fifo" > "$T/killed.out" 2>"$T/killed.err" &
 victim=$!
 for i in $(seq 1 500); do
-	[ "$(wc -l < "$T/killed.out")" -ge 300 ] && break
+	[ "$(cat "$T/killed.out" 2>/dev/null | wc -l)" -ge 300 ] && break
 	sleep 0.02
 done
 kill -9 $victim 2>/dev/null
@@ -458,7 +474,37 @@ run_file "$T/many.jsonl" ig-route
 is_rc 0 "the whole stream re-sent after the kill"
 is "$(sq "SELECT count(*) FROM messages WHERE mid >= 'mid-10000' AND mid < 'mid-13000' AND length(mid) = 9")" "3000" \
 	"all 3000 events stored exactly once"
-is "$(( $(printf '%s\n' "$out" | grep -c mid-) + stored ))" "3000" "the re-sent stream emits exactly the events not stored before"
+# ig-route(1): re-sending the input routes exactly what was lost — what the
+# killed run did not print, whether or not it had stored it
+is "$(printf '%s\n' "$out" | grep -c mid-)" "$((3000 - printed))" "the re-sent stream emits exactly the events the killed run did not print"
+is "$( (wh field mid < "$T/killed.out"; printf '%s\n' "$out" | wh field mid) | sort -u | grep -c '^mid-1')" 3000 \
+	"…so every event was printed by one run or the other"
+run_file "$T/many.jsonl" ig-route
+is "$rc:$out" "0:" "a third sending emits nothing"
+
+# killed after COMMIT, before printing: stdout is a pipe whose reader is gone,
+# so the first write after the first batch's commit fails and ig-route exits
+wh many app-secret 1200 40000 $IG > "$T/lost.jsonl"
+"$PYTHON3" -c '
+import os, subprocess, sys
+r, w = os.pipe(); os.close(r)
+p = subprocess.run([sys.argv[1], "--batch", "100"], stdin=open(sys.argv[2]), stdout=w, stderr=subprocess.DEVNULL)
+print(p.returncode)' "$(command -v ig-route)" "$T/lost.jsonl" > "$T/lost.rc"
+stored=$(sq "SELECT count(*) FROM messages WHERE mid >= 'mid-40000' AND mid < 'mid-41200' AND length(mid) = 9")
+ok "$([ "$(cat "$T/lost.rc")" != 0 ] && [ "$stored" -ge 100 ] && [ "$stored" -lt 1200 ]; echo $?)" \
+	"a run that cannot print after its commit stops ($(cat "$T/lost.rc")) with $stored events stored, none printed"
+unprinted() { sq "SELECT count(*) FROM deliveries d JOIN emit_runs e ON e.run = d.emit_run WHERE d.id > e.printed"; }
+is "$(unprinted)" "$stored" "…its deliveries are recorded as not printed"
+run_file "$T/lost.jsonl" ig-route --batch 100
+is_rc 0 "the input re-sent"
+is "$(printf '%s\n' "$out" | grep -c '"mid":"mid-4')" 1200 "…emits all 1200 events: the $stored stored but never printed, and the rest"
+is "$(sq "SELECT count(*) FROM messages WHERE mid >= 'mid-40000' AND mid < 'mid-41200' AND length(mid) = 9")" 1200 \
+	"…each stored once"
+is "$(unprinted)" 0 "…and all recorded as printed"
+is "$(sq "SELECT count(*) FROM emit_runs")" 2 \
+	"only the two runs that died keep a row in emit_runs (the clean runs leave none)"
+run_file "$T/lost.jsonl" ig-route --batch 100
+is "$rc:$out" "0:" "sent once more: nothing emitted"
 
 # replay --deliveries: a delivery stored but never routed (as after a crash between CGI's two transactions)
 stuck=$(wh many app-secret 1 20000 $IG | "$PYTHON3" -c 'import json,sys; print(json.loads(sys.stdin.readline())["body"])')

@@ -195,6 +195,15 @@ run tenant-admin location create milano --tenant rossi --timezone Europe/Rome --
 is_rc 0 "location create"
 run tenant-admin location create roma --tenant rossi --timezone 'Europe/../etc'
 is_rc 65 "invalid timezone: 65"
+if [ -d "${TZDIR:-/usr/share/zoneinfo}" ]; then
+	run tenant-admin location create roma --tenant rossi --timezone 'Mars/Olympus'
+	is_rc 65 "a time zone not in the tz database: 65"
+	like "$err" "invalid timezone 'Mars/Olympus'" "…named"
+	run tenant-admin location create roma --tenant rossi --timezone 'Europe/Rom'
+	is_rc 65 "a misspelt time zone: 65"
+else
+	skip "no tz database"; skip "no tz database"; skip "no tz database"
+fi
 run tenant-admin location update milano --tenant rossi --hours "Mon-Sat 9-19"
 is "$(printf '%s' "$out" | jget hours)" "Mon-Sat 9-19" "location update"
 run tenant-admin location list --tenant rossi --format table
@@ -532,5 +541,41 @@ is_rc 0 "share/examples/onboard.jsonl applies cleanly to a new store"
 is "$(printf '%s\n' "$out" | grep -c '"status":"created"')" "$(grep -c . "$top_srcdir/share/examples/onboard.jsonl")" "…every record of it"
 run tenant-admin onboard "$T/missing.jsonl"
 is_rc 66 "onboard of a missing file: 66"
+printf 'not a database at all, just text that is long enough to be read as a header\n' > "$T/garbage.db"
+IGKIT_DB="$T/garbage.db" run tenant-admin tenant list
+ok "$([ "$rc" != 0 ]; echo $?)" "a file that is not a store fails ($rc)"
+like "$err" "'$T/garbage.db'" "…and the error names the file"
+
+# ---------------------------------------------------------------- onboarding again is safe; --dry-run
+EX="$top_srcdir/share/examples/onboard.jsonl"
+nrec=$(grep -c . "$EX")
+keys_before=$(IGKIT_DB="$T/example.db" sq "SELECT COUNT(*) FROM api_keys")
+IGKIT_DB="$T/example.db" run tenant-admin onboard "$EX"
+is_rc 0 "the same onboarding file again: 0"
+is "$(printf '%s\n' "$out" | grep -c '"status":"exists"')" "$nrec" "…every record reported exists"
+is "$(printf '%s\n' "$out" | grep -c '"status":"failed"')" 0 "…none failed"
+unlike "$out" '"key":"igk_' "…no key printed"
+is "$(IGKIT_DB="$T/example.db" sq "SELECT COUNT(*) FROM api_keys WHERE revoked_at IS NULL")" "$keys_before" \
+	"…and no second API key minted"
+like "$(printf '%s\n' "$out" | grep '"kind":"key"' | head -1)" '"api_key":"crm-sync".*"prefix":"[0-9a-f]{16}"' \
+	"…the existing key is named by its prefix"
+audit_before=$(IGKIT_DB="$T/example.db" sq "SELECT COUNT(*) FROM audit_log")
+IGKIT_DB="$T/dry.db" tenant-admin -q init > /dev/null
+IGKIT_DB="$T/dry.db" run tenant-admin onboard --dry-run "$EX"
+is_rc 0 "onboard --dry-run on a new store: 0"
+is "$(printf '%s\n' "$out" | grep -c '"status":"would_create"')" "$nrec" \
+	"…every record would be created (later records see earlier ones)"
+unlike "$out" '"key":|"prefix":' "…no key shown"
+is "$(IGKIT_DB="$T/dry.db" sq "SELECT (SELECT COUNT(*) FROM tenants) + (SELECT COUNT(*) FROM users) + (SELECT COUNT(*) FROM api_keys) + (SELECT COUNT(*) FROM agents)")" 0 \
+	"…and nothing was written"
+run_in '{"tenant":"rossi","name":"Rossi"}
+{"tenant":"rossi","location":"x","timezone":"Mars/Olympus"}
+{"tenant":"rossi","agent":"ok"}' env IGKIT_DB="$T/dry.db" tenant-admin onboard --dry-run -
+is_rc 65 "--dry-run reports a record that would fail: 65"
+like "$out" '"line":2,"status":"failed"' "…as failed, on its line"
+is "$(IGKIT_DB="$T/dry.db" sq "SELECT COUNT(*) FROM tenants")" 0 "…still nothing written"
+IGKIT_DB="$T/example.db" run tenant-admin onboard --dry-run "$EX"
+is "$(printf '%s\n' "$out" | grep -c '"status":"exists"')" "$nrec" "--dry-run on the onboarded store: all exist"
+is "$(IGKIT_DB="$T/example.db" sq "SELECT COUNT(*) FROM audit_log")" "$audit_before" "…nothing audited"
 
 done_testing

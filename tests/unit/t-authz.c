@@ -86,7 +86,8 @@ int main(void)
 	       "platform actions need a super admin");
 	is_int(count(ctx.store, "SELECT count(*) FROM audit_log WHERE outcome='denied'"), 3, "each denial audited");
 	is_int(count(ctx.store, "SELECT count(*) FROM audit_log WHERE outcome='denied' AND action='agent.list'"
-		     " AND tenant_id=2 AND actor='key:test(v@rossi.it)'"), 1, "with action, tenant and actor");
+		     " AND tenant_id IS NULL AND target='bianchi' AND actor='key:test(v@rossi.it)'"), 1,
+	       "with action and actor, in the platform's log, not bianchi's");
 	ig_ctx_release(&ctx);
 	{
 		char cmd[200];
