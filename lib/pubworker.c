@@ -1124,7 +1124,7 @@ static void apply1(struct run *w, struct job *j, struct ig_graph_req *r)
 			j->permalink = sdup(ig_json_str(r->resp.body, "permalink"));
 			journal(j, "permalink", "ok", j->media_id, NULL, j->permalink);
 		}
-		set_step(j, "comment");
+		set_step(j, j->first_comment && strcmp(j->comment_state, "sent") ? "comment" : "done");
 		j->progressed = 1;
 		return;
 	case REQ_COMMENT_CHECK: {
@@ -1188,8 +1188,8 @@ static void apply2(struct run *w, struct job *j, struct ig_graph_req *r)
 		case IG_PUB_NOT_READY:
 			journal(j, "publish", "not_ready", j->container, &r->resp.gerr, gmsg(r));
 			set_step(j, "poll");
-			j->progressed = 1;
-			release(j);
+			if (++j->polls > MAX_POLLS)
+				fail(w, j, "publish", &r->resp.gerr, gmsg(r), explain);
 			return;
 		case IG_PUB_WAIT:
 			set_step(j, "publish");

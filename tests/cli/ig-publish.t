@@ -25,6 +25,9 @@ connect() { # ACCOUNT TENANT
 	simctl POST /_sim/token "{\"action\":\"issue\",\"account\":\"$1\"}" | jget token.token |
 		ig-connect add --tenant "$2" > /dev/null
 }
+sim_req() { simctl GET "/_sim/requests?method=$1&path=$2" | "$PYTHON3" -c 'import json,sys
+print(" ".join(r["host"] for r in json.load(sys.stdin)))'; }
+sim_count() { simctl GET "/_sim/requests?method=$1&path=$2" | "$PYTHON3" -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
 runp() { run ig-publish run --wait --poll-interval 50 --all "$@"; }
 line_of() { printf '%s\n' "$out" | grep "\"id\":$1," | head -n 1; }
 
@@ -100,5 +103,292 @@ run ig-publish run
 is_rc 0 "a second run has nothing to do"
 is "$(pub "d['published']")" 2 "…and publishes nothing again"
 is "$(sq "SELECT count(*) FROM audit_log WHERE action = 'post.publish'")" 2 "every publish is audited"
+
+# --- a reel on a Facebook Login account, one step per run ------------------------
+printf '{"account":"%s","type":"reel","media":["%s/r.mp4"],"caption":"reel","share_to_feed":true,"thumb_offset":1500,"at":"2020-01-01T00:00:00Z","key":"reel-1"}' \
+	$A3 "$M" > "$T/reel.json"
+run ig-publish --tenant rossi draft "$T/reel.json"
+is_rc 0 "a reel for the Facebook Login account is drafted"
+R=$(field id)
+steps=""
+for i in 1 2 3 4 5; do
+	run ig-publish run
+	steps="$steps $(post_col $R step)"
+done
+is "$steps" " poll poll poll permalink done" "cron runs move the reel one step each: create, poll, poll, publish, permalink"
+is "$(post_col $R state)" published "the reel is published"
+like "$(sim_req POST media_publish)" "graph.facebook.com" "…through graph.facebook.com"
+is "$(pub "[c['media_type'] for c in d['containers'] if c['id']=='$(post_col $R container_id)'][0]")" REELS \
+	"as a REELS container"
+
+# --- lost answers ------------------------------------------------------------------
+pubset '{"publish_then_error":{"count":1,"status":500,"code":2}}'
+img @marco_energia lost1 "lost answer" ',"key":"lost-1"' | ig-publish --tenant rossi draft > "$T/o"
+L1=$(jget id < "$T/o")
+runp
+is_rc 75 "a publish whose answer is lost: 75"
+like "$(line_of $L1)" '"state":"unknown"' "…the post is unknown, on run's stdout"
+is "$(pub "d['published']")" 4 "(Meta did publish it)"
+run ig-publish --tenant rossi list --state unknown
+like "$out" "\"id\":$L1," "list --state unknown shows it"
+is "$(sq "SELECT count(*) FROM post_alerts WHERE post_id = $L1 AND status = 'open'")" 1 "an alert is open for the tenant"
+runp
+is_rc 0 "the next run settles it"
+is "$(post_col $L1 state)" published "status_code PUBLISHED → published"
+is "$(post_col $L1 media_id)" "$(pub "[m['id'] for m in d['media'] if m['caption']=='lost answer'][0]")" \
+	"the media id is found (by content, not the newest item)"
+is "$(publishes_of $L1)" 1 "media_publish was sent once"
+is "$(sq "SELECT count(*) FROM post_alerts WHERE post_id = $L1 AND status = 'open'")" 0 "the alert is resolved"
+simctl POST /_sim/inject '{"match":"/media_publish","method":"POST","count":1,"status":502}' > /dev/null
+img @marco_energia lost2 "5xx before Meta acted" ',"key":"lost-2"' | ig-publish --tenant rossi draft > "$T/o"
+L2=$(jget id < "$T/o")
+runp
+is_rc 75 "a 502 on media_publish: 75 (ambiguous, not resent)"
+is "$(post_col $L2 state)" unknown "…unknown"
+is "$(sim_count POST media_publish)" 5 "the POST was sent once, not retried by the client"
+runp
+is_rc 0 "the next run settles it"
+is "$(post_col $L2 state)" published "status_code FINISHED → it did not happen → published now"
+is "$(publishes_of $L2)" 1 "…exactly once at Meta"
+run ig-publish --tenant rossi status $L2
+like "$out" "status FINISHED: the publish did not happen" "the journal says how it was settled"
+like "$out" '"step":"publish","outcome":"unknown"' "…and keeps the lost attempt"
+# a run that died after sending: the step 'sent' is committed first
+img @marco_energia died "died mid-publish" ',"key":"died"' | ig-publish --tenant rossi draft > "$T/o"
+L3=$(jget id < "$T/o")
+run ig-publish run
+run ig-publish run
+is "$(post_col $L3 step)" permalink "(published normally)"
+sq "UPDATE posts SET state = 'publishing', step = 'sent', media_id = NULL, permalink = NULL WHERE id = $L3"
+run ig-publish run --all
+like "$(line_of $L3)" '"state":"published"' "a post left 'sent' is settled, not sent again"
+is "$(publishes_of $L3)" 1 "…one media_publish"
+
+# --- overlapping runs ------------------------------------------------------------
+simctl POST /_sim/latency '{"ms":40}' > /dev/null
+for i in $(seq 1 16); do img @marco_energia "ov$i" "overlap $i" ",\"key\":\"ov-$i\""; echo; done |
+	ig-publish --tenant rossi draft --no-network-check > /dev/null
+before=$(pub "d['published']")
+( ig-publish run --wait --poll-interval 20 --parallel 4 > "$T/run1" 2>&1; echo $? > "$T/rc1" ) &
+p1=$!
+( ig-publish run --wait --poll-interval 20 --parallel 4 > "$T/run2" 2>&1; echo $? > "$T/rc2" ) &
+p2=$!
+wait $p1 $p2
+simctl POST /_sim/latency '{"ms":0}' > /dev/null
+is "$(cat "$T/rc1")/$(cat "$T/rc2")" "0/0" "two overlapping runs both succeed"
+is "$(sq "SELECT count(*) FROM posts WHERE idem_key LIKE 'ov-%' AND state = 'published'")" 16 "every post is published"
+is "$(( $(pub "d['published']") - before ))" 16 "…16 publishes at Meta"
+is "$(pub "d['duplicates']")" 0 "…none twice"
+
+# --- limits --------------------------------------------------------------------
+pubset "{\"quota_usage\":{\"$A1\":50}}"
+img @marco_energia q1 "over quota" ',"key":"q-1"' | ig-publish --tenant rossi draft > "$T/o"
+Q1=$(jget id < "$T/o")
+runp
+is_rc 0 "a spent quota is not a failure"
+is "$(post_col $Q1 state)/$(post_col $Q1 step)" "publishing/publish" "the post waits to publish"
+like "$(line_of $Q1)" '"deferred_until":"' "…deferred"
+like "$(post_col $Q1 error)" "publishing limit reached \(50 of 50" "the reason is kept"
+run ig-publish --tenant rossi limit @marco_energia
+like "$out" '"quota_usage":50,"quota_total":50,"quota_duration":86400,"remaining":0' "limit reads the live content_publishing_limit"
+pubset "{\"quota_usage\":{\"$A1\":0}}"
+IGKIT_NOW=$(( $(date +%s) + 7200 )) ig-publish run --wait --poll-interval 20 > /dev/null
+is "$(post_col $Q1 state)" published "once quota is back it is published"
+simctl POST /_sim/inject '{"match":"/media_publish","method":"POST","count":1,"code":9,"subcode":2207042}' > /dev/null
+img @marco_energia q2 "quota race" ',"key":"q-2"' | ig-publish --tenant rossi draft > "$T/o"
+Q2=$(jget id < "$T/o")
+runp
+is_rc 0 "9/2207042 from media_publish defers, does not fail"
+is "$(post_col $Q2 state)/$(post_col $Q2 error_code)/$(post_col $Q2 error_subcode)" "publishing/9/2207042" "…with Meta's code"
+simctl POST /_sim/inject '{"match":"/media_publish","method":"POST","count":1,"code":9007,"subcode":2207027}' > /dev/null
+img @marco_energia nr "not ready" ',"key":"nr"' | ig-publish --tenant rossi draft > "$T/o"
+NR=$(jget id < "$T/o")
+runp
+is "$(post_col $NR state)" published "9007/2207027 (not ready): polled again, then published"
+is "$(publishes_of $NR)" 1 "…one successful media_publish"
+
+# --- container errors ------------------------------------------------------------
+pubset '{"next_status":["ERROR"]}'
+img @marco_energia err "will fail" ',"key":"err"' | ig-publish --tenant rossi draft > "$T/o"
+E1=$(jget id < "$T/o")
+runp
+is_rc 69 "a container in ERROR: the post fails, 69"
+like "$(line_of $E1)" '"state":"failed".*"explain":"Meta could not process the media' "…one JSON line with an explanation"
+run ig-publish --tenant rossi list --state failed
+like "$out" "\"id\":$E1," "list --state failed shows it"
+is "$(sq "SELECT count(*) FROM audit_log WHERE action = 'post.fail' AND target = 'post:$E1'")" 1 "the failure is audited"
+is "$(sq "SELECT count(*) FROM post_alerts WHERE post_id = $E1 AND status = 'open'")" 1 "…and raises an alert"
+pubset '{"next_status":["EXPIRED"]}'
+img @marco_energia exp "expired once" ',"key":"exp"' | ig-publish --tenant rossi draft > "$T/o"
+X1=$(jget id < "$T/o")
+runp
+is "$(post_col $X1 state)" published "an EXPIRED container is created again and published"
+is "$(pub "len([c for c in d['containers'] if c['caption']=='expired once'])")" 2 "…two containers"
+printf '{"account":"@marco_energia","type":"image","media":["%s/missing.jpg"],"at":"2020-01-01T00:00:00Z"}' "$M" > "$T/miss.json"
+run ig-publish --tenant rossi draft "$T/miss.json"
+is_rc 65 "the preflight refuses a media URL that does not answer 200"
+like "$err" "media\[0\]: rule media.reachable: .* answers HTTP 404" "…naming the rule"
+run ig-publish --tenant rossi draft --no-network-check "$T/miss.json"
+MI=$(field id)
+run ig-publish run
+is "$(sq "SELECT code || '/' || subcode FROM post_journal WHERE post_id = $MI AND outcome = 'retry'")" "9004/2207052" \
+	"unreachable at Meta: 9004/2207052, tried again later"
+for i in 1 2 3 4 5; do IGKIT_NOW=$(( $(date +%s) + i * 3600 )) ig-publish run > /dev/null 2>&1; done
+is "$(post_col $MI state)" failed "…and failed after bounded retries"
+like "$(post_col $MI explain)" "must be public" "…saying the URL must be public"
+
+# --- first comment exactly once ---------------------------------------------------
+pubset '{"comment_trap":1}'
+img @marco_energia fc "with a comment" ',"key":"fc","first_comment":"Order at the link in bio"' |
+	ig-publish --tenant rossi draft > "$T/o"
+FC=$(jget id < "$T/o")
+runp
+is "$(post_col $FC comment_state)" sent "20/1772107 (created, then an error): the comment is found, not resent"
+is "$(pub "len(d['comments']['$(post_col $FC media_id)'])")" 1 "…one comment on the media"
+like "$(post_col $FC comment_id)" '^180' "…its id is kept"
+
+# --- the preflight's rules --------------------------------------------------------
+chk() { printf '%s' "$1" > "$T/c.json"; run ig-publish --tenant rossi check "$T/c.json"; }
+long=$("$PYTHON3" -c 'print("x"*2201)')
+tags=$("$PYTHON3" -c 'print(" ".join("#t%d" % i for i in range(31)))')
+ments=$("$PYTHON3" -c 'print(" ".join("@u%d" % i for i in range(21)))')
+chk "{\"account\":\"@marco_energia\",\"type\":\"image\",\"media\":[\"$M/a.jpg\"],\"caption\":\"$long\"}"
+like "$err" "caption: rule caption.length: 2201 characters, at most 2200" "caption.length"
+chk "{\"account\":\"@marco_energia\",\"type\":\"image\",\"media\":[\"$M/a.jpg\"],\"caption\":\"$tags\"}"
+like "$err" "rule caption.hashtags: 31 hashtags, at most 30" "caption.hashtags"
+chk "{\"account\":\"@marco_energia\",\"type\":\"image\",\"media\":[\"$M/a.jpg\"],\"caption\":\"$ments\"}"
+like "$err" "rule caption.mentions: 21 @mentions, at most 20" "caption.mentions"
+chk "{\"account\":\"@marco_energia\",\"type\":\"carousel\",\"media\":[\"$M/a.jpg\",{\"url\":\"$M/r.mp4\",\"type\":\"reel\"}]}"
+like "$err" "media\[1\]: rule carousel.no_reels" "carousel.no_reels"
+chk "{\"account\":\"@marco_energia\",\"type\":\"carousel\",\"media\":[$(for i in $(seq 11); do printf '"%s/a.jpg",' "$M"; done)\"$M/a.jpg\"]}"
+like "$err" "rule carousel.count: a carousel has 2 to 10 items, not 12" "carousel.count"
+chk "{\"account\":\"@marco_energia\",\"type\":\"image\",\"media\":[\"$M/a.jpg\"],\"collaborators\":[\"a\",\"b\",\"c\",\"d\"]}"
+like "$err" "rule collaborators.count: 4 collaborators, at most 3" "collaborators.count"
+chk "{\"account\":\"@marco_energia\",\"type\":\"image\",\"media\":[\"$M/a.jpg\"],\"collaborators\":[\"@luca\"]}"
+like "$err" "rule collaborators.at: '@luca': give the username without '@'" "collaborators.at"
+chk "{\"account\":\"@marco_energia\",\"type\":\"image\",\"media\":[\"$M/a.png\"]}"
+like "$err" "rule image.format: Instagram takes JPEG images only; this is image/png" "image.format (from the content type)"
+chk "{\"account\":\"@marco_energia\",\"type\":\"image\",\"media\":[\"$M/a.jpg?w=1600&h=1600\"]}"
+like "$err" "rule image.width: width 1600 px is outside 320 to 1440 px" "image.width (from the JPEG header)"
+chk "{\"account\":\"@marco_energia\",\"type\":\"image\",\"media\":[\"$M/a.jpg?pad=9000000\"]}"
+like "$err" "rule image.size: 9[0-9]+ bytes is over the 8 MiB limit" "image.size"
+chk "{\"account\":\"@marco_energia\",\"type\":\"image\",\"media\":[\"$M/login.html\"]}"
+like "$err" "rule media.content_type: .* is served as 'text/html', not an image" "media.content_type"
+chk "{\"account\":\"@marco_energia\",\"type\":\"image\",\"media\":[\"$M/a.jpg\"],\"share_to_feed\":true}"
+like "$err" "share_to_feed: rule reel.fields: only a reel takes share_to_feed" "reel.fields"
+chk "{\"account\":\"@marco_energia\",\"type\":\"image\",\"media\":[\"ftp://x/a.jpg\"]}"
+like "$err" "rule media.url: 'ftp://x/a.jpg' is not an http\(s\) URL" "media.url"
+chk "{\"account\":\"@marco_energia\",\"type\":\"image\",\"media\":[\"$M/a.jpg\"],\"captoin\":\"x\"}"
+like "$err" "captoin: rule post.fields: unknown field" "an unknown field is named"
+chk "{\"account\":\"@marco_energia\",\"type\":\"image\",\"media\":[\"$M/a.jpg?w=1080&h=1350\"]}"
+is_rc 0 "check passes a good post"
+like "$out" '"ok":true' "…and says so"
+is "$(sq "SELECT count(*) FROM posts WHERE caption = '' AND state <> 'draft' AND idem_key IS NULL AND type = 'image' AND id > $FC")" 0 \
+	"check stores nothing"
+
+# --- calendar: schedule, edit, cancel, list -----------------------------------------
+run ig-publish --tenant rossi draft --account @marco_energia --type image --media "$M/d.jpg" --caption "a draft" --sku SUMMER
+is_rc 0 "a draft from flags"
+D=$(field id)
+is "$(field state)" draft "…without --at it is a draft"
+run ig-publish run --all
+unlike "$out" "\"id\":$D," "run leaves drafts alone"
+run ig-publish --tenant rossi schedule $D --at 2030-06-01T10:00:00Z
+is "$(field state)/$(field at)" "scheduled/2030-06-01T10:00:00Z" "schedule sets the time"
+run ig-publish run --all
+unlike "$out" "\"id\":$D," "a post in the future is not due"
+run ig-publish --tenant rossi edit $D --caption "an edited draft"
+is "$(field caption)" "an edited draft" "edit changes the caption"
+run ig-publish --tenant rossi edit $D --json '{"collaborators":["@x"]}'
+is_rc 65 "edit runs the preflight again"
+like "$err" "collaborators.at" "…naming the rule"
+run ig-publish --tenant rossi list --sku SUMMER --calendar --format table
+like "$out" "^day +time +id +type +state" "list --calendar as a table"
+like "$out" "2030-06-01 +10:00 +$D +image +scheduled" "…one row per post by day"
+run ig-publish --tenant rossi list --from 2030-01-01 --to 2031-01-01
+is "$(printf '%s\n' "$out" | grep -c .)" 1 "list --from/--to"
+run ig-publish --tenant rossi cancel $D
+is "$(field state)" cancelled "cancel"
+IGKIT_NOW=1910000000 ig-publish run > /dev/null
+is "$(post_col $D state)" cancelled "a cancelled post is never published"
+run ig-publish --tenant rossi cancel 1
+is_rc 65 "a published post cannot be cancelled"
+like "$err" "post 1 is published: only a draft, scheduled or failed post can be cancelled" "…says why"
+run ig-publish --tenant rossi edit 1 --caption x
+is_rc 65 "…nor edited"
+run ig-publish --tenant rossi status 99999
+is_rc 65 "an unknown post: 65"
+like "$err" "unknown post 99999" "…named"
+
+# --- roles, tenants, audit ---------------------------------------------------------
+run env IGKIT_API_KEY="$(cat "$T/viewer.key")" ig-publish draft --account @marco_energia --type image --media "$M/a.jpg"
+is_rc 77 "a viewer cannot draft"
+like "$err" "role 'viewer' may not change publishing in tenant 'rossi'" "…says why"
+run env IGKIT_API_KEY="$(cat "$T/viewer.key")" ig-publish run
+is_rc 77 "…nor run"
+run env IGKIT_API_KEY="$(cat "$T/sales.key")" ig-publish list
+is_rc 0 "sales may read the calendar"
+like "$out" '"id":1,' "…of its tenant"
+run env IGKIT_API_KEY="$(cat "$T/marketer.key")" ig-publish draft --account @marco_energia --type image --media "$M/m.jpg" --caption "by the marketer"
+is_rc 0 "a marketer drafts"
+run env IGKIT_API_KEY="$(cat "$T/bianchi.key")" ig-publish status 1
+is_rc 65 "another tenant's post is unknown"
+is "$err" "ig-publish: unknown post 1" "…with nothing of it in the message"
+run env IGKIT_API_KEY="$(cat "$T/bianchi.key")" ig-publish cancel $D
+is_rc 65 "…and cannot be cancelled"
+run env IGKIT_API_KEY="$(cat "$T/bianchi.key")" ig-publish list
+is "$out" "" "another tenant's calendar is empty to it"
+run env IGKIT_API_KEY="$(cat "$T/bianchi.key")" ig-publish --tenant rossi list
+is_rc 77 "naming another tenant: 77"
+run env IGKIT_API_KEY="$(cat "$T/bianchi.key")" ig-publish draft --account @marco_energia --type image --media "$M/a.jpg"
+is_rc 65 "another tenant's account cannot be used"
+like "$err" "no Instagram account '@marco_energia' in this tenant" "…it is simply not there"
+is "$(sq "SELECT count(*) FROM audit_log WHERE action = 'post.schedule'")" \
+	"$(sq "SELECT count(*) FROM post_journal WHERE step IN ('schedule') OR (step = 'draft' AND message = 'stored and scheduled')")" \
+	"every schedule is audited"
+is "$(sq "SELECT count(*) FROM audit_log WHERE action = 'post.cancel' AND target = 'post:$D'")" 1 "the cancel is audited"
+is "$(sq "SELECT count(*) FROM audit_log WHERE action = 'post.draft' AND outcome = 'denied'")" 1 "the viewer's attempt is audited as denied"
+
+# --- assets ----------------------------------------------------------------------------
+mkdir -p "$T/media/dec"
+curl -s "$M/photo.jpg?w=1080&h=1350" > "$T/media/dec/photo.jpg"
+run ig-publish --tenant rossi asset add "$T/media/dec/photo.jpg"
+is_rc 78 "a local file needs the media directory and its public URL"
+export IGKIT_MEDIA_DIR="$T/media" IGKIT_MEDIA_BASE_URL="$M"
+run ig-publish --tenant rossi asset add "$T/media/dec/photo.jpg" --title "December" --folder dec
+is_rc 0 "asset add: a local file under the media directory"
+AS=$(field id)
+is "$(field width)x$(field height)/$(field mime)" "1080x1350/image/jpeg" "…type and size from the JPEG header"
+is "$(field sha256)" "$(sha256sum "$T/media/dec/photo.jpg" | cut -d' ' -f1)" "…its SHA-256"
+is "$(field url)" "$M/dec/photo.jpg" "…served at the public base URL"
+is "$(field size)" "$(stat -c %s "$T/media/dec/photo.jpg")" "…its size"
+cp "$T/media/dec/photo.jpg" "$T/outside.jpg"
+run ig-publish --tenant rossi asset add "$T/outside.jpg"
+is_rc 65 "a file outside the media directory is refused"
+like "$err" "rule asset.media_dir" "…naming the rule"
+run ig-publish --tenant rossi asset add "http://cdn.example/a.jpg" --no-network-check
+is_rc 65 "an asset URL must be https"
+run ig-publish --tenant rossi asset add "https://cdn.example/clip.mp4" --no-network-check
+is "$(field kind)" video "an https video URL"
+printf '{"account":"@marco_energia","type":"image","media":[{"asset":%s,"alt_text":"a pizza"}],"caption":"from an asset","at":"2020-01-01T00:00:00Z"}' $AS > "$T/as.json"
+run ig-publish --tenant rossi draft "$T/as.json"
+is_rc 0 "a post from a registered asset"
+run env IGKIT_API_KEY="$(cat "$T/bianchi.key")" ig-publish check --account @sara_ascolta --type image --json x 2>/dev/null
+printf '{"account":"@sara_ascolta","type":"image","media":[{"asset":%s}]}' $AS > "$T/as2.json"
+run env IGKIT_API_KEY="$(cat "$T/bianchi.key")" ig-publish draft "$T/as2.json"
+is_rc 65 "another tenant's asset is unknown"
+like "$err" "media\[0\].asset: unknown asset $AS" "…by its id only"
+run ig-publish --tenant rossi asset list --format csv
+like "$out" "dec/photo.jpg" "asset list"
+
+# --- re-login -----------------------------------------------------------------------------
+simctl POST /_sim/token "{\"account\":\"$A1\",\"action\":\"revoke\"}" > /dev/null
+img @marco_energia relog "after revoke" ',"key":"relog"' | ig-publish --tenant rossi draft > "$T/o"
+RL=$(jget id < "$T/o")
+runp
+is_rc 77 "a revoked token: 77"
+like "$(line_of $RL)" "re-authorise" "…the post says to re-authorise"
+is "$(sq "SELECT status FROM accounts WHERE external_id = '$A1'")" needs_reauth "the account is marked"
+is "$(post_col $RL state)" publishing "the post waits, not failed"
 
 done_testing
