@@ -391,4 +391,22 @@ like "$(line_of $RL)" "re-authorise" "…the post says to re-authorise"
 is "$(sq "SELECT status FROM accounts WHERE external_id = '$A1'")" needs_reauth "the account is marked"
 is "$(post_col $RL state)" publishing "the post waits, not failed"
 
+# --- GDPR export, deauthorisation purge ------------------------------------------------
+tenant-admin --tenant rossi export > "$T/export.json"
+is "$("$PYTHON3" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(len(d["posts"]), len(d["assets"]) > 0, any(j["step"]=="publish" for j in d["post_journal"]))' "$T/export.json")" \
+	"$(sq 'SELECT count(*) FROM posts WHERE tenant_id = (SELECT id FROM tenants WHERE slug = '"'rossi'"')') True True" \
+	"the tenant's export holds its posts, assets and journal"
+printf '{"account":"@sara_ascolta","type":"image","media":["%s/s.jpg"],"at":"2020-01-01T00:00:00Z"}' "$M" > "$T/sara.json"
+IGKIT_API_KEY="$(cat "$T/bianchi.key")" ig-publish draft "$T/sara.json" > /dev/null
+is "$(sq "SELECT count(*) FROM posts p JOIN accounts a ON a.id = p.account_id WHERE a.external_id = '$A2'")" 1 "(a post of account 2)"
+SR=$(simctl POST /_sim/deauthorize "{\"user\":\"$A2\",\"revoke\":false}" | "$PYTHON3" -c 'import json,sys; print(json.load(sys.stdin)["signed_request"])')
+run_in "signed_request=$SR" ig-connect deauthorize
+is_rc 0 "Meta deauthorises account 2"
+run env IGKIT_API_KEY="$(cat "$T/bianchi.key")" ig-publish run
+is_rc 77 "its scheduled posts wait for a new authorisation"
+run_in "signed_request=$SR" env IGKIT_DATA_DELETION_URL=https://example.test/deletion ig-connect data-deletion
+is_rc 0 "Meta asks to delete the user's data"
+is "$(sq "SELECT count(*) FROM posts WHERE tenant_id = (SELECT id FROM tenants WHERE slug = 'bianchi')")" 0 \
+	"its posts are purged with the account"
+
 done_testing
