@@ -1704,7 +1704,7 @@ int ig_publish_run(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_publi
 			break;
 		if (!progressed) {
 			struct timespec ts;
-			double d = o->poll_interval > 0 ? o->poll_interval : 2.0;
+			double d = o->poll_interval >= 0 ? o->poll_interval : 2.0;
 
 			ts.tv_sec = (time_t)d;
 			ts.tv_nsec = (long)((d - (double)ts.tv_sec) * 1e9);
