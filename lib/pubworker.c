@@ -51,6 +51,7 @@
 #define RETRY_DELAY 60        /* seconds, times the retry number */
 #define WAIT_DELAY 300        /* rate limit: seconds */
 #define QUOTA_DELAY 3600      /* publishing limit spent: seconds */
+#define CONTAINER_LIMIT 400   /* containers per account per rolling 24 h (§4.5) */
 
 /* ------------------------------------------------------------ Meta's codes */
 
@@ -159,6 +160,7 @@ struct acct {
 	int limit_state;         /* 0 unknown, 1 wanted, 2 read, -1 failed */
 	long remaining;
 	long usage, total;
+	long containers;         /* containers igkit created in the last 24 h */
 };
 
 struct item {
@@ -610,6 +612,16 @@ static int load_accounts(struct run *w, struct ig_err *err)
 			}
 			ig_stmt_reset(s);
 		}
+		{   /* the container-creation limit counts every child (§4.5) */
+			int64_t c = 0;
+
+			if (ig_store_int(w->ctx->store, err, &c,
+				"SELECT count(*) FROM post_journal j JOIN posts p ON p.id = j.post_id"
+				" WHERE p.account_id = ? AND (j.step = 'child' OR j.step = 'container')"
+				" AND j.outcome = 'ok' AND j.at > ?", "ii", aid, w->now - 86400) < 0)
+				return err->code;
+			a->containers = (long)c;
+		}
 	}
 	for (i = 0; i < w->njobs; i++)
 		w->jobs[i].acc = acct_of(w, w->jobs[i].account_id);
@@ -709,6 +721,25 @@ static void plan_get(struct job *j, int want, const char *node, const char *fiel
 	j->query[2] = NULL;
 }
 
+/* 1 (and j deferred) when creating n more containers would pass the
+ * account's container-creation limit; else 0, and they are counted. */
+static int container_limit(struct run *w, struct job *j, long n)
+{
+	char m[160];
+
+	if (j->acc->containers + n <= CONTAINER_LIMIT) {
+		j->acc->containers += n;
+		return 0;
+	}
+	snprintf(m, sizeof(m), "container-creation limit: %ld containers in 24 h (at most %d)",
+		 j->acc->containers, CONTAINER_LIMIT);
+	set_error(j, NULL, m, "the account created too many containers in the last 24 hours:"
+		  " the post waits");
+	journal(j, "container", "wait", NULL, NULL, m);
+	defer(w, j, QUOTA_DELAY);
+	return 1;
+}
+
 /* Decide the next request of j in phase 1 (reads and container creation). */
 static void plan1(struct run *w, struct job *j)
 {
@@ -740,6 +771,14 @@ static void plan1(struct run *w, struct job *j)
 				continue;
 			}
 			/* every missing child at once, in parallel */
+			{
+				long missing = 0;
+
+				for (i = 0; i < j->nitems; i++)
+					missing += !j->items[i].container[0];
+				if (missing && container_limit(w, j, missing))
+					return;
+			}
 			for (i = 0; i < j->nitems; i++)
 				if (!j->items[i].container[0])
 					plan_create(j, (int)i);
@@ -767,6 +806,8 @@ static void plan1(struct run *w, struct job *j)
 				set_step(j, "poll");
 				continue;
 			}
+			if (container_limit(w, j, 1))
+				return;
 			plan_create(j, -1);
 			return;
 		}

@@ -207,6 +207,42 @@ runp
 is "$(post_col $NR state)" published "9007/2207027 (not ready): polled again, then published"
 is "$(publishes_of $NR)" 1 "…one successful media_publish"
 
+# a publish that times out after it left: ambiguous, never resent
+pubset '{"publish_then_error":{"count":1,"hang":3}}'
+img @marco_energia slow "timed out" ',"key":"slow"' | ig-publish --tenant rossi draft > "$T/o"
+SL=$(jget id < "$T/o")
+IGKIT_HTTP_TIMEOUT=1 ig-publish run --wait --poll-interval 20 > /dev/null 2>&1
+is "$(post_col $SL state)" unknown "a media_publish that timed out: unknown"
+sleep 2
+runp
+is "$(post_col $SL state)" published "…settled by the next run"
+is "$(publishes_of $SL)" 1 "…one media_publish at Meta"
+# the container-creation limit (400 per 24 h, every child counts)
+sq "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400)
+    INSERT INTO post_journal (post_id, tenant_id, at, step, outcome)
+    SELECT 1, tenant_id, $(date +%s), 'container', 'ok' FROM n, posts WHERE posts.id = 1"
+img @marco_energia cl "container limit" ',"key":"cl"' | ig-publish --tenant rossi draft > "$T/o"
+CL=$(jget id < "$T/o")
+runp
+is "$(post_col $CL state)/$(post_col $CL container_id)" "publishing/" "over the container-creation limit: the post waits, nothing created"
+like "$(post_col $CL error)" "container-creation limit: 4[0-9][0-9] containers in 24 h \\(at most 400\\)" "…and says why"
+sq "DELETE FROM post_journal WHERE post_id = 1 AND message IS NULL AND step = 'container' AND meta_id IS NULL"
+IGKIT_NOW=$(( $(date +%s) + 7200 )) ig-publish run --wait --poll-interval 20 > /dev/null
+is "$(post_col $CL state)" published "…and goes out later"
+
+# --- a story -------------------------------------------------------------------------
+printf '{"account":"@marco_energia","type":"story","media":["%s/story.jpg?w=1080&h=1920"],"at":"2020-01-01T00:00:00Z","key":"story"}' "$M" > "$T/story.json"
+run ig-publish --tenant rossi draft "$T/story.json"
+is_rc 0 "a story (9:16 is fine for a story)"
+ST=$(field id)
+runp
+is "$(post_col $ST state)" published "the story is published"
+is "$(pub "[c['media_type'] for c in d['containers'] if c['id']=='$(post_col $ST container_id)'][0]")" STORIES \
+	"…as a STORIES container"
+printf '{"account":"@marco_energia","type":"story","media":["%s/s.jpg"],"caption":"no"}' "$M" > "$T/story2.json"
+run ig-publish --tenant rossi check "$T/story2.json"
+like "$err" "caption: rule story.caption" "a story takes no caption"
+
 # --- container errors ------------------------------------------------------------
 pubset '{"next_status":["ERROR"]}'
 img @marco_energia err "will fail" ',"key":"err"' | ig-publish --tenant rossi draft > "$T/o"
