@@ -759,10 +759,11 @@ static void plan1(struct run *w, struct job *j)
 	}
 	/* a step 'sent' found at claim time: its run died mid-publish */
 	if (!strcmp(j->step, "sent")) {
-		unknown(w, j, "publish", NULL, "a previous run sent media_publish and did not record"
-			" the answer");
-		j->active = 1;   /* settle it right now */
-		w->st->unknown--;
+		/* settled right now, like any unknown post */
+		snprintf(j->state, sizeof(j->state), "unknown");
+		set_step(j, "settle");
+		journal(j, "publish", "unknown", j->container, NULL, "a previous run sent media_publish"
+			" and did not record the answer");
 	}
 	for (;;) {
 		if (!strcmp(j->step, "children")) {

@@ -161,7 +161,8 @@ run ig-publish run
 is "$(post_col $L3 step)" permalink "(published normally)"
 sq "UPDATE posts SET state = 'publishing', step = 'sent', media_id = NULL, permalink = NULL WHERE id = $L3"
 run ig-publish run --all
-like "$(line_of $L3)" '"state":"published"' "a post left 'sent' is settled, not sent again"
+is_rc 0 "a post left 'sent' by a run that died…"
+like "$(line_of $L3)" '"state":"published"' "…is settled from Meta's state, not sent again"
 is "$(publishes_of $L3)" 1 "…one media_publish"
 
 # --- overlapping runs ------------------------------------------------------------
