@@ -1607,18 +1607,20 @@ static int round_once(struct run *w, struct ig_err *err)
 			}
 			j->acc->remaining--;
 			j->want = REQ_PUBLISH;
+			/* §4.4: POST /<IG_ID>/media_publish?creation_id=<container id> */
 			snprintf(j->path, sizeof(j->path), "/%s/media_publish", j->acc->ext);
-			j->form[0] = "creation_id";
-			j->form[1] = j->container;
-			j->form[2] = NULL;
+			j->query[0] = "creation_id";
+			j->query[1] = j->container;
+			j->query[2] = NULL;
 		} else if (!strcmp(j->step, "comment") && !strcmp(j->comment_state, "pending")
 			   && j->first_comment && j->media_id[0]) {
 			j->want = REQ_COMMENT;
 			snprintf(j->path, sizeof(j->path), "/%s/comments", j->media_id);
-			/* no fields= on the POST (§4.6, 20/1772107) */
-			j->form[0] = "message";
-			j->form[1] = j->first_comment;
-			j->form[2] = NULL;
+			/* §6: POST /<IG_MEDIA_ID>/comments?message=<text>; no fields= on
+			 * the POST (§4.6, 20/1772107) */
+			j->query[0] = "message";
+			j->query[1] = j->first_comment;
+			j->query[2] = NULL;
 		} else {
 			continue;
 		}
