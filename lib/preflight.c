@@ -8,11 +8,14 @@
  * not read is refused here instead of failing later with 9004/2207052.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -199,6 +202,79 @@ int pub_probe_url(const char *url, struct ig_media_info *mi, long *status, char 
 		}
 	}
 	free(pr);
+	return 0;
+}
+
+/* Download url into path (created 0600, at most max bytes); 0, or -1 with
+ * why set and path removed. */
+struct fetch {
+	FILE *f;
+	long long n, max;
+};
+
+static size_t fetch_body(char *p, size_t size, size_t nm, void *u)
+{
+	struct fetch *fe = u;
+	size_t len = size * nm;
+
+	if (fe->n + (long long)len > fe->max)
+		return 0;
+	fe->n += (long long)len;
+	return fwrite(p, 1, len, fe->f);
+}
+
+int pub_fetch_file(const char *url, const char *path, long long max, char *why, size_t whyn)
+{
+	struct fetch fe = { NULL, 0, max };
+	long status = 0;
+	CURL *h;
+	CURLcode cc;
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+
+	if (fd < 0 || !(fe.f = fdopen(fd, "wb"))) {
+		snprintf(why, whyn, "cannot create '%.200s': %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!(h = curl_easy_init())) {
+		fclose(fe.f);
+		unlink(path);
+		return snprintf(why, whyn, "cannot start an HTTP request"), -1;
+	}
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 3L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 300L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "igkit-asset/" PACKAGE_VERSION);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, fetch_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &fe);
+	cc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(h);
+	if (fclose(fe.f) && cc == CURLE_OK) {
+		snprintf(why, whyn, "cannot write '%.200s': %s", path, strerror(errno));
+		unlink(path);
+		return -1;
+	}
+	if (cc != CURLE_OK || status != 200) {
+		if (cc == CURLE_WRITE_ERROR && fe.n + 1 > max)
+			snprintf(why, whyn, "larger than %lld bytes", max);
+		else if (cc != CURLE_OK)
+			snprintf(why, whyn, "%s", curl_easy_strerror(cc));
+		else
+			snprintf(why, whyn, "HTTP %ld, not 200", status);
+		unlink(path);
+		return -1;
+	}
 	return 0;
 }
 

@@ -61,6 +61,10 @@ void pub_media_info_init(struct ig_media_info *mi);
  * header into mi.  0, or -1 with why set (no answer at all). */
 int pub_probe_url(const char *url, struct ig_media_info *mi, long *status, char *why, size_t whyn);
 
+/* Download url into a new file path (0600), at most max bytes: the local
+ * copy of an asset.  0, or -1 with why set (nothing left behind). */
+int pub_fetch_file(const char *url, const char *path, long long max, char *why, size_t whyn);
+
 /* Journal row for post_id (inside the caller's transaction). */
 int pub_journal(struct ig_store *st, int64_t tenant_id, int64_t post_id, int64_t at,
 		const char *step, const char *outcome, const char *meta_id, const char *request_id,

@@ -1114,7 +1114,7 @@ int ig_asset_add(struct ig_ctx *ctx, int64_t tenant_id, const struct ig_asset_sp
 	char *url = NULL, *local = NULL, target[32];
 	const char *src = spec->source, *kind;
 	int64_t now = ig_time_now(), id;
-	int rc;
+	int rc, plain_http = 0, copied = 0;
 
 	ERR_LOCAL(err);
 	*out = NULL;
@@ -1122,10 +1122,7 @@ int ig_asset_add(struct ig_ctx *ctx, int64_t tenant_id, const struct ig_asset_sp
 	if ((rc = ig_authz_require(ctx, tenant_id, IG_MOD_PUBLISHING, IG_WRITE, "asset.add", err)))
 		return rc;
 	if (!strncasecmp(src, "https://", 8) || !strncasecmp(src, "http://", 7)) {
-		if (strncasecmp(src, "https://", 8))
-			return ig_err_set(err, IG_EX_DATAERR,
-				"asset: rule asset.https: '%.200s' is not https (register a public https URL)",
-				src);
+		plain_http = strncasecmp(src, "https://", 8) != 0;
 		if (spec->network) {
 			long status;
 			char why[256];
@@ -1140,6 +1137,47 @@ int ig_asset_add(struct ig_ctx *ctx, int64_t tenant_id, const struct ig_asset_sp
 		}
 		if (!(url = strdup(src)))
 			return OOM(err);
+		/* drafts keep local copies: with a media directory, the bytes too */
+		if (spec->network && ig_asset_media_dir(ctx, spec->media_dir)) {
+			const char *dir = ig_asset_media_dir(ctx, spec->media_dir);
+			char *rnd = ig_random_id(8), why[300];
+			struct ig_media_info got;
+
+			pub_media_info_init(&got);
+			if (!rnd || asprintf(&local, "%s/.copies/t%lld-%s", dir, (long long)tenant_id,
+					     rnd) < 0)
+				local = NULL;
+			free(rnd);
+			if (!local) {
+				free(url);
+				return OOM(err);
+			}
+			{
+				char *sub = NULL;
+
+				if (asprintf(&sub, "%s/.copies", dir) >= 0) {
+					mkdir(sub, 0700);
+					free(sub);
+				}
+			}
+			if (pub_fetch_file(src, local, 400LL * 1024 * 1024, why, sizeof(why))) {
+				rc = ig_err_set(err, IG_EX_DATAERR,
+					"asset: rule media.reachable: cannot copy '%.200s': %s", src, why);
+				free(url);
+				free(local);
+				return rc;
+			}
+			if ((rc = hash_file(local, &got, err))) {
+				unlink(local);
+				free(url);
+				free(local);
+				return rc;
+			}
+			if (!got.mime[0])
+				snprintf(got.mime, sizeof(got.mime), "%s", mi.mime);
+			mi = got;
+			copied = 1;
+		}
 	} else {
 		const char *dir = ig_asset_media_dir(ctx, spec->media_dir);
 		const char *base = ig_asset_base_url(ctx, spec->base_url);
@@ -1187,8 +1225,11 @@ int ig_asset_add(struct ig_ctx *ctx, int64_t tenant_id, const struct ig_asset_sp
 	snprintf(target, sizeof(target), "asset:%lld", (long long)id);
 	if (!rc)
 		rc = ig_audit(ctx, tenant_id, "asset.add", target, "ok", NULL, err);
-	if ((rc = ig_store_end(ctx->store, rc, err)))
+	if ((rc = ig_store_end(ctx->store, rc, err))) {
+		if (copied)
+			unlink(local);
 		goto done;
+	}
 	*out = json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)id, "kind", kind, "mime", mi.mime,
 			 "url", url);
 	if (!*out) {
@@ -1200,6 +1241,9 @@ int ig_asset_add(struct ig_ctx *ctx, int64_t tenant_id, const struct ig_asset_sp
 	json_object_set_new(*out, "height", mi.height ? json_integer(mi.height) : json_null());
 	json_object_set_new(*out, "sha256", mi.sha256[0] ? json_string(mi.sha256) : json_null());
 	json_object_set_new(*out, "local_path", local ? json_string(local) : json_null());
+	if (plain_http)
+		json_object_set_new(*out, "warnings", json_pack("[s]", "the URL is plain http; Meta"
+				    " fetches it, but https is safer"));
 done:
 	free(url);
 	free(local);
