@@ -231,6 +231,23 @@ sq "DELETE FROM post_journal WHERE post_id = 1 AND message IS NULL AND step = 'c
 IGKIT_NOW=$(( $(date +%s) + 7200 )) ig-publish run --wait --poll-interval 20 > /dev/null
 is "$(post_col $CL state)" published "…and goes out later"
 
+# --- retries, and a carousel with a video item ------------------------------------------
+simctl POST /_sim/inject '{"match":"/media","method":"POST","count":1,"status":503}' > /dev/null
+img @marco_energia retry "after a 503" ',"key":"retry"' | ig-publish --tenant rossi draft > "$T/o"
+RT=$(jget id < "$T/o")
+runp
+is "$(post_col $RT state)" published "a 503 on container creation is retried and the post published"
+is "$(pub "len([c for c in d['containers'] if c['caption']=='after a 503'])")" 1 "…one container"
+printf '{"account":"@marco_energia","type":"carousel","media":["%s/v1.jpg",{"url":"%s/v2.mp4"}],"caption":"mixed carousel","at":"2020-01-01T00:00:00Z","key":"mixed"}' "$M" "$M" > "$T/mixed.json"
+run ig-publish --tenant rossi draft "$T/mixed.json"
+MX=$(field id)
+runp
+is "$(post_col $MX state)" published "a carousel with a video item is published"
+is "$(sq "SELECT kind || ':' || status FROM post_media WHERE post_id = $MX ORDER BY position" | tr '\n' ' ')" \
+	"image:FINISHED video:FINISHED " "…its video item was polled until FINISHED first"
+like "$(pub "[c for c in d['containers'] if c['caption']=='mixed carousel'][0]['children']")" "179" \
+	"…and the parent names both children"
+
 # --- a story -------------------------------------------------------------------------
 printf '{"account":"@marco_energia","type":"story","media":["%s/story.jpg?w=1080&h=1920"],"at":"2020-01-01T00:00:00Z","key":"story"}' "$M" > "$T/story.json"
 run ig-publish --tenant rossi draft "$T/story.json"
