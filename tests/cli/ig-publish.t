@@ -170,9 +170,9 @@ simctl POST /_sim/latency '{"ms":40}' > /dev/null
 for i in $(seq 1 16); do img @marco_energia "ov$i" "overlap $i" ",\"key\":\"ov-$i\""; echo; done |
 	ig-publish --tenant rossi draft --no-network-check > /dev/null
 before=$(pub "d['published']")
-( ig-publish run --wait --poll-interval 20 --parallel 4 > "$T/run1" 2>&1; echo $? > "$T/rc1" ) &
+( ig-publish run --wait --all --limit 10 --poll-interval 20 --parallel 4 > "$T/run1" 2>&1; echo $? > "$T/rc1" ) &
 p1=$!
-( ig-publish run --wait --poll-interval 20 --parallel 4 > "$T/run2" 2>&1; echo $? > "$T/rc2" ) &
+( ig-publish run --wait --all --limit 10 --poll-interval 20 --parallel 4 > "$T/run2" 2>&1; echo $? > "$T/rc2" ) &
 p2=$!
 wait $p1 $p2
 simctl POST /_sim/latency '{"ms":0}' > /dev/null
@@ -180,6 +180,13 @@ is "$(cat "$T/rc1")/$(cat "$T/rc2")" "0/0" "two overlapping runs both succeed"
 is "$(sq "SELECT count(*) FROM posts WHERE idem_key LIKE 'ov-%' AND state = 'published'")" 16 "every post is published"
 is "$(( $(pub "d['published']") - before ))" 16 "…16 publishes at Meta"
 is "$(pub "d['duplicates']")" 0 "…none twice"
+ov_ids=" $(sq "SELECT id FROM posts WHERE idem_key LIKE 'ov-%'" | tr '\n' ' ')"
+ov_count() { cat "$@" | "$PYTHON3" -c 'import json,sys
+ids = set(sys.argv[1].split())
+print(sum(1 for l in sys.stdin if l.startswith("{") and str(json.loads(l)["id"]) in ids))' "$ov_ids"; }
+is "$(ov_count "$T/run1" "$T/run2")" 16 "each post was worked on by exactly one of the runs"
+ok "$([ "$(ov_count "$T/run1")" -gt 0 ] && [ "$(ov_count "$T/run2")" -gt 0 ]; echo $?)" \
+	"…and both runs published some (they overlapped)"
 
 # --- limits --------------------------------------------------------------------
 pubset "{\"quota_usage\":{\"$A1\":50}}"
