@@ -411,6 +411,22 @@ static json_t *skus_of(struct ig_ctx *ctx, int64_t post_id)
 	return a;
 }
 
+/* The open failure notice of a post (its reason), or null. */
+static json_t *alert_of(struct ig_ctx *ctx, int64_t post_id)
+{
+	struct ig_stmt *s;
+	struct ig_err e;
+	json_t *v = NULL;
+
+	s = ig_store_query(ctx->store, &e,
+		"SELECT reason FROM post_alerts WHERE post_id = ? AND status = 'open'", "i", post_id);
+	if (s && ig_stmt_next(ctx->store, s, &e) > 0) {
+		v = json_string(ig_col_text(s, 0));
+		ig_stmt_reset(s);
+	}
+	return v ? v : json_null();
+}
+
 json_t *pub_post_row(struct ig_ctx *ctx, struct ig_stmt *s)
 {
 	json_t *o = json_object();
@@ -433,6 +449,7 @@ json_t *pub_post_row(struct ig_ctx *ctx, struct ig_stmt *s)
 	set_text(o, "error", s, 13);
 	set_text(o, "explain", s, 14);
 	json_object_set_new(o, "skus", skus_of(ctx, ig_col_int(s, 0)));
+	json_object_set_new(o, "alert", alert_of(ctx, ig_col_int(s, 0)));
 	return o;
 }
 

@@ -131,6 +131,7 @@ like "$(line_of $L1)" '"state":"unknown"' "…the post is unknown, on run's stdo
 is "$(pub "d['published']")" 4 "(Meta did publish it)"
 run ig-publish --tenant rossi list --state unknown
 like "$out" "\"id\":$L1," "list --state unknown shows it"
+like "$out" "\"alert\":\"post $L1 is unknown: " "…with its open alert"
 is "$(sq "SELECT count(*) FROM post_alerts WHERE post_id = $L1 AND status = 'open'")" 1 "an alert is open for the tenant"
 runp
 is_rc 0 "the next run settles it"
