@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,71 @@ static int sniff_png(const unsigned char *p, size_t n, struct ig_media_info *mi)
 	return 1;
 }
 
+static uint64_t be(const unsigned char *p, int k)
+{
+	uint64_t v = 0;
+
+	while (k--)
+		v = v << 8 | *p++;
+	return v;
+}
+
+/* ISO BMFF (MP4, MOV): moov → mvhd holds timescale and duration. */
+int ig_media_mp4_duration(const unsigned char *p, size_t n, long long *ms)
+{
+	size_t i = 0;
+
+	while (i + 8 <= n) {
+		uint64_t len = be(p + i, 4);
+		size_t hdr = 8;
+
+		if (len == 1) {
+			if (i + 16 > n)
+				return 0;
+			len = be(p + i + 8, 8);
+			hdr = 16;
+		} else if (len == 0) {
+			len = n - i;
+		}
+		if (len < hdr || len > n - i)
+			return 0;
+		if (!memcmp(p + i + 4, "moov", 4)) {
+			/* descend: its children */
+			size_t end = i + (size_t)len;
+
+			i += hdr;
+			while (i + 8 <= end) {
+				uint64_t cl = be(p + i, 4);
+
+				if (cl < 8 || cl > end - i)
+					return 0;
+				if (!memcmp(p + i + 4, "mvhd", 4)) {
+					const unsigned char *b = p + i + 8;
+					uint64_t scale, dur;
+
+					if (b[0] == 1 && cl >= 8 + 32) {
+						scale = be(b + 20, 4);
+						dur = be(b + 24, 8);
+					} else if (cl >= 8 + 20) {
+						scale = be(b + 12, 4);
+						dur = be(b + 16, 4);
+					} else {
+						return 0;
+					}
+					if (!scale)
+						return 0;
+					*ms = (long long)(dur * 1000 / scale);
+					return 1;
+				}
+				i += (size_t)cl;
+			}
+			return 0;
+		}
+		i += (size_t)len;
+	}
+	return 0;
+}
+
 int ig_media_sniff(const unsigned char *p, size_t n, struct ig_media_info *mi)
 {
 	if (sniff_jpeg(p, n, mi) || sniff_png(p, n, mi))
@@ -97,6 +163,7 @@ int ig_media_sniff(const unsigned char *p, size_t n, struct ig_media_info *mi)
 	if (n >= 12 && !memcmp(p + 4, "ftyp", 4)) {
 		snprintf(mi->mime, sizeof(mi->mime), !memcmp(p + 8, "qt  ", 4)
 			 ? "video/quicktime" : "video/mp4");
+		ig_media_mp4_duration(p, n, &mi->duration_ms);
 		return 1;
 	}
 	return 0;
@@ -197,6 +264,7 @@ int pub_probe_url(const char *url, struct ig_media_info *mi, long *status, char 
 		if (ig_media_sniff(pr->buf, pr->n, &sn)) {
 			mi->width = sn.width;
 			mi->height = sn.height;
+			mi->duration_ms = sn.duration_ms;
 			if (!mi->mime[0])
 				snprintf(mi->mime, sizeof(mi->mime), "%s", sn.mime);
 		}
@@ -384,6 +452,15 @@ static int item_rules(const char *field, const char *type, const struct pub_item
 	} else if (mi->mime[0] && strncasecmp(mi->mime, "video/", 6)) {
 		return refuse(err, field, "video.format", "a video must be MP4 or MOV; this is %s",
 			      mi->mime);
+	} else if (mi->duration_ms > 0) {
+		/* §4.1: reels 3 s to 15 min, story videos 3 to 60 s */
+		long long hi = !strcmp(type, "story") ? 60000 : 900000;
+
+		if (!strcmp(type, "reel") || !strcmp(type, "story"))
+			if (mi->duration_ms < 3000 || mi->duration_ms > hi)
+				return refuse(err, field, !strcmp(type, "story") ? "story.duration"
+					      : "reel.duration", "%.1f s is outside 3 s to %s",
+					      (double)mi->duration_ms / 1000, hi == 60000 ? "60 s" : "15 min");
 	}
 	return 0;
 }

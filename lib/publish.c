@@ -1119,6 +1119,9 @@ static int hash_file(const char *path, struct ig_media_info *mi, struct ig_err *
 	ig_sha256(all.data ? all.data : "", all.len, h);
 	ig_hex(h, 32, mi->sha256);
 	mi->size = (long long)all.len;
+	/* a video's duration: its moov box may be anywhere in the file */
+	if (all.len)
+		ig_media_mp4_duration((const unsigned char *)all.data, all.len, &mi->duration_ms);
 	ig_buf_release(&all);
 	ig_media_sniff(head, nhead, mi);
 	return 0;
@@ -1257,6 +1260,8 @@ int ig_asset_add(struct ig_ctx *ctx, int64_t tenant_id, const struct ig_asset_sp
 	json_object_set_new(*out, "width", mi.width ? json_integer(mi.width) : json_null());
 	json_object_set_new(*out, "height", mi.height ? json_integer(mi.height) : json_null());
 	json_object_set_new(*out, "sha256", mi.sha256[0] ? json_string(mi.sha256) : json_null());
+	json_object_set_new(*out, "duration_ms", mi.duration_ms > 0 ? json_integer(mi.duration_ms)
+			    : json_null());
 	json_object_set_new(*out, "local_path", local ? json_string(local) : json_null());
 	if (plain_http)
 		json_object_set_new(*out, "warnings", json_pack("[s]", "the URL is plain http; Meta"

@@ -56,6 +56,9 @@ struct ig_media_info {
 /* Read type and dimensions from the first bytes of a JPEG or PNG (n bytes
  * at p).  1 when recognised (info->mime, width, height set), 0 when not. */
 int ig_media_sniff(const unsigned char *p, size_t n, struct ig_media_info *info);
+/* The duration of an MP4/MOV (moov/mvhd) in n bytes at p: 1 with *ms set,
+ * 0 when not found (moov not in the bytes given). */
+int ig_media_mp4_duration(const unsigned char *p, size_t n, long long *ms);
 
 /*
  * Run every preflight rule on post (borrowed) for tenant_id: the account

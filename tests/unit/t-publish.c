@@ -64,6 +64,28 @@ int main(void)
 	memset(&mi, 0, sizeof(mi));
 	ok(!ig_media_sniff(junk, sizeof(junk), &mi), "anything else is not");
 
+	{   /* ftyp, moov/mvhd (version 0: timescale 600, duration 4500 → 7.5 s), mdat */
+		unsigned char b[24 + 8 + 108 + 8];
+		long long ms = 0;
+
+		memset(b, 0, sizeof(b));
+		memcpy(b, mp4, sizeof(mp4));
+		b[3] = 24;
+		b[24 + 3] = 116;
+		memcpy(b + 28, "moov", 4);
+		b[32 + 3] = 108;
+		memcpy(b + 36, "mvhd", 4);
+		b[40 + 12 + 2] = 600 >> 8;
+		b[40 + 12 + 3] = 600 & 0xFF;
+		b[40 + 16 + 2] = 4500 >> 8;
+		b[40 + 16 + 3] = 4500 & 0xFF;
+		b[140 + 3] = 8;
+		memcpy(b + 144, "mdat", 4);
+		ok(ig_media_mp4_duration(b, sizeof(b), &ms), "an MP4's mvhd is found");
+		is_int((int)ms, 7500, "…its duration in ms");
+		ok(!ig_media_mp4_duration(b, 60, &ms), "a cut moov is not read past its end");
+	}
+
 	/* the error table */
 	is_int(act(9007, 2207027, 400, 1), IG_PUB_NOT_READY, "9007/2207027: not ready, poll again");
 	is_int(act(9, 2207042, 400, 1), IG_PUB_WAIT, "9/2207042: the quota is spent, wait");
