@@ -115,6 +115,23 @@ static const struct section sections[] = {
 	  "SELECT y.word, ag.name AS agent, y.alt, y.created_at FROM kb_synonyms y"
 	  " LEFT JOIN agents ag ON ag.id = y.agent_id WHERE y.tenant_id = ?1"
 	  " AND ?2 IS NULL ORDER BY y.word, y.id", 0 },
+	/* publish: the content calendar (ig-publish) */
+	{ "posts",
+	  "SELECT p.id, a.external_id AS account, p.type, p.state, p.usage, p.caption, p.location_id,"
+	  " p.collaborators, p.first_comment, p.idem_key AS key, p.scheduled_at, p.published_at,"
+	  " p.media_id, p.permalink, p.comment_id, p.error, p.explain, p.created_at, p.updated_at,"
+	  " (SELECT group_concat(k.sku, ',') FROM post_skus k WHERE k.post_id = p.id) AS skus,"
+	  " (SELECT group_concat(m.url, ' ') FROM post_media m WHERE m.post_id = p.id) AS media"
+	  " FROM posts p JOIN accounts a ON a.id = p.account_id WHERE p.tenant_id = ?1"
+	  " AND ?2 IS NULL ORDER BY p.id", 0 },
+	{ "post_journal",
+	  "SELECT j.post_id AS post, j.at, j.step, j.outcome, j.meta_id, j.request_id, j.code,"
+	  " j.subcode, j.message FROM post_journal j WHERE j.tenant_id = ?1 AND ?2 IS NULL"
+	  " ORDER BY j.id", 0 },
+	{ "assets",
+	  "SELECT s.id, s.kind, s.mime, s.size, s.width, s.height, s.duration_ms, s.sha256, s.url,"
+	  " s.local_path, s.title, s.tags, s.folder, s.created_at, s.updated_at FROM assets s"
+	  " WHERE s.tenant_id = ?1 AND ?2 IS NULL ORDER BY s.id", 0 },
 	{ "audit",
 	  "SELECT a.id, a.at, a.actor, a.action, a.target, a.outcome, a.detail FROM audit_log a"
 	  " WHERE a.tenant_id = ?1 AND ?2 IS NULL ORDER BY a.id", 0 },
@@ -267,6 +284,8 @@ int ig_gdpr_erase_tenant(struct ig_ctx *ctx, const char *tenant, int dry_run, js
 			" (SELECT count(*) FROM kb_articles WHERE tenant_id = ?1) AS kb_articles,"
 			" (SELECT count(*) FROM templates WHERE tenant_id = ?1) AS templates,"
 			" (SELECT count(*) FROM dead_letters WHERE tenant_id = ?1) AS dead_letters,"
+			" (SELECT count(*) FROM posts WHERE tenant_id = ?1) AS posts,"
+			" (SELECT count(*) FROM assets WHERE tenant_id = ?1) AS assets,"
 			" (SELECT count(*) FROM audit_log WHERE tenant_id = ?1) AS audit_rows", err))) {
 		rc = err->code;
 		goto out;

@@ -52,4 +52,4 @@ _igkit() {
 	return 0
 }
 
-complete -F _igkit tenant-admin ig-connect ig-route ig-reply
+complete -F _igkit tenant-admin ig-connect ig-route ig-reply ig-publish ig-insights ig-comments

@@ -93,4 +93,16 @@ ig-reply pause 1
 ig-reply send 1 --text "Ciao, sono Anna: ti richiamo io."
 ig-reply resume 1
 ig-reply conversations --tenant rossi --format table
+
+# --- 7. the content calendar ----------------------------------------------------------
+say "schedule a carousel; cron's ig-publish run publishes it when it is due"
+# the simulator serves generated JPEGs under $SIM/media.sim/ (in production: public https URLs,
+# since Meta fetches the media itself)
+ig-publish --tenant rossi draft --account @marco_energia --type carousel \
+    --media "$SIM/media.sim/a.jpg" --media "$SIM/media.sim/b.jpg" \
+    --caption "Two new pizzas" --at 2026-12-05T18:00:00Z --key dec-05
+# crontab: * * * * *   ig-publish run -q
+ig-publish run -q
+ig-publish --tenant rossi list --calendar --format table
+ig-publish --tenant rossi status 1        # every step, Meta's ids, every error
 say "done: $TOUR_DIR"
