@@ -7,6 +7,7 @@ _igkit_subcommands() {
 	ig-connect) echo "url callback add list assign test refresh subscribe doctor disconnect deauthorize data-deletion deletion-status move rekey" ;;
 	ig-route) echo "explain replay dead" ;;
 	ig-reply) echo "pause resume send assign status priority conversations outbox drafts approve reject kb templates" ;;
+	ig-comments) echo "sync list reply hide unhide delete dm tag assign approve rules moderate backtest log" ;;
 	esac
 }
 
@@ -21,6 +22,7 @@ _igkit_second() {
 	"ig-reply outbox") echo "list retry abandon" ;;
 	"ig-reply kb") echo "add list rm search" ;;
 	"ig-reply templates") echo "add list rm" ;;
+	"ig-comments rules") echo "check set show" ;;
 	esac
 }
 
@@ -51,3 +53,4 @@ _igkit() {
 }
 
 complete -F _igkit tenant-admin ig-connect ig-route ig-reply
+complete -F _igkit ig-comments
