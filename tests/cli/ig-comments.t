@@ -340,4 +340,18 @@ like "$err" "loop guard" "…by the loop guard"
 run ig-comments --tenant rossi reply $C_OWN --ai
 is_rc 65 "the account's own comment is never answered automatically"
 
+# --- GDPR: export and erasure cover comment authors, by id and by username ------------------
+sq "INSERT INTO comments(tenant_id, account_id, comment_id, field, media_id, from_username, text, created_at, received_at)
+    SELECT tenant_id, id, '18000000000000099', 'comments', '$M1', 'bob', 'an old comment of bob, no id', 0, 0 FROM accounts WHERE external_id = '$A1';"
+run tenant-admin export --tenant rossi --participant 5550002
+is_rc 0 "export one comment author"
+is "$(printf '%s' "$out" | "$PYTHON3" -c 'import json,sys; d=json.load(sys.stdin); print(len(d["comments"]), len(d["comments_by_username"]), sorted({a["action"] for a in d["comment_actions"]}))')" \
+	"1 1 ['assign', 'dm', 'tag']" "…their comments, by id and by username, and the actions on them"
+run tenant-admin erase --participant 5550002
+is_rc 0 "erase one comment author"
+is "$(sq "SELECT count(*) FROM comments WHERE from_id = '5550002' OR from_username = 'bob'")" "0" "their comments are gone, by id and by username"
+is "$(sq "SELECT count(*) FROM comment_actions WHERE from_id = '5550002'")" "0" "…and the actions on them"
+is "$(sq "SELECT count(*) FROM audit_log WHERE action LIKE 'comments.%' AND target = '$C_ASK'")" "0" "…and the audit rows about them"
+is "$(sq "SELECT count(*) FROM comments WHERE comment_id = '$C_OWN'")" "1" "other comments stay"
+
 done_testing

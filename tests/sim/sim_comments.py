@@ -346,7 +346,8 @@ def _delegate(api, req, node):
         if (r["fn"] is not comment_node and req.host in r["hosts"] and len(r["segs"]) == 1
                 and r["segs"][0].startswith("{") and req.method in r["methods"]):
             return r["fn"](api, req, node)
-    raise G.unsupported(node, req.method)
+    # what graphsim answers for a method no route takes
+    raise G.GraphError(100, "(#100) Unsupported %s request." % req.method.lower())
 
 
 # First in the table: a comment id is tried before graphsim's IG user / Page nodes.
