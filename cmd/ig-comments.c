@@ -412,7 +412,11 @@ static int c_moderate(struct cmd_run *r)
 				break;
 			}
 			if (!ev) {
+				struct ig_err derr = { 0 };
+
 				warn_err(&err);
+				if (ig_comments_dead_letter(r->ctx.store, err.msg, in.raw.data, in.raw.len, &derr))
+					warn_err(&derr);
 				bad = 1;
 				continue;
 			}
@@ -427,7 +431,7 @@ static int c_moderate(struct cmd_run *r)
 			}
 			json_decref(ev);
 		}
-		ig_comments_moderate_event(&r->ctx, &g, NULL, &m, &n, &err);
+		ig_comments_moderate_end(&m);
 		ig_jsonl_reader_release(&in);
 		if (f != stdin)
 			fclose(f);

@@ -1274,6 +1274,7 @@ struct syncer {
 	size_t nq, aq;
 	long media, comments, fresh, requests;
 	int64_t now;
+	int reauth;          /* Meta said 190: the token is no longer valid */
 };
 
 static int push(struct syncer *y, int kind, const char *node, const char *media, const char *after)
@@ -1407,6 +1408,7 @@ static int list_media(struct syncer *y, int recent, struct ig_err *err)
 		req.token = y->tok;
 		y->requests++;
 		if ((rc = call(y->g, &req))) {
+			y->reauth |= req.resp.gerr.code == 190;
 			ig_err_set(err, rc, "%s", req.err.msg);
 			ig_graph_resp_release(&req.resp);
 			break;
@@ -1496,6 +1498,7 @@ static int crawl(struct syncer *y, int parallel, struct ig_err *err)
 			break;
 		for (i = 0; i < n; i++) {
 			if (reqs[i].rc) {
+				y->reauth |= reqs[i].resp.gerr.code == 190;
 				if (!worst || reqs[i].rc == IG_EX_NOPERM) {
 					worst = reqs[i].rc;
 					ig_err_set(err, reqs[i].rc, "%s", reqs[i].err.msg);
@@ -1722,6 +1725,15 @@ int ig_comments_sync(struct ig_ctx *ctx, struct ig_graph *g, int64_t tid, const 
 		}
 		free(y.q);
 		ig_wipe_free(y.tok);
+		if (y.reauth) {
+			/* as the outbox does: the account waits for ig-connect */
+			struct ig_err e3 = { 0 };
+
+			if (ig_store_write(st, NULL, &e3, "UPDATE accounts SET status = 'needs_reauth',"
+					   " last_error = ?, error_count = error_count + 1, updated_at = ?"
+					   " WHERE id = ?", "sii", e.msg, ig_time_now(), y.a.id))
+				(void)e3;
+		}
 		rec = json_pack("{s:s,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:i}", "account", y.a.ext,
 				"username", y.a.user, "media", (int)y.media, "comments", (int)y.comments,
 				"new", (int)y.fresh, "gap", (int)y.fresh, "settled", (int)settled,
@@ -2190,24 +2202,15 @@ out:
 int ig_comments_moderate_event(struct ig_ctx *ctx, struct ig_graph *g, const json_t *ev,
 			       struct ig_cm_moderate *m, int *taken, struct ig_err *err)
 {
-	static struct mstate ms;     /* rules cached across the stream */
-	static int64_t ms_tid;
+	struct mstate *ms = m->state;
 	const char *type = ig_json_str(ev, "type"), *tenant = ig_json_str(ev, "tenant");
 	const char *cid = ig_json_str(ev, "comment_id");
-	struct ig_stmt *s;
 	struct cm c;
 	int64_t tid;
 	int rc;
 	ERR_LOCAL(err);
 
 	*taken = 0;
-	if (!ev) {
-		/* end of stream */
-		if (ms.ctx)
-			mstate_release(&ms);
-		memset(&ms, 0, sizeof(ms));
-		return 0;
-	}
 	if (!type || strcmp(type, "comment"))
 		return 0;
 	*taken = 1;
@@ -2217,28 +2220,48 @@ int ig_comments_moderate_event(struct ig_ctx *ctx, struct ig_graph *g, const jso
 		return ig_err_set(err, IG_EX_DATAERR, "a comment event needs 'tenant' and 'comment_id'");
 	if ((rc = ig_comments_tenant(ctx, tenant, !m->dry_run, "comments.moderate", &tid, err)))
 		return rc;
-	if (!ms.ctx || ms_tid != tid) {
-		if (ms.ctx)
-			mstate_release(&ms);
-		if ((rc = mstate_init(&ms, ctx, g, tid, m, err))) {
-			memset(&ms, 0, sizeof(ms));
+	if (!ms || ms->tid != tid) {
+		ig_comments_moderate_end(m);
+		if (!(ms = calloc(1, sizeof(*ms))))
+			return OOM(err);
+		if ((rc = mstate_init(ms, ctx, g, tid, m, err))) {
+			mstate_release(ms);
+			free(ms);
 			return rc;
 		}
-		ms_tid = tid;
+		m->state = ms;
 	}
-	ms.m = m;
+	ms->m = m;
 	if ((rc = cm_load(ctx->store, tid, cid, &c, err)))
 		return rc;
 	if (c.deleted) {
 		cm_release(&c);
 		return 0;
 	}
-	rc = moderate_one(&ms, c.account_id, c.ext, c.comment_id, c.text, c.username,
+	rc = moderate_one(ms, c.account_id, c.ext, c.comment_id, c.text, c.username,
 			  c.parent_id[0] != 0, c.own, err);
 	if (!rc && !m->dry_run)
 		rc = ig_store_write(ctx->store, NULL, err, "UPDATE comments SET moderated_at = ?"
 				    " WHERE id = ?", "ii", ig_time_now(), c.row);
 	cm_release(&c);
-	(void)s;
 	return rc;
+}
+
+void ig_comments_moderate_end(struct ig_cm_moderate *m)
+{
+	if (m->state) {
+		mstate_release(m->state);
+		free(m->state);
+		m->state = NULL;
+	}
+}
+
+int ig_comments_dead_letter(struct ig_store *st, const char *reason, const char *raw, size_t len,
+			    struct ig_err *err)
+{
+	int64_t now = ig_time_now();
+
+	return ig_store_write(st, NULL, err,
+		"INSERT INTO dead_letters(source, reason, raw, created_at, updated_at)"
+		" VALUES ('ig-comments', ?, ?, ?, ?)", "sbii", reason, raw, (int)len, now, now);
 }

@@ -142,6 +142,7 @@ struct ig_cm_moderate {
 	/* what happened */
 	long comments, decisions, failed;
 	int worst;
+	void *state;              /* moderate_event's rules cache; ig_comments_moderate_end */
 };
 
 /* moderate --pending / backtest: every comment of the tenant the options
@@ -149,8 +150,15 @@ struct ig_cm_moderate {
  * with one {"summary":true, rule, line, matched, actions} record per rule. */
 int ig_comments_moderate(struct ig_ctx *ctx, struct ig_graph *g, int64_t tenant_id,
 			 struct ig_cm_moderate *m, struct ig_err *err);
-/* moderate one routed event (type "comment"; others are ignored: *taken 0). */
+/* moderate one routed event (type "comment"; others are ignored: *taken 0).
+ * The rules are parsed once per tenant of the stream and kept in m->state
+ * until ig_comments_moderate_end(m). */
 int ig_comments_moderate_event(struct ig_ctx *ctx, struct ig_graph *g, const json_t *ev,
 			       struct ig_cm_moderate *m, int *taken, struct ig_err *err);
+void ig_comments_moderate_end(struct ig_cm_moderate *m);
+
+/* Keep a bad input record (dead_letters, source 'ig-comments'). */
+int ig_comments_dead_letter(struct ig_store *st, const char *reason, const char *raw, size_t len,
+			    struct ig_err *err);
 
 #endif

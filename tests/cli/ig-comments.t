@@ -302,6 +302,7 @@ not json
 ' ig-comments moderate
 is_rc 65 "a bad line in the stream: 65 at the end"
 like "$err" "stdin:2:" "…reported with its line"
+is "$(sq "SELECT count(*) FROM dead_letters WHERE source = 'ig-comments' AND CAST(raw AS TEXT) = 'not json'")" "1" "…and kept as a dead letter"
 
 # --pending over the store, backtest
 run ig-comments --tenant rossi moderate --pending --dry-run
@@ -353,5 +354,28 @@ is "$(sq "SELECT count(*) FROM comments WHERE from_id = '5550002' OR from_userna
 is "$(sq "SELECT count(*) FROM comment_actions WHERE from_id = '5550002'")" "0" "…and the actions on them"
 is "$(sq "SELECT count(*) FROM audit_log WHERE action LIKE 'comments.%' AND target = '$C_ASK'")" "0" "…and the audit rows about them"
 is "$(sq "SELECT count(*) FROM comments WHERE comment_id = '$C_OWN'")" "1" "other comments stay"
+
+# --- the openai engine, a revoked token, erasure of an account --------------------------------
+A2=17841400000000002
+export IGKIT_LLM_KEY=sk-sim-test
+tenant-admin --tenant rossi agent create luca --business-name "Pizzeria Rossi" --engine openai \
+	--model sim-model --personality "calm and formal" >/dev/null
+simctl POST /_sim/token "{\"action\":\"issue\",\"account\":\"$A2\"}" | jget token.token |
+	ig-connect add --tenant rossi --agent luca >/dev/null
+media "{\"account\":\"$A2\",\"id\":\"17900000000000201\",\"comments\":[{\"id\":\"18000000000000201\",\"from\":\"5550201\",\"username\":\"gia\",\"text\":\"Are you open on Sunday?\"}]}"
+ig-comments --tenant rossi sync --account $A2 >/dev/null
+run ig-comments --tenant rossi reply 18000000000000201 --ai
+is_rc 0 "reply --ai with the openai engine"
+like "$(field text)" "." "…the LLM's answer is posted"
+is "$(seen POST /llm/v1/chat/completions)" "1" "…one chat completion"
+like "$(curl -sS "$SIM/_sim/requests?path=/llm/v1/chat/completions" | jget 0.body)" "calm and formal" "…with the agent's persona"
+simctl POST /_sim/token "{\"action\":\"revoke\",\"account\":\"$A2\"}" >/dev/null
+run ig-comments --tenant rossi sync --account $A2
+is_rc 77 "sync with a revoked token: 77"
+is "$(field error | grep -c 190)" "1" "…the account's record says why"
+is "$(sq "SELECT status FROM accounts WHERE external_id = '$A2'")" "needs_reauth" "…and the account waits for ig-connect"
+run ig-connect disconnect $A3 --erase
+is "$(sq "SELECT (SELECT count(*) FROM comments c JOIN accounts a ON a.id = c.account_id WHERE a.external_id = '$A3') + (SELECT count(*) FROM comment_actions x JOIN accounts a ON a.id = x.account_id WHERE a.external_id = '$A3')")/$(sq "SELECT count(*) FROM comment_media WHERE media_id = '17900000000000301'")" \
+	"0/0" "erasing an account purges its comments, actions and media"
 
 done_testing
