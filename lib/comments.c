@@ -850,6 +850,11 @@ int ig_comments_act(struct ig_ctx *ctx, struct ig_graph *g, int64_t tid,
 	    && req.resp.gerr.subcode == 33)
 		o.state = "done", o.rc = 0;
 	rc = record(ctx, &c, a->what, aid, &o, text, outbox, conv, after, err);
+	if (!rc && req.resp.gerr.code == 190)
+		/* as the outbox does: the account waits for ig-connect */
+		rc = ig_store_write(st, NULL, err, "UPDATE accounts SET status = 'needs_reauth',"
+				    " last_error = ?, error_count = error_count + 1, updated_at = ?"
+				    " WHERE id = ?", "sii", o.error, ig_time_now(), c.account_id);
 	if (!rc) {
 		*out = json_pack("{s:s,s:s,s:s,s:s,s:I}", "comment", c.comment_id, "account", c.ext,
 				 "action", w, "state", o.state, "action_id", (json_int_t)aid);
@@ -2105,6 +2110,20 @@ int ig_comments_moderate(struct ig_ctx *ctx, struct ig_graph *g, int64_t tid,
 		return rc;
 	if ((rc = mstate_init(&ms, ctx, g, tid, m, err)))
 		goto out;
+	if (m->backtest && !ms.given) {
+		int64_t k = 0;
+
+		if (ig_store_int(st, err, &k, "SELECT count(*) FROM comment_rules WHERE tenant_id = ?",
+				 "i", tid) < 0) {
+			rc = err->code;
+			goto out;
+		}
+		if (!k) {
+			rc = ig_err_set(err, IG_EX_DATAERR, "backtest: the tenant has no rules stored:"
+					" give --rules FILE, or store them with 'rules set'");
+			goto out;
+		}
+	}
 	if (!(rows = calloc(1024, sizeof(*rows)))) {
 		rc = OOM(err);
 		goto out;

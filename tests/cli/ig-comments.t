@@ -319,6 +319,9 @@ run ig-comments --tenant rossi backtest --days 30
 is_rc 0 "backtest"
 like "$out" '"summary":true,"rule":"spam-links","line":3' "counts per rule"
 is "$(sq "SELECT count(*) FROM comment_actions")" "$BEFORE" "backtest changes nothing"
+run ig-comments --api-key-file "$T/bianchi.key" backtest
+is_rc 65 "backtest without rules: 65"
+like "$err" "no rules stored" "…says what to do"
 run ig-comments --tenant rossi backtest --rules "$T/good.rules" --summary --format table
 like "$out" "questions" "backtest --rules --summary --format table"
 
