@@ -389,6 +389,11 @@ static int c_moderate(struct cmd_run *r)
 	m.emit = emit;
 	if (m.pending && r->narg)
 		usage_error("moderate: --pending reads the store, not '%s'", r->arg[0]);
+	if (cmd_val(r, OPT_SINCE) && !m.pending)
+		usage_error("moderate: --since goes with --pending");
+	/* a first sync stores months of comments: the rules look at the
+	 * last 7 days unless told otherwise */
+	m.since = cmd_val(r, OPT_SINCE) ? time_opt(r, OPT_SINCE) : ig_time_now() - 7 * 86400;
 	graph_open(r, &g);
 	if (m.pending) {
 		int64_t tid = tenant(r, !m.dry_run, "comments.moderate");
@@ -527,7 +532,7 @@ static const int o_dm[] = { OPT_TEXT, OPT_TEMPLATE, OPT_AI, 0 };
 static const int o_tag[] = { OPT_REMOVE, 0 };
 static const int o_approve[] = { OPT_TEXT, OPT_REJECT, 0 };
 static const int o_account[] = { OPT_ACCOUNT, 0 };
-static const int o_moderate[] = { OPT_PENDING, OPT_DRY_RUN, OPT_RULES, OPT_ACCOUNT, 0 };
+static const int o_moderate[] = { OPT_PENDING, OPT_SINCE, OPT_DRY_RUN, OPT_RULES, OPT_ACCOUNT, 0 };
 static const int o_backtest[] = { OPT_DAYS, OPT_RULES, OPT_ACCOUNT, OPT_SUMMARY, 0 };
 static const int o_log[] = { OPT_SINCE, OPT_LIMIT, 0 };
 

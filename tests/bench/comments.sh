@@ -76,7 +76,7 @@ for i in range(n):
     rows.append((tid, aid, "18%016d" % i, "comments", "179%014d" % (i % 1000),
                  None if i % 5 else "18%016d" % (i - 1), str(5000000000 + i % 20000),
                  "user%d" % (i % 20000) if i % 97 else "spam_bot_1", rng.choice(texts),
-                 now - 86400 * (i % 25) - i % 86400, now, "sync"))
+                 now - 86400 * (i % 6) - i % 86400, now, "sync"))
 c.executemany("INSERT INTO comments(tenant_id, account_id, comment_id, field, media_id, parent_id,"
               " from_id, from_username, text, created_at, received_at, source)"
               " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)

@@ -358,6 +358,18 @@ is "$(sq "SELECT count(*) FROM comment_actions WHERE from_id = '5550002'")" "0" 
 is "$(sq "SELECT count(*) FROM audit_log WHERE action LIKE 'comments.%' AND target = '$C_ASK'")" "0" "…and the audit rows about them"
 is "$(sq "SELECT count(*) FROM comments WHERE comment_id = '$C_OWN'")" "1" "other comments stay"
 
+# --- loop guard: at most 5 automated replies per post in 10 minutes -----------------------------
+media "{\"account\":\"$A1\",\"id\":\"17900000000000500\",\"comments\":[$(for i in 1 2 3 4 5 6; do printf '%s{"id":"1800000000000050%d","from":"555050%d","username":"fan%d","text":"thanks a lot"}' "$([ $i = 1 ] || echo ,)" $i $i $i; done)]}"
+ig-comments --tenant rossi sync >/dev/null
+printf 'rule thanks\n  when keyword thanks\n  then reply "You are welcome!"\n' > "$T/thanks.rules"
+run ig-comments --tenant rossi moderate --pending --rules "$T/thanks.rules"
+is_rc 0 "moderate with a reply rule"
+is "$(printf '%s\n' "$out" | grep -c '"result":"done"')" "5" "five automated replies on the post"
+like "$out" '"result":"refused","reason":"loop guard: 5 automated replies on post 17900000000000500 in 10 minutes already"' \
+	"the sixth is held back by the loop guard"
+run ig-comments --tenant rossi moderate --pending --since 1h
+is "$out" "" "moderate --pending --since: nothing left"
+
 # --- the openai engine, a revoked token, erasure of an account --------------------------------
 A2=17841400000000002
 export IGKIT_LLM_KEY=sk-sim-test
