@@ -779,10 +779,25 @@ int ig_comments_act(struct ig_ctx *ctx, struct ig_graph *g, int64_t tid,
 	}
 	if ((rc = open_token(ctx, c.account_id, &tok, err)))
 		goto done;
-	/* pending first: a crash after sending leaves evidence, never a resend */
+	/* pending first: a crash after sending leaves evidence, never a resend.
+	 * The checks again inside BEGIN IMMEDIATE: two runs racing on one
+	 * comment cannot both send. */
 	if ((rc = ig_store_begin(st, err)))
 		goto done;
-	if (a->what == IG_CM_DM) {
+	rc = open_action(st, &c, w, err);
+	if (!rc && a->what == IG_CM_DM) {
+		int64_t k = 0;
+
+		if (ig_store_int(st, err, &k, "SELECT count(*) FROM outbox WHERE account_id = ?"
+				 " AND origin = 'private_reply' AND recipient = ? AND (state = 'pending'"
+				 " OR state = 'sending' OR state = 'sent' OR state = 'unknown')", "is",
+				 c.account_id, c.comment_id) < 0)
+			rc = err->code;
+		else if (k)
+			rc = ig_err_set(err, IG_EX_DATAERR, "dm: comment '%s' already has a private reply"
+					" in the outbox: Meta allows one per comment", c.comment_id);
+	}
+	if (!rc && a->what == IG_CM_DM) {
 		ig_outbox_worker_id(worker, sizeof(worker));
 		if (!(rc = conv_for(st, &c, &conv, err)))
 			rc = ig_outbox_insert(st, tid, c.account_id, conv, "private_reply", c.comment_id,

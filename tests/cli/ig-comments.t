@@ -370,6 +370,18 @@ like "$out" '"result":"refused","reason":"loop guard: 5 automated replies on pos
 run ig-comments --tenant rossi moderate --pending --since 1h
 is "$out" "" "moderate --pending --since: nothing left"
 
+# --- two runs racing on one comment: one send ------------------------------------------------
+simctl POST /_sim/media/$M2/comment '{"id":"18000000000000040","from":"5550040","username":"gus","text":"race"}' >/dev/null
+ig-comments --tenant rossi sync >/dev/null
+simctl POST /_sim/latency '{"ms":400}' >/dev/null
+curl -sS -X DELETE "$SIM/_sim/requests" >/dev/null
+ig-comments --tenant rossi reply 18000000000000040 "first" > "$T/r1" 2>&1 & p1=$!
+ig-comments --tenant rossi reply 18000000000000040 "second" > "$T/r2" 2>&1 & p2=$!
+wait $p1; rc1=$?; wait $p2; rc2=$?
+simctl POST /_sim/latency '{"ms":0}' >/dev/null
+is "$(seen POST /18000000000000040/replies)" "1" "two racing replies: Meta gets one"
+is "$(( (rc1 == 0) + (rc2 == 0) ))/$(( (rc1 == 65) + (rc2 == 65) ))" "1/1" "…one done, the other refused"
+
 # --- the openai engine, a revoked token, erasure of an account --------------------------------
 A2=17841400000000002
 export IGKIT_LLM_KEY=sk-sim-test
