@@ -1607,15 +1607,31 @@ static int settle(struct syncer *y, long *settled, long *unsettled, struct ig_er
 			} else if (w == IG_CM_DELETE && req.resp.gerr.code == 100)
 				o.state = "done";
 		} else if (w == IG_CM_REPLY) {
-			const char *q[] = { "fields", FIELDS_C, "limit", "50", NULL };
-			const json_t *v;
-			size_t k;
+			/* replies come oldest first: ours is near the end; page on */
+			char *after = NULL;
+			int pages;
 
 			snprintf(path, sizeof(path), "/%s/replies", c.parent_id[0] ? c.parent_id : cid);
-			req.query = q;
-			y->requests++;
-			call(y->g, &req);
-			if (req.rc == 0) {
+			for (pages = 0; pages < 100; pages++) {
+				const char *q[] = { "fields", FIELDS_C, "limit", "50",
+						    after ? "after" : NULL, after, NULL };
+				const json_t *v, *pg;
+				size_t k;
+
+				ig_graph_resp_release(&req.resp);
+				memset(&req, 0, sizeof(req));
+				req.host = host_of(y->a.flavour);
+				req.method = "GET";
+				req.versioned = 1;
+				req.token = y->tok;
+				req.path = path;
+				req.query = q;
+				y->requests++;
+				call(y->g, &req);
+				if (req.rc) {
+					o.state = NULL;     /* cannot tell: stays unknown */
+					break;
+				}
 				o.state = "failed";
 				snprintf(o.error, sizeof(o.error),
 					 "read back: no reply of ours with that text: it was not posted");
@@ -1632,7 +1648,17 @@ static int settle(struct syncer *y, long *settled, long *unsettled, struct ig_er
 						break;
 					}
 				}
+				pg = json_object_get(req.resp.body, "paging");
+				free(after);
+				after = NULL;
+				if (!strcmp(o.state, "done") || !json_object_get(pg, "next")
+				    || !ig_json_str(json_object_get(pg, "cursors"), "after"))
+					break;
+				after = strdup(ig_json_str(json_object_get(pg, "cursors"), "after"));
+				if (!after)
+					break;
 			}
+			free(after);
 		} else {
 			/* dm: Meta has no read-back of a private reply; the echo tells */
 			int64_t seen = 0;

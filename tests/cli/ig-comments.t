@@ -172,6 +172,14 @@ is "$(field settled)" "1" "sync settles it by reading the replies back"
 is "$(sq "SELECT state || ' ' || (result_id IS NOT NULL) FROM comment_actions WHERE comment_id = '18000000000000010' AND action = 'reply'")" \
 	"done 1" "…done, with Meta's id of the reply"
 
+# a lost reply in a thread of 60 replies: ours is on the second page of the read back
+simctl POST /_sim/comment_fault '{"action":"reply","code":1,"status":500}' >/dev/null
+run ig-comments --tenant rossi reply $FIRST "Thanks to all sixty of you"
+is "$rc/$(field state)" "75/unknown" "a lost reply in a long thread: unknown"
+run ig-comments --tenant rossi sync
+is "$(sq "SELECT state FROM comment_actions WHERE comment_id = '$FIRST' AND action = 'reply'")" "done" \
+	"sync pages through the replies and finds it"
+
 # a hide lost before Meta acted: read back, it did not happen
 simctl POST /_sim/inject '{"match":"/'$C_SPAM'","method":"POST","status":502}' >/dev/null
 IGKIT_HTTP_RETRIES=0 run ig-comments --tenant rossi hide $C_SPAM
