@@ -1886,6 +1886,13 @@ struct rcache {
 	struct ig_rules *tenant, *account;
 };
 
+/* backtest counts of one rules set, by rule index */
+struct tally {
+	const struct ig_rules *rs;
+	long *matched;
+	long (*acts)[8];
+};
+
 struct mstate {
 	struct ig_ctx *ctx;
 	struct ig_graph *g;
@@ -1895,10 +1902,8 @@ struct mstate {
 	int tenant_loaded;
 	struct rcache cache[32];
 	int ncache;
-	long *matched;          /* per rule of `given` (backtest counts) */
-	long (*acts)[8];
-	/* stored-rules backtest counts by name */
-	json_t *counts;
+	struct tally tallies[34];
+	int ntallies;
 };
 
 static int load_text_rules(struct mstate *ms, const char *scope, struct ig_rules **out,
@@ -1952,25 +1957,71 @@ static int rules_for(struct mstate *ms, int64_t account_id, const char *ext,
 	return 0;
 }
 
-static void count(struct mstate *ms, const struct ig_rules *rs, int i, const char *act)
+static void count(struct mstate *ms, const struct ig_rules *rs, int i, int act)
 {
-	char key[160];
-	json_t *e;
+	struct tally *t = NULL;
+	int k;
 
-	snprintf(key, sizeof(key), "%s:%d", ig_rules_name(rs, i), ig_rules_line(rs, i));
-	if (!(e = json_object_get(ms->counts, key))) {
-		e = json_pack("{s:b,s:s,s:i,s:i,s:{}}", "summary", 1, "rule", ig_rules_name(rs, i),
-			      "line", ig_rules_line(rs, i), "matched", 0, "actions");
-		json_object_set_new(ms->counts, key, e);
-	}
-	if (!act) {
-		json_object_set_new(e, "matched",
-				    json_integer(json_integer_value(json_object_get(e, "matched")) + 1));
-	} else {
-		json_t *a = json_object_get(e, "actions");
+	for (k = 0; k < ms->ntallies; k++)
+		if (ms->tallies[k].rs == rs)
+			t = &ms->tallies[k];
+	if (!t) {
+		int n = ig_rules_count(rs);
 
-		json_object_set_new(a, act, json_integer(json_integer_value(json_object_get(a, act)) + 1));
+		if (ms->ntallies == 34)
+			return;
+		t = &ms->tallies[ms->ntallies];
+		t->rs = rs;
+		t->matched = calloc((size_t)n, sizeof(*t->matched));
+		t->acts = calloc((size_t)n, sizeof(*t->acts));
+		if (!t->matched || !t->acts) {
+			free(t->matched);
+			free(t->acts);
+			return;
+		}
+		ms->ntallies++;
 	}
+	if (act < 0)
+		t->matched[i]++;
+	else if (act < 8)
+		t->acts[i][act]++;
+}
+
+/* The backtest summary: one record per rule that matched (by name and line). */
+static json_t *summary(struct mstate *ms)
+{
+	json_t *out = json_object();
+	int k, i, a;
+
+	for (k = 0; out && k < ms->ntallies; k++) {
+		const struct tally *t = &ms->tallies[k];
+
+		for (i = 0; i < ig_rules_count(t->rs); i++) {
+			char key[160];
+			json_t *e, *acts;
+
+			if (!t->matched[i])
+				continue;
+			snprintf(key, sizeof(key), "%s:%d", ig_rules_name(t->rs, i), ig_rules_line(t->rs, i));
+			if (!(e = json_object_get(out, key))) {
+				e = json_pack("{s:b,s:s,s:i,s:I,s:{}}", "summary", 1, "rule",
+					      ig_rules_name(t->rs, i), "line", ig_rules_line(t->rs, i),
+					      "matched", (json_int_t)0, "actions");
+				json_object_set_new(out, key, e);
+			}
+			json_object_set_new(e, "matched", json_integer(
+				json_integer_value(json_object_get(e, "matched")) + t->matched[i]));
+			acts = json_object_get(e, "actions");
+			for (a = 0; a < 8; a++)
+				if (t->acts[i][a]) {
+					const char *an = ig_rule_act_name((enum ig_rule_act)a);
+
+					json_object_set_new(acts, an, json_integer(
+						json_integer_value(json_object_get(acts, an)) + t->acts[i][a]));
+				}
+		}
+	}
+	return out;
 }
 
 /* Apply one rule action to comment cid; emits the decision. */
@@ -1987,7 +2038,7 @@ static int decide(struct mstate *ms, const struct ig_rules *rs, int ri,
 	snprintf(rule, sizeof(rule), "%s:%d", ig_rules_name(rs, ri), ra->line);
 	m->decisions++;
 	if (m->backtest)
-		count(ms, rs, ri, an);
+		count(ms, rs, ri, (int)ra->kind);
 	if (m->dry_run || m->backtest) {
 		rec = json_pack("{s:s,s:s,s:s,s:s,s:s}", "comment", cid, "account", ext, "rule", rule,
 				"action", an, "result", m->backtest ? "backtest" : "dry_run");
@@ -2089,7 +2140,7 @@ static int moderate_one(struct mstate *ms, int64_t account_id, const char *ext, 
 			const struct ig_rule_action *acts = ig_rules_actions(r[k], hits[i], &na);
 
 			if (ms->m->backtest)
-				count(ms, r[k], hits[i], NULL);
+				count(ms, r[k], hits[i], -1);
 			for (j = 0; j < na; j++)
 				if ((rc = decide(ms, r[k], hits[i], &acts[j], cid, ext, err)))
 					return rc;
@@ -2108,8 +2159,6 @@ static int mstate_init(struct mstate *ms, struct ig_ctx *ctx, struct ig_graph *g
 	ms->g = g;
 	ms->m = m;
 	ms->tid = tid;
-	if (!(ms->counts = json_object()))
-		return OOM(err);
 	if (m->rules_text)
 		return ig_rules_parse(m->rules_text, strlen(m->rules_text),
 				      m->rules_name ? m->rules_name : "rules", NULL, NULL, &ms->given,
@@ -2125,7 +2174,10 @@ static void mstate_release(struct mstate *ms)
 	ig_rules_free(ms->tenant_rules);
 	for (i = 0; i < ms->ncache; i++)
 		ig_rules_free(ms->cache[i].account);
-	json_decref(ms->counts);
+	for (i = 0; i < ms->ntallies; i++) {
+		free(ms->tallies[i].matched);
+		free(ms->tallies[i].acts);
+	}
 }
 
 struct crow {
@@ -2247,11 +2299,12 @@ int ig_comments_moderate(struct ig_ctx *ctx, struct ig_graph *g, int64_t tid,
 			break;
 	}
 	if (!rc && m->backtest && m->emit) {
+		json_t *sum = summary(&ms), *v;
 		const char *key;
-		json_t *v;
 
-		json_object_foreach(ms.counts, key, v)
+		json_object_foreach(sum, key, v)
 			m->emit(m->arg, v);
+		json_decref(sum);
 	}
 out:
 	free(rows);

@@ -45,6 +45,7 @@ struct ig_rules {
 	int n;
 	char **allow, **deny, **competitors;
 	int nallow, ndeny, ncomp;
+	char **at_competitors;   /* "@handle", made once when parsing ends */
 };
 
 static const char *const act_names[] = {
@@ -545,6 +546,7 @@ void ig_rules_free(struct ig_rules *rs)
 	free_words(rs->allow, rs->nallow);
 	free_words(rs->deny, rs->ndeny);
 	free_words(rs->competitors, rs->ncomp);
+	free_words(rs->at_competitors, rs->at_competitors ? rs->ncomp : 0);
 	free(rs);
 }
 
@@ -677,6 +679,21 @@ int ig_rules_parse(const char *text, size_t len, const char *name,
 		ps.line = ps.line ? ps.line : 1;
 		perr(&ps, "no rule defined");
 	}
+	if (!ps.nerr && rs->ncomp) {
+		int k;
+
+		if (!(rs->at_competitors = calloc((size_t)rs->ncomp + 1, sizeof(char *))))
+			perr(&ps, "out of memory");
+		for (k = 0; rs->at_competitors && k < rs->ncomp; k++) {
+			size_t sz = strlen(rs->competitors[k]) + 2;
+
+			if (!(rs->at_competitors[k] = malloc(sz))) {
+				perr(&ps, "out of memory");
+				break;
+			}
+			snprintf(rs->at_competitors[k], sz, "@%s", rs->competitors[k]);
+		}
+	}
 	if (nerr)
 		*nerr = ps.nerr;
 	if (ps.nerr) {
@@ -791,13 +808,10 @@ static int holds(const struct ig_rules *rs, const struct cond *c, struct seen *s
 		}
 		return cmp_op(s->length, c->op, c->n);
 	case C_COMPETITOR:
-		for (i = 0; i < rs->ncomp; i++) {
-			char h[160];
-
-			snprintf(h, sizeof(h), "@%s", rs->competitors[i]);
-			if (whole_word(s->lower, h) || !strcmp(s->user, rs->competitors[i]))
+		for (i = 0; i < rs->ncomp; i++)
+			if (whole_word(s->lower, rs->at_competitors[i])
+			    || !strcmp(s->user, rs->competitors[i]))
 				return 1;
-		}
 		return 0;
 	case C_USER:
 		return in_list(c->words, c->nwords, s->user);
