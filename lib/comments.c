@@ -715,6 +715,8 @@ int ig_comments_act(struct ig_ctx *ctx, struct ig_graph *g, int64_t tid,
 		if (a->ai) {
 			if ((rc = compose_ai(ctx, g, &c, &text, source, sizeof(source), err)))
 				goto done;
+			if (a->what == IG_CM_DM)
+				ig_kb_clip(text, IG_REPLY_MAX_TEXT);
 		} else if (a->template_name) {
 			struct persona p;
 			struct ig_persona ip = { 0 };

@@ -132,9 +132,23 @@ def add_comment(sim, media, d, parent=None):
     return c
 
 
+_DEFAULT_FIELDS = [("id", None), ("text", None), ("timestamp", None)]
+_parsed = {}
+
+
+def _fields(spec):
+    """parse_fields, once per distinct spec (a page renders 50 comments)."""
+    if not spec:
+        return _DEFAULT_FIELDS
+    if spec not in _parsed:
+        if len(_parsed) > 256:
+            _parsed.clear()
+        _parsed[spec] = G.parse_fields(spec)
+    return _parsed[spec]
+
+
 def render(sim, c, fields):
-    sim_fields = G.parse_fields(fields) if fields else [("id", None), ("text", None),
-                                                        ("timestamp", None)]
+    sim_fields = _fields(fields)
     out = {}
     for name, sub in sim_fields:
         if name == "id":
