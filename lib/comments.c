@@ -529,10 +529,14 @@ static int refuse(const struct cm *c, const struct ig_cm_act *a, struct ig_err *
 			return ig_err_set(err, IG_EX_DATAERR,
 				"reply: comment '%s' is itself a reply and Instagram threads are one level deep:"
 				" answer on its parent '%s' (--on-parent)", c->comment_id, c->parent_id);
-		if (!strcmp(c->field, "mentions"))
+		if (!strcmp(c->field, "mentions") && strcmp(c->flavour, "facebook"))
 			return ig_err_set(err, IG_EX_DATAERR,
-				"reply: comment '%s' is on media the account does not own (a mention)",
+				"reply: '%s' is a mention on media the account does not own: answering a"
+				" mention needs Facebook Login (/<IG_USER_ID>/mentions, reference §6)",
 				c->comment_id);
+		if (!strcmp(c->field, "mentions") && !c->media_id[0])
+			return ig_err_set(err, IG_EX_DATAERR,
+				"reply: mention '%s' came without its media id", c->comment_id);
 	}
 	if (a->what == IG_CM_DM) {
 		int64_t age = ig_time_now() - c->created_at;
@@ -822,11 +826,21 @@ int ig_comments_act(struct ig_ctx *ctx, struct ig_graph *g, int64_t tid,
 	switch (a->what) {
 	case IG_CM_REPLY: {
 		const char *form[] = { "message", text, NULL };
+		/* §6: a mention is answered on the account's own node, naming the
+		 * media (and the comment, for a comment mention) */
+		const char *mform[] = { "media_id", c.media_id, "message", text,
+					strcmp(c.comment_id, c.media_id) ? "comment_id" : NULL,
+					c.comment_id, NULL };
 
-		snprintf(path, sizeof(path), "/%s/replies", target);
+		if (!strcmp(c.field, "mentions")) {
+			snprintf(path, sizeof(path), "/%s/mentions", c.ext);
+			req.form = mform;
+		} else {
+			snprintf(path, sizeof(path), "/%s/replies", target);
+			req.form = form;
+		}
 		req.method = "POST";
 		req.path = path;
-		req.form = form;
 		rc = call(g, &req);
 		break;
 	}

@@ -231,6 +231,20 @@ is "$(curl -sS "$SIM/_sim/messages?account=$A3" | "$PYTHON3" -c 'import json,sys
 run ig-comments --api-key-file "$T/bianchi.key" hide 18000000000000301
 is "$(field state)/$(simc 18000000000000301 hidden)" "done/True" "hide, Facebook Login"
 
+# mention replies (§6): Facebook Login answers on /<IG_USER_ID>/mentions; Instagram Login cannot
+media '{"account":"17841400000000002","id":"17900000000000302","comments":[{"id":"18000000000000302","from":"5550302","username":"fan2","text":"@rossi_consulting look at this"}]}'
+sq "INSERT INTO comments(tenant_id, account_id, comment_id, field, media_id, from_id, from_username, text, created_at, received_at)
+    SELECT tenant_id, id, '18000000000000302', 'mentions', '17900000000000302', '5550302', 'fan2', '@rossi_consulting look at this', strftime('%s','now'), strftime('%s','now') FROM accounts WHERE external_id = '$A3';"
+run ig-comments --api-key-file "$T/bianchi.key" reply 18000000000000302 "Thanks for the mention!"
+is_rc 0 "reply to a mention (Facebook Login)"
+is "$(seen POST /$A3/mentions)" "1" "…on /<IG_USER_ID>/mentions"
+like "$(curl -sS "$SIM/_sim/requests?path=/$A3/mentions" | jget 0.body)" "media_id=17900000000000302.*comment_id=18000000000000302" \
+	"…naming the media and the comment"
+is "$(simc "$(field reply_id)" parent)" "18000000000000302" "…the answer sits under the mentioning comment"
+run ig-comments --tenant rossi reply 18000000000000091 "hi"
+is_rc 65 "a mention reply with Instagram Login: 65"
+like "$err" "needs Facebook Login" "…says why"
+
 # --- tenancy and roles ------------------------------------------------------------
 run ig-comments --api-key-file "$T/bianchi.key" hide $C_ASK
 is_rc 65 "tenant bianchi does not see rossi's comment"

@@ -9,6 +9,8 @@ token of the linked Page):
   GET  /<COMMENT>/replies             replies, oldest first, at most 50 a page
   POST /<COMMENT>/replies?message=    text only; refused on a reply, with an attachment,
                                       without text
+  POST /<IG_ID>/mentions?media_id=&comment_id=&message=   (graph.facebook.com only) answer
+                                      where the account was @mentioned
   GET  /<COMMENT>?fields=             the comment (100/33 once deleted)
   POST /<COMMENT>?hide=true|false     refused on live comments, on the owner's own comments,
                                       for another account's media
@@ -323,6 +325,31 @@ def comment_replies(api, req, node):
                  lambda cid: render(sim, sim.cm_comments[cid], fields))
 
 
+@G.route(G.FB_GRAPH, "POST", "{node}/mentions")
+def mention_reply(api, req, node):
+    """FLfB only (§6): a comment on the media where the account was @mentioned."""
+    sim = api.sim
+    tok = api.auth(req, ("user", "page"))
+    kind, acct = api.fb_node(node, tok, "post")
+    if kind != "iguser":
+        raise G.unsupported(node, "post")
+    api.need_scope(tok, "instagram_manage_comments")
+    req.require("media_id", "message")
+    m = sim.cm_media.get(str(req.params["media_id"]))
+    if m is None:
+        raise G.param_error("Invalid media_id")
+    if m["media_product_type"] == "STORY":
+        raise G.param_error("Mentions in stories cannot be replied to")
+    parent = req.params.get("comment_id")
+    if parent and parent not in sim.cm_comments:
+        raise G.param_error("Invalid comment_id")
+    c = add_comment(sim, m, {"from": acct["id"], "username": acct["username"],
+                             "text": req.params["message"], "self": True},
+                    parent=sim.cm_comments[parent]["parent"] or parent if parent else None)
+    _fault(sim, "mention")
+    return {"id": c["id"]}
+
+
 def comment_node(api, req, node):
     sim = api.sim
     c = sim.cm_comments.get(node)
@@ -441,8 +468,8 @@ def c_comment(api, req, cid):
 @G.route(G.SIM, "POST", "comment_fault")
 def c_comment_fault(api, req):
     b = api.body(req)
-    if b.get("action") not in ("reply", "hide", "unhide", "delete", "comment"):
-        raise G.ControlError("action must be reply, hide, unhide, delete or comment")
+    if b.get("action") not in ("reply", "hide", "unhide", "delete", "comment", "mention"):
+        raise G.ControlError("action must be reply, hide, unhide, delete, comment or mention")
     f = {"action": b["action"], "count": int(b.get("count", 1))}
     f.update({k: b[k] for k in ("code", "subcode", "status", "message") if k in b})
     api.sim.cm_faults.append(f)
