@@ -1622,6 +1622,17 @@ static int settle(struct syncer *y, long *settled, long *unsettled, struct ig_er
 						hidden ? "hidden" : "shown", what);
 			} else if (w == IG_CM_DELETE && req.resp.gerr.code == 100)
 				o.state = "done";
+			else if (req.resp.gerr.code == 100) {
+				/* gone at Meta: the hide can no longer matter; the board follows */
+				o.state = "failed";
+				snprintf(o.error, sizeof(o.error), "read back: Meta no longer has the comment");
+				if ((rc = ig_store_write(st, NULL, err, "UPDATE comments SET deleted = 1"
+							 " WHERE id = ?", "i", c.row))) {
+					ig_graph_resp_release(&req.resp);
+					cm_release(&c);
+					break;
+				}
+			}
 		} else if (w == IG_CM_REPLY) {
 			/* replies come oldest first: ours is near the end; page on */
 			char *after = NULL;
