@@ -551,6 +551,11 @@ static int refuse(const struct cm *c, const struct ig_cm_act *a, struct ig_err *
 			return ig_err_set(err, IG_EX_DATAERR,
 				"dm: comment '%s' already has a private reply (%s): Meta allows one per comment",
 				c->comment_id, c->dm_state);
+		if (is_live(c) && age > IG_CM_LIVE_MAX)
+			return ig_err_set(err, IG_EX_DATAERR,
+				"dm: comment '%s' is a live comment of a broadcast that has ended: private"
+				" replies to live comments go only while it runs (reference §3.4; a live"
+				" lasts at most 4 hours)", c->comment_id);
 		if (age > IG_CM_DM_WINDOW)
 			return ig_err_set(err, IG_EX_DATAERR,
 				"dm: comment '%s' is %lld days old: a private reply must go within 7 days of the"

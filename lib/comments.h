@@ -39,6 +39,7 @@
 #define IG_CM_PAGE 50                       /* Meta's maximum comments per page (§6) */
 #define IG_CM_DM_WINDOW (7 * 24 * 3600)     /* private replies: 7 days (§3.4) */
 #define IG_CM_REPLY_MAX 2200                /* bytes of a public reply we send */
+#define IG_CM_LIVE_MAX (4 * 3600)           /* an Instagram live lasts at most 4 hours */
 
 /* Called with every output record (borrowed). */
 typedef void ig_cm_emit_fn(void *arg, const json_t *rec);
