@@ -48,7 +48,7 @@ struct cm {
 	char comment_id[64], field[24], media_id[64], mpt[24], parent_id[64], from_id[64];
 	char username[128], tags[512], dm_state[16];
 	char *text;
-	int own, hidden, deleted;
+	int own, hidden, deleted, moderated;
 	char flavour[16], channel[16], ext[64], page[64], acct_user[128], status[16];
 };
 
@@ -66,7 +66,7 @@ static const char SQL_LOAD[] =
 	" COALESCE(c.from_username, ''), c.text, c.own, c.hidden, c.deleted, c.tags, c.created_at,"
 	" COALESCE(c.replied_at, 0), COALESCE(c.dm_state, ''), a.flavour, a.channel, a.external_id,"
 	" COALESCE(a.page_id, ''), COALESCE(a.username, ''), a.status, COALESCE(a.agent_id, 0),"
-	" COALESCE(a.location_id, 0), c.tenant_id"
+	" COALESCE(a.location_id, 0), c.tenant_id, c.moderated_at IS NOT NULL"
 	" FROM comments c JOIN accounts a ON a.id = c.account_id"
 	" WHERE c.tenant_id = ? AND c.comment_id = ? ORDER BY c.id LIMIT 1";
 
@@ -102,6 +102,7 @@ static void cm_read(struct ig_stmt *s, struct cm *c)
 	c->agent_id = ig_col_int(s, 23);
 	c->location_id = ig_col_int(s, 24);
 	c->tenant_id = ig_col_int(s, 25);
+	c->moderated = (int)ig_col_int(s, 26);
 	/* §2.4: the business's own comments (self_ig_scoped_id, or from = the account) */
 	if ((c->from_id[0] && !strcmp(c->from_id, c->ext))
 	    || (c->username[0] && c->acct_user[0] && !strcasecmp(c->username, c->acct_user)))
@@ -720,6 +721,12 @@ int ig_comments_act(struct ig_ctx *ctx, struct ig_graph *g, int64_t tid,
 		goto done;
 	if ((rc = open_action(st, &c, w, err)))
 		goto done;
+	if ((a->what == IG_CM_HIDE && c.hidden) || (a->what == IG_CM_UNHIDE && !c.hidden)) {
+		/* already so (as Meta last said): nothing to send */
+		*out = json_pack("{s:s,s:s,s:s,s:s}", "comment", c.comment_id, "account", c.ext,
+				 "action", w, "state", "unchanged");
+		goto done;
+	}
 	if (a->what == IG_CM_REPLY || a->what == IG_CM_DM) {
 		if (a->ai) {
 			if ((rc = compose_ai(ctx, g, &c, &text, source, sizeof(source), err)))
@@ -2379,7 +2386,8 @@ int ig_comments_moderate_event(struct ig_ctx *ctx, struct ig_graph *g, const jso
 	ms->m = m;
 	if ((rc = cm_load(ctx->store, tid, cid, &c, err)))
 		return rc;
-	if (c.deleted) {
+	if (c.deleted || c.moderated) {
+		/* a comment the rules already decided on (a redelivery, a replay) */
 		cm_release(&c);
 		return 0;
 	}

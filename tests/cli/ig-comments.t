@@ -119,6 +119,9 @@ is "$(sq "SELECT before || ' -> ' || after || ' ' || actor FROM comment_actions 
 is "$(sq "SELECT outcome FROM audit_log WHERE action = 'comments.hide' AND target = '$C_SPAM'")" "ok" "and the audit log"
 run ig-comments --tenant rossi list --hidden
 is "$(field comment)" "$C_SPAM" "list --hidden"
+n0=$(seen POST /$C_SPAM)
+run ig-comments --tenant rossi hide $C_SPAM
+is "$rc/$(field state)/$(seen POST /$C_SPAM)" "0/unchanged/$n0" "hiding a hidden comment sends nothing"
 run ig-comments --tenant rossi unhide $C_SPAM
 is "$(field state)/$(simc $C_SPAM hidden)" "done/False" "unhide"
 
@@ -322,6 +325,8 @@ is "$(simc 18000000000000020 hidden)/$(sq "SELECT tags FROM comments WHERE comme
 	"Meta has it hidden; tagged spam"
 is "$(sq "SELECT rule || ' ' || origin FROM comment_actions WHERE comment_id = '18000000000000020' AND action = 'hide'")" \
 	"spam-links:5 rule" "the action row names the rule"
+run_in "$ROUTED" ig-comments moderate
+is "$rc/$out" "0/" "the same event again: already decided, nothing done"
 run_in '{"type":"message","tenant":"rossi"}
 not json
 ' ig-comments moderate
