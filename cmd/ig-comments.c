@@ -152,7 +152,9 @@ static int c_sync(struct cmd_run *r)
 {
 	struct ig_graph g;
 	struct ig_err err = { 0 };
-	int64_t tid = tenant(r, 1, "comments.sync");
+	/* without --tenant a super admin syncs every tenant (one cron line) */
+	int64_t tid = !r->o.tenant && r->ctx.actor.super_admin && !r->ctx.actor.tenant_id
+		      ? 0 : tenant(r, 1, "comments.sync");
 	int rc;
 
 	graph_open(r, &g);

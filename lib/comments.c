@@ -1772,14 +1772,16 @@ int ig_comments_sync(struct ig_ctx *ctx, struct ig_graph *g, int64_t tid, const 
 		return rc;
 	if (ig_store_json(st, err, &accs,
 		"SELECT id, tenant_id, external_id, COALESCE(username, '') AS username, flavour"
-		" FROM accounts WHERE tenant_id = ? AND channel = 'instagram' AND status <> 'disconnected'"
+		" FROM accounts WHERE (? = 0 OR tenant_id = ?) AND channel = 'instagram'"
+		" AND status <> 'disconnected'"
 		" AND (? IS NULL OR external_id = ? OR ('@' || username) = ?) ORDER BY id",
-		"isss", tid, account, account, account))
+		"iisss", tid, tid, account, account, account))
 		return err->code;
 	for (i = 0; i < json_array_size(accs); i++) {
 		const json_t *r = json_array_get(accs, i);
 		struct syncer y;
 		struct ig_err e = { 0 };
+		char slug[64];
 		long settled = 0, unsettled = 0;
 		json_t *rec;
 		int arc;
@@ -1819,7 +1821,8 @@ int ig_comments_sync(struct ig_ctx *ctx, struct ig_graph *g, int64_t tid, const 
 					   " WHERE id = ?", "sii", e.msg, ig_time_now(), y.a.id))
 				(void)e3;
 		}
-		rec = json_pack("{s:s,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:i}", "account", y.a.ext,
+		rec = json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:i}", "tenant",
+				ig_ctx_tenant_slug(ctx, y.a.tenant_id, slug), "account", y.a.ext,
 				"username", y.a.user, "media", (int)y.media, "comments", (int)y.comments,
 				"new", (int)y.fresh, "gap", (int)y.fresh, "settled", (int)settled,
 				"unsettled", (int)unsettled, "requests", (int)y.requests);
@@ -1829,7 +1832,7 @@ int ig_comments_sync(struct ig_ctx *ctx, struct ig_graph *g, int64_t tid, const 
 			json_t *d = json_pack("{s:i,s:i,s:i}", "media", (int)y.media, "new", (int)y.fresh,
 					      "settled", (int)settled);
 
-			ig_audit(ctx, tid, "comments.sync", y.a.ext, "ok", d, NULL);
+			ig_audit(ctx, y.a.tenant_id, "comments.sync", y.a.ext, "ok", d, NULL);
 			json_decref(d);
 		}
 		if (emit && rec)

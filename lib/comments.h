@@ -50,13 +50,14 @@ int ig_comments_tenant(struct ig_ctx *ctx, const char *slug, int write, const ch
 		       int64_t *tenant_id, struct ig_err *err);
 
 /*
- * Sync: for each connected Instagram account of the tenant (or only
+ * Sync: for each connected Instagram account of the tenant (tenant_id 0:
+ * of every tenant, for a super admin), or only
  * `account`: external id or @username), read its `recent` most recent
  * media, their comments and replies page by page (50 a page, at most
  * `parallel` requests in flight), store what is new (source 'sync') and
  * refresh hidden/text/likes of what is known; then settle the account's
  * unknown actions by reading their comments back.  One record per account
- * through emit: {account, username, media, comments, new, gap, settled,
+ * through emit: {tenant, account, username, media, comments, new, gap, settled,
  * unsettled, requests, error?}; gap = comments found that no webhook
  * delivered.  Returns the most serious per-account failure (77 > 75 > 69)
  * after going through all accounts.

@@ -230,6 +230,10 @@ is_rc 65 "a private reply to the account's own comment: 65"
 media "{\"account\":\"$A3\",\"id\":\"17900000000000301\",\"comments\":[{\"id\":\"18000000000000301\",\"from\":\"5550301\",\"username\":\"fb_fan\",\"text\":\"price?\"}]}"
 run ig-comments --api-key-file "$T/bianchi.key" sync
 is "$(field new)" "1" "sync on graph.facebook.com (Facebook Login)"
+run ig-comments sync
+is_rc 0 "the store owner syncs every tenant without --tenant"
+is "$(printf '%s\n' "$out" | grep -c '"tenant":"rossi"')/$(printf '%s\n' "$out" | grep -c '"tenant":"bianchi"')" "1/1" \
+	"…one record per account, naming its tenant"
 run ig-comments --api-key-file "$T/bianchi.key" dm 18000000000000301 "Hi! Prices are in your DMs"
 is_rc 0 "dm, Facebook Login"
 is "$(curl -sS "$SIM/_sim/messages?account=$A3" | "$PYTHON3" -c 'import json,sys; m=json.load(sys.stdin)[-1]; print(m["host"], m["page"], m["comment_id"])')" \
