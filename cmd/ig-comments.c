@@ -398,7 +398,9 @@ static int c_moderate(struct cmd_run *r)
 	m.since = cmd_val(r, OPT_SINCE) ? time_opt(r, OPT_SINCE) : ig_time_now() - 7 * 86400;
 	graph_open(r, &g);
 	if (m.pending) {
-		int64_t tid = tenant(r, !m.dry_run, "comments.moderate");
+		/* without --tenant a super admin moderates every tenant with rules */
+		int64_t tid = !r->o.tenant && r->ctx.actor.super_admin && !r->ctx.actor.tenant_id
+			      ? 0 : tenant(r, !m.dry_run, "comments.moderate");
 
 		rc = ig_comments_moderate(&r->ctx, &g, tid, &m, &err);
 		if (rc)

@@ -2229,8 +2229,34 @@ struct crow {
 	int reply, own;
 };
 
+static int moderate_tenant(struct ig_ctx *ctx, struct ig_graph *g, int64_t tid,
+			   struct ig_cm_moderate *m, struct ig_err *err);
+
 int ig_comments_moderate(struct ig_ctx *ctx, struct ig_graph *g, int64_t tid,
 			 struct ig_cm_moderate *m, struct ig_err *err)
+{
+	json_t *ids;
+	size_t i;
+	int rc = 0;
+	ERR_LOCAL(err);
+
+	if (tid || m->backtest)
+		return moderate_tenant(ctx, g, tid, m, err);
+	/* every tenant with rules (a super admin's cron line) */
+	if ((rc = ig_authz_require(ctx, 0, IG_MOD_COMMENTS, IG_WRITE, "comments.moderate", err)))
+		return rc;
+	if (ig_store_json(ctx->store, err, &ids, m->rules_text
+			  ? "SELECT id FROM tenants ORDER BY id"
+			  : "SELECT DISTINCT tenant_id AS id FROM comment_rules ORDER BY tenant_id", ""))
+		return err->code;
+	for (i = 0; !rc && i < json_array_size(ids); i++)
+		rc = moderate_tenant(ctx, g, ig_json_int(json_array_get(ids, i), "id", 0), m, err);
+	json_decref(ids);
+	return rc;
+}
+
+static int moderate_tenant(struct ig_ctx *ctx, struct ig_graph *g, int64_t tid,
+			   struct ig_cm_moderate *m, struct ig_err *err)
 {
 	struct ig_store *st = ctx->store;
 	struct mstate ms;

@@ -148,7 +148,8 @@ struct ig_cm_moderate {
 };
 
 /* moderate --pending / backtest: every comment of the tenant the options
- * select.  Decisions go through emit, each naming its rule; backtest ends
+ * select (moderate with tenant_id 0: every tenant with rules, or every
+ * tenant with m->rules_text; a super admin's).  Decisions go through emit, each naming its rule; backtest ends
  * with one {"summary":true, rule, line, matched, actions} record per rule. */
 int ig_comments_moderate(struct ig_ctx *ctx, struct ig_graph *g, int64_t tenant_id,
 			 struct ig_cm_moderate *m, struct ig_err *err);

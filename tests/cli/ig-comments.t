@@ -348,6 +348,11 @@ like "$out" '"comment":"'$C_ASK'".*"action":"dm","result":"refused","reason":"dm
 unlike "$out" "\"comment\":\"$C_OWN\"" "…the account's own comment is never moderated"
 run ig-comments --tenant rossi moderate --pending
 is "$out" "" "a second --pending finds nothing new"
+simctl POST /_sim/media/$M2/comment '{"id":"18000000000000021","from":"5550021","username":"zed","text":"win at bet.win now"}' >/dev/null
+ig-comments --tenant rossi sync >/dev/null
+run ig-comments moderate --pending
+is_rc 0 "the store owner moderates every tenant with rules, without --tenant"
+like "$out" '"comment":"18000000000000021".*"action":"hide","result":"done"' "…the new spam is hidden"
 BEFORE=$(sq "SELECT count(*) FROM comment_actions")
 run ig-comments --tenant rossi backtest --days 30
 is_rc 0 "backtest"
