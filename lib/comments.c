@@ -640,6 +640,11 @@ static int conv_for(struct ig_store *st, const struct cm *c, int64_t *conv, stru
 		"iissii", c->tenant_id, c->account_id, c->from_id, c->username[0] ? c->username : NULL,
 		now, now)))
 		return rc;
+	/* the integration record counts unique users as ig-route does: one per
+	 * conversation created */
+	if (ig_store_changes(st) && (rc = ig_store_runf(st, err,
+		"UPDATE accounts SET user_count = user_count + 1 WHERE id = ?", "i", c->account_id)))
+		return rc;
 	n = ig_store_int(st, err, conv,
 		"SELECT id FROM conversations WHERE account_id = ? AND participant_id = ?", "is",
 		c->account_id, c->from_id);
@@ -2415,6 +2420,13 @@ int ig_comments_moderate_event(struct ig_ctx *ctx, struct ig_graph *g, const jso
 	ms->m = m;
 	if ((rc = cm_load(ctx->store, tid, cid, &c, err)))
 		return rc;
+	if (m->account && strcmp(m->account, c.ext)
+	    && !(m->account[0] == '@' && !strcasecmp(m->account + 1, c.acct_user))) {
+		/* --account: another account's comment passes by */
+		cm_release(&c);
+		*taken = 0;
+		return 0;
+	}
 	if (c.deleted || c.moderated) {
 		/* a comment the rules already decided on (a redelivery, a replay) */
 		cm_release(&c);
