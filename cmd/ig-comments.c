@@ -100,12 +100,11 @@ static int64_t time_opt(struct cmd_run *r, int id)
 
 	if (!v)
 		return 0;
-	if (!ig_time_parse(v, &t) && strchr(v, '-'))
+	/* all digits: Unix seconds; a date: ISO-8601; else an age (24h, 7d) */
+	if ((strspn(v, "0123456789") == strlen(v) || strchr(v, '-')) && !ig_time_parse(v, &t))
 		return t;
-	if (!ig_duration_parse(v, &d))
+	if (!strchr(v, '-') && !ig_duration_parse(v, &d))
 		return ig_time_now() - d;
-	if (!ig_time_parse(v, &t))
-		return t;
 	usage_error("%s: bad time '%s' (ISO-8601, Unix seconds, or an age: 24h, 7d)", r->what, v);
 }
 

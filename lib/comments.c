@@ -1547,8 +1547,13 @@ static int crawl(struct syncer *y, int parallel, struct ig_err *err)
 		}
 		y->requests += (long)n;
 		ig_graph_run_many(y->g, reqs, n, parallel);
-		if ((rc = ig_store_begin(y->ctx->store, err)))
+		if ((rc = ig_store_begin(y->ctx->store, err))) {
+			for (i = 0; i < n; i++) {
+				ig_graph_resp_release(&reqs[i].resp);
+				free(cur[i].after);
+			}
 			break;
+		}
 		for (i = 0; i < n; i++) {
 			if (reqs[i].rc) {
 				y->reauth |= reqs[i].resp.gerr.code == 190;
