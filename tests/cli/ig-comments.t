@@ -111,13 +111,7 @@ run ig-comments --tenant rossi list --since yesterday
 is_rc 64 "--since nonsense: 64"
 run ig-comments --tenant rossi list --media $M1 --overdue 1h
 is "$out" "" "nothing is overdue past a 1 h SLA yet"
-IGKIT_NOW=$(( $(date +%s) + 7200 )) run ig-comments --tenant rossi list --media $M1 --since 1h
-is "$(printf '%s\n' "$out" | grep -c .)" "4" "--since an age"
-run ig-comments --tenant rossi list --media $M1 --since $(( $(date +%s) + 3600 ))
-is "$rc/$out" "0/" "--since Unix seconds (in an hour: nothing)"
-run ig-comments --tenant rossi list --since yesterday
-is_rc 64 "--since nonsense: 64"
-run ig-comments --tenant rossi list --media $M1 --overdue 1h
+IGKIT_NOW=$(( $(date +%s) + 7200 )) run ig-comments --tenant rossi list --media $M1 --overdue 1h
 is "$(printf '%s\n' "$out" | grep -c .)" "3" "two hours later three are overdue (not the account's own)"
 
 # --- hide, confirmed by Graph, audited ------------------------------------------
