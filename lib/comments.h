@@ -122,7 +122,11 @@ int ig_comments_log(struct ig_ctx *ctx, int64_t tenant_id, const char *comment, 
 int ig_comments_decide(struct ig_ctx *ctx, struct ig_graph *g, int64_t tenant_id, int64_t action,
 		       int approve, const char *new_text, json_t **out, struct ig_err *err);
 
-/* --- rules (rules.h holds the engine) --- */
+/* The more serious of two exit codes for a run's final status: 77 > 75 > 69,
+ * else the first. */
+int ig_comments_worse(int worst, int rc);
+
+/* --- rules (rules.h holds the engine; lib/modaction.c applies them) --- */
 
 /* Store the rules text for the tenant (account NULL) or one account; it
  * must parse.  rules_get: the stored text (new string; NULL when none). */
