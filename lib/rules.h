@@ -83,5 +83,8 @@ int ig_rules_has_link(const char *text);
 int ig_rules_has_phone(const char *text);
 int ig_rules_emoji_only(const char *text);
 int ig_rules_mentions(const char *text);
+/* A literal every match of the extended expression contains (lower case),
+ * used to skip regexec; NULL when none is obvious.  New string. */
+char *ig_rules_regex_literal(const char *re);
 
 #endif

@@ -1,5 +1,7 @@
 /* t-rules: the comment rules engine — parsing with line numbers, every
  * condition, allow lists, stop, and the detectors. */
+#include <regex.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +67,81 @@ int main(void)
 	ok(!ig_rules_emoji_only("   "), "emoji-only: blanks are not");
 	is_int(ig_rules_mentions("@a @b_c hi @d.e mail x@y.com"), 3, "mentions: three, not the e-mail");
 
+
+	/* the regex prefilter: the literal it extracts, and that it never
+	 * changes an answer (every pattern against every text, with and without) */
+	{
+		static const char *const pats[] = {
+			"whats?app", "t\\.me/", "!{4,}", "xx+x", "\\$[0-9]+", "[0-9]{3,}[ -]?off",
+			"ab(cd)?ef", "foo.bar", "a\\.b*c", "^hello world$", "(x|y)z", "(.)\\1{3,}",
+			"[[:digit:]]+ euro", "Free\\?", "c[ao]ke", "[]x]yz", "ab{2}c", "ciao+ bella",
+			"(buy)+ now", "\\(free\\)", NULL
+		};
+		static const char *const texts[] = {
+			"WhatsApp me", "whatapp", "join t.me/spam", "wow!!!!", "xxx", "xx", "pay $20",
+			"50% off", "200-off today", "abef", "abcdef", "foo bar", "fooXbar", "a.c",
+			"a.bbbc", "hello world", "Hello World!", "xz", "yz", "aaaa", "30 euro",
+			"free?", "FREE?", "coke", "cake", "]yz", "xyz", "abbc", "abc", "ciaooo bella",
+			"ciao bella", "buybuy now", "(free)", "", "\xF0\x9F\x94\xA5 ok", NULL
+		};
+		char *lit;
+		int i, j, bad = 0;
+
+		lit = ig_rules_regex_literal("whats?app");
+		is_str(lit ? lit : "(null)", "what", "literal of whats?app");
+		free(lit);
+		lit = ig_rules_regex_literal("join t\\.me/");
+		is_str(lit ? lit : "(null)", "join t.me/", "literal with an escaped dot");
+		free(lit);
+		lit = ig_rules_regex_literal("(a|b)cd");
+		ok(lit == NULL, "no literal with an alternation");
+		free(lit);
+		lit = ig_rules_regex_literal("(.)\\1{5,}");
+		ok(lit == NULL, "no literal for a back-reference");
+		free(lit);
+		for (i = 0; pats[i]; i++) {
+			regex_t re;
+			struct ig_rules *rr;
+
+			if (regcomp(&re, pats[i], REG_EXTENDED | REG_ICASE | REG_NOSUB)) {
+				printf("# pattern %s does not compile\n", pats[i]);
+				bad++;
+				continue;
+			}
+			/* the rules file escapes backslashes and quotes */
+			{
+				char esc[600];
+				size_t k = 0;
+				const char *q;
+
+				k = (size_t)snprintf(esc, sizeof(esc), "rule r\nwhen regex \"");
+				for (q = pats[i]; *q; q++) {
+					if (*q == '\\' || *q == '"')
+						esc[k++] = '\\';
+					esc[k++] = *q;
+				}
+				snprintf(esc + k, sizeof(esc) - k, "\"\nthen hide\n");
+				rr = parse(esc);
+			}
+			if (!rr) {
+				bad++;
+				regfree(&re);
+				continue;
+			}
+			for (j = 0; texts[j]; j++) {
+				int want = regexec(&re, texts[j], 0, NULL, 0) == 0;
+				int got = *eval(rr, texts[j], "u", 0) != '\0';
+
+				if (want != got) {
+					printf("# /%s/ on '%s': regexec %d, rules %d\n", pats[i], texts[j], want, got);
+					bad++;
+				}
+			}
+			ig_rules_free(rr);
+			regfree(&re);
+		}
+		is_int(bad, 0, "the prefilter never changes a regex answer (%d patterns)", i);
+	}
 	/* parsing errors carry line numbers, all of them with a reporter */
 	reported[0] = '\0';
 	{
