@@ -244,6 +244,10 @@ run ig-comments --api-key-file "$T/bianchi.key" dm 18000000000000301 "Hi! Prices
 is_rc 0 "dm, Facebook Login"
 is "$(curl -sS "$SIM/_sim/messages?account=$A3" | "$PYTHON3" -c 'import json,sys; m=json.load(sys.stdin)[-1]; print(m["host"], m["page"], m["comment_id"])')" \
 	"graph.facebook.com $PAGE 18000000000000301" "…on /<PAGE_ID>/messages"
+PTOK=$(curl -sS "$SIM/_sim/tokens?account=$PAGE" | "$PYTHON3" -c 'import json,sys; print([t["token"] for t in json.load(sys.stdin) if t["kind"]=="page"][0])')
+like "$(curl -sS -X POST -H "Authorization: Bearer $PTOK" -H 'Content-Type: application/json' \
+	--data '{"recipient":{"comment_id":"18000000000000301"},"message":{"text":"x"}}' \
+	"$SIM/graph.facebook.com/v25.0/$A3/messages")" '"code": ?3' "the simulator: /<IG_ID>/messages with Facebook Login answers (#3)"
 run ig-comments --api-key-file "$T/bianchi.key" hide 18000000000000301
 is "$(field state)/$(simc 18000000000000301 hidden)" "done/True" "hide, Facebook Login"
 

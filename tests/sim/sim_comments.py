@@ -16,7 +16,9 @@ token of the linked Page):
                                       for another account's media
   DELETE /<COMMENT>                   the media owner only; refused on live comments
 Private replies stay in graphsim.py's Send API: every comment made here is also registered in
-sim.comments so its 7-day and once-per-comment rules apply.
+sim.comments so its 7-day and once-per-comment rules apply.  One correction goes first:
+POST graph.facebook.com/<IG_ID>/messages answers (#3) "does not have the capability" (§3.4),
+where graphsim's Send API would answer 100/33.
 
 Control endpoints:
   POST /_sim/media          {"account","id"?,"caption"?,"media_product_type"?,"timestamp"?,
@@ -394,6 +396,25 @@ def _delegate(api, req, node):
 # First in the table: a comment id is tried before graphsim's IG user / Page nodes.
 G.ROUTES.insert(0, {"hosts": G.IG_GRAPH + G.FB_GRAPH, "methods": ["GET", "POST", "DELETE"],
                     "segs": ("{node}",), "fn": comment_node, "locked": True})
+
+
+def fb_ig_messages(api, req, node):
+    """§3.4: with Facebook Login, /<IG_ID>/messages answers (#3); the Page node is the one.
+    graphsim's Send API answers 100/33 there, so this comes first for an IG user id."""
+    sim = api.sim
+    if node in sim.accounts and sim.accounts[node].get("page_id"):
+        api.auth(req, ("user", "page"))
+        raise G.GraphError(3, "(#3) Application does not have the capability to make this API "
+                           "call.", etype="OAuthException")
+    for r in G.ROUTES:
+        if (r["fn"] is not fb_ig_messages and req.host in r["hosts"] and r["segs"] == ("{node}", "messages")
+                and req.method in r["methods"]):
+            return r["fn"](api, req, node)
+    raise G.unsupported(node, req.method)
+
+
+G.ROUTES.insert(0, {"hosts": G.FB_GRAPH, "methods": ["POST"], "segs": ("{node}", "messages"),
+                    "fn": fb_ig_messages, "locked": True})
 
 
 # ---------------------------------------------------------------- control
