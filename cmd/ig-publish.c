@@ -34,34 +34,34 @@ enum {
 };
 
 static const struct cmd_optdef opts[] = {
-	{ "account", required_argument, OPT_ACCOUNT, "ACCOUNT", "the account: its id or @username" },
-	{ "type", required_argument, OPT_TYPE, "TYPE", "image, carousel, reel or story" },
-	{ "media", required_argument, OPT_MEDIA, "URL", "a media URL (repeat for a carousel)" },
-	{ "caption", required_argument, OPT_CAPTION, "TEXT", "the caption" },
-	{ "at", required_argument, OPT_AT, "TIME", "when to publish (ISO-8601; past: at once)" },
-	{ "first-comment", required_argument, OPT_FIRST_COMMENT, "TEXT", "a first comment, posted once" },
-	{ "sku", required_argument, OPT_SKU, "SKU", "a SKU tag (repeatable)" },
-	{ "key", required_argument, OPT_KEY, "KEY", "idempotency key: the same key is one post" },
-	{ "alt-text", required_argument, OPT_ALT_TEXT, "TEXT", "alt text of the (first) image" },
-	{ "collaborator", required_argument, OPT_COLLAB, "USER", "a collaborator (repeatable, no '@')" },
-	{ "location-id", required_argument, OPT_LOCATION, "ID", "a Page id with location data" },
-	{ "no-network-check", no_argument, OPT_NO_NETWORK, NULL, "do not fetch media URLs in the preflight" },
-	{ "state", required_argument, OPT_STATE, "STATE", "only posts in this state" },
-	{ "from", required_argument, OPT_FROM, "TIME", "posts at or after TIME" },
-	{ "to", required_argument, OPT_TO, "TIME", "posts before TIME" },
-	{ "calendar", no_argument, OPT_CALENDAR, NULL, "one row per post by day (a calendar)" },
-	{ "limit", required_argument, OPT_LIMIT, "N", "at most N posts" },
-	{ "wait", no_argument, OPT_WAIT, NULL, "repeat until every claimed post is settled" },
-	{ "wait-max", required_argument, OPT_WAIT_MAX, "SECONDS", "give up waiting after SECONDS (600)" },
-	{ "poll-interval", required_argument, OPT_POLL, "MS", "pause between polling rounds (2000)" },
-	{ "parallel", required_argument, OPT_PARALLEL, "N", "requests in flight (32)" },
-	{ "all", no_argument, OPT_ALL, NULL, "a line for every post touched, not only failures" },
-	{ "title", required_argument, OPT_TITLE, "TEXT", "the asset's title" },
-	{ "tags", required_argument, OPT_TAGS, "TAGS", "the asset's tags (comma list)" },
-	{ "folder", required_argument, OPT_FOLDER, "NAME", "the asset's folder" },
-	{ "media-dir", required_argument, OPT_MEDIA_DIR, "DIR", "local media directory (served to Meta)" },
-	{ "media-base-url", required_argument, OPT_BASE_URL, "URL", "public URL of the media directory" },
-	{ "json", required_argument, OPT_JSON, "OBJECT", "changes as a JSON object (edit)" },
+	{ "account", required_argument, OPT_ACCOUNT, "ACCOUNT", "the account: its id or @username", NULL },
+	{ "type", required_argument, OPT_TYPE, "TYPE", "image, carousel, reel or story", NULL },
+	{ "media", required_argument, OPT_MEDIA, "URL", "a media URL (repeat for a carousel)", NULL },
+	{ "caption", required_argument, OPT_CAPTION, "TEXT", "the caption", NULL },
+	{ "at", required_argument, OPT_AT, "TIME", "when to publish (ISO-8601; past: at once)", NULL },
+	{ "first-comment", required_argument, OPT_FIRST_COMMENT, "TEXT", "a first comment, posted once", NULL },
+	{ "sku", required_argument, OPT_SKU, "SKU", "a SKU tag (repeatable)", NULL },
+	{ "key", required_argument, OPT_KEY, "KEY", "idempotency key: the same key is one post", NULL },
+	{ "alt-text", required_argument, OPT_ALT_TEXT, "TEXT", "alt text of the (first) image", NULL },
+	{ "collaborator", required_argument, OPT_COLLAB, "USER", "a collaborator (repeatable, no '@')", NULL },
+	{ "location-id", required_argument, OPT_LOCATION, "ID", "a Page id with location data", NULL },
+	{ "no-network-check", no_argument, OPT_NO_NETWORK, NULL, "do not fetch media URLs in the preflight", NULL },
+	{ "state", required_argument, OPT_STATE, "STATE", "only posts in this state", NULL },
+	{ "from", required_argument, OPT_FROM, "TIME", "posts at or after TIME", NULL },
+	{ "to", required_argument, OPT_TO, "TIME", "posts before TIME", NULL },
+	{ "calendar", no_argument, OPT_CALENDAR, NULL, "one row per post by day (a calendar)", NULL },
+	{ "limit", required_argument, OPT_LIMIT, "N", "at most N posts", NULL },
+	{ "wait", no_argument, OPT_WAIT, NULL, "repeat until every claimed post is settled", NULL },
+	{ "wait-max", required_argument, OPT_WAIT_MAX, "SECONDS", "give up waiting after SECONDS (600)", NULL },
+	{ "poll-interval", required_argument, OPT_POLL, "MS", "pause between polling rounds (2000)", NULL },
+	{ "parallel", required_argument, OPT_PARALLEL, "N", "requests in flight (32)", NULL },
+	{ "all", no_argument, OPT_ALL, NULL, "a line for every post touched, not only failures", NULL },
+	{ "title", required_argument, OPT_TITLE, "TEXT", "the asset's title", NULL },
+	{ "tags", required_argument, OPT_TAGS, "TAGS", "the asset's tags (comma list)", NULL },
+	{ "folder", required_argument, OPT_FOLDER, "NAME", "the asset's folder", NULL },
+	{ "media-dir", required_argument, OPT_MEDIA_DIR, "DIR", "local media directory (served to Meta)", NULL },
+	{ "media-base-url", required_argument, OPT_BASE_URL, "URL", "public URL of the media directory", NULL },
+	{ "json", required_argument, OPT_JSON, "OBJECT", "changes as a JSON object (edit)", NULL },
 	{ 0 }
 };
 
@@ -492,37 +492,37 @@ static const struct cmd_row rows[] = {
 	  "store posts (JSON Lines, or the flags) after the preflight",
 	  "Each line is one post (see ig-publish(1) for its fields); a post with \"at\"\n"
 	  "is scheduled, one without is a draft.  A refused line is reported with its\n"
-	  "line number and the rule it broke; the rest of the stream still runs.\n" },
+	  "line number and the rule it broke; the rest of the stream still runs.\n", NULL },
 	{ "check", c_check, CMD_STORE, o_draft, 0, 1, "[FILE|-]",
-	  "run the preflight alone, storing nothing", NULL },
+	  "run the preflight alone, storing nothing", NULL, NULL },
 	{ "schedule", c_schedule, CMD_STORE, o_schedule, 1, 1, "ID",
-	  "schedule a draft (or reschedule) at --at TIME", NULL },
+	  "schedule a draft (or reschedule) at --at TIME", NULL, NULL },
 	{ "cancel", c_cancel, CMD_STORE, NULL, 1, 1, "ID",
-	  "cancel a post that has not started publishing", NULL },
+	  "cancel a post that has not started publishing", NULL, NULL },
 	{ "edit", c_edit, CMD_STORE, o_edit, 1, 1, "ID",
-	  "change a draft or scheduled post (preflight again)", NULL },
+	  "change a draft or scheduled post (preflight again)", NULL, NULL },
 	{ "list", c_list, CMD_STORE, o_list, 0, 0, "",
-	  "the calendar: posts by time, with filters", NULL },
+	  "the calendar: posts by time, with filters", NULL, NULL },
 	{ "status", c_status, CMD_STORE, NULL, 1, 1, "ID",
-	  "one post with its whole journal", NULL },
+	  "one post with its whole journal", NULL, NULL },
 	{ "asset add", c_asset_add, CMD_STORE, o_asset, 1, 1, "URL|FILE",
-	  "register media: an https URL or a file under the media directory", NULL },
+	  "register media: an https URL or a file under the media directory", NULL, NULL },
 	{ "asset list", c_asset_list, CMD_STORE, NULL, 0, 0, "",
-	  "the tenant's assets", NULL },
+	  "the tenant's assets", NULL, NULL },
 	{ "limit", c_limit, CMD_STORE, NULL, 1, 1, "ACCOUNT",
-	  "the account's live content_publishing_limit", NULL },
+	  "the account's live content_publishing_limit", NULL, NULL },
 	{ "run", c_run, CMD_STORE, o_run, 0, 0, "",
 	  "publish due posts (cron, every minute)",
 	  "Takes every due post of the tenants the actor may publish in (or --tenant)\n"
 	  "one step further; --wait repeats until each is settled.  Prints one JSON\n"
-	  "line per failed or unknown post (--all: per post touched).\n" },
+	  "line per failed or unknown post (--all: per post touched).\n", NULL },
 	{ 0 }
 };
 
 static const struct cmd_program program = {
 	"The content calendar and publishing worker: drafts, assets, preflight, schedule, run.",
 	"'asset add' takes --title, --tags, --folder, --media-dir, --media-base-url and\n"
-	"--no-network-check ('ig-publish asset add --help').\n", opts, rows
+	"--no-network-check ('ig-publish asset add --help').\n", opts, rows, NULL, CMD_SAY_HERE, NULL
 };
 
 int main(int argc, char **argv)

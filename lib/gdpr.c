@@ -92,6 +92,19 @@ static const struct section sections[] = {
 	  " c.hidden, c.deleted, c.tags, c.created_at, c.received_at FROM comments c"
 	  " JOIN accounts a ON a.id = c.account_id WHERE c.tenant_id = ?1"
 	  " AND (?2 IS NULL OR c.from_id = ?2) ORDER BY c.id", 1 },
+	/* comments branch: the authors' comments that came without an id (by
+	 * the usernames the participant used), and the moderation actions */
+	{ "comments_by_username",
+	  "SELECT c.id, a.external_id AS account, c.comment_id, c.field, c.media_id, c.parent_id,"
+	  " c.from_username, c.text, c.hidden, c.deleted, c.tags, c.created_at FROM comments c"
+	  " JOIN accounts a ON a.id = c.account_id WHERE c.tenant_id = ?1 AND c.from_id IS NULL"
+	  " AND ?2 IS NOT NULL AND c.from_username IN (SELECT from_username FROM comments"
+	  " WHERE tenant_id = ?1 AND from_id = ?2 AND from_username IS NOT NULL) ORDER BY c.id", 1 },
+	{ "comment_actions",
+	  "SELECT x.id, x.comment_id, x.action, x.origin, x.rule, x.actor, x.state, x.before,"
+	  " x.after, x.text, x.result_id, x.trace_id, x.error, x.created_at, x.updated_at"
+	  " FROM comment_actions x WHERE x.tenant_id = ?1 AND (?2 IS NULL OR x.from_id = ?2)"
+	  " ORDER BY x.id", 1 },
 	{ "escalations",
 	  "SELECT e.id, e.conversation_id AS conversation, e.reason, e.status, e.created_at,"
 	  " e.resolved_at, e.resolved_by FROM escalations e WHERE e.tenant_id = ?1"
@@ -385,6 +398,21 @@ static int erase_in_tenant(struct ig_ctx *ctx, int64_t tid, const char *pid, jso
 			      " (SELECT id FROM conversations WHERE tenant_id = ?1"
 			      " AND participant_id = ?2))))", tid, pid, &na, err))
 	    || (rc = guard(ctx, 0, err)))
+		return rc;
+	*naudit += na;
+	/* comments branch: audit rows about the participant's comments, their
+	 * comments that came without an id (by username), their actions */
+	na = 0;
+	if ((rc = guard(ctx, 1, err))
+	    || (rc = run(ctx, "DELETE FROM audit_log WHERE tenant_id = ?1 AND action LIKE 'comments.%'"
+			      " AND target IN (SELECT comment_id FROM comments WHERE tenant_id = ?1"
+			      " AND from_id = ?2)", tid, pid, &na, err))
+	    || (rc = guard(ctx, 0, err))
+	    || (rc = run(ctx, "DELETE FROM comments WHERE tenant_id = ?1 AND from_id IS NULL"
+			      " AND from_username IN (SELECT from_username FROM comments WHERE tenant_id = ?1"
+			      " AND from_id = ?2 AND from_username IS NOT NULL)", tid, pid, NULL, err))
+	    || (rc = run(ctx, "DELETE FROM comment_actions WHERE tenant_id = ?1 AND from_id = ?2",
+			 tid, pid, NULL, err)))
 		return rc;
 	*naudit += na;
 	/* Messages, their edits and escalations go with the conversations

@@ -94,7 +94,22 @@ ig-reply send 1 --text "Ciao, sono Anna: ti richiamo io."
 ig-reply resume 1
 ig-reply conversations --tenant rossi --format table
 
-# --- 7. the content calendar ----------------------------------------------------------
+# --- 7. comments: rules checked first, then applied as comments arrive --------------------
+say "moderate comments with a rules file (ig-comments(1) RULES)"
+cat > "$TOUR_DIR/rossi.rules" <<'RULES'
+# links are spam: hidden and tagged
+rule spam-links
+  when link
+  then hide
+  then tag spam
+RULES
+cd "$TOUR_DIR"
+ig-comments rules check rossi.rules && ig-comments --tenant rossi rules set rossi.rules
+ig-route --envelopes < deliveries.jsonl | ig-comments moderate
+ig-comments --tenant rossi list --unread --format table
+cd - > /dev/null
+
+# --- 8. the content calendar ----------------------------------------------------------
 say "schedule a carousel; cron's ig-publish run publishes it when it is due"
 # the simulator serves generated JPEGs under $SIM/media.sim/ (in production: public https URLs,
 # since Meta fetches the media itself)

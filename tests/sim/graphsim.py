@@ -878,6 +878,33 @@ def route(hosts, methods, pattern, locked=True):
     return deco
 
 
+class NextRoute(Exception):
+    """Raised by a handler for an object that is not its own (a plugin's media id that is
+    another plugin's): dispatch tries the next route that matches."""
+
+
+def match_routes(host, segs, method):
+    """Every (route, captures) for host, path and method, the most specific first; None if
+    no path matched, False if only the method is wrong."""
+    found = []
+    for r in ROUTES:
+        if host not in r["hosts"] or len(r["segs"]) != len(segs):
+            continue
+        caps = []
+        for p, s in zip(r["segs"], segs):
+            if p.startswith("{"):
+                caps.append(s)
+            elif p != s:
+                break
+        else:
+            found.append((-sum(not p.startswith("{") for p in r["segs"]), len(found), r, caps))
+    if not found:
+        return None
+    out = [(r, caps) for _, _, r, caps in sorted(found, key=lambda f: f[:2])
+           if method in r["methods"]]
+    return out or False
+
+
 def match_route(host, segs, method):
     """(route, captures) or (None, None) if no path matched, (False, None) on bad method."""
     found = []
@@ -910,7 +937,8 @@ class Api:
     def dispatch(self, req):
         sim = self.sim
         try:
-            r, caps = match_route(req.host, req.segs, req.method)
+            cands = match_routes(req.host, req.segs, req.method)
+            r, caps = (cands[0] if cands else (cands, None))
             if r is None:
                 if req.host in SIM:
                     raise ControlError("unknown control endpoint: " + req.path, 404)
@@ -923,11 +951,18 @@ class Api:
                 raise unsupported("/".join(req.segs) or "/", req.method)
             if r is False:
                 raise GraphError(100, "(#100) Unsupported %s request." % req.method.lower())
-            if r["locked"]:
-                with sim.lock:
-                    out = r["fn"](self, req, *caps)
-            else:
-                out = r["fn"](self, req, *caps)
+            for r, caps in cands:
+                try:
+                    if r["locked"]:
+                        with sim.lock:
+                            out = r["fn"](self, req, *caps)
+                    else:
+                        out = r["fn"](self, req, *caps)
+                    break
+                except NextRoute:
+                    continue
+            else:   # every route passed: nobody has the object
+                raise unsupported("/".join(req.segs) or "/", req.method)
             reply = out if isinstance(out, Reply) else Reply(out)
         except GraphError as e:
             reply = Reply(e.body(sim.trace_id()), e.status, e.headers)
@@ -2025,7 +2060,11 @@ def load_plugins():
     and its state with G.RESET_HOOKS.append(fn(sim))."""
     import importlib.util
     sys.modules.setdefault("graphsim", sys.modules[__name__])
-    for path in sorted(HERE.glob("sim_*.py")):
+    # Routes that several plugins share ({node}/media, {node}/comments) are tried in load
+    # order, each passing (NextRoute) what is not its own: objects made through a plugin's
+    # control endpoints first, media the insights plugin generates for any account last.
+    order = {"sim_comments": 0, "sim_publish": 1, "sim_insights": 9}
+    for path in sorted(HERE.glob("sim_*.py"), key=lambda p: (order.get(p.stem, 5), p.stem)):
         if path.stem in sys.modules:
             continue
         spec = importlib.util.spec_from_file_location(path.stem, path)

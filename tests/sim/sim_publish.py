@@ -338,6 +338,8 @@ def listing(api, req, node, stories):
     acct = owner(api, req, node, "get")
     since, until = req.params.get("since"), req.params.get("until")
     limit = min(int(req.params.get("limit") or 25), 100)
+    if not any(m["account"] == acct["id"] for m in sim.pub["media"].values()):
+        raise G.NextRoute()   # nothing published here: the insights plugin's media
     out = []
     for mid in reversed(sim.pub["order"]):
         m = sim.pub["media"][mid]
@@ -369,7 +371,9 @@ def stories_list(api, req, node):
 
 def media_for(api, req, mid):
     m = api.sim.pub["media"].get(mid)
-    if m is None or m["account"] not in token_account(api, req):
+    if m is None:
+        raise G.NextRoute()   # not a published post: another plugin's media
+    if m["account"] not in token_account(api, req):
         raise G.unsupported(mid, req.method)
     return m
 
