@@ -111,6 +111,21 @@ static const struct section sections[] = {
 	  "SELECT t.name AS template, ag.name AS agent, t.text, t.created_at, t.updated_at"
 	  " FROM templates t LEFT JOIN agents ag ON ag.id = t.agent_id WHERE t.tenant_id = ?1"
 	  " AND ?2 IS NULL ORDER BY t.name", 0 },
+	/* ig-insights (branch insights): the brand snapshots and figures */
+	{ "brand_snapshots",
+	  "SELECT a.external_id AS account, b.fetched_at, b.username, b.name, b.biography,"
+	  " b.website, b.followers_count, b.follows_count, b.media_count, b.profile_picture_url"
+	  " FROM brand_snapshots b JOIN accounts a ON a.id = b.account_id WHERE b.tenant_id = ?1"
+	  " AND ?2 IS NULL ORDER BY b.id", 0 },
+	{ "ig_media",
+	  "SELECT a.external_id AS account, m.media_id, m.product_type, m.media_type, m.caption,"
+	  " m.permalink, m.posted_at, m.like_count, m.comments_count, m.first_seen_at, m.listed_at"
+	  " FROM ig_media m JOIN accounts a ON a.id = m.account_id WHERE m.tenant_id = ?1"
+	  " AND ?2 IS NULL ORDER BY m.id", 0 },
+	{ "insight_values",
+	  "SELECT a.external_id AS account, v.media_id, v.metric, v.period, v.breakdown, v.end_time,"
+	  " v.value, v.source, v.fetched_at FROM insight_values v JOIN accounts a ON a.id = v.account_id"
+	  " WHERE v.tenant_id = ?1 AND ?2 IS NULL ORDER BY v.id", 0 },
 	{ "audit",
 	  "SELECT a.id, a.at, a.actor, a.action, a.target, a.outcome, a.detail FROM audit_log a"
 	  " WHERE a.tenant_id = ?1 AND ?2 IS NULL ORDER BY a.id", 0 },
@@ -263,6 +278,8 @@ int ig_gdpr_erase_tenant(struct ig_ctx *ctx, const char *tenant, int dry_run, js
 			" (SELECT count(*) FROM kb_articles WHERE tenant_id = ?1) AS kb_articles,"
 			" (SELECT count(*) FROM templates WHERE tenant_id = ?1) AS templates,"
 			" (SELECT count(*) FROM dead_letters WHERE tenant_id = ?1) AS dead_letters,"
+			" (SELECT count(*) FROM brand_snapshots WHERE tenant_id = ?1) AS brand_snapshots,"
+			" (SELECT count(*) FROM insight_values WHERE tenant_id = ?1) AS insight_values,"
 			" (SELECT count(*) FROM audit_log WHERE tenant_id = ?1) AS audit_rows", err))) {
 		rc = err->code;
 		goto out;

@@ -7,6 +7,7 @@ _igkit_subcommands() {
 	ig-connect) echo "url callback add list assign test refresh subscribe doctor disconnect deauthorize data-deletion deletion-status move rekey" ;;
 	ig-route) echo "explain replay dead" ;;
 	ig-reply) echo "pause resume send assign status priority conversations outbox drafts approve reject kb templates" ;;
+	ig-insights) echo "sync show export top report metrics" ;;
 	esac
 }
 
@@ -51,3 +52,4 @@ _igkit() {
 }
 
 complete -F _igkit tenant-admin ig-connect ig-route ig-reply
+complete -F _igkit ig-insights
