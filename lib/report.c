@@ -231,7 +231,10 @@ static void put_picture(struct rep *R, int64_t id, const char *cls, const char *
 		}
 	}
 	putf(R, "<div class=\"%s placeholder\">", cls);
-	esc(R, alt && *alt ? (char[]){ alt[0] == '@' && alt[1] ? alt[1] : alt[0], 0 } : "?");
+	if (!strcmp(cls, "thumb"))
+		esc(R, alt && *alt ? alt : "?");   /* the product type */
+	else
+		esc(R, alt && *alt ? (char[]){ alt[0] == '@' && alt[1] ? alt[1] : alt[0], 0 } : "?");
 	put(R, "</div>");
 }
 
@@ -339,80 +342,6 @@ static void bar_chart(struct rep *R, const char *label, const struct series *ss,
 			     ML + slot * k + slot * 0.1 + bw * i, CH - MB - h, bw > 1 ? bw - 0.6 : bw,
 			     h, ss[i].color, dl, ss[i].name, lab);
 		}
-	put(R, "</svg>");
-	legend(R, ss, ns);
-}
-
-static void line_chart(struct rep *R, const char *label, const struct series *ss, int ns, int ndays,
-		       int64_t first)
-{
-	double ymin = INFINITY, ymax = -INFINITY, lo, hi, span;
-	int i, k, any = 0;
-
-	for (i = 0; i < ns; i++)
-		for (k = 0; k < ndays; k++)
-			if (!isnan(ss[i].v[k])) {
-				any = 1;
-				ymin = fmin(ymin, ss[i].v[k]);
-				ymax = fmax(ymax, ss[i].v[k]);
-			}
-	if (!any) {
-		put(R, "<p class=\"empty\">No snapshots in this period yet.</p>");
-		return;
-	}
-	/* followers move little: zoom the axis onto the range, from a round floor */
-	span = ymax - ymin;
-	lo = span > 0 ? ymin - span * 0.25 : ymin * 0.9;
-	if (lo < 0)
-		lo = 0;
-	hi = lo + nice_max((ymax - lo) * 1.05 + 1);
-	putf(R, "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" role=\"img\""
-	     " aria-label=\"", CW, CH);
-	esc(R, label);
-	put(R, "\">");
-	for (k = 0; k <= 4; k++) {
-		double y = MT + (CH - MT - MB) * (1.0 - k / 4.0);
-		char lab[48];
-
-		fmt_num(lab, sizeof(lab), round(lo + (hi - lo) * k / 4.0));
-		putf(R, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" class=\"grid\"/>", ML, y,
-		     CW - MR, y);
-		putf(R, "<text x=\"%d\" y=\"%.1f\" class=\"ylab\">%s</text>", ML - 6, y + 4, lab);
-	}
-	axes(R, 0, 0, first);
-	for (k = 0; k < ndays; k++) {
-		int step = ndays > 20 ? 5 : ndays > 10 ? 2 : 1;
-		char lab[16];
-
-		if (k % step && k != ndays - 1)
-			continue;
-		day_label(first + (int64_t)k * DAY, lab, sizeof(lab));
-		putf(R, "<text x=\"%.1f\" y=\"%d\" class=\"xlab\">%s</text>",
-		     ML + (CW - ML - MR) * (k + 0.5) / ndays, CH - MB + 16, lab);
-	}
-	for (i = 0; i < ns; i++) {
-		int last = -1;
-
-		putf(R, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2.2\""
-		     " stroke-linejoin=\"round\" points=\"", ss[i].color);
-		for (k = 0; k < ndays; k++) {
-			if (isnan(ss[i].v[k]))
-				continue;
-			putf(R, "%.1f,%.1f ", ML + (CW - ML - MR) * (k + 0.5) / ndays,
-			     CH - MB - (CH - MT - MB) * (ss[i].v[k] - lo) / (hi - lo));
-			last = k;
-		}
-		put(R, "\"/>");
-		if (last >= 0) {
-			char lab[48];
-
-			fmt_num(lab, sizeof(lab), ss[i].v[last]);
-			putf(R, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\"><title>%s: %s</title>"
-			     "</circle>", ML + (CW - ML - MR) * (last + 0.5) / ndays,
-			     CH - MB - (CH - MT - MB) * (ss[i].v[last] - lo) / (hi - lo), ss[i].color,
-			     ss[i].name, lab);
-		}
-	}
 	put(R, "</svg>");
 	legend(R, ss, ns);
 }
@@ -565,12 +494,12 @@ static void section_overview(struct rep *R, int ndays)
 	date_of(R->since, iso1);
 	date_of(R->until - DAY, iso2);
 	put(R, "<section><h2>The period at a glance</h2><div class=\"kpis\">");
-	kpi(R, "Accounts reached", tr, dr, "daily reach, summed");
+	kpi(R, "Accounts reached", tr, dr, "sum of daily reach");
 	kpi(R, "Views", tv, dv, "times content was seen");
 	kpi(R, "Interactions", ti, di, "likes, comments, saves, shares, replies");
-	kpi(R, "Accounts engaged", te, de, "daily, summed");
-	kpi(R, "Follows", tf, df, "gained (follows_and_unfollows)");
-	kpi(R, "Unfollows", tu, du, "lost (follows_and_unfollows)");
+	kpi(R, "Accounts engaged", te, de, "sum of daily counts");
+	kpi(R, "Follows", tf, df, "followers gained");
+	kpi(R, "Unfollows", tu, du, "followers lost");
 	put(R, "<div class=\"kpi accent\"><span>Engagement rate</span><b>");
 	if (dr && di && tr > 0)
 		putf(R, "%.2f%%", 100.0 * ti / tr);
@@ -592,29 +521,123 @@ static void section_overview(struct rep *R, int ndays)
 	put(R, "</section>");
 }
 
+/* One account's daily net follows (gained - lost) into net[ndays]; NAN
+ * where Meta gave nothing. */
+static void net_follows(struct rep *R, int64_t account, double *net, int ndays)
+{
+	struct ig_stmt *s;
+	int n = 0, k;
+
+	for (k = 0; k < ndays; k++)
+		net[k] = NAN;
+	s = ig_store_query(R->st, R->err,
+		"SELECT end_time, sum(CASE WHEN breakdown = 'follow_type=FOLLOWER' THEN value"
+		" WHEN breakdown = 'follow_type=NON_FOLLOWER' THEN -value ELSE 0 END)"
+		" FROM insight_values WHERE account_id = ? AND media_id = '' AND metric ="
+		" 'follows_and_unfollows' AND end_time > ? AND end_time <= ? GROUP BY end_time",
+		"iii", account, R->since, R->until);
+	while (s && (n = ig_stmt_next(R->st, s, R->err)) > 0) {
+		k = (int)((ig_col_int(s, 0) - R->since) / DAY) - 1;
+		if (k >= 0 && k < ndays)
+			net[k] = ig_col_double(s, 1);
+	}
+	if (!s || n < 0)
+		R->failed = 1;
+}
+
+/* A small chart of one series: solid where measured, dashed where
+ * estimated. */
+static void mini_chart(struct rep *R, const double *v, const char *measured, int ndays,
+		       const char *color)
+{
+	const int W = 340, H = 110, L = 6, RM = 6, T = 8, B = 18;
+	double lo = INFINITY, hi = -INFINITY;
+	int k, pass;
+	char lab[16];
+
+	for (k = 0; k < ndays; k++)
+		if (!isnan(v[k])) {
+			lo = fmin(lo, v[k]);
+			hi = fmax(hi, v[k]);
+		}
+	putf(R, "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" role=\"img\""
+	     " aria-label=\"followers per day\">", W, H);
+	if (isinf(lo)) {
+		put(R, "</svg>");
+		return;
+	}
+	if (hi - lo < 4) {
+		hi += 2;
+		lo -= 2;
+	}
+	putf(R, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" class=\"grid\"/>", L, H - B, W - RM, H - B);
+	/* the whole series dashed (estimated and measured alike), then the
+	 * measured stretches solid over it */
+	for (pass = 0; pass < 2; pass++) {
+		int open = 0;
+
+		for (k = 0; k < ndays; k++) {
+			int in = !isnan(v[k]) && (pass == 0 || measured[k]);
+
+			if (in && !open) {
+				putf(R, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\""
+				     " stroke-linejoin=\"round\"%s points=\"", color,
+				     pass ? "" : " stroke-dasharray=\"4 3\" opacity=\".6\"");
+				open = 1;
+			}
+			if (in)
+				putf(R, "%.1f,%.1f ", L + (double)(W - L - RM) * k / (ndays > 1 ? ndays - 1 : 1),
+				     T + (H - T - B) * (1.0 - (v[k] - lo) / (hi - lo)));
+			if (!in && open) {
+				put(R, "\"/>");
+				open = 0;
+			}
+		}
+		if (open)
+			put(R, "\"/>");
+	}
+	for (k = ndays - 1; k >= 0; k--)
+		if (!isnan(v[k])) {
+			putf(R, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.2\" fill=\"%s\"/>",
+			     L + (double)(W - L - RM) * k / (ndays > 1 ? ndays - 1 : 1),
+			     T + (H - T - B) * (1.0 - (v[k] - lo) / (hi - lo)), color);
+			break;
+		}
+	day_label(R->since, lab, sizeof(lab));
+	putf(R, "<text x=\"%d\" y=\"%d\" class=\"xlab\" style=\"text-anchor:start\">%s</text>", L,
+	     H - 4, lab);
+	day_label(R->until - DAY, lab, sizeof(lab));
+	putf(R, "<text x=\"%d\" y=\"%d\" class=\"xlab\" style=\"text-anchor:end\">%s</text>",
+	     W - RM, H - 4, lab);
+	put(R, "</svg>");
+}
+
 static void section_followers(struct rep *R, int ndays)
 {
 	struct ig_stmt *s;
-	struct series ss[MAX_SERIES];
-	char names[MAX_SERIES][80];
 	int64_t ids[MAX_SERIES];
-	double *vals;
-	int na = 0, n = 0, i, k;
+	char names[MAX_SERIES][80];
+	double *v, *net;
+	char *measured;
+	int na = 0, n = 0, i, k, any_est = 0;
 
-	vals = malloc(sizeof(double) * (size_t)ndays * MAX_SERIES);
-	if (!vals) {
+	v = malloc(sizeof(double) * (size_t)ndays * 2);
+	measured = malloc((size_t)ndays);
+	if (!v || !measured) {
+		free(v);
+		free(measured);
 		R->failed = 1;
 		return;
 	}
-	for (k = 0; k < ndays * MAX_SERIES; k++)
-		vals[k] = NAN;
+	net = v + ndays;
 	s = ig_store_query(R->st, R->err,
 		"SELECT a.id, coalesce(a.username, a.external_id) FROM accounts a"
 		" WHERE (?1 = 0 OR a.tenant_id = ?1) AND (?2 = 0 OR a.id = ?2) AND a.channel = 'instagram'"
-		" AND EXISTS (SELECT 1 FROM brand_snapshots b WHERE b.account_id = a.id)"
+		" AND EXISTS (SELECT 1 FROM brand_snapshots b WHERE b.account_id = a.id"
+		"  AND b.followers_count IS NOT NULL)"
 		" ORDER BY (SELECT max(b.followers_count) FROM brand_snapshots b WHERE b.account_id = a.id)"
 		" DESC LIMIT 6", "ii", R->tid, R->aid);
-	while (s && (n = ig_stmt_next(R->st, s, R->err)) > 0 && na < MAX_SERIES) {
+	while (s && na < MAX_SERIES && (n = ig_stmt_next(R->st, s, R->err)) > 0) {
 		ids[na] = ig_col_int(s, 0);
 		snprintf(names[na], sizeof(names[na]), "@%s", ig_col_text(s, 1));
 		na++;
@@ -623,7 +646,19 @@ static void section_followers(struct rep *R, int ndays)
 		R->failed = 1;
 	if (s && n > 0)
 		ig_stmt_reset(s);
+	put(R, "<section><h2>Followers over time</h2>");
+	if (!na)
+		put(R, "<p class=\"empty\">No snapshots yet.</p>");
+	else
+		put(R, "<div class=\"minis\">");
 	for (i = 0; i < na; i++) {
+		double first = NAN, last = NAN;
+		int lastk = -1;
+
+		for (k = 0; k < ndays; k++) {
+			v[k] = NAN;
+			measured[k] = 0;
+		}
 		s = ig_store_query(R->st, R->err,
 			"SELECT fetched_at, followers_count FROM brand_snapshots WHERE account_id = ?"
 			" AND followers_count IS NOT NULL AND fetched_at >= ? AND fetched_at < ?"
@@ -631,19 +666,57 @@ static void section_followers(struct rep *R, int ndays)
 		while (s && (n = ig_stmt_next(R->st, s, R->err)) > 0) {
 			k = (int)((ig_col_int(s, 0) - R->since) / DAY);
 			if (k >= ndays)
-				k = ndays - 1;   /* today's snapshot: the last point */
-			if (k >= 0)
-				vals[i * ndays + k] = (double)ig_col_int(s, 1);
+				k = ndays - 1;   /* today's snapshot: the period's last point */
+			if (k >= 0) {
+				v[k] = (double)ig_col_int(s, 1);
+				measured[k] = 1;
+			}
 		}
 		if (!s || n < 0)
 			R->failed = 1;
-		ss[i] = (struct series){ names[i], palette[i], vals + i * ndays };
+		/* before the first snapshot: walk back with Meta's daily follows
+		 * minus unfollows (follows_and_unfollows), marked as estimated */
+		net_follows(R, ids[i], net, ndays);
+		for (k = 0; k < ndays && isnan(v[k]); k++)
+			;
+		for (k = k - 1; k >= 0 && k + 1 < ndays && !isnan(v[k + 1]); k--) {
+			if (isnan(net[k + 1]))
+				break;
+			v[k] = v[k + 1] - net[k + 1];
+			any_est = 1;
+		}
+		for (k = 0; k < ndays; k++)
+			if (!isnan(v[k])) {
+				if (isnan(first))
+					first = v[k];
+				last = v[k];
+				lastk = k;
+			}
+		put(R, "<div class=\"mini\"><div class=\"mhead\"><span class=\"handle\">");
+		esc(R, names[i]);
+		put(R, "</span><span><b>");
+		if (lastk >= 0)
+			put_num(R, last);
+		put(R, "</b>");
+		if (lastk >= 0 && !isnan(first) && first != last) {
+			putf(R, " <span class=\"%s\">%s", last > first ? "up" : "down", last > first ? "+" : "");
+			put_num(R, last - first);
+			put(R, "</span>");
+		}
+		put(R, "</span></div>");
+		mini_chart(R, v, measured, ndays, palette[i % MAX_SERIES]);
+		put(R, "</div>");
 	}
-	put(R, "<section><h2>Followers over time</h2>");
-	line_chart(R, "Followers over time", ss, na, ndays, R->since);
-	put(R, "<p class=\"note\">From the daily brand snapshot (followers_count of the Instagram"
-	     " user); Meta keeps no history of the total.</p></section>");
-	free(vals);
+	if (na)
+		put(R, "</div>");
+	put(R, "<p class=\"note\">Solid: the brand snapshot's followers_count (Meta keeps no history"
+	     " of the total, so igkit keeps one).");
+	if (any_est)
+		put(R, " Dashed: before the first snapshot, estimated backwards from Meta's daily"
+		     " follows minus unfollows (follows_and_unfollows).");
+	put(R, "</p></section>");
+	free(v);
+	free(measured);
 }
 
 /* The newest lifetime value of a media's metric, or NAN. */
@@ -947,9 +1020,9 @@ static const char css[] =
 	".stats span{color:#667085;font-size:12px}"
 	".bio{margin:6px 0;font-size:13px;white-space:pre-line}.site{margin:0;font-size:13px;color:#4338ca}"
 	".meta{margin:8px 0 0;font-size:12px;color:#667085}.meta.stale{color:#b45309}"
-	".kpis{display:grid;grid-template-columns:repeat(auto-fill,minmax(140px,1fr));gap:12px}"
+	".kpis{display:grid;grid-template-columns:repeat(auto-fit,minmax(118px,1fr));gap:10px}"
 	".kpi{background:#f7f7fb;border-radius:10px;padding:12px 14px}"
-	".kpi span{display:block;font-size:12px;color:#667085}.kpi b{display:block;font-size:22px;"
+	".kpi span{display:block;font-size:12px;color:#667085}.kpi b{display:block;font-size:21px;"
 	"margin:2px 0}.kpi small{color:#98a2b3;font-size:11px}"
 	".kpi.accent{background:#eef2ff}.kpi.accent b{color:#4338ca}"
 	".note{font-size:12px;color:#667085;margin:10px 0 0}.empty{color:#98a2b3;font-style:italic}"
@@ -964,7 +1037,12 @@ static const char css[] =
 	"td{padding:8px;border-bottom:1px solid #f0f1f5;vertical-align:middle}"
 	".n{text-align:right;font-variant-numeric:tabular-nums}"
 	".th{width:60px}.thumb{width:48px;height:48px;border-radius:8px;object-fit:cover;display:block}"
-	".thumb.placeholder{font-size:12px}"
+	".thumb.placeholder{display:flex;font-size:9px;letter-spacing:.04em;"
+	"background:linear-gradient(135deg,#e0e7ff,#fce7f3);color:#6366f1}"
+	".minis{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:14px}"
+	".mini{border:1px solid #e6e8ef;border-radius:12px;padding:10px 12px 4px}"
+	".mhead{display:flex;justify-content:space-between;align-items:baseline;font-size:14px}"
+	".up{color:#16a34a;font-size:12px}.down{color:#dc2626;font-size:12px}"
 	".cap a{color:#1f2430;text-decoration:none}.sub{color:#98a2b3;font-size:11px}"
 	".tag{background:#f1f5f9;border-radius:6px;padding:2px 6px;font-size:11px;font-weight:600}"
 	".warn{color:#b45309;font-size:12px}code{font-size:12px}"
