@@ -49,7 +49,7 @@ static const struct cmd_optdef opts[] = {
 	{ "retention", required_argument, OPT_RETENTION, "DAYS",
 	  "purge history older than DAYS (default 400; 0 keeps all)" },
 	{ "thumbnails", required_argument, OPT_THUMBNAILS, "N",
-	  "thumbnails stored per account, of its best media (default 10)" },
+	  "thumbnails per account, of its best media (default 3; the tenant's top 12 too)" },
 	{ "parallel", required_argument, OPT_PARALLEL, "N", "requests in flight per host (default 16)" },
 	{ "no-batch", no_argument, OPT_NO_BATCH, NULL, "no Graph batch requests (Facebook Login)" },
 	{ "refresh-interval", required_argument, OPT_REFRESH_INTERVAL, "DURATION",
@@ -201,7 +201,7 @@ static int do_sync(struct cmd_run *r)
 	if (o.retention_days && o.retention_days < o.backfill_days)
 		usage_error("sync: --retention (%d) must keep at least --days (%d)", o.retention_days,
 			    o.backfill_days);
-	o.thumbnails = (int)cmd_val_number(r, OPT_THUMBNAILS, 0, 100, 10);
+	o.thumbnails = (int)cmd_val_number(r, OPT_THUMBNAILS, 0, 100, 3);
 	o.parallel = (int)cmd_val_number(r, OPT_PARALLEL, 1, 256, 16);
 	o.batch = cmd_val(r, OPT_NO_BATCH) == NULL;
 	o.on_account = on_account;

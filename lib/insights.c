@@ -122,6 +122,7 @@ struct op {
 struct media {
 	char id[40];
 	char product[24];
+	char scope[48];          /* "FEED.IMAGE": what a refused metric is remembered for */
 	enum ig_product prod;
 	json_t *node;            /* the listing's object (new reference) */
 	int64_t posted_at;
@@ -666,6 +667,8 @@ static void add_media(struct sync *S, struct acct *a, const json_t *node, int st
 	snprintf(m->id, sizeof(m->id), "%s", id);
 	snprintf(m->product, sizeof(m->product), "%s", prod ? prod : story ? "STORY" : "FEED");
 	m->prod = ig_product_parse(m->product);
+	snprintf(m->scope, sizeof(m->scope), "%s.%s", m->product,
+		 ig_json_str(node, "media_type") ? ig_json_str(node, "media_type") : "");
 	m->node = json_incref((json_t *)node);
 	m->posted_at = posted;
 	m->reach = -1;
@@ -679,7 +682,7 @@ static void add_media(struct sync *S, struct acct *a, const json_t *node, int st
 	a->nmedia++;
 	if (ask && media_needed(S, a, m)) {
 		char mbuf[512];
-		const char *metrics = metric_list(a, m->product, ig_media_metrics(m->prod), mbuf,
+		const char *metrics = metric_list(a, m->scope, ig_media_metrics(m->prod), mbuf,
 						  sizeof(mbuf));
 
 		if (metrics)
@@ -710,6 +713,17 @@ static void seed(struct sync *S, struct acct *a)
 	op_push(a, op_new(a, OP_STORIES, path, "fields", media_fields, NULL));
 }
 
+/* 1 when the op's query has key. */
+static int op_has(const struct op *op, const char *key)
+{
+	int i;
+
+	for (i = 0; op->kv[i] && op->kv[i + 1]; i += 2)
+		if (!strcmp(op->kv[i], key))
+			return 1;
+	return 0;
+}
+
 /* What an error means for an op.  Returns 1 when handled (no account
  * failure), 0 when the account failed. */
 static int op_error(struct sync *S, struct op *op, int rc, const struct ig_graph_error *ge,
@@ -735,31 +749,36 @@ static int op_error(struct sync *S, struct op *op, int rc, const struct ig_graph
 			  msg);
 		return 0;
 	}
-	if (rc == IG_EX_TEMPFAIL) {
-		acct_fail(a, IG_EX_TEMPFAIL, "%s", msg);
-		return 0;
-	}
-	if (op->kind == OP_MEDIA || op->kind == OP_GROUP) {
+	if ((op->kind == OP_MEDIA || op->kind == OP_GROUP) && ge && ge->code) {
 		const char *media = op->kind == OP_MEDIA ? a->media[op->media].id : "";
 		const char *grp = op->kind == OP_MEDIA ? "media" : ig_account_groups[op->grp].name;
 		int64_t end = op->kind == OP_MEDIA ? 0 : op->until;
+		int several = !op->single && strchr(metrics, ',') != NULL;
+		int bd = op_has(op, "breakdown");
 
-		if (op->kind == OP_MEDIA && ge && ge->code == 10) {
-			/* §5.2: story metrics under 5 viewers → code 10 */
-			add_fetch(a, media, grp, end, "unavailable", "not enough viewers");
-			note_unavailable(a, what, "not enough viewers (fewer than 5)");
-			return 1;
+		if (ge->code == 10) {
+			if (op->kind == OP_MEDIA && a->media[op->media].prod == IG_PROD_STORY) {
+				/* §5.2: story metrics under 5 viewers → code 10 */
+				add_fetch(a, media, grp, end, "unavailable", "not enough viewers");
+				note_unavailable(a, what, "not enough viewers (fewer than 5)");
+				return 1;
+			}
+			acct_fail(a, IG_EX_NOPERM, "%s; grant the insights permission again (ig-connect url)",
+				  msg);
+			return 0;
 		}
-		if (ge && ge->code == 100 && ge->subcode == 2108006) {
+		if (ge->code == 100 && ge->subcode == 2108006) {
 			add_fetch(a, media, grp, end, "unavailable",
 				  "media posted before the business account conversion");
 			note_unavailable(a, what, "posted before the business account conversion");
 			return 1;
 		}
-		if (ge && (ge->code == 100 || ge->code == 1 || ge->code == 10)) {
-			/* One unsupported metric (or breakdown) fails the whole
-			 * request (§5.1, §5.2): ask one metric per request. */
-			if (!op->single && strchr(metrics, ',')) {
+		/* One unsupported metric (or breakdown) fails the whole request
+		 * (§5.1, §5.2); a refused breakdown is code 1 "An unknown error
+		 * has occurred".  Code 1 on a plain one-metric request is an
+		 * outage, handled below. */
+		if (ge->code == 100 || (ge->code == 1 && (several || bd))) {
+			if (several) {
 				char *copy = strdup(metrics), *tok, *save = NULL;
 
 				if (!copy) {
@@ -771,25 +790,31 @@ static int op_error(struct sync *S, struct op *op, int rc, const struct ig_graph
 						push_media(a, (size_t)op->media, tok, 1);
 					else
 						push_group(S, a, op->grp, op->since, op->until, tok, 1,
-							   ig_account_groups[op->grp].breakdown);
+							   bd ? ig_account_groups[op->grp].breakdown : NULL);
 				}
 				free(copy);
 				return 1;
 			}
-			if (op->kind == OP_GROUP && op->single < 2 && ig_account_groups[op->grp].breakdown) {
-				/* a breakdown refused ("An unknown error has
-				 * occurred"): once more without it */
+			if (op->kind == OP_GROUP && bd) {
+				/* once more without the breakdown */
 				push_group(S, a, op->grp, op->since, op->until, metrics, 2, NULL);
 				return 1;
 			}
-			/* refused on its own: not asked again until --refresh */
-			refuse(a, op->kind == OP_MEDIA ? a->media[op->media].product
-			       : ig_account_groups[op->grp].name, metrics, msg);
-			if (op->kind == OP_MEDIA && !strchr(ig_media_metrics(a->media[op->media].prod), ','))
-				add_fetch(a, media, grp, end, "unavailable", msg);
-			note_unavailable(a, what, msg);
-			return 1;
+			if (ge->code == 100) {
+				/* refused on its own: not asked again until --refresh */
+				refuse(a, op->kind == OP_MEDIA ? a->media[op->media].scope
+				       : ig_account_groups[op->grp].name, metrics, msg);
+				if (op->kind == OP_MEDIA
+				    && !strchr(ig_media_metrics(a->media[op->media].prod), ','))
+					add_fetch(a, media, grp, end, "unavailable", msg);
+				note_unavailable(a, what, msg);
+				return 1;
+			}
 		}
+	}
+	if (rc == IG_EX_TEMPFAIL || (ge && ge->code == 1)) {
+		acct_fail(a, IG_EX_TEMPFAIL, "%s", msg);
+		return 0;
 	}
 	acct_fail(a, rc ? rc : IG_EX_UNAVAILABLE, "%s", msg);
 	return 0;
@@ -927,6 +952,12 @@ static void handle_body(struct sync *S, struct op *op, long code, const json_t *
 	ig_graph_error_decode(body, code, &ge);
 	ig_graph_error_format(&ge, msg, sizeof(msg));
 	verdict = ig_graph_classify(&ge);
+	if (ge.code == 1 && (op->kind == OP_GROUP || op->kind == OP_MEDIA)
+	    && (op_has(op, "breakdown") || (!op->single && strchr(op->kv[1], ',')))) {
+		/* Meta's answer to a refused breakdown or metric: not retried */
+		op_error(S, op, IG_EX_UNAVAILABLE, &ge, msg);
+		return;
+	}
 	if (verdict < 0 && ++op->tries < OP_TRIES && ge.code != 4 && ge.code != 17 && ge.code != 32
 	    && ge.code != 613 && ge.code < 80000) {
 		/* a transient error of one batch operation: once more */
@@ -1634,6 +1665,71 @@ static json_t *account_record(struct sync *S, struct acct *a)
 	return r;
 }
 
+/*
+ * The report's top media are the tenant's: after the accounts, the
+ * tenant's best media by reach (IG_INSIGHTS_TOP_THUMBS) get their
+ * thumbnail too, if they have none yet.
+ */
+static int tenant_thumbnails(struct sync *S, int64_t tenant_id, struct ig_err *err)
+{
+	struct ig_store *st = S->ctx->store;
+	struct ig_picture_req reqs[IG_INSIGHTS_TOP_THUMBS];
+	int64_t mid[IG_INSIGHTS_TOP_THUMBS], acc[IG_INSIGHTS_TOP_THUMBS], ten[IG_INSIGHTS_TOP_THUMBS];
+	char *urls[IG_INSIGHTS_TOP_THUMBS];
+	struct ig_stmt *s;
+	size_t n = 0, i;
+	int rc = 0, k;
+
+	s = ig_store_query(st, err,
+		"SELECT id, account_id, tenant_id, url FROM (SELECT m.id, m.account_id, m.tenant_id,"
+		" m.thumb_id, coalesce(m.thumbnail_url, m.media_url) AS url, v.value FROM ig_media m"
+		" JOIN insight_values v ON v.account_id = m.account_id AND v.media_id = m.media_id"
+		"  AND v.metric = 'reach' AND v.breakdown = '' AND v.end_time = (SELECT max(x.end_time)"
+		"  FROM insight_values x WHERE x.account_id = v.account_id AND x.media_id = v.media_id"
+		"  AND x.metric = 'reach' AND x.breakdown = '')"
+		" WHERE m.tenant_id = ? AND m.product_type <> 'STORY' ORDER BY v.value DESC LIMIT ?)"
+		" WHERE thumb_id IS NULL AND url IS NOT NULL", "ii", tenant_id,
+		(int64_t)IG_INSIGHTS_TOP_THUMBS);
+	while (s && n < IG_INSIGHTS_TOP_THUMBS && (k = ig_stmt_next(st, s, err)) > 0) {
+		if (!(urls[n] = strdup(ig_col_text(s, 3))))
+			break;
+		mid[n] = ig_col_int(s, 0);
+		acc[n] = ig_col_int(s, 1);
+		ten[n] = ig_col_int(s, 2);
+		memset(&reqs[n], 0, sizeof(reqs[n]));
+		reqs[n].url = urls[n];
+		n++;
+	}
+	if (!s || k < 0)
+		rc = err->code;
+	if (s && k > 0)
+		ig_stmt_reset(s);
+	if (!rc && n)
+		ig_picture_fetch_many(reqs, n, S->o->parallel, 20000, IG_INSIGHTS_PICTURE_MAX);
+	if (!rc && n && !(rc = ig_store_begin(st, err))) {
+		for (i = 0; i < n && !rc; i++) {
+			struct acct a;
+			int64_t pid = 0;
+
+			if (reqs[i].rc)
+				continue;
+			memset(&a, 0, sizeof(a));
+			a.id = acc[i];
+			a.tenant_id = ten[i];
+			rc = store_picture(st, &a, &reqs[i].bytes, reqs[i].content_type, S->now, &pid, err);
+			if (!rc)
+				rc = ig_store_runf(st, err, "UPDATE ig_media SET thumb_id = ? WHERE id = ?"
+						   " AND tenant_id = ?", "iii", pid, mid[i], ten[i]);
+		}
+		rc = ig_store_end(st, rc, err);
+	}
+	for (i = 0; i < n; i++) {
+		ig_picture_release(&reqs[i]);
+		free(urls[i]);
+	}
+	return rc;
+}
+
 /* ------------------------------------------------------------ purge */
 
 static int purge(struct sync *S, int64_t tenant_id, struct ig_err *err)
@@ -1785,6 +1881,15 @@ int ig_insights_sync(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_ins
 	}
 	S.acc = all;
 	S.n = n_all;
+	/* each tenant synced: its best media get thumbnails */
+	for (i = 0; i < n_all && !rc && S.o->thumbnails > 0; i++) {
+		size_t k;
+
+		for (k = 0; k < i && all[k].tenant_id != all[i].tenant_id; k++)
+			;
+		if (k == i)
+			rc = tenant_thumbnails(&S, all[i].tenant_id, err);
+	}
 	if (!rc)
 		rc = purge(&S, tenant_id, err);
 	if (!rc && S.worst) {

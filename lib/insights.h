@@ -34,6 +34,7 @@
 #define IG_INSIGHTS_STORY_FINAL    (20 * 3600) /* a story's last capture, before it expires */
 #define IG_INSIGHTS_CHUNK          100     /* accounts per batch of calls and per transaction */
 #define IG_INSIGHTS_PICTURE_MAX    (2 * 1024 * 1024)
+#define IG_INSIGHTS_TOP_THUMBS     12      /* a tenant's best media that get a thumbnail */
 
 typedef int ig_insights_row_fn(void *arg, const json_t *row);
 
@@ -45,7 +46,8 @@ struct ig_insights_sync_opts {
 	int backfill_days;         /* days of account insights on an account's first sync */
 	int media_days;            /* media posted within this many days get insights */
 	int retention_days;        /* history older than this is purged (0 = keep) */
-	int thumbnails;            /* thumbnails to keep per account (top media) */
+	int thumbnails;            /* thumbnails per account (its top media); the tenant's
+				    * top IG_INSIGHTS_TOP_THUMBS get one too (0: none at all) */
 	int parallel;              /* requests in flight per host */
 	int batch;                 /* use Graph batch requests on graph.facebook.com */
 	/* Called once per account, after its batch is written: {tenant,

@@ -158,7 +158,9 @@ is "$(sq "SELECT count(*) FROM insight_values v JOIN accounts a ON a.id = v.acco
 is "$(sq "SELECT count(DISTINCT end_time) FROM insight_values v JOIN accounts a ON a.id = v.account_id WHERE a.external_id = '$MARCO' AND v.metric = 'views' AND v.media_id = ''")" "30" "30 days of account views"
 is "$(sq "SELECT count(DISTINCT end_time) FROM insight_values v JOIN accounts a ON a.id = v.account_id WHERE a.external_id = '$MARCO' AND v.metric = 'reach' AND v.media_id = ''")" "30" "30 days of reach (time series)"
 is "$(sq "SELECT count(*) FROM insight_values WHERE metric = 'follows_and_unfollows' AND breakdown = 'follow_type=FOLLOWER'")" "60" "follows gained per day (2 accounts x 30 days)"
-[ "$(sq "SELECT count(*) FROM ig_media WHERE thumb_id IS NOT NULL")" -ge 6 ]; ok $? "thumbnails of the best media stored"
+[ "$(sq "SELECT count(*) FROM ig_media WHERE thumb_id IS NOT NULL")" -ge 9 ]; ok $? "thumbnails of each account's best media stored"
+best=$(sq "SELECT m.thumb_id IS NOT NULL FROM ig_media m JOIN insight_values v ON v.account_id = m.account_id AND v.media_id = m.media_id AND v.metric = 'reach' WHERE m.tenant_id = (SELECT id FROM tenants WHERE slug = 'rossi') AND m.product_type <> 'STORY' ORDER BY v.value DESC LIMIT 12" | sort -u)
+is "$best" "1" "and of the tenant's 12 best media"
 
 # ---------------------------------------------------------------- the cache
 clear_requests
@@ -199,6 +201,24 @@ is_rc 0 "an insights call refused with (#100): still ok"
 simctl POST /_sim/inject '{"match": "insights", "code": 1, "message": "An unknown error has occurred.", "status": 500, "count": 4}' >/dev/null
 run ig-insights sync $SARA --refresh --refresh-interval 0 --days 2
 is_rc 0 "code 1 on an insights call does not fail the account"
+# a breakdown Meta refuses ("An unknown error has occurred"): asked again without it
+simctl POST /_sim/insights "{\"accounts\": {\"$SARA\": {\"refuse_breakdowns\": true, \"refuse_metrics\": [\"shares\"]}}}" >/dev/null
+sq "DELETE FROM insight_fetches WHERE account_id = (SELECT id FROM accounts WHERE external_id = '$SARA')"
+clear_requests
+run ig-insights sync $SARA --days 2 --refresh --refresh-interval 0
+is_rc 0 "a refused breakdown and a refused metric: still ok"
+like "$(insight_calls | grep "^$SARA follows_and_unfollows" | tr '\n' ' ')" "follow_type .*- $|follow_type.* - " "follows_and_unfollows asked again without its breakdown"
+[ "$(sq "SELECT count(*) FROM insight_values v JOIN accounts a ON a.id = v.account_id WHERE a.external_id = '$SARA' AND v.metric = 'follows_and_unfollows' AND v.breakdown = ''")" -ge 2 ]; ok $? "and stored as its total"
+like "$out" "does not support the shares metric" "shares refused on an image is reported as unavailable"
+is "$(sq "SELECT count(*) FROM insight_fetches f JOIN accounts a ON a.id = f.account_id WHERE a.external_id = '$SARA' AND f.grp = 'refused:FEED.IMAGE:shares'")" "1" "and remembered"
+sq "UPDATE insight_fetches SET fetched_at = fetched_at - 90000 WHERE account_id = (SELECT id FROM accounts WHERE external_id = '$SARA') AND grp = 'media'"
+clear_requests
+run ig-insights sync $SARA --days 2
+feedcalls=$(insight_calls | grep -F -f <(sq "SELECT media_id FROM ig_media m JOIN accounts a ON a.id = m.account_id WHERE a.external_id = '$SARA' AND m.product_type = 'FEED' AND m.media_type = 'IMAGE'"))
+[ -n "$feedcalls" ]; ok $? "image media asked again after 24 h"
+unlike "$feedcalls" "shares" "without the metric refused for images"
+like "$(insight_calls | grep -F -f <(sq "SELECT media_id FROM ig_media m JOIN accounts a ON a.id = m.account_id WHERE a.external_id = '$SARA' AND m.media_type = 'CAROUSEL_ALBUM'"))" "shares" "carousels are still asked for shares"
+simctl POST /_sim/insights "{\"accounts\": {\"$SARA\": {\"refuse_breakdowns\": false, \"refuse_metrics\": []}}}" >/dev/null
 # rate limit: 80002 with usage headers → 75, the others go on
 simctl POST /_sim/insights '{"budget": 3, "reset_usage": true}' >/dev/null
 run ig-insights sync $SARA --refresh --refresh-interval 0 --days 2

@@ -22,7 +22,9 @@ Adds to the simulator:
   rewritten to the simulator's address).
 Control: GET/POST /_sim/insights  {"media_per_account", "stories_per_account",
 "lag_hours", "budget", "accounts": {ID: {"media": N, "stories": N,
-"story_viewers": N, "pre_conversion": N, "shared_to_facebook": bool}}}
+"story_viewers": N, "pre_conversion": N, "shared_to_facebook": bool,
+"refuse_metrics": [names refused on IMAGE media, as one issue saw for shares],
+"refuse_breakdowns": bool}}}
 (POST merges; per-account settings apply before that account's media are
 first generated; "regenerate": true drops generated media).
 """
@@ -163,7 +165,9 @@ def account_cfg(sim, aid):
             "stories": int(per.get("stories", c["stories_per_account"])),
             "story_viewers": per.get("story_viewers"),
             "pre_conversion": int(per.get("pre_conversion", 0)),
-            "shared_to_facebook": bool(per.get("shared_to_facebook", False))}
+            "shared_to_facebook": bool(per.get("shared_to_facebook", False)),
+            "refuse_metrics": set(per.get("refuse_metrics", ())),
+            "refuse_breakdowns": bool(per.get("refuse_breakdowns", False))}
 
 
 def media_of(sim, acct):
@@ -366,6 +370,8 @@ def account_insights(api, req, acct):
             raise G.param_error("metric %s does not support the %s period" % (m, period))
         if mtype and mtype not in ACCOUNT_METRICS[m][1]:
             raise G.param_error("metric %s does not support metric_type=%s" % (m, mtype))
+    if breakdown and account_cfg(sim, acct["id"])["refuse_breakdowns"]:
+        raise unknown_error()
     if breakdown and mtype == "total_value":
         for m in metrics:
             if breakdown not in ACCOUNT_METRICS[m][2]:
@@ -474,7 +480,8 @@ def media_insights(api, req, m):
         if x in REMOVED or x.startswith("carousel_album_"):
             raise G.param_error("metric[0] must be one of the following values: %s (%s was removed;"
                                 " use %s)" % (", ".join(sorted(allowed)), x, REMOVED.get(x, "views")))
-        if x not in allowed:
+        if x not in allowed or (x in account_cfg(sim, m["owner"])["refuse_metrics"]
+                                and m["media_type"] == "IMAGE"):
             raise G.param_error("The Media Insights API does not support the %s metric for this"
                                 " media product type" % x)
     if req.params.get("breakdown"):
