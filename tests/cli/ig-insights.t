@@ -97,14 +97,13 @@ connect $MARCO rossi; ok $? "connect marco (Instagram Login)"
 connect $PAGE1 rossi facebook; ok $? "connect rossi_consulting (Facebook Login, via its Page)"
 connect $SMALL rossi; ok $? "connect tiny_shop (40 followers)"
 connect $SARA bianchi; ok $? "connect sara in another tenant"
-tenant-admin --tenant rossi key create anna@rossi.test --role marketer 2>/dev/null | jget key > "$T/marketer.key" ||
-	{ tenant-admin user add anna@rossi.test --tenant rossi --role marketer >/dev/null 2>&1
-	  tenant-admin --tenant rossi key create anna@rossi.test 2>/dev/null | jget key > "$T/marketer.key"; }
+tenant-admin user add anna@rossi.test --tenant rossi --role marketer >/dev/null 2>&1
+tenant-admin --tenant rossi key create anna@rossi.test 2>/dev/null | jget key > "$T/marketer.key"
 tenant-admin user add vic@rossi.test --tenant rossi --role viewer >/dev/null 2>&1
 tenant-admin --tenant rossi key create vic@rossi.test 2>/dev/null | jget key > "$T/viewer.key"
 tenant-admin user add bea@bianchi.test --tenant bianchi --role org_admin >/dev/null 2>&1
 tenant-admin --tenant bianchi key create bea@bianchi.test 2>/dev/null | jget key > "$T/bianchi.key"
-[ -s "$T/viewer.key" ] && [ -s "$T/bianchi.key" ]; ok $? "set-up: API keys for a viewer and another tenant"
+[ -s "$T/marketer.key" ] && [ -s "$T/viewer.key" ] && [ -s "$T/bianchi.key" ]; ok $? "set-up: API keys for a marketer, a viewer and another tenant"
 
 # ---------------------------------------------------------------- permissions
 IGKIT_API_KEY=$(cat "$T/viewer.key") run ig-insights sync --tenant rossi
@@ -249,6 +248,11 @@ is "$(sq "SELECT value FROM insight_values WHERE media_id = '$STORY' AND metric 
 is "$(sq "SELECT product_type FROM ig_media WHERE media_id = '$STORY'")" "STORY" "as a story"
 run ig-insights sync $ROSSI_IG
 is "$(sq "SELECT count(*) FROM insight_values WHERE media_id = '$STORY'")" "5" "a delivery is read once"
+
+IGKIT_API_KEY=$(cat "$T/marketer.key") run ig-insights sync --all
+is_rc 77 "a marketer syncs --all (marco still needs to log in: 77)"
+is "$(printf '%s\n' "$out" | grep -c '"result":"ok"')" "2" "the tenant's other accounts synced"
+unlike "$out" "$SARA" "and only its own tenant's"
 
 # ---------------------------------------------------------------- show, export, top
 run ig-insights show --tenant rossi --format csv
