@@ -32,7 +32,7 @@
 #define IG_INSIGHTS_LAG            (72 * 3600) /* days younger than this at fetch time are re-fetched */
 #define IG_INSIGHTS_STORY_LIFE     86400
 #define IG_INSIGHTS_STORY_FINAL    (20 * 3600) /* a story's last capture, before it expires */
-#define IG_INSIGHTS_CHUNK          100     /* accounts per batch of calls and per transaction */
+#define IG_INSIGHTS_CHUNK          50      /* accounts per batch of calls and per transaction */
 #define IG_INSIGHTS_PICTURE_MAX    (2 * 1024 * 1024)
 #define IG_INSIGHTS_TOP_THUMBS     12      /* a tenant's best media that get a thumbnail */
 
