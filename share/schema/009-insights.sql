@@ -56,7 +56,8 @@ CREATE TABLE ig_media (
   listed_at      INTEGER NOT NULL,
   UNIQUE (account_id, media_id)
 );
-CREATE INDEX ig_media_tenant ON ig_media(tenant_id, posted_at);
+-- (no tenant-first index: without statistics SQLite would prefer it to the
+-- unique key for "account_id = ? AND tenant_id = ?" and scan the tenant)
 
 -- One figure.  media_id '' = the account's own insights.  period 'day':
 -- end_time is the end of the day Meta reported (time_series end_time, or
