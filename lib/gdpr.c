@@ -145,6 +145,21 @@ static const struct section sections[] = {
 	  "SELECT s.id, s.kind, s.mime, s.size, s.width, s.height, s.duration_ms, s.sha256, s.url,"
 	  " s.local_path, s.title, s.tags, s.folder, s.created_at, s.updated_at FROM assets s"
 	  " WHERE s.tenant_id = ?1 AND ?2 IS NULL ORDER BY s.id", 0 },
+	/* ig-insights (branch insights): the brand snapshots and figures */
+	{ "brand_snapshots",
+	  "SELECT a.external_id AS account, b.fetched_at, b.username, b.name, b.biography,"
+	  " b.website, b.followers_count, b.follows_count, b.media_count, b.profile_picture_url"
+	  " FROM brand_snapshots b JOIN accounts a ON a.id = b.account_id WHERE b.tenant_id = ?1"
+	  " AND ?2 IS NULL ORDER BY b.id", 0 },
+	{ "ig_media",
+	  "SELECT a.external_id AS account, m.media_id, m.product_type, m.media_type, m.caption,"
+	  " m.permalink, m.posted_at, m.like_count, m.comments_count, m.first_seen_at, m.listed_at"
+	  " FROM ig_media m JOIN accounts a ON a.id = m.account_id WHERE m.tenant_id = ?1"
+	  " AND ?2 IS NULL ORDER BY m.id", 0 },
+	{ "insight_values",
+	  "SELECT a.external_id AS account, v.media_id, v.metric, v.period, v.breakdown, v.end_time,"
+	  " v.value, v.source, v.fetched_at FROM insight_values v JOIN accounts a ON a.id = v.account_id"
+	  " WHERE v.tenant_id = ?1 AND ?2 IS NULL ORDER BY v.id", 0 },
 	{ "audit",
 	  "SELECT a.id, a.at, a.actor, a.action, a.target, a.outcome, a.detail FROM audit_log a"
 	  " WHERE a.tenant_id = ?1 AND ?2 IS NULL ORDER BY a.id", 0 },
@@ -299,6 +314,8 @@ int ig_gdpr_erase_tenant(struct ig_ctx *ctx, const char *tenant, int dry_run, js
 			" (SELECT count(*) FROM dead_letters WHERE tenant_id = ?1) AS dead_letters,"
 			" (SELECT count(*) FROM posts WHERE tenant_id = ?1) AS posts,"
 			" (SELECT count(*) FROM assets WHERE tenant_id = ?1) AS assets,"
+			" (SELECT count(*) FROM brand_snapshots WHERE tenant_id = ?1) AS brand_snapshots,"
+			" (SELECT count(*) FROM insight_values WHERE tenant_id = ?1) AS insight_values,"
 			" (SELECT count(*) FROM audit_log WHERE tenant_id = ?1) AS audit_rows", err))) {
 		rc = err->code;
 		goto out;

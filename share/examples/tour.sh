@@ -86,6 +86,7 @@ ig-route --envelopes < "$TOUR_DIR/deliveries.jsonl" | ig-reply --explain
 say "what cron runs (share/examples/crontab)"
 ig-reply --pending
 ig-connect refresh --within 10
+ig-insights sync --all -q
 
 # --- 6. a human takes over --------------------------------------------------------------
 say "take over a conversation as a human, and give it back"
