@@ -728,6 +728,10 @@ int cmd_main(const struct cmd_program *p, int argc, char **argv)
 	r.prog = p;
 	r.argc = argc;
 	r.argv = argv;
+	for (rc = 0; p->opts && p->opts[rc].name; rc++)
+		;
+	if (rc > CMD_MAXOPT)
+		die(IG_EX_SOFTWARE, "BUG: more than %d options", CMD_MAXOPT);
 	if (argc == 2 && !strcmp(argv[1], "--list-commands")) {
 		list_commands(p);
 		return cmd_finish(IG_EX_OK);

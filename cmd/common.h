@@ -154,7 +154,7 @@ struct cmd_program {
 	const char *synopsis;             /* NULL, or the Usage lines instead of the generated one */
 };
 
-#define CMD_MAXOPT 128
+#define CMD_MAXOPT 128   /* program options at most (cmd_main checks) */
 
 /* A parsed invocation, handed to the row's function. */
 struct cmd_run {
@@ -174,7 +174,11 @@ struct cmd_run {
 
 /* needs */
 #define CMD_CONFIG  0x8   /* load the configuration only */
-/* CMD_STORE, CMD_CREATE, CMD_NOACTOR as for cmd_ctx_open; 0: open nothing */
+/* CMD_STORE, CMD_CREATE, CMD_NOACTOR as for cmd_ctx_open; 0: open nothing
+ * (a handler that opens the context itself — ig-route's CGI and pipe mode —
+ * calls cmd_ctx_open(&r->ctx, &r->o, ...) or ig_ctx_init(&r->ctx) and sets
+ * r->ctx_open, so cmd_main releases it).  --print-config is handled for
+ * every row, with or without a command. */
 
 /* The value of program option id: NULL when not given, "" for a flag given. */
 const char *cmd_val(const struct cmd_run *r, int id);

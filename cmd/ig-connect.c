@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "connect.h"
@@ -123,23 +124,31 @@ static void open_graph(struct ig_graph *g, struct ig_ctx *ctx)
 }
 
 /* Read all of stdin (at most max bytes, text: a NUL byte is refused rather
- * than cutting the input short); dies on error.  New string. */
+ * than cutting the input short) with the one line reader (lib/jsonio);
+ * dies on error.  New string. */
 static char *read_stdin(size_t max)
 {
-	struct ig_buf b = IG_BUF_INIT(max);
+	struct ig_lines in;
+	char *data, *s;
 	size_t n;
-	char *s;
 
-	if (ig_buf_read_file(&b, stdin)) {
-		ig_buf_release(&b);
-		die(IG_EX_DATAERR, "cannot read stdin (more than %zu bytes, or a read error)", max);
+	ig_lines_init(&in, STDIN_FILENO);
+	if (ig_lines_all(&in, max, &data, &n)) {
+		ig_lines_release(&in);
+		die(IG_EX_IOERR, "cannot read stdin:");
 	}
-	s = ig_buf_detach(&b, &n);
-	if (s && memchr(s, '\0', n)) {
-		memset(s, 0, n);   /* may be a token */
-		free(s);
+	if (n > max || memchr(data, '\0', n)) {
+		memset(data, 0, n);   /* may be a token */
+		ig_lines_release(&in);
+		if (n > max)
+			die(IG_EX_DATAERR, "stdin: more than %zu bytes", max);
 		die(IG_EX_DATAERR, "stdin: a NUL byte in the input");
 	}
+	s = strndup(data, n);
+	memset(data, 0, n);
+	ig_lines_release(&in);
+	if (!s)
+		die(IG_EX_SOFTWARE, "out of memory");
 	return s;
 }
 
