@@ -39,30 +39,30 @@ enum {
 };
 
 static const struct cmd_optdef opts[] = {
-	{ "account", required_argument, OPT_ACCOUNT, "ACCOUNT", "one account: its id or @username" },
-	{ "all", no_argument, OPT_ALL, NULL, "every account in scope (all tenants for the owner)" },
+	{ "account", required_argument, OPT_ACCOUNT, "ACCOUNT", "one account: its id or @username", NULL },
+	{ "all", no_argument, OPT_ALL, NULL, "every account in scope (all tenants for the owner)", NULL },
 	{ "refresh", no_argument, OPT_REFRESH, NULL,
-	  "ask Meta again even for values under 24 h old (rate-limited)" },
-	{ "days", required_argument, OPT_DAYS, "N", "days of account insights kept fresh (default 30, max 90)" },
+	  "ask Meta again even for values under 24 h old (rate-limited)", NULL },
+	{ "days", required_argument, OPT_DAYS, "N", "days of account insights kept fresh (default 30, max 90)", NULL },
 	{ "media-days", required_argument, OPT_MEDIA_DAYS, "N",
-	  "media posted within N days get insights (default 30)" },
+	  "media posted within N days get insights (default 30)", NULL },
 	{ "retention", required_argument, OPT_RETENTION, "DAYS",
-	  "purge history older than DAYS (default 400; 0 keeps all)" },
+	  "purge history older than DAYS (default 400; 0 keeps all)", NULL },
 	{ "thumbnails", required_argument, OPT_THUMBNAILS, "N",
-	  "thumbnails per account, of its best media (default 3; the tenant's top 12 too)" },
-	{ "parallel", required_argument, OPT_PARALLEL, "N", "requests in flight per host (default 16)" },
-	{ "no-batch", no_argument, OPT_NO_BATCH, NULL, "no Graph batch requests (Facebook Login)" },
+	  "thumbnails per account, of its best media (default 3; the tenant's top 12 too)", NULL },
+	{ "parallel", required_argument, OPT_PARALLEL, "N", "requests in flight per host (default 16)", NULL },
+	{ "no-batch", no_argument, OPT_NO_BATCH, NULL, "no Graph batch requests (Facebook Login)", NULL },
 	{ "refresh-interval", required_argument, OPT_REFRESH_INTERVAL, "DURATION",
-	  "least time between two --refresh of an account (default 1h)" },
-	{ "metric", required_argument, OPT_METRIC, "NAME", "only this metric (top: rank by it; default reach)" },
-	{ "media", required_argument, OPT_MEDIA, "ID", "only this media" },
-	{ "level", required_argument, OPT_LEVEL, "L", "account or media figures only" },
-	{ "since", required_argument, OPT_SINCE, "TIME", "from this day or time (ISO-8601 or Unix seconds)" },
-	{ "until", required_argument, OPT_UNTIL, "TIME", "up to this day or time" },
-	{ "by", required_argument, OPT_BY, "WHAT", "top: media (default) or sku" },
-	{ "limit", required_argument, OPT_LIMIT, "N", "top: rows (default 10)" },
-	{ "output", required_argument, OPT_OUTPUT, "FILE", "report: write to FILE (also -o FILE)" },
-	{ "title", required_argument, OPT_TITLE, "TEXT", "report: its title" },
+	  "least time between two --refresh of an account (default 1h)", NULL },
+	{ "metric", required_argument, OPT_METRIC, "NAME", "only this metric (top: rank by it; default reach)", NULL },
+	{ "media", required_argument, OPT_MEDIA, "ID", "only this media", NULL },
+	{ "level", required_argument, OPT_LEVEL, "L", "account or media figures only", NULL },
+	{ "since", required_argument, OPT_SINCE, "TIME", "from this day or time (ISO-8601 or Unix seconds)", NULL },
+	{ "until", required_argument, OPT_UNTIL, "TIME", "up to this day or time", NULL },
+	{ "by", required_argument, OPT_BY, "WHAT", "top: media (default) or sku", NULL },
+	{ "limit", required_argument, OPT_LIMIT, "N", "top: rows (default 10)", NULL },
+	{ "output", required_argument, OPT_OUTPUT, "FILE", "report: write to FILE (also -o FILE)", NULL },
+	{ "title", required_argument, OPT_TITLE, "TEXT", "report: its title", NULL },
 	{ NULL, 0, 0, NULL, NULL }
 };
 
@@ -372,24 +372,24 @@ static const struct cmd_row rows[] = {
 	  "Takes ACCOUNT (or --account), --tenant SLUG, or --all.  Values under 24 h old\n"
 	  "are not asked again; days younger than 72 h are re-read once a day.  One\n"
 	  "account's failure never stops the others: exit 75 when some failed\n"
-	  "temporarily, 77 when an account must log in again.\n" },
+	  "temporarily, 77 when an account must log in again.\n", NULL },
 	{ "show", do_show, 0, o_show, 0, 1, "[ACCOUNT]",
-	  "the brand snapshot and latest figures per account", NULL },
+	  "the brand snapshot and latest figures per account", NULL, NULL },
 	{ "export", do_export, 0, o_export, 0, 1, "[ACCOUNT]",
-	  "every stored value, long format (--format csv|json)", NULL },
+	  "every stored value, long format (--format csv|json)", NULL, NULL },
 	{ "top", do_top, 0, o_top, 0, 1, "[ACCOUNT]",
-	  "the best media, or SKUs, by a metric", NULL },
+	  "the best media, or SKUs, by a metric", NULL, NULL },
 	{ "report", do_report, 0, o_report, 0, 1, "[ACCOUNT]",
-	  "a self-contained HTML report (stdout, or --output FILE)", NULL },
+	  "a self-contained HTML report (stdout, or --output FILE)", NULL, NULL },
 	{ "metrics", do_metrics, 0, NULL, 0, 0, "",
-	  "the metrics ig-insights stores and where they come from", NULL },
+	  "the metrics ig-insights stores and where they come from", NULL, NULL },
 	{ 0 }
 };
 
 static const struct cmd_program program = {
 	"Brand snapshots and Instagram insights with a 24-hour cache; exports and reports.",
 	"ACCOUNT is the Instagram account id or @username.\n",
-	opts, rows
+	opts, rows, NULL, CMD_SAY_HERE, NULL
 };
 
 int main(int argc, char **argv)
