@@ -63,7 +63,7 @@ static const struct cmd_optdef opts[] = {
 	{ "limit", required_argument, OPT_LIMIT, "N", "top: rows (default 10)", NULL },
 	{ "output", required_argument, OPT_OUTPUT, "FILE", "report: write to FILE (also -o FILE)", NULL },
 	{ "title", required_argument, OPT_TITLE, "TEXT", "report: its title", NULL },
-	{ NULL, 0, 0, NULL, NULL }
+	{ 0 }
 };
 
 /* ------------------------------------------------------------ helpers */
