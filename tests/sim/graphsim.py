@@ -907,24 +907,8 @@ def match_routes(host, segs, method):
 
 def match_route(host, segs, method):
     """(route, captures) or (None, None) if no path matched, (False, None) on bad method."""
-    found = []
-    for r in ROUTES:
-        if host not in r["hosts"] or len(r["segs"]) != len(segs):
-            continue
-        caps = []
-        for p, s in zip(r["segs"], segs):
-            if p.startswith("{"):
-                caps.append(s)
-            elif p != s:
-                break
-        else:
-            found.append((-sum(not p.startswith("{") for p in r["segs"]), len(found), r, caps))
-    if not found:
-        return None, None
-    for _, _, r, caps in sorted(found, key=lambda f: f[:2]):
-        if method in r["methods"]:
-            return r, caps
-    return False, None
+    cands = match_routes(host, segs, method)
+    return cands[0] if cands else (cands, None)
 
 
 class Api:
@@ -938,7 +922,7 @@ class Api:
         sim = self.sim
         try:
             cands = match_routes(req.host, req.segs, req.method)
-            r, caps = (cands[0] if cands else (cands, None))
+            r, caps = cands[0] if cands else (cands, None)
             if r is None:
                 if req.host in SIM:
                     raise ControlError("unknown control endpoint: " + req.path, 404)
