@@ -239,6 +239,11 @@ def _comment(sim, node, method):
 
 # ---------------------------------------------------------------- routes
 
+# Fields of IGMedia (reference §6) that the media made here (images, no video) lack.
+IGMEDIA_ABSENT = {"thumbnail_url", "shortcode", "username", "is_comment_enabled", "owner",
+                  "alt_text", "children", "boost_ads_list", "legacy_instagram_media_id"}
+
+
 @G.route(G.IG_GRAPH + G.FB_GRAPH, "GET", "{node}/media")
 def media_list(api, req, node):
     sim = api.sim
@@ -267,6 +272,8 @@ def media_list(api, req, node):
                  "like_count": 0, "media_url": "https://scontent.cdninstagram.com/sim/%s.jpg" % mid}
         out = {}
         for name, _ in fields:
+            if name in IGMEDIA_ABSENT:
+                continue   # a field of IGMedia these media do not have (Meta leaves it out)
             if name not in avail:
                 raise G.param_error("Tried accessing nonexisting field (%s) on node type "
                                     "(IGMedia)" % name)
