@@ -484,12 +484,12 @@ static json_t *list_row(struct ig_ctx *ctx, struct ig_stmt *s, int keys_ok)
 		const void *blob = ig_col_blob(s, 11, &blen);
 
 		aad_of(ig_col_int(s, 0), "access_token", aad, sizeof(aad));
-		if (!keys_ok)
-			tok = json_string("(sealed)");
-		else if (ig_open(&ctx->keys, aad, blob, blen, &t, NULL, NULL))
-			tok = json_string("(unreadable)");
-		else
+		/* Without the master key, or when it does not open, there is
+		 * nothing to show: the field is left out, never a placeholder. */
+		if (keys_ok && !ig_open(&ctx->keys, aad, blob, blen, &t, NULL, NULL))
 			tok = masked(t);
+		else
+			tok = NULL;
 		ig_wipe_free(t);
 	}
 	json_object_set_new(o, "tenant", json_string(ig_col_text(s, 1)));
@@ -500,10 +500,11 @@ static json_t *list_row(struct ig_ctx *ctx, struct ig_stmt *s, int keys_ok)
 	json_object_set_new(o, "channel", json_string(ig_col_text(s, 6)));
 	json_object_set_new(o, "page_id", str_or_null(ig_col_text(s, 7)));
 	json_object_set_new(o, "status", json_string(ig_col_text(s, 8)));
-	json_object_set_new(o, "agent", json_string(ig_col_null(s, 9)
-						     ? "(default)" : ig_col_text(s, 9)));
+	json_object_set_new(o, "agent", ig_col_null(s, 9) ? json_null()
+							  : json_string(ig_col_text(s, 9)));
 	json_object_set_new(o, "location", str_or_null(ig_col_text(s, 10)));
-	json_object_set_new(o, "token", tok);
+	if (tok)
+		json_object_set_new(o, "token", tok);
 	json_object_set_new(o, "token_issued_at", iso_or_null(ig_col_int(s, 23)));
 	json_object_set_new(o, "token_expires_at", iso_or_null(ig_col_int(s, 12)));
 	json_object_set_new(o, "scopes", scopes_array(ig_col_text(s, 13)));
@@ -1766,7 +1767,7 @@ int ig_connect_assign(struct ig_ctx *ctx, const struct ig_account *acc, const ch
 		goto fail;
 	detail = json_pack("{s:s?,s:s?}", "agent", agent, "location", location);
 	if (to_default)
-		json_object_set_new(detail, "agent", json_string("(default)"));
+		json_object_set_new(detail, "agent", json_null());
 	rc = ig_audit(ctx, acc->tenant_id, "account.assign", acc->external_id, "ok", detail, err);
 	json_decref(detail);
 	if (rc)
