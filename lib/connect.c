@@ -14,6 +14,7 @@
 
 #include "audit.h"
 #include "authz.h"
+#include "cgi.h"
 #include "connect.h"
 #include "crypto.h"
 #include "gdpr.h"
@@ -559,57 +560,6 @@ int ig_connect_list(struct ig_ctx *ctx, int64_t tenant_id, ig_connect_row_fn *fn
 		}
 	}
 	return step_done(ctx->store, s, rc, err, "cannot list accounts");
-}
-
-/* ------------------------------------------------------------ query strings */
-
-static int hexv(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-static char *pct_decode(const char *p, size_t n)
-{
-	char *out = malloc(n + 1), *o = out;
-	size_t i;
-
-	if (!out)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		if (p[i] == '+') {
-			*o++ = ' ';
-		} else if (p[i] == '%' && i + 2 < n && hexv((unsigned char)p[i + 1]) >= 0
-			   && hexv((unsigned char)p[i + 2]) >= 0) {
-			*o++ = (char)(hexv((unsigned char)p[i + 1]) << 4 | hexv((unsigned char)p[i + 2]));
-			i += 2;
-		} else {
-			*o++ = p[i];
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
-char *ig_form_value(const char *form, const char *key)
-{
-	size_t kl = strlen(key);
-	const char *p = form;
-
-	while (p && *p) {
-		size_t n = strcspn(p, "&;");
-
-		if (n > kl && !strncmp(p, key, kl) && p[kl] == '=')
-			return pct_decode(p + kl + 1, n - kl - 1);
-		if (n == kl && !strncmp(p, key, kl))
-			return strdup("");
-		p += n;
-		if (*p)
-			p++;
-	}
-	return NULL;
 }
 
 /* ------------------------------------------------------------ OAuth state */
@@ -1591,11 +1541,11 @@ static int parse_redirect(const char *input, struct redirect *r, struct ig_err *
 	{
 		const char *qs = strchr(q, '?') ? strchr(q, '?') + 1 : q;
 
-		r->code = ig_form_value(qs, "code");
-		r->state = ig_form_value(qs, "state");
-		r->error = ig_form_value(qs, "error");
-		r->error_reason = ig_form_value(qs, "error_reason");
-		r->error_description = ig_form_value(qs, "error_description");
+		r->code = ig_cgi_param(qs, "code");
+		r->state = ig_cgi_param(qs, "state");
+		r->error = ig_cgi_param(qs, "error");
+		r->error_reason = ig_cgi_param(qs, "error_reason");
+		r->error_description = ig_cgi_param(qs, "error_description");
 	}
 	ig_wipe_free(q);
 	return 0;
@@ -2772,7 +2722,7 @@ int ig_signed_request_verify(struct ig_ctx *ctx, const char *input, json_t **pay
 	*payload = NULL;
 	p = (char *)input + strspn(input, " \t\r\n");
 	if (strstr(p, "signed_request="))
-		sr = ig_form_value(p, "signed_request");
+		sr = ig_cgi_param(p, "signed_request");
 	else
 		sr = strdup(p);
 	if (!sr)

@@ -373,6 +373,9 @@ mv "$KEYFILE" "$T/old.key"; cp -p "$T/new.key" "$KEYFILE"
 # The simulator's clock runs ahead by now; its signed_request carries its time.
 export IGKIT_NOW=$(simctl GET /_sim/clock | jget now)
 SR=$(simctl POST /_sim/deauthorize '{"user":"'$SARA'"}' | "$PYTHON3" -c 'import json,sys; print(json.load(sys.stdin)["signed_request"])')
+run_in "signed_request=${SR}%00tail" ig-connect deauthorize
+is_rc 65 "a form value with an escaped NUL is refused, not cut at the NUL"
+like "$err" "no signed_request in the input" "…the one form decoder (lib/cgi.h) skips the pair"
 run_in "signed_request=${SR%?}x" ig-connect deauthorize
 is_rc 65 "deauthorize with a bad signature: 65"
 like "$err" "signed_request signature does not verify" "says so"
