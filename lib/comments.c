@@ -667,7 +667,8 @@ static json_t *state_json(const struct cm *c, enum ig_cm_what w, int after)
 static void outcome_of(struct outcome *o, const struct ig_graph_req *r, enum ig_cm_what w)
 {
 	memset(o, 0, sizeof(*o));
-	snprintf(o->trace, sizeof(o->trace), "%s", r->resp.gerr.fbtrace_id);
+	snprintf(o->trace, sizeof(o->trace), "%s", r->resp.gerr.fbtrace_id[0]
+		 ? r->resp.gerr.fbtrace_id : ig_graph_resp_trace(&r->resp));
 	o->rc = r->rc;
 	if (r->rc == 0) {
 		const char *id = w == IG_CM_DM ? ig_json_str(r->resp.body, "message_id")

@@ -14,6 +14,7 @@
 
 #include "audit.h"
 #include "authz.h"
+#include "cgi.h"
 #include "connect.h"
 #include "crypto.h"
 #include "gdpr.h"
@@ -484,12 +485,12 @@ static json_t *list_row(struct ig_ctx *ctx, struct ig_stmt *s, int keys_ok)
 		const void *blob = ig_col_blob(s, 11, &blen);
 
 		aad_of(ig_col_int(s, 0), "access_token", aad, sizeof(aad));
-		if (!keys_ok)
-			tok = json_string("(sealed)");
-		else if (ig_open(&ctx->keys, aad, blob, blen, &t, NULL, NULL))
-			tok = json_string("(unreadable)");
-		else
+		/* Without the master key, or when it does not open, there is
+		 * nothing to show: the field is left out, never a placeholder. */
+		if (keys_ok && !ig_open(&ctx->keys, aad, blob, blen, &t, NULL, NULL))
 			tok = masked(t);
+		else
+			tok = NULL;
 		ig_wipe_free(t);
 	}
 	json_object_set_new(o, "tenant", json_string(ig_col_text(s, 1)));
@@ -500,10 +501,11 @@ static json_t *list_row(struct ig_ctx *ctx, struct ig_stmt *s, int keys_ok)
 	json_object_set_new(o, "channel", json_string(ig_col_text(s, 6)));
 	json_object_set_new(o, "page_id", str_or_null(ig_col_text(s, 7)));
 	json_object_set_new(o, "status", json_string(ig_col_text(s, 8)));
-	json_object_set_new(o, "agent", json_string(ig_col_null(s, 9)
-						     ? "(default)" : ig_col_text(s, 9)));
+	json_object_set_new(o, "agent", ig_col_null(s, 9) ? json_null()
+							  : json_string(ig_col_text(s, 9)));
 	json_object_set_new(o, "location", str_or_null(ig_col_text(s, 10)));
-	json_object_set_new(o, "token", tok);
+	if (tok)
+		json_object_set_new(o, "token", tok);
 	json_object_set_new(o, "token_issued_at", iso_or_null(ig_col_int(s, 23)));
 	json_object_set_new(o, "token_expires_at", iso_or_null(ig_col_int(s, 12)));
 	json_object_set_new(o, "scopes", scopes_array(ig_col_text(s, 13)));
@@ -558,57 +560,6 @@ int ig_connect_list(struct ig_ctx *ctx, int64_t tenant_id, ig_connect_row_fn *fn
 		}
 	}
 	return step_done(ctx->store, s, rc, err, "cannot list accounts");
-}
-
-/* ------------------------------------------------------------ query strings */
-
-static int hexv(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-static char *pct_decode(const char *p, size_t n)
-{
-	char *out = malloc(n + 1), *o = out;
-	size_t i;
-
-	if (!out)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		if (p[i] == '+') {
-			*o++ = ' ';
-		} else if (p[i] == '%' && i + 2 < n && hexv((unsigned char)p[i + 1]) >= 0
-			   && hexv((unsigned char)p[i + 2]) >= 0) {
-			*o++ = (char)(hexv((unsigned char)p[i + 1]) << 4 | hexv((unsigned char)p[i + 2]));
-			i += 2;
-		} else {
-			*o++ = p[i];
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
-char *ig_form_value(const char *form, const char *key)
-{
-	size_t kl = strlen(key);
-	const char *p = form;
-
-	while (p && *p) {
-		size_t n = strcspn(p, "&;");
-
-		if (n > kl && !strncmp(p, key, kl) && p[kl] == '=')
-			return pct_decode(p + kl + 1, n - kl - 1);
-		if (n == kl && !strncmp(p, key, kl))
-			return strdup("");
-		p += n;
-		if (*p)
-			p++;
-	}
-	return NULL;
 }
 
 /* ------------------------------------------------------------ OAuth state */
@@ -1590,11 +1541,11 @@ static int parse_redirect(const char *input, struct redirect *r, struct ig_err *
 	{
 		const char *qs = strchr(q, '?') ? strchr(q, '?') + 1 : q;
 
-		r->code = ig_form_value(qs, "code");
-		r->state = ig_form_value(qs, "state");
-		r->error = ig_form_value(qs, "error");
-		r->error_reason = ig_form_value(qs, "error_reason");
-		r->error_description = ig_form_value(qs, "error_description");
+		r->code = ig_cgi_param(qs, "code");
+		r->state = ig_cgi_param(qs, "state");
+		r->error = ig_cgi_param(qs, "error");
+		r->error_reason = ig_cgi_param(qs, "error_reason");
+		r->error_description = ig_cgi_param(qs, "error_description");
 	}
 	ig_wipe_free(q);
 	return 0;
@@ -1766,7 +1717,7 @@ int ig_connect_assign(struct ig_ctx *ctx, const struct ig_account *acc, const ch
 		goto fail;
 	detail = json_pack("{s:s?,s:s?}", "agent", agent, "location", location);
 	if (to_default)
-		json_object_set_new(detail, "agent", json_string("(default)"));
+		json_object_set_new(detail, "agent", json_null());
 	rc = ig_audit(ctx, acc->tenant_id, "account.assign", acc->external_id, "ok", detail, err);
 	json_decref(detail);
 	if (rc)
@@ -2771,7 +2722,7 @@ int ig_signed_request_verify(struct ig_ctx *ctx, const char *input, json_t **pay
 	*payload = NULL;
 	p = (char *)input + strspn(input, " \t\r\n");
 	if (strstr(p, "signed_request="))
-		sr = ig_form_value(p, "signed_request");
+		sr = ig_cgi_param(p, "signed_request");
 	else
 		sr = strdup(p);
 	if (!sr)

@@ -208,8 +208,4 @@ int ig_connect_data_deletion(struct ig_ctx *ctx, const char *user_id, json_t **o
 int ig_connect_deletion_status(struct ig_ctx *ctx, const char *code, json_t **out,
 			       struct ig_err *err);
 
-/* The value of key in a query/form string ("a=1&b=2"), percent-decoded
- * ('+' is a space); new string or NULL when absent. */
-char *ig_form_value(const char *form, const char *key);
-
 #endif

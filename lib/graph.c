@@ -648,6 +648,15 @@ void ig_graph_release(struct ig_graph *g)
 	g->curl = NULL;
 }
 
+const char *ig_graph_resp_trace(const struct ig_graph_resp *r)
+{
+	if (r->trace_id[0])
+		return r->trace_id;
+	if (r->request_id[0])
+		return r->request_id;
+	return r->gerr.fbtrace_id;
+}
+
 void ig_graph_resp_release(struct ig_graph_resp *r)
 {
 	json_decref(r->body);
@@ -668,6 +677,8 @@ struct xfer {
 	size_t postlen;
 	struct ig_buf body;
 	char retry_after[64];
+	char trace_id[64];          /* x-fb-trace-id: Meta's id for the request */
+	char request_id[64];        /* x-fb-request-id, when sent */
 	char *app_usage;            /* usage headers, any size (reference §9.2) */
 	char *buc_usage;
 	char *ad_usage;
@@ -737,7 +748,12 @@ static size_t on_header(char *p, size_t size, size_t n, void *u)
 	if (len > 5 && !strncmp(p, "HTTP/", 5)) {
 		/* a new response (after 100 Continue): forget the previous one's */
 		x->retry_after[0] = '\0';
+		x->trace_id[0] = x->request_id[0] = '\0';
 		usage_forget(x);
+	} else if (len > 14 && !strncasecmp(p, "x-fb-trace-id:", 14)) {
+		header_value(x->trace_id, sizeof(x->trace_id), p, len, 14);
+	} else if (len > 16 && !strncasecmp(p, "x-fb-request-id:", 16)) {
+		header_value(x->request_id, sizeof(x->request_id), p, len, 16);
 	} else if (len > 12 && !strncasecmp(p, "Retry-After:", 12)) {
 		header_value(x->retry_after, sizeof(x->retry_after), p, len, 12);
 	} else if (len > 12 && !strncasecmp(p, "X-App-Usage:", 12)) {
@@ -981,6 +997,8 @@ static int judge(struct ig_graph *g, struct xfer *x, CURLcode cc, double *delay)
 	/* A response arrived. */
 	vlog(g, "< %ld %s (%.0f ms, %zu bytes)", status, w, ms, x->body.len);
 	r->body = NULL;
+	memcpy(r->trace_id, x->trace_id, sizeof(r->trace_id));
+	memcpy(r->request_id, x->request_id, sizeof(r->request_id));
 	if (x->body.len) {
 		json_error_t je;
 

@@ -92,6 +92,8 @@ struct ig_graph_resp {
 	int attempts;                /* how many times it was sent */
 	char *location;              /* Location header of a redirect, or NULL */
 	struct ig_graph_usage usage; /* the last response's usage headers */
+	char trace_id[64];           /* x-fb-trace-id of the last response, or "" */
+	char request_id[64];         /* x-fb-request-id of the last response, or "" */
 };
 
 struct ig_graph {
@@ -109,6 +111,9 @@ int ig_graph_init(struct ig_graph *g, const struct ig_config *cfg, int verbose, 
 void ig_graph_release(struct ig_graph *g);
 /* Free what a response holds (body, location); the struct is reusable. */
 void ig_graph_resp_release(struct ig_graph_resp *r);
+/* Meta's id for the request the response answers: x-fb-trace-id, else
+ * x-fb-request-id, else the error body's fbtrace_id; "" when none was sent. */
+const char *ig_graph_resp_trace(const struct ig_graph_resp *r);
 
 /* "https://graph.instagram.com/v25.0" + path ("/me"); versioned = 0 for the
  * unversioned token endpoints and dialogs.  New string. */

@@ -189,6 +189,7 @@ struct item {
 };
 
 struct job {
+	const char *trace;          /* Meta's request id of the answer being applied, or NULL */
 	int64_t id, tenant_id;
 	struct acct *acc;
 	char tenant[64];
@@ -292,6 +293,8 @@ static void journal(struct job *j, const char *step, const char *outcome, const 
 		json_object_set_new(o, "meta_id", json_string(meta_id));
 	if (e && e->fbtrace_id[0])
 		json_object_set_new(o, "request_id", json_string(e->fbtrace_id));
+	else if (j->trace && *j->trace)
+		json_object_set_new(o, "request_id", json_string(j->trace));
 	if (e && (e->code || e->subcode)) {
 		json_object_set_new(o, "code", json_integer(e->code));
 		json_object_set_new(o, "subcode", json_integer(e->subcode));
@@ -1555,7 +1558,9 @@ static int round_once(struct run *w, struct ig_err *err)
 
 		sl->j->want = sl->want;
 		sl->j->item_ix = sl->ix;
+		sl->j->trace = ig_graph_resp_trace(&reqs[i].resp);
 		apply1(w, sl->j, &reqs[i]);
+		sl->j->trace = NULL;
 		ig_graph_resp_release(&reqs[i].resp);
 	}
 
@@ -1656,7 +1661,9 @@ static int round_once(struct run *w, struct ig_err *err)
 	}
 	run_batch(w, reqs, n, 1);
 	for (i = 0; i < n; i++) {
+		((struct job *)reqs[i].user)->trace = ig_graph_resp_trace(&reqs[i].resp);
 		apply2(w, reqs[i].user, &reqs[i]);
+		((struct job *)reqs[i].user)->trace = NULL;
 		ig_graph_resp_release(&reqs[i].resp);
 	}
 	rc = ig_store_tx(w->ctx->store, writeback_tx, w, err);

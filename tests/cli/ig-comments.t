@@ -454,4 +454,15 @@ run ig-connect disconnect $A3 --erase
 is "$(sq "SELECT (SELECT count(*) FROM comments c JOIN accounts a ON a.id = c.account_id WHERE a.external_id = '$A3') + (SELECT count(*) FROM comment_actions x JOIN accounts a ON a.id = x.account_id WHERE a.external_id = '$A3')")/$(sq "SELECT count(*) FROM comment_media WHERE media_id = '17900000000000301'")" \
 	"0/0" "erasing an account purges its comments, actions and media"
 
+# --- Meta's request id on successful actions -------------------------------------------------
+CH=$(sq "SELECT c.comment_id FROM comments c JOIN accounts a ON a.id = c.account_id WHERE a.external_id = '$A1' AND c.own = 0 AND c.deleted = 0 AND c.hidden = 0 ORDER BY c.id LIMIT 1")
+run ig-comments --tenant rossi hide $CH
+is_rc 0 "(hide $CH)"
+like "$(sq "SELECT trace_id FROM comment_actions WHERE comment_id = '$CH' AND action = 'hide' AND state = 'done' ORDER BY id DESC LIMIT 1")" '^A[A-Za-z0-9]+$' \
+	"a successful hide keeps Meta's x-fb-trace-id"
+is "$(sq "SELECT count(*) FROM comment_actions x JOIN accounts a ON a.id = x.account_id WHERE a.external_id = '$A1' AND x.state = 'done' AND x.error IS NULL AND x.trace_id IS NULL AND (x.action IN ('hide', 'unhide') OR (x.action IN ('reply', 'dm') AND x.result_id IS NOT NULL))")" 0 \
+	"…as does every other action Meta answered at once (an approved draft's row is not a call)"
+run ig-comments --tenant rossi log $CH
+like "$out" '"action":"hide".*"trace_id":"A[A-Za-z0-9]+"' "log shows it"
+
 done_testing

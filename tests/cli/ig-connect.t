@@ -35,7 +35,7 @@ run ig-connect frobnicate
 is_rc 64 "unknown command: 64"
 like "$err" "^ig-connect: unknown command 'frobnicate'" "names the command"
 run ig-connect url
-is_rc 64 "url without --tenant: 64"
+is_rc 66 "url without --tenant looks up the key's tenant: it needs the store"
 run ig-connect url --tenant rossi --flavour myspace
 is_rc 64 "bad --flavour: 64"
 like "$err" "--flavour takes instagram or facebook, not 'myspace'" "says what --flavour takes"
@@ -128,7 +128,8 @@ REDIR=$(browse "$(field url)")
 CODE=$(printf '%s' "$REDIR" | sed -E 's/.*code=([^&#]*).*/\1/') ST=$(printf '%s' "$REDIR" | sed -E 's/.*state=([^&#]*).*/\1/')
 run_in "{\"code\":\"$CODE\",\"state\":\"$ST\"}" ig-connect callback
 is_rc 0 "flat code-exchange answer, JSON input"
-is "$(field tenant)/$(field username)/$(field agent)" "bianchi/sara_ascolta/(default)" "sara connected to bianchi's default agent"
+is "$(field tenant)/$(field username)/$(field agent)" "bianchi/sara_ascolta/" "sara connected to bianchi's default agent"
+like "$out" '"agent":null' "…shown as null, not a placeholder"
 simctl POST /_sim/config '{"ig_token_shape":"data"}' >/dev/null
 
 # a used code is refused by Meta with its own error shape
@@ -177,7 +178,9 @@ like "$out" "^tenant,account,username,flavour,status,agent" "csv header"
 is "$(printf '%s\n' "$out" | grep -c '^rossi,')" "2" "csv, one tenant"
 run ig-connect assign @marco_energia --default --location milano
 is_rc 0 "assign to the default agent and a location"
-is "$(field agent)/$(field location)" "(default)/milano" "assigned"
+is "$(field agent)/$(field location)" "/milano" "assigned"
+like "$out" '"agent":null,' "…the default agent is null"
+unlike "$out" '"token":' "…and no token placeholder: assign does not unseal, so the field is left out"
 run ig-connect assign $MARCO --agent marco --no-location
 is "$(field agent)/$(field location)" "marco/" "assigned back, location cleared"
 run ig-connect assign @marco_energia --agent nobody
@@ -334,7 +337,7 @@ is "$(field account)/$(field agent)/$(field status)" "$MARCO/marco/active" "add:
 # ---------------------------------------------------------------- move
 run ig-connect move @sara_ascolta --to-tenant rossi
 is_rc 0 "move"
-is "$(field tenant)/$(field agent)" "rossi/(default)" "now rossi's, default agent"
+is "$(field tenant)/$(field agent)" "rossi/" "now rossi's, default agent"
 is "$(sq "SELECT count(*) FROM audit_log WHERE action = 'account.move'")" "2" "audited in both tenants"
 run ig-connect move @sara_ascolta --to-tenant rossi
 is_rc 65 "move to its own tenant: 65"
@@ -370,6 +373,9 @@ mv "$KEYFILE" "$T/old.key"; cp -p "$T/new.key" "$KEYFILE"
 # The simulator's clock runs ahead by now; its signed_request carries its time.
 export IGKIT_NOW=$(simctl GET /_sim/clock | jget now)
 SR=$(simctl POST /_sim/deauthorize '{"user":"'$SARA'"}' | "$PYTHON3" -c 'import json,sys; print(json.load(sys.stdin)["signed_request"])')
+run_in "signed_request=${SR}%00tail" ig-connect deauthorize
+is_rc 65 "a form value with an escaped NUL is refused, not cut at the NUL"
+like "$err" "no signed_request in the input" "…the one form decoder (lib/cgi.h) skips the pair"
 run_in "signed_request=${SR%?}x" ig-connect deauthorize
 is_rc 65 "deauthorize with a bad signature: 65"
 like "$err" "signed_request signature does not verify" "says so"
@@ -516,5 +522,20 @@ is_rc 0 "a Page id names its Messenger account before the Instagram account it l
 is "$(field account)/$(field tenant)" "$PAGE1/bianchi" "…the Messenger account"
 run ig-connect test $ROSSI_IG
 is "$(field account)/$(field tenant)" "$ROSSI_IG/rossi" "…the Instagram account by its own id"
+
+# ---------------------------------------------------------------- the key's own tenant by default
+run ig-connect list
+unlike "$out" '[(](default|sealed|unreadable)[)]' "list shows no display placeholders"
+tenant-admin user add olga@rossi.it --tenant rossi --role org_admin >/dev/null 2>&1
+OLGA=$(tenant-admin key create olga@rossi.it --tenant rossi 2>/dev/null | jget key)
+IGKIT_API_KEY=$OLGA run ig-connect url
+is_rc 0 "url without --tenant: the key's own tenant"
+like "$(field url)" '/oauth/authorize[?].*&state=' "…an authorisation URL"
+IGKIT_API_KEY=$VERA run_in "x" ig-connect add
+is_rc 77 "add without --tenant acts on the key's tenant (a viewer may not)"
+like "$err" "in tenant 'rossi'" "…and names it"
+run ig-connect url
+is_rc 64 "a super admin must still name the tenant"
+like "$err" "which tenant" "…says so"
 
 done_testing

@@ -489,4 +489,12 @@ is_rc 0 "Meta asks to delete the user's data"
 is "$(sq "SELECT count(*) FROM posts WHERE tenant_id = (SELECT id FROM tenants WHERE slug = 'bianchi')")" 0 \
 	"its posts are purged with the account"
 
+# --- Meta's request id on successful answers -----------------------------------------------
+is "$(sq "SELECT count(*) FROM post_journal WHERE post_id = 2 AND outcome = 'ok' AND step IN ('child', 'container', 'publish', 'permalink') AND (request_id IS NULL OR request_id NOT GLOB 'A[A-Za-z0-9]*')")" 0 \
+	"every successful call in the journal keeps Meta's x-fb-trace-id"
+is "$(sq "SELECT count(DISTINCT request_id) = count(*) AND count(*) >= 4 FROM post_journal WHERE post_id = 2 AND outcome = 'ok' AND step IN ('child', 'container', 'publish', 'permalink')")" 1 \
+	"…one per request"
+run ig-publish --tenant rossi status 2
+like "$out" '"step":"publish","outcome":"ok","meta_id":"178[0-9]*","request_id":"A[A-Za-z0-9]+"' "status shows the request id of the publish"
+
 done_testing

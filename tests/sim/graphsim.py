@@ -2032,7 +2032,9 @@ def cmd_trigger(args):
     if args.envelope:
         print(json.dumps(out["envelope"], separators=(",", ":")))
     else:
-        print(out["body"])
+        # exactly the signed bytes: a trailing newline would break the signature
+        sys.stdout.write(out["body"])
+        sys.stdout.flush()
         sys.stderr.write("X-Hub-Signature-256: %s\n" % out["signature_256"])
     return 0
 

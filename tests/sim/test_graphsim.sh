@@ -223,6 +223,10 @@ else
 fi
 is "$sig" "$calc" "trigger signature verifies ($how, app secret)"
 is "$(wc -l <<<"$out" | tr -d ' ')" 1 "trigger prints the body on one line"
+"$PY" "$SIMPY" trigger ig_message_text --account $MARCO --user $USER1 --text 'raw' >"$tmp/raw" 2>"$tmp/rawsig"
+is "$(sed -n 's/^X-Hub-Signature-256: //p' "$tmp/rawsig")" \
+	"sha256=$("$PY" -c 'import hashlib, hmac, sys; print(hmac.new(b"sim-app-secret", open(sys.argv[1], "rb").read(), hashlib.sha256).hexdigest())' "$tmp/raw")" \
+	"trigger's stdout is exactly the signed bytes (no trailing newline)"
 like "$out" 'Ciao\\/\\u00e8' "body is compact with / and non-ASCII escaped as Meta does"
 is "$(printf '%s' "$out" | j '[d["entry"][0]["id"], d["entry"][0]["messaging"][0]["sender"]["id"], d["entry"][0]["messaging"][0]["recipient"]["id"]]')" \
 	"[\"$MARCO\", \"$USER1\", \"$MARCO\"]" "account and user are substituted"
