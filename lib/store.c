@@ -803,3 +803,79 @@ int ig_store_peek_version(const char *path)
 	sqlite3_close(db);
 	return v;
 }
+/* ---- store2 branch: read snapshots and JSON in stored documents (gdpr) ---- */
+
+int ig_store_begin_read(struct ig_store *st, struct ig_err *err)
+{
+	int rc;
+
+	if (st->in_tx)
+		return ig_err_set(err, IG_EX_SOFTWARE, "BUG: nested transaction");
+	rc = sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return ig_store_fail(st, rc, err, "store");
+	st->in_tx = 1;
+	return 0;
+}
+
+/*
+ * SQL: 1 if the JSON text in column COL (?2 = the id) has ?2 as the "id" of
+ * a "sender", "recipient" or "from" object (json_tree: the parent's path ends
+ * in that key; LIKE compares without case).  instr() only narrows the scan;
+ * json_tree() decides, field by field.
+ */
+#define MENTIONS(col) \
+	"instr(CAST(" col " AS TEXT), ?2) > 0 AND" \
+	" EXISTS (SELECT 1 FROM json_tree(CASE WHEN json_valid(CAST(" col " AS TEXT))" \
+	" THEN CAST(" col " AS TEXT) ELSE '{}' END) j WHERE j.key = 'id'" \
+	" AND j.type IN ('text', 'integer') AND CAST(j.atom AS TEXT) = ?2" \
+	" AND (j.path LIKE '%.sender' OR j.path LIKE '%.recipient' OR j.path LIKE '%.from'))"
+
+int ig_store_delete_json_mentions(struct ig_store *st, enum ig_store_json_rows which,
+				  int64_t tenant_id, const char *id, int *changes,
+				  struct ig_err *err)
+{
+	int rc;
+
+	if (changes)
+		*changes = 0;
+	if (which == IG_STORE_JSON_DEAD_LETTERS)
+		rc = ig_store_runf(st, err, "DELETE FROM dead_letters WHERE (?1 = 0 OR tenant_id = ?1)"
+				   " AND " MENTIONS("raw"), "is", tenant_id, id);
+	else if (which == IG_STORE_JSON_DELIVERIES && tenant_id == 0)
+		rc = ig_store_runf(st, err, "DELETE FROM deliveries WHERE " MENTIONS("body")
+				   " AND ?1 = 0", "is", tenant_id, id);
+	else
+		return ig_err_set(err, IG_EX_SOFTWARE, "BUG: ig_store_delete_json_mentions(%d, %lld)",
+				  (int)which, (long long)tenant_id);
+	if (!rc && changes)
+		*changes = ig_store_changes(st);
+	return rc;
+}
+#undef MENTIONS
+
+int ig_store_delete_audit_participant(struct ig_store *st, int64_t tenant_id, const char *id,
+				      int *changes, struct ig_err *err)
+{
+	int rc = ig_store_runf(st, err,
+		"DELETE FROM audit_log WHERE (?1 = 0 OR tenant_id = ?1) AND"
+		" (target = 'participant:' || ?2 OR (json_valid(detail)"
+		" AND json_type(detail) = 'object'"
+		" AND CAST(json_extract(detail, '$.participant') AS TEXT) = ?2))",
+		"is", tenant_id, id);
+
+	if (changes)
+		*changes = rc ? 0 : ig_store_changes(st);
+	return rc;
+}
+
+const char *ig_store_path(const struct ig_store *st)
+{
+	return st->path;
+}
+
+int ig_store_in_tx(const struct ig_store *st)
+{
+	return st->in_tx;
+}
+/* ---- end store2 branch ---- */

@@ -229,4 +229,38 @@ int ig_store_tables_with(struct ig_store *st, const char *col1, const char *col2
 			 const char *except, char ***names, size_t *n, struct ig_err *err);
 void ig_store_names_free(char **names, size_t n);
 
+/* ---- store2 branch: read snapshots and JSON in stored documents (gdpr) ---- */
+/*
+ * A read-only snapshot: what the queries until ig_store_rollback() read is
+ * one consistent state, without taking the write lock (SQLite: a deferred
+ * BEGIN; PostgreSQL: BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY).  End
+ * it with ig_store_rollback.  Nested in another transaction it is a bug (70).
+ */
+int ig_store_begin_read(struct ig_store *st, struct ig_err *err);
+/*
+ * Delete the stored webhook JSON that mentions `id` (digits) as the "id"
+ * (text or integer) of an object under a "sender", "recipient" or "from" key
+ * (the key compared without case); text that is not JSON mentions nobody.
+ * which: IG_STORE_JSON_DEAD_LETTERS (dead_letters.raw of tenant_id, 0 = every
+ * tenant) or IG_STORE_JSON_DELIVERIES (deliveries.body, which belong to no
+ * tenant; tenant_id must be 0).  In the open transaction; *changes (may be
+ * NULL) gets the rows deleted.  0 or an exit code (err set).
+ */
+enum ig_store_json_rows { IG_STORE_JSON_DEAD_LETTERS, IG_STORE_JSON_DELIVERIES };
+int ig_store_delete_json_mentions(struct ig_store *st, enum ig_store_json_rows which,
+				  int64_t tenant_id, const char *id, int *changes,
+				  struct ig_err *err);
+/*
+ * Delete the audit rows about participant `id` (of tenant_id, 0 = every
+ * tenant): target 'participant:<id>', or a detail that is a JSON object whose
+ * "participant" is id (as text).  The caller opens the audit log's erasure
+ * guard.  In the open transaction; *changes as above.  0 or an exit code.
+ */
+int ig_store_delete_audit_participant(struct ig_store *st, int64_t tenant_id, const char *id,
+				      int *changes, struct ig_err *err);
+/* The path the store was opened with; 1 while a transaction is open. */
+const char *ig_store_path(const struct ig_store *st);
+int ig_store_in_tx(const struct ig_store *st);
+/* ---- end store2 branch ---- */
+
 #endif
