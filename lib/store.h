@@ -17,29 +17,15 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <jansson.h>
-#include <sqlite3.h>  /* TRANSITION: goes when no module uses sqlite3_* */
 
 #include "err.h"
 
 #define IG_STORE_CREATE   0x1  /* create the file (0600) and its directory (0700) */
 #define IG_STORE_READONLY 0x2
 
-/* TRANSITION: struct ig_stmt is SQLite's statement until no module uses
- * sqlite3_* directly; then it becomes a type known to store.c alone. */
-#define ig_stmt sqlite3_stmt
-
-struct ig_store_stmt_cache {
-	const char *sql;     /* identity: the address of a string literal */
-	struct ig_stmt *stmt;
-};
-
-struct ig_store {
-	sqlite3 *db;
-	char *path;
-	int in_tx;
-	int ncache, acache;
-	struct ig_store_stmt_cache *cache;   /* grows; never evicts */
-};
+/* Opaque: known to store.c alone (ig_store_path, ig_store_in_tx). */
+struct ig_store;
+struct ig_stmt;
 
 /* Open (and migrate) the store at path.  *out is new; free with ig_store_free.
  * Missing file without IG_STORE_CREATE → 66 with a hint to run
@@ -63,9 +49,7 @@ int ig_store_exec(struct ig_store *st, const char *sql, struct ig_err *err);
 /*
  * Statements.  A `struct ig_stmt` is opaque: only store.c knows it is an
  * SQLite statement, so a second backend (PostgreSQL through libpq) can put
- * its own behind the same calls.  Until every module is converted, store.h
- * still exposes <sqlite3.h> and struct ig_stmt is sqlite3_stmt (see the
- * TRANSITION note at the end); new code uses only the calls below.
+ * its own behind the same calls.
  *
  * SQL text passed here is portable SQL with '?' parameters.  SQLite-only
  * features (FTS5, JSON functions, PRAGMAs, schema discovery) are named store
@@ -201,10 +185,6 @@ enum ig_col_kind ig_col_kind(struct ig_stmt *s, int col);
 /* The schema version of the store file at path, read without opening it as
  * a store (nothing is created or migrated); -1 when it cannot be read. */
 int ig_store_peek_version(const char *path);
-
-/* TRANSITION: the old names, until every module is converted. */
-#define ig_store_bind ig_stmt_bind
-#define ig_store_vbind ig_stmt_vbind
 
 /* ---- kb branch: the kb engine's full-text candidates (FTS5) ---- */
 /*
