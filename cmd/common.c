@@ -212,7 +212,7 @@ void cmd_ctx_open(struct ig_ctx *ctx, const struct cmd_opts *o, int flags)
 		ig_ctx_release(ctx);
 		die_err(&err);
 	}
-	note("store %s, acting as %s", ctx->store->path, ctx->actor.label);
+	note("store %s, acting as %s", ig_store_path(ctx->store), ctx->actor.label);
 }
 
 void cmd_emit(const json_t *v)

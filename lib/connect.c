@@ -197,7 +197,7 @@ static const char *agent_name(struct ig_ctx *ctx, int64_t id, char *buf, size_t 
 	buf[0] = '\0';
 	if (!id || !(s = ig_store_prepare(ctx->store, "SELECT name FROM agents WHERE id = ?", NULL)))
 		return buf;
-	ig_store_bind(s, "i", id);
+	ig_stmt_bind(s, "i", id);
 	if (ig_stmt_next(ctx->store, s, NULL) > 0)
 		snprintf(buf, n, "%s", ig_col_text(s, 0));
 	ig_stmt_reset(s);
@@ -277,7 +277,7 @@ int ig_connect_find(struct ig_ctx *ctx, int64_t tenant_id, const char *ref, enum
 		" ORDER BY a.external_id = ?2 DESC, a.id", err);
 	if (!s)
 		return ecode(err);
-	ig_store_bind(s, "iss", scope, ref, ref[0] == '@' ? ref + 1 : "");
+	ig_stmt_bind(s, "iss", scope, ref, ref[0] == '@' ? ref + 1 : "");
 	while ((rc = ig_stmt_next(ctx->store, s, err)) > 0) {
 		int is_exact = (int)ig_col_int(s, 14);
 
@@ -317,7 +317,7 @@ int ig_connect_all(struct ig_ctx *ctx, int64_t tenant_id, int include_disconnect
 		" ORDER BY a.id", err);
 	if (!s)
 		return ecode(err);
-	ig_store_bind(s, "ii", scope, (int64_t)include_disconnected);
+	ig_stmt_bind(s, "ii", scope, (int64_t)include_disconnected);
 	while ((rc = ig_stmt_next(ctx->store, s, err)) > 0) {
 		if (*n == cap) {
 			struct ig_account *p;
@@ -359,7 +359,7 @@ static int account_token(struct ig_ctx *ctx, const struct ig_account *acc, char 
 	s = ig_store_prepare(ctx->store, "SELECT access_token FROM accounts WHERE id = ?", err);
 	if (!s)
 		return ecode(err);
-	ig_store_bind(s, "i", acc->id);
+	ig_stmt_bind(s, "i", acc->id);
 	rc = ig_stmt_next(ctx->store, s, err);
 	if (rc > 0 && ig_col_blob(s, 0, NULL)) {
 		size_t blen;
@@ -400,7 +400,7 @@ static int store_token(struct ig_ctx *ctx, int64_t id, const char *token, int64_
 		free(blob);
 		return ecode(err);
 	}
-	ig_store_bind(s, "bIIii", blob, (int)len, issued, expires, ig_time_now(), id);
+	ig_stmt_bind(s, "bIIii", blob, (int)len, issued, expires, ig_time_now(), id);
 	rc = ig_store_run(ctx->store, s, err);
 	free(blob);
 	return rc;
@@ -420,7 +420,7 @@ static int note_result(struct ig_ctx *ctx, const struct ig_account *acc, int cod
 			"UPDATE accounts SET status = 'active', last_error = NULL,"
 			" last_synced_at = ?1, updated_at = ?1 WHERE id = ?2", err);
 		if (s)
-			ig_store_bind(s, "ii", ig_time_now(), acc->id);
+			ig_stmt_bind(s, "ii", ig_time_now(), acc->id);
 	} else {
 		/* 77: the token is no good; 69: Meta refuses; 75: try later,
 		 * the account itself may be fine. */
@@ -429,7 +429,7 @@ static int note_result(struct ig_ctx *ctx, const struct ig_account *acc, int cod
 			" WHEN 69 THEN 'error' ELSE status END,"
 			" last_error = ?2, error_count = error_count + 1, updated_at = ?3 WHERE id = ?4", err);
 		if (s)
-			ig_store_bind(s, "isii", (int64_t)code, msg, ig_time_now(), acc->id);
+			ig_stmt_bind(s, "isii", (int64_t)code, msg, ig_time_now(), acc->id);
 	}
 	if (!s || (rc = ig_store_run(ctx->store, s, err))) {
 		ig_store_rollback(ctx->store);
@@ -529,7 +529,7 @@ static json_t *account_record(struct ig_ctx *ctx, int64_t id)
 
 	if (!s)
 		return NULL;
-	ig_store_bind(s, "i", id);
+	ig_stmt_bind(s, "i", id);
 	if (ig_stmt_next(ctx->store, s, NULL) > 0)
 		o = list_row(ctx, s, ctx->keys.n > 0);
 	ig_stmt_reset(s);
@@ -548,7 +548,7 @@ int ig_connect_list(struct ig_ctx *ctx, int64_t tenant_id, ig_connect_row_fn *fn
 		LIST_SQL " WHERE (?1 = 0 OR a.tenant_id = ?1) ORDER BY t.slug, a.id", err);
 	if (!s)
 		return ecode(err);
-	ig_store_bind(s, "i", scope);
+	ig_stmt_bind(s, "i", scope);
 	while ((rc = ig_stmt_next(ctx->store, s, err)) > 0) {
 		json_t *o = list_row(ctx, s, keys_ok);
 		int frc = o ? fn(arg, o) : oom(err);
@@ -699,12 +699,12 @@ int ig_connect_url_channel(struct ig_ctx *ctx, int64_t tenant_id, const char *ag
 		goto out;
 	/* Old states are useless after a day; keep the table small. */
 	s = ig_store_prepare(ctx->store, "DELETE FROM oauth_states WHERE expires_at < ?", err);
-	if (!s || ig_store_bind(s, "i", now - DAY) || (rc = ig_store_run(ctx->store, s, err)))
+	if (!s || ig_stmt_bind(s, "i", now - DAY) || (rc = ig_store_run(ctx->store, s, err)))
 		goto fail;
 	s = ig_store_prepare(ctx->store,
 		"INSERT INTO oauth_states(nonce, tenant_id, agent_id, flavour, redirect_uri,"
 		" created_at, expires_at, channel) VALUES (?,?,?,?,?,?,?,?)", err);
-	if (!s || ig_store_bind(s, "siIssiis", nonce, tenant_id, agent_row, flavour, redirect, now,
+	if (!s || ig_stmt_bind(s, "siIssiis", nonce, tenant_id, agent_row, flavour, redirect, now,
 				now + ttl, channel)
 	    || (rc = ig_store_run(ctx->store, s, err)))
 		goto fail;
@@ -759,7 +759,7 @@ static int state_check(struct ig_ctx *ctx, const char *state, struct oauth_state
 		" FROM oauth_states WHERE nonce = ?", err);
 	if (!s)
 		return ecode(err);
-	ig_store_bind(s, "s", st->nonce);
+	ig_stmt_bind(s, "s", st->nonce);
 	rc = ig_stmt_next(ctx->store, s, err);
 	if (rc > 0) {
 		found = 1;
@@ -812,7 +812,7 @@ static int state_mark_used(struct ig_ctx *ctx, const struct oauth_state *st, str
 		return rc;
 	s = ig_store_prepare(ctx->store,
 		"UPDATE oauth_states SET used_at = ? WHERE nonce = ? AND used_at IS NULL", err);
-	if (!s || ig_store_bind(s, "is", now, st->nonce) || (rc = ig_store_run(ctx->store, s, err))) {
+	if (!s || ig_stmt_bind(s, "is", now, st->nonce) || (rc = ig_store_run(ctx->store, s, err))) {
 		ig_store_rollback(ctx->store);
 		return s ? rc : ecode(err);
 	}
@@ -1341,7 +1341,7 @@ static int store_cands(struct ig_ctx *ctx, int64_t tenant_id, int64_t agent, con
 			free(details);
 			goto fail;
 		}
-		ig_store_bind(s, "ss", channel, ext);
+		ig_stmt_bind(s, "ss", channel, ext);
 		rc = ig_stmt_next(ctx->store, s, err);
 		if (rc > 0) {
 			id = ig_col_int(s, 0);
@@ -1380,13 +1380,13 @@ static int store_cands(struct ig_ctx *ctx, int64_t tenant_id, int64_t agent, con
 				" last_error = NULL, last_synced_at = ?, updated_at = ? WHERE id = ?", err);
 			/* followers_count: NULL when Meta did not say ('n' takes no argument) */
 			if (s && fc)
-				ig_store_bind(s, "Isssssissssiii", agent, flavour,
+				ig_stmt_bind(s, "Isssssissssiii", agent, flavour,
 					ig_json_str(c->info, "page_id"), user, ig_json_str(c->info, "name"),
 					ig_json_str(c->info, "profile_picture_url"),
 					(int64_t)ig_json_int(c->info, "followers_count", 0), ig_json_str(c->info, "biography"),
 					c->scopes, details ? details : "{}", c->login_user, now, now, id);
 			else if (s)
-				ig_store_bind(s, "Isssssnssssiii", agent, flavour,
+				ig_stmt_bind(s, "Isssssnssssiii", agent, flavour,
 					ig_json_str(c->info, "page_id"), user, ig_json_str(c->info, "name"),
 					ig_json_str(c->info, "profile_picture_url"), ig_json_str(c->info, "biography"),
 					c->scopes, details ? details : "{}", c->login_user, now, now, id);
@@ -1397,13 +1397,13 @@ static int store_cands(struct ig_ctx *ctx, int64_t tenant_id, int64_t agent, con
 				" status, scopes, details, login_user_id, created_at, updated_at, last_synced_at)"
 				" VALUES (?,?,?,?,?,?,?,?,?,?,?,'active',?,?,?,?,?,?)", err);
 			if (s && fc)
-				ig_store_bind(s, "iIsssssssissssiii", tenant_id, agent, channel, flavour, ext,
+				ig_stmt_bind(s, "iIsssssssissssiii", tenant_id, agent, channel, flavour, ext,
 					ig_json_str(c->info, "page_id"), user, ig_json_str(c->info, "name"),
 					ig_json_str(c->info, "profile_picture_url"),
 					(int64_t)ig_json_int(c->info, "followers_count", 0), ig_json_str(c->info, "biography"),
 					c->scopes, details ? details : "{}", c->login_user, now, now, now);
 			else if (s)
-				ig_store_bind(s, "iIsssssssnssssiii", tenant_id, agent, channel, flavour, ext,
+				ig_stmt_bind(s, "iIsssssssnssssiii", tenant_id, agent, channel, flavour, ext,
 					ig_json_str(c->info, "page_id"), user, ig_json_str(c->info, "name"),
 					ig_json_str(c->info, "profile_picture_url"), ig_json_str(c->info, "biography"),
 					c->scopes, details ? details : "{}", c->login_user, now, now, now);
@@ -1713,7 +1713,7 @@ int ig_connect_assign(struct ig_ctx *ctx, const struct ig_account *acc, const ch
 	s = ig_store_prepare(ctx->store,
 		"UPDATE accounts SET agent_id = ?, location_id = ?, updated_at = ? WHERE id = ?", err);
 	if (!s || (rc = ig_store_run(ctx->store,
-			(ig_store_bind(s, "IIii", ag, lo, ig_time_now(), acc->id), s), err)))
+			(ig_stmt_bind(s, "IIii", ag, lo, ig_time_now(), acc->id), s), err)))
 		goto fail;
 	detail = json_pack("{s:s?,s:s?}", "agent", agent, "location", location);
 	if (to_default)
@@ -1832,11 +1832,11 @@ int ig_connect_test(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_acco
 			goto out;
 		}
 		if (json_is_integer(fc))
-			ig_store_bind(s, "sssisii", ig_json_str(me, "username"), ig_json_str(me, "name"),
+			ig_stmt_bind(s, "sssisii", ig_json_str(me, "username"), ig_json_str(me, "name"),
 				      ig_json_str(me, "profile_picture_url"), (int64_t)json_integer_value(fc),
 				      ig_json_str(me, "biography"), ig_time_now(), acc->id);
 		else
-			ig_store_bind(s, "sssnsii", ig_json_str(me, "username"), ig_json_str(me, "name"),
+			ig_stmt_bind(s, "sssnsii", ig_json_str(me, "username"), ig_json_str(me, "name"),
 				      ig_json_str(me, "profile_picture_url"), ig_json_str(me, "biography"),
 				      ig_time_now(), acc->id);
 		if ((rc = ig_store_run(ctx->store, s, err)) || (rc = ig_store_commit(ctx->store, err))) {
@@ -1983,7 +1983,7 @@ int ig_connect_refresh(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_a
 		}
 		s = ig_store_prepare(ctx->store,
 			"UPDATE accounts SET status = 'active', last_error = NULL WHERE id = ?", err);
-		if (!s || (rc = ig_store_run(ctx->store, (ig_store_bind(s, "i", acc->id), s), err))
+		if (!s || (rc = ig_store_run(ctx->store, (ig_stmt_bind(s, "i", acc->id), s), err))
 		    || (rc = ig_store_commit(ctx->store, err))) {
 			if (!s)
 				rc = ecode(err);
@@ -2057,7 +2057,7 @@ int ig_connect_subscribe(struct ig_ctx *ctx, struct ig_graph *g, const struct ig
 	s = ig_store_prepare(ctx->store,
 		"UPDATE accounts SET subscribed_fields = ?, updated_at = ? WHERE id = ?", err);
 	if (!s || (rc = ig_store_run(ctx->store,
-			(ig_store_bind(s, "sii", fields, ig_time_now(), acc->id), s), err))) {
+			(ig_stmt_bind(s, "sii", fields, ig_time_now(), acc->id), s), err))) {
 		ig_store_rollback(ctx->store);
 		return s ? rc : ecode(err);
 	}
@@ -2370,7 +2370,7 @@ static int erase_account(struct ig_ctx *ctx, int64_t id, struct ig_err *err)
 
 	if (!s)
 		return ecode(err);
-	ig_store_bind(s, "i", id);
+	ig_stmt_bind(s, "i", id);
 	return ig_store_run(ctx->store, s, err);
 }
 
@@ -2383,7 +2383,7 @@ static int drop_tokens(struct ig_ctx *ctx, int64_t id, const char *why, struct i
 
 	if (!s)
 		return ecode(err);
-	ig_store_bind(s, "sii", why, ig_time_now(), id);
+	ig_stmt_bind(s, "sii", why, ig_time_now(), id);
 	return ig_store_run(ctx->store, s, err);
 }
 
@@ -2600,7 +2600,7 @@ int ig_connect_rekey(struct ig_ctx *ctx, const char *new_key_file, json_t **out,
 					"SELECT access_token FROM accounts WHERE id = ?", err);
 		if (!s)
 			goto fail;
-		ig_store_bind(s, "i", work[i].id);
+		ig_stmt_bind(s, "i", work[i].id);
 		if ((rc = ig_stmt_next(ctx->store, s, err)) <= 0) {
 			rc = step_done(ctx->store, s, rc, err, "cannot read token");
 			if (!rc)
@@ -2631,7 +2631,7 @@ int ig_connect_rekey(struct ig_ctx *ctx, const char *new_key_file, json_t **out,
 			free(blob);
 			goto fail;
 		}
-		ig_store_bind(s, "bi", blob, (int)blen, work[i].id);
+		ig_stmt_bind(s, "bi", blob, (int)blen, work[i].id);
 		rc = ig_store_run(ctx->store, s, err);
 		free(blob);
 		if (rc)
@@ -2814,7 +2814,7 @@ static int user_accounts(struct ig_ctx *ctx, const char *user_id, struct ig_acco
 		" ORDER BY a.id", err);
 	if (!s)
 		return ecode(err);
-	ig_store_bind(s, "s", user_id);
+	ig_stmt_bind(s, "s", user_id);
 	while ((rc = ig_stmt_next(ctx->store, s, err)) > 0) {
 		if (*n == cap) {
 			struct ig_account *p = realloc(*accs, (cap = cap ? 2 * cap : 4) * sizeof(*p));
@@ -2912,7 +2912,7 @@ int ig_connect_data_deletion(struct ig_ctx *ctx, const char *user_id, json_t **o
 	s = ig_store_prepare(ctx->store,
 		"INSERT INTO deletion_requests(code, user_hash, status, accounts, received_at)"
 		" VALUES (?,?,'received',?,?)", err);
-	if (!s || (rc = ig_store_run(ctx->store, (ig_store_bind(s, "ssii", code, hash,
+	if (!s || (rc = ig_store_run(ctx->store, (ig_stmt_bind(s, "ssii", code, hash,
 				(int64_t)json_array_size(list), now), s), err)))
 		goto fail;
 	if ((rc = ig_store_commit(ctx->store, err)))
@@ -2932,7 +2932,7 @@ int ig_connect_data_deletion(struct ig_ctx *ctx, const char *user_id, json_t **o
 		goto out;
 	s = ig_store_prepare(ctx->store,
 		"UPDATE deletion_requests SET status = 'completed', completed_at = ? WHERE code = ?", err);
-	if (!s || (rc = ig_store_run(ctx->store, (ig_store_bind(s, "is", ig_time_now(), code), s),
+	if (!s || (rc = ig_store_run(ctx->store, (ig_stmt_bind(s, "is", ig_time_now(), code), s),
 				     err))
 	    || (rc = ig_store_commit(ctx->store, err)))
 		goto fail;
@@ -2965,7 +2965,7 @@ int ig_connect_deletion_status(struct ig_ctx *ctx, const char *code, json_t **ou
 	*out = NULL;
 	if (!s)
 		return ecode(err);
-	ig_store_bind(s, "s", code);
+	ig_stmt_bind(s, "s", code);
 	rc = ig_stmt_next(ctx->store, s, err);
 	if (rc > 0)
 		*out = json_pack("{s:s,s:s,s:I,s:o,s:o}", "confirmation_code", code,

@@ -104,7 +104,7 @@ int ig_ctx_actor(struct ig_ctx *ctx, struct ig_err *err)
 		return rc;
 	}
 	/* No key: only the owner of the store file (or root) is the owner. */
-	if (ctx->store && stat(ctx->store->path, &sb) == 0 && getuid() != 0
+	if (ctx->store && stat(ig_store_path(ctx->store), &sb) == 0 && getuid() != 0
 	    && getuid() != sb.st_uid)
 		return ig_err_set(err, IG_EX_NOPERM,
 			"permission denied: not the owner of the store; use an API key (IGKIT_API_KEY)");

@@ -168,34 +168,32 @@ static const struct section sections[] = {
 static int add_section(struct ig_ctx *ctx, json_t *doc, const struct section *sec, int64_t tid,
 		       const char *pid, struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(ctx->store, sec->sql, err);
+	struct ig_stmt *s;
 	json_t *arr, *row;
-	int rc;
+	int n;
 
-	if (!s)
-		return err->code;
 	if (!(arr = json_array()) || json_object_set_new(doc, sec->name, arr))
 		return OOM(err);
-	ig_store_bind(s, "is", tid, pid);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	if (!(s = ig_store_query(ctx->store, err, sec->sql, "is", tid, pid)))
+		return err->code;
+	while ((n = ig_stmt_next(ctx->store, s, err)) > 0) {
 		if (!(row = ig_tenant_row_json(s)) || json_array_append_new(arr, row)) {
-			sqlite3_reset(s);
+			ig_stmt_reset(s);
 			return OOM(err);
 		}
 	}
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : ig_store_fail(ctx->store, rc, err, "cannot export");
+	return n < 0 ? err->code : 0;
 }
 
 static int export(struct ig_ctx *ctx, const char *tenant, const char *pid, json_t **doc,
 		  struct ig_err *err)
 {
 	char slug[64], iso[32];
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	json_t *t = NULL;
 	int64_t tid;
 	size_t i;
-	int rc;
+	int rc, n;
 
 	*doc = NULL;
 	if ((rc = ig_tenant_resolve(ctx, tenant, IG_MOD_AUDIT, IG_READ,
@@ -204,22 +202,23 @@ static int export(struct ig_ctx *ctx, const char *tenant, const char *pid, json_
 	if (!(*doc = json_pack("{s:s}", "exported_at", ig_time_iso(ig_time_now(), iso))))
 		return OOM(err);
 	/* One read transaction: the sections are one consistent snapshot. */
-	if ((rc = ig_store_exec(ctx->store, "BEGIN", err)))
+	if ((rc = ig_store_begin_read(ctx->store, err)))
 		goto fail;
 	if (pid) {
 		json_object_set_new(*doc, "tenant", json_string(slug));
 		json_object_set_new(*doc, "participant", json_string(pid));
 	} else {
-		if (!(s = ig_store_prepare(ctx->store,
+		if (!(s = ig_store_query(ctx->store, err,
 				"SELECT slug AS tenant, name, created_at, updated_at FROM tenants"
-				" WHERE id = ?", err))) {
+				" WHERE id = ?", "i", tid))
+		    || (n = ig_stmt_next(ctx->store, s, err)) < 0) {
 			rc = err->code;
 			goto fail;
 		}
-		ig_store_bind(s, "i", tid);
-		if (sqlite3_step(s) == SQLITE_ROW)
+		if (n > 0) {
 			t = ig_tenant_row_json(s);
-		sqlite3_reset(s);
+			ig_stmt_reset(s);
+		}
 		if (!t || json_object_set_new(*doc, "tenant", t)) {
 			rc = OOM(err);
 			goto fail;
@@ -260,13 +259,10 @@ int ig_gdpr_export_participant(struct ig_ctx *ctx, const char *tenant, const cha
 static int run(struct ig_ctx *ctx, const char *sql, int64_t tid, const char *pid, int *changes,
 	       struct ig_err *err)
 {
-	sqlite3_stmt *s = ig_store_prepare(ctx->store, sql, err);
 	int rc;
 
-	if (!s)
-		return err->code;
-	ig_store_bind(s, pid ? "is" : "i", tid, pid);
-	if ((rc = ig_store_run(ctx->store, s, err)))
+	if ((rc = pid ? ig_store_runf(ctx->store, err, sql, "is", tid, pid)
+		      : ig_store_runf(ctx->store, err, sql, "i", tid)))
 		return rc;
 	if (changes)
 		*changes = ig_store_changes(ctx->store);
@@ -284,10 +280,10 @@ int ig_gdpr_erase_tenant(struct ig_ctx *ctx, const char *tenant, int dry_run, js
 			 struct ig_err *err)
 {
 	char slug[64];
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	json_t *counts = NULL;
 	int64_t tid;
-	int rc;
+	int rc, n;
 
 	ERR_LOCAL(err);
 	*report = NULL;
@@ -298,7 +294,7 @@ int ig_gdpr_erase_tenant(struct ig_ctx *ctx, const char *tenant, int dry_run, js
 		return rc;
 	if ((rc = ig_store_begin(ctx->store, err)))
 		return rc;
-	if (!(s = ig_store_prepare(ctx->store,
+	if (!(s = ig_store_query(ctx->store, err,
 			"SELECT (SELECT count(*) FROM memberships WHERE tenant_id = ?1) AS memberships,"
 			" (SELECT count(*) FROM api_keys WHERE tenant_id = ?1) AS api_keys,"
 			" (SELECT count(*) FROM agents WHERE tenant_id = ?1) AS agents,"
@@ -316,19 +312,17 @@ int ig_gdpr_erase_tenant(struct ig_ctx *ctx, const char *tenant, int dry_run, js
 			" (SELECT count(*) FROM assets WHERE tenant_id = ?1) AS assets,"
 			" (SELECT count(*) FROM brand_snapshots WHERE tenant_id = ?1) AS brand_snapshots,"
 			" (SELECT count(*) FROM insight_values WHERE tenant_id = ?1) AS insight_values,"
-			" (SELECT count(*) FROM audit_log WHERE tenant_id = ?1) AS audit_rows", err))) {
+			" (SELECT count(*) FROM audit_log WHERE tenant_id = ?1) AS audit_rows", "i", tid))
+	    || (n = ig_stmt_next(ctx->store, s, err)) < 0) {
 		rc = err->code;
 		goto out;
 	}
-	ig_store_bind(s, "i", tid);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		counts = ig_tenant_row_json(s);
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW) {
-		rc = ig_store_fail(ctx->store, rc, err, "cannot count the tenant's rows");
+	if (n == 0) {
+		rc = ig_err_set(err, IG_EX_SOFTWARE, "cannot count the tenant's rows: no row");
 		goto out;
 	}
+	counts = ig_tenant_row_json(s);
+	ig_stmt_reset(s);
 	if (!counts) {
 		rc = OOM(err);
 		goto out;
@@ -361,17 +355,6 @@ int ig_gdpr_erase_participant(struct ig_ctx *ctx, const char *participant_id, js
 	return ig_gdpr_erase_participant_in(ctx, 0, participant_id, 0, report, err);
 }
 
-/*
- * SQL: 1 if the JSON text in column COL (?2 = the participant) has ?2 as the
- * "id" of a "sender", "recipient" or "from" object.  Text that is not JSON
- * mentions nobody.
- */
-#define MENTIONS(col) \
-	"EXISTS (SELECT 1 FROM json_tree(CASE WHEN json_valid(CAST(" col " AS TEXT))" \
-	" THEN CAST(" col " AS TEXT) ELSE '{}' END) j WHERE j.key = 'id'" \
-	" AND j.type IN ('text', 'integer') AND CAST(j.atom AS TEXT) = ?2" \
-	" AND (j.path LIKE '%.sender' OR j.path LIKE '%.recipient' OR j.path LIKE '%.from'))"
-
 /* The participant's rows in one tenant: count, then delete. */
 static int erase_in_tenant(struct ig_ctx *ctx, int64_t tid, const char *pid, json_t *tenants,
 			   int64_t totals[5], int *naudit, struct ig_err *err)
@@ -380,12 +363,12 @@ static int erase_in_tenant(struct ig_ctx *ctx, int64_t tid, const char *pid, jso
 		"conversations", "messages", "escalations", "comments", "outbox"
 	};
 	char slug[64];
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	json_t *row;
 	int64_t n[5];
 	int rc, i, na = 0;
 
-	if (!(s = ig_store_prepare(ctx->store,
+	if (!(s = ig_store_query(ctx->store, err,
 			"SELECT (SELECT count(*) FROM conversations WHERE tenant_id = ?1"
 			"   AND participant_id = ?2),"
 			" (SELECT count(*) FROM messages WHERE tenant_id = ?1 AND conversation_id IN"
@@ -395,15 +378,14 @@ static int erase_in_tenant(struct ig_ctx *ctx, int64_t tid, const char *pid, jso
 			" (SELECT count(*) FROM comments WHERE tenant_id = ?1 AND from_id = ?2),"
 			" (SELECT count(*) FROM outbox WHERE tenant_id = ?1 AND (recipient = ?2 OR"
 			"   conversation_id IN (SELECT id FROM conversations WHERE tenant_id = ?1"
-			"   AND participant_id = ?2)))", err)))
+			"   AND participant_id = ?2)))", "is", tid, pid))
+	    || (rc = ig_stmt_next(ctx->store, s, err)) < 0)
 		return err->code;
-	ig_store_bind(s, "is", tid, pid);
-	rc = sqlite3_step(s);
+	if (rc == 0)
+		return ig_err_set(err, IG_EX_SOFTWARE, "cannot count the participant's rows: no row");
 	for (i = 0; i < 5; i++)
-		n[i] = rc == SQLITE_ROW ? ig_col_int(s, i) : 0;
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW)
-		return ig_store_fail(ctx->store, rc, err, "cannot count the participant's rows");
+		n[i] = ig_col_int(s, i);
+	ig_stmt_reset(s);
 	/* Audit rows about the participant's conversations and outbox rows,
 	 * by the targets ig-reply writes ("conversation:<id>", "outbox:<id>"),
 	 * while those rows still exist to say which ids are theirs. */
@@ -463,7 +445,7 @@ int ig_gdpr_erase_participant_in(struct ig_ctx *ctx, int64_t tenant_id, const ch
 	int64_t *ids = NULL, totals[5] = { 0 };
 	size_t nids = 0, cap = 0, i;
 	json_t *tenants = NULL, *detail;
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
 	int rc, ndead = 0, ndeliv = 0, naudit = 0, i_audit = 0;
 
 	ERR_LOCAL(err);
@@ -481,23 +463,22 @@ int ig_gdpr_erase_participant_in(struct ig_ctx *ctx, int64_t tenant_id, const ch
 	}
 	/* Collect the tenants first: deleting while a SELECT over the same
 	 * tables is still stepping is best avoided. */
-	if (!(s = ig_store_prepare(ctx->store,
+	if (!(s = ig_store_query(ctx->store, err,
 			"SELECT tenant_id FROM conversations WHERE participant_id = ?2"
 			" AND (?1 = 0 OR tenant_id = ?1)"
 			" UNION SELECT tenant_id FROM comments WHERE from_id = ?2"
 			" AND (?1 = 0 OR tenant_id = ?1)"
 			" UNION SELECT tenant_id FROM outbox WHERE recipient = ?2"
-			" AND (?1 = 0 OR tenant_id = ?1) ORDER BY 1", err))) {
+			" AND (?1 = 0 OR tenant_id = ?1) ORDER BY 1", "is", tenant_id, participant_id))) {
 		rc = err->code;
 		goto out;
 	}
-	ig_store_bind(s, "is", tenant_id, participant_id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = ig_stmt_next(ctx->store, s, err)) > 0) {
 		if (nids == cap) {
 			int64_t *p = realloc(ids, (cap = cap ? 2 * cap : 8) * sizeof(*ids));
 
 			if (!p) {
-				sqlite3_reset(s);
+				ig_stmt_reset(s);
 				rc = OOM(err);
 				goto out;
 			}
@@ -505,37 +486,30 @@ int ig_gdpr_erase_participant_in(struct ig_ctx *ctx, int64_t tenant_id, const ch
 		}
 		ids[nids++] = ig_col_int(s, 0);
 	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		rc = ig_store_fail(ctx->store, rc, err, "cannot find the participant");
+	if (rc < 0) {
+		rc = err->code;
 		goto out;
 	}
-	rc = 0;
 	for (i = 0; i < nids && !rc; i++)
 		rc = erase_in_tenant(ctx, ids[i], participant_id, tenants, totals, &naudit, err);
 	if (rc)
 		goto out;
 	/* Raw JSON that has the id as a sender, recipient or from id (webhook
 	 * shapes, reference §2): dead letters (in scope), and — when erasing
-	 * everywhere — the raw webhook deliveries, which belong to no tenant.
-	 * instr() only narrows the scan; json_tree() decides, field by field. */
-	if ((rc = run(ctx, "DELETE FROM dead_letters WHERE (?1 = 0 OR tenant_id = ?1)"
-			   " AND instr(CAST(raw AS TEXT), ?2) > 0 AND " MENTIONS("raw"),
-		      tenant_id, participant_id, &ndead, err)))
+	 * everywhere — the raw webhook deliveries, which belong to no tenant
+	 * (JSON in stored text: a named store function). */
+	if ((rc = ig_store_delete_json_mentions(ctx->store, IG_STORE_JSON_DEAD_LETTERS, tenant_id,
+						participant_id, &ndead, err)))
 		goto out;
-	if (!tenant_id && (rc = run(ctx, "DELETE FROM deliveries WHERE ?1 = 0"
-				       " AND instr(CAST(body AS TEXT), ?2) > 0 AND " MENTIONS("body"),
-				    tenant_id, participant_id, &ndeliv, err)))
+	if (!tenant_id && (rc = ig_store_delete_json_mentions(ctx->store, IG_STORE_JSON_DELIVERIES,
+							       0, participant_id, &ndeliv, err)))
 		goto out;
 	/* Audit rows about the participant itself (their conversations' and
 	 * outbox rows' went above); never rows that merely contain the
 	 * digits, which may be another object's id. */
 	if ((rc = guard(ctx, 1, err))
-	    || (rc = run(ctx, "DELETE FROM audit_log WHERE (?1 = 0 OR tenant_id = ?1) AND"
-			      " (target = 'participant:' || ?2 OR (json_valid(detail)"
-			      " AND json_type(detail) = 'object'"
-			      " AND CAST(json_extract(detail, '$.participant') AS TEXT) = ?2))",
-			 tenant_id, participant_id, &i_audit, err))
+	    || (rc = ig_store_delete_audit_participant(ctx->store, tenant_id, participant_id,
+						       &i_audit, err))
 	    || (rc = guard(ctx, 0, err)))
 		goto out;
 	naudit += i_audit;

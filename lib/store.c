@@ -7,7 +7,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "store.h"
+
+/* The only definitions of the store's types: callers see them opaque. */
+struct ig_stmt {
+	sqlite3_stmt *raw;
+	const char *sql;     /* the cache's identity: the address of a string literal */
+};
+
+struct ig_store {
+	sqlite3 *db;
+	char *path;
+	int in_tx;
+	int ncache, acache;
+	struct ig_stmt **cache;   /* grows; never evicts */
+};
 
 extern const char *const ig_migrations[];
 extern const int ig_migrations_count;
@@ -195,8 +211,10 @@ void ig_store_free(struct ig_store *st)
 
 	if (!st)
 		return;
-	for (i = 0; i < st->ncache; i++)
-		sqlite3_finalize(st->cache[i].stmt);
+	for (i = 0; i < st->ncache; i++) {
+		sqlite3_finalize(st->cache[i]->raw);
+		free(st->cache[i]);
+	}
 	free(st->cache);
 	if (st->db)
 		sqlite3_close(st->db);
@@ -266,7 +284,7 @@ void ig_store_rollback(struct ig_store *st)
 	/* Reset cached statements first: a pending read would keep the
 	 * transaction open. */
 	for (i = 0; i < st->ncache; i++)
-		sqlite3_reset(st->cache[i].stmt);
+		sqlite3_reset(st->cache[i]->raw);
 	if (!sqlite3_get_autocommit(st->db))
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	st->in_tx = 0;
@@ -274,20 +292,21 @@ void ig_store_rollback(struct ig_store *st)
 
 struct ig_stmt *ig_store_prepare(struct ig_store *st, const char *sql, struct ig_err *err)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s;
+	sqlite3_stmt *raw;
 	int i, rc;
 
 	for (i = 0; i < st->ncache; i++) {
-		if (st->cache[i].sql == sql) {
-			s = st->cache[i].stmt;
-			sqlite3_reset(s);
-			sqlite3_clear_bindings(s);
+		if (st->cache[i]->sql == sql) {
+			s = st->cache[i];
+			sqlite3_reset(s->raw);
+			sqlite3_clear_bindings(s->raw);
 			return s;
 		}
 	}
 	if (st->ncache == st->acache) {
 		int n = st->acache ? st->acache * 2 : 64;
-		struct ig_store_stmt_cache *c = realloc(st->cache, sizeof(*c) * (size_t)n);
+		struct ig_stmt **c = realloc(st->cache, sizeof(*c) * (size_t)n);
 
 		if (!c) {
 			ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
@@ -296,16 +315,21 @@ struct ig_stmt *ig_store_prepare(struct ig_store *st, const char *sql, struct ig
 		st->cache = c;
 		st->acache = n;
 	}
-	rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
+	if (!(s = malloc(sizeof(*s)))) {
+		ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+		return NULL;
+	}
+	rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, NULL);
 	if (rc != SQLITE_OK) {
+		free(s);
 		ig_store_fail(st, rc, err, "cannot prepare statement");
 		if (err)
 			err->code = IG_EX_SOFTWARE;
 		return NULL;
 	}
-	st->cache[st->ncache].sql = sql;
-	st->cache[st->ncache].stmt = s;
-	st->ncache++;
+	s->raw = raw;
+	s->sql = sql;
+	st->cache[st->ncache++] = s;
 	return s;
 }
 
@@ -318,31 +342,31 @@ int ig_stmt_vbind(struct ig_stmt *stmt, const char *fmt, va_list ap)
 		case 's': {
 			const char *s = va_arg(ap, const char *);
 
-			rc = s ? sqlite3_bind_text(stmt, i, s, -1, SQLITE_TRANSIENT)
-			       : sqlite3_bind_null(stmt, i);
+			rc = s ? sqlite3_bind_text(stmt->raw, i, s, -1, SQLITE_TRANSIENT)
+			       : sqlite3_bind_null(stmt->raw, i);
 			break;
 		}
 		case 'i':
-			rc = sqlite3_bind_int64(stmt, i, va_arg(ap, int64_t));
+			rc = sqlite3_bind_int64(stmt->raw, i, va_arg(ap, int64_t));
 			break;
 		case 'I': {
 			int64_t v = va_arg(ap, int64_t);
 
-			rc = v > 0 ? sqlite3_bind_int64(stmt, i, v) : sqlite3_bind_null(stmt, i);
+			rc = v > 0 ? sqlite3_bind_int64(stmt->raw, i, v) : sqlite3_bind_null(stmt->raw, i);
 			break;
 		}
 		case 'd':
-			rc = sqlite3_bind_double(stmt, i, va_arg(ap, double));
+			rc = sqlite3_bind_double(stmt->raw, i, va_arg(ap, double));
 			break;
 		case 'n':
-			rc = sqlite3_bind_null(stmt, i);
+			rc = sqlite3_bind_null(stmt->raw, i);
 			break;
 		case 'b': {
 			const void *p = va_arg(ap, const void *);
 			int n = va_arg(ap, int);
 
-			rc = p ? sqlite3_bind_blob(stmt, i, p, n, SQLITE_TRANSIENT)
-			       : sqlite3_bind_null(stmt, i);
+			rc = p ? sqlite3_bind_blob(stmt->raw, i, p, n, SQLITE_TRANSIENT)
+			       : sqlite3_bind_null(stmt->raw, i);
 			break;
 		}
 		default:
@@ -410,9 +434,9 @@ int ig_store_write(struct ig_store *st, int *changes, struct ig_err *err, const 
 
 int ig_store_run(struct ig_store *st, struct ig_stmt *stmt, struct ig_err *err)
 {
-	int rc = sqlite3_step(stmt);
+	int rc = sqlite3_step(stmt->raw);
 
-	sqlite3_reset(stmt);
+	sqlite3_reset(stmt->raw);
 	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
 		return 0;
 	return ig_store_fail(st, rc, err, "store");
@@ -420,11 +444,11 @@ int ig_store_run(struct ig_store *st, struct ig_stmt *stmt, struct ig_err *err)
 
 int ig_stmt_next(struct ig_store *st, struct ig_stmt *s, struct ig_err *err)
 {
-	int rc = sqlite3_step(s);
+	int rc = sqlite3_step(s->raw);
 
 	if (rc == SQLITE_ROW)
 		return 1;
-	sqlite3_reset(s);
+	sqlite3_reset(s->raw);
 	if (rc == SQLITE_DONE)
 		return 0;
 	ig_store_fail(st, rc, err, "store");
@@ -434,7 +458,7 @@ int ig_stmt_next(struct ig_store *st, struct ig_stmt *s, struct ig_err *err)
 void ig_stmt_reset(struct ig_stmt *s)
 {
 	if (s)
-		sqlite3_reset(s);
+		sqlite3_reset(s->raw);
 }
 
 static struct ig_stmt *vquery(struct ig_store *st, struct ig_err *err, const char *sql,
@@ -475,8 +499,8 @@ int ig_store_int(struct ig_store *st, struct ig_err *err, int64_t *out, const ch
 		return -1;
 	n = ig_stmt_next(st, s, err);
 	if (n > 0) {
-		*out = sqlite3_column_int64(s, 0);
-		sqlite3_reset(s);
+		*out = sqlite3_column_int64(s->raw, 0);
+		sqlite3_reset(s->raw);
 	}
 	return n;
 }
@@ -484,26 +508,26 @@ int ig_store_int(struct ig_store *st, struct ig_err *err, int64_t *out, const ch
 json_t *ig_stmt_row_json(struct ig_stmt *s)
 {
 	json_t *o = json_object(), *v;
-	int i, n = sqlite3_column_count(s);
+	int i, n = sqlite3_column_count(s->raw);
 
 	if (!o)
 		return NULL;
 	for (i = 0; i < n; i++) {
-		switch (sqlite3_column_type(s, i)) {
+		switch (sqlite3_column_type(s->raw, i)) {
 		case SQLITE_INTEGER:
-			v = json_integer(sqlite3_column_int64(s, i));
+			v = json_integer(sqlite3_column_int64(s->raw, i));
 			break;
 		case SQLITE_FLOAT:
-			v = json_real(sqlite3_column_double(s, i));
+			v = json_real(sqlite3_column_double(s->raw, i));
 			break;
 		case SQLITE_NULL:
 			v = json_null();
 			break;
 		default:
-			v = json_stringn_nocheck((const char *)sqlite3_column_text(s, i),
-						 (size_t)sqlite3_column_bytes(s, i));
+			v = json_stringn_nocheck((const char *)sqlite3_column_text(s->raw, i),
+						 (size_t)sqlite3_column_bytes(s->raw, i));
 		}
-		if (!v || json_object_set_new(o, sqlite3_column_name(s, i), v)) {
+		if (!v || json_object_set_new(o, sqlite3_column_name(s->raw, i), v)) {
 			json_decref(o);
 			return NULL;
 		}
@@ -529,7 +553,7 @@ int ig_store_json(struct ig_store *st, struct ig_err *err, json_t **out, const c
 		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
 	while ((n = ig_stmt_next(st, s, err)) > 0) {
 		if (!(row = ig_stmt_row_json(s)) || json_array_append_new(arr, row)) {
-			sqlite3_reset(s);
+			sqlite3_reset(s->raw);
 			json_decref(arr);
 			return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
 		}
@@ -556,7 +580,7 @@ int ig_store_each(struct ig_store *st, struct ig_err *err, ig_store_row_fn *fn, 
 		return err ? err->code : IG_EX_SOFTWARE;
 	while ((n = ig_stmt_next(st, s, err)) > 0) {
 		if ((rc = fn(arg, s))) {
-			sqlite3_reset(s);
+			sqlite3_reset(s->raw);
 			return rc;
 		}
 	}
@@ -565,53 +589,53 @@ int ig_store_each(struct ig_store *st, struct ig_err *err, ig_store_row_fn *fn, 
 
 const char *ig_col_text(struct ig_stmt *s, int col)
 {
-	const unsigned char *t = sqlite3_column_text(s, col);
+	const unsigned char *t = sqlite3_column_text(s->raw, col);
 
 	return t ? (const char *)t : "";
 }
 
 const char *ig_col_textn(struct ig_stmt *s, int col)
 {
-	return (const char *)sqlite3_column_text(s, col);
+	return (const char *)sqlite3_column_text(s->raw, col);
 }
 
 int64_t ig_col_int(struct ig_stmt *s, int col)
 {
-	return sqlite3_column_int64(s, col);
+	return sqlite3_column_int64(s->raw, col);
 }
 
 double ig_col_double(struct ig_stmt *s, int col)
 {
-	return sqlite3_column_double(s, col);
+	return sqlite3_column_double(s->raw, col);
 }
 
 const void *ig_col_blob(struct ig_stmt *s, int col, size_t *len)
 {
-	const void *p = sqlite3_column_blob(s, col);
+	const void *p = sqlite3_column_blob(s->raw, col);
 
 	if (len)
-		*len = (size_t)sqlite3_column_bytes(s, col);
+		*len = (size_t)sqlite3_column_bytes(s->raw, col);
 	return p;
 }
 
 size_t ig_col_bytes(struct ig_stmt *s, int col)
 {
-	return (size_t)sqlite3_column_bytes(s, col);
+	return (size_t)sqlite3_column_bytes(s->raw, col);
 }
 
 int ig_col_null(struct ig_stmt *s, int col)
 {
-	return sqlite3_column_type(s, col) == SQLITE_NULL;
+	return sqlite3_column_type(s->raw, col) == SQLITE_NULL;
 }
 
 int ig_col_count(struct ig_stmt *s)
 {
-	return sqlite3_column_count(s);
+	return sqlite3_column_count(s->raw);
 }
 
 const char *ig_col_name(struct ig_stmt *s, int col)
 {
-	return sqlite3_column_name(s, col);
+	return sqlite3_column_name(s->raw, col);
 }
 
 int ig_store_end(struct ig_store *st, int rc, struct ig_err *err)
@@ -779,7 +803,7 @@ int ig_store_lazy(struct ig_store *st, int lazy, struct ig_err *err)
 
 enum ig_col_kind ig_col_kind(struct ig_stmt *s, int col)
 {
-	switch (sqlite3_column_type(s, col)) {
+	switch (sqlite3_column_type(s->raw, col)) {
 	case SQLITE_INTEGER: return IG_COL_INT;
 	case SQLITE_FLOAT: return IG_COL_REAL;
 	case SQLITE_TEXT: return IG_COL_TEXT;
@@ -803,3 +827,79 @@ int ig_store_peek_version(const char *path)
 	sqlite3_close(db);
 	return v;
 }
+/* ---- store2 branch: read snapshots and JSON in stored documents (gdpr) ---- */
+
+int ig_store_begin_read(struct ig_store *st, struct ig_err *err)
+{
+	int rc;
+
+	if (st->in_tx)
+		return ig_err_set(err, IG_EX_SOFTWARE, "BUG: nested transaction");
+	rc = sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return ig_store_fail(st, rc, err, "store");
+	st->in_tx = 1;
+	return 0;
+}
+
+/*
+ * SQL: 1 if the JSON text in column COL (?2 = the id) has ?2 as the "id" of
+ * a "sender", "recipient" or "from" object (json_tree: the parent's path ends
+ * in that key; LIKE compares without case).  instr() only narrows the scan;
+ * json_tree() decides, field by field.
+ */
+#define MENTIONS(col) \
+	"instr(CAST(" col " AS TEXT), ?2) > 0 AND" \
+	" EXISTS (SELECT 1 FROM json_tree(CASE WHEN json_valid(CAST(" col " AS TEXT))" \
+	" THEN CAST(" col " AS TEXT) ELSE '{}' END) j WHERE j.key = 'id'" \
+	" AND j.type IN ('text', 'integer') AND CAST(j.atom AS TEXT) = ?2" \
+	" AND (j.path LIKE '%.sender' OR j.path LIKE '%.recipient' OR j.path LIKE '%.from'))"
+
+int ig_store_delete_json_mentions(struct ig_store *st, enum ig_store_json_rows which,
+				  int64_t tenant_id, const char *id, int *changes,
+				  struct ig_err *err)
+{
+	int rc;
+
+	if (changes)
+		*changes = 0;
+	if (which == IG_STORE_JSON_DEAD_LETTERS)
+		rc = ig_store_runf(st, err, "DELETE FROM dead_letters WHERE (?1 = 0 OR tenant_id = ?1)"
+				   " AND " MENTIONS("raw"), "is", tenant_id, id);
+	else if (which == IG_STORE_JSON_DELIVERIES && tenant_id == 0)
+		rc = ig_store_runf(st, err, "DELETE FROM deliveries WHERE " MENTIONS("body")
+				   " AND ?1 = 0", "is", tenant_id, id);
+	else
+		return ig_err_set(err, IG_EX_SOFTWARE, "BUG: ig_store_delete_json_mentions(%d, %lld)",
+				  (int)which, (long long)tenant_id);
+	if (!rc && changes)
+		*changes = ig_store_changes(st);
+	return rc;
+}
+#undef MENTIONS
+
+int ig_store_delete_audit_participant(struct ig_store *st, int64_t tenant_id, const char *id,
+				      int *changes, struct ig_err *err)
+{
+	int rc = ig_store_runf(st, err,
+		"DELETE FROM audit_log WHERE (?1 = 0 OR tenant_id = ?1) AND"
+		" (target = 'participant:' || ?2 OR (json_valid(detail)"
+		" AND json_type(detail) = 'object'"
+		" AND CAST(json_extract(detail, '$.participant') AS TEXT) = ?2))",
+		"is", tenant_id, id);
+
+	if (changes)
+		*changes = rc ? 0 : ig_store_changes(st);
+	return rc;
+}
+
+const char *ig_store_path(const struct ig_store *st)
+{
+	return st->path;
+}
+
+int ig_store_in_tx(const struct ig_store *st)
+{
+	return st->in_tx;
+}
+/* ---- end store2 branch ---- */

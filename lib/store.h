@@ -17,29 +17,15 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <jansson.h>
-#include <sqlite3.h>  /* TRANSITION: goes when no module uses sqlite3_* */
 
 #include "err.h"
 
 #define IG_STORE_CREATE   0x1  /* create the file (0600) and its directory (0700) */
 #define IG_STORE_READONLY 0x2
 
-/* TRANSITION: struct ig_stmt is SQLite's statement until no module uses
- * sqlite3_* directly; then it becomes a type known to store.c alone. */
-#define ig_stmt sqlite3_stmt
-
-struct ig_store_stmt_cache {
-	const char *sql;     /* identity: the address of a string literal */
-	struct ig_stmt *stmt;
-};
-
-struct ig_store {
-	sqlite3 *db;
-	char *path;
-	int in_tx;
-	int ncache, acache;
-	struct ig_store_stmt_cache *cache;   /* grows; never evicts */
-};
+/* Opaque: known to store.c alone (ig_store_path, ig_store_in_tx). */
+struct ig_store;
+struct ig_stmt;
 
 /* Open (and migrate) the store at path.  *out is new; free with ig_store_free.
  * Missing file without IG_STORE_CREATE → 66 with a hint to run
@@ -63,9 +49,7 @@ int ig_store_exec(struct ig_store *st, const char *sql, struct ig_err *err);
 /*
  * Statements.  A `struct ig_stmt` is opaque: only store.c knows it is an
  * SQLite statement, so a second backend (PostgreSQL through libpq) can put
- * its own behind the same calls.  Until every module is converted, store.h
- * still exposes <sqlite3.h> and struct ig_stmt is sqlite3_stmt (see the
- * TRANSITION note at the end); new code uses only the calls below.
+ * its own behind the same calls.
  *
  * SQL text passed here is portable SQL with '?' parameters.  SQLite-only
  * features (FTS5, JSON functions, PRAGMAs, schema discovery) are named store
@@ -202,10 +186,6 @@ enum ig_col_kind ig_col_kind(struct ig_stmt *s, int col);
  * a store (nothing is created or migrated); -1 when it cannot be read. */
 int ig_store_peek_version(const char *path);
 
-/* TRANSITION: the old names, until every module is converted. */
-#define ig_store_bind ig_stmt_bind
-#define ig_store_vbind ig_stmt_vbind
-
 /* ---- kb branch: the kb engine's full-text candidates (FTS5) ---- */
 /*
  * The passages of the tenant that contain a word beginning with one of
@@ -228,5 +208,39 @@ struct ig_stmt *ig_store_kb_candidates(struct ig_store *st, struct ig_err *err, 
 int ig_store_tables_with(struct ig_store *st, const char *col1, const char *col2,
 			 const char *except, char ***names, size_t *n, struct ig_err *err);
 void ig_store_names_free(char **names, size_t n);
+
+/* ---- store2 branch: read snapshots and JSON in stored documents (gdpr) ---- */
+/*
+ * A read-only snapshot: what the queries until ig_store_rollback() read is
+ * one consistent state, without taking the write lock (SQLite: a deferred
+ * BEGIN; PostgreSQL: BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY).  End
+ * it with ig_store_rollback.  Nested in another transaction it is a bug (70).
+ */
+int ig_store_begin_read(struct ig_store *st, struct ig_err *err);
+/*
+ * Delete the stored webhook JSON that mentions `id` (digits) as the "id"
+ * (text or integer) of an object under a "sender", "recipient" or "from" key
+ * (the key compared without case); text that is not JSON mentions nobody.
+ * which: IG_STORE_JSON_DEAD_LETTERS (dead_letters.raw of tenant_id, 0 = every
+ * tenant) or IG_STORE_JSON_DELIVERIES (deliveries.body, which belong to no
+ * tenant; tenant_id must be 0).  In the open transaction; *changes (may be
+ * NULL) gets the rows deleted.  0 or an exit code (err set).
+ */
+enum ig_store_json_rows { IG_STORE_JSON_DEAD_LETTERS, IG_STORE_JSON_DELIVERIES };
+int ig_store_delete_json_mentions(struct ig_store *st, enum ig_store_json_rows which,
+				  int64_t tenant_id, const char *id, int *changes,
+				  struct ig_err *err);
+/*
+ * Delete the audit rows about participant `id` (of tenant_id, 0 = every
+ * tenant): target 'participant:<id>', or a detail that is a JSON object whose
+ * "participant" is id (as text).  The caller opens the audit log's erasure
+ * guard.  In the open transaction; *changes as above.  0 or an exit code.
+ */
+int ig_store_delete_audit_participant(struct ig_store *st, int64_t tenant_id, const char *id,
+				      int *changes, struct ig_err *err);
+/* The path the store was opened with; 1 while a transaction is open. */
+const char *ig_store_path(const struct ig_store *st);
+int ig_store_in_tx(const struct ig_store *st);
+/* ---- end store2 branch ---- */
 
 #endif

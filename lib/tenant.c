@@ -405,7 +405,7 @@ static int64_t user_id(struct ig_ctx *ctx, const char *email, struct ig_err *err
 
 	if (!s)
 		return -1;
-	ig_store_bind(s, "s", email);
+	ig_stmt_bind(s, "s", email);
 	return fetch_int(ctx, s, 0, err);
 }
 
@@ -456,7 +456,7 @@ static int tenant_record(struct ig_ctx *ctx, int64_t id, json_t **out, struct ig
 	int rc;
 
 	PREPARE(s, tenant_sql);
-	ig_store_bind(s, "i", id);
+	ig_stmt_bind(s, "i", id);
 	rc = fetch_one(ctx, s, out, err);
 	if (rc < 0)
 		return -rc;
@@ -489,7 +489,7 @@ int ig_tenant_create(struct ig_ctx *ctx, const json_t *rec, json_t **out, struct
 		rc = err->code;
 		goto out;
 	}
-	ig_store_bind(s, "s", slug);
+	ig_stmt_bind(s, "s", slug);
 	if ((id = fetch_int(ctx, s, 0, err)) != 0) {
 		rc = id < 0 ? err->code : exists(err, "tenant '%s' already exists", slug);
 		goto out;
@@ -505,7 +505,7 @@ int ig_tenant_create(struct ig_ctx *ctx, const json_t *rec, json_t **out, struct
 		rc = err->code;
 		goto out;
 	}
-	ig_store_bind(s, "ssii", slug, name, now, now);
+	ig_stmt_bind(s, "ssii", slug, name, now, now);
 	if ((rc = ig_store_run(ctx->store, s, err)))
 		goto out;
 	id = ig_store_last_id(ctx->store);
@@ -538,7 +538,7 @@ int ig_tenant_list(struct ig_ctx *ctx, ig_row_fn *fn, void *arg, struct ig_err *
 	if (rc)
 		return rc;
 	PREPARE(s, tenant_sql);
-	ig_store_bind(s, "i", id);
+	ig_stmt_bind(s, "i", id);
 	return list_rows(ctx, s, fn, arg, err);
 }
 
@@ -580,7 +580,7 @@ int ig_tenant_rename(struct ig_ctx *ctx, const char *slug, const char *new_slug,
 			rc = err->code;
 			goto out;
 		}
-		ig_store_bind(s, "s", new_slug);
+		ig_stmt_bind(s, "s", new_slug);
 		if ((other = fetch_int(ctx, s, 0, err)) != 0) {
 			rc = other < 0 ? err->code
 				: ig_err_set(err, IG_EX_DATAERR, "tenant '%s' already exists", new_slug);
@@ -593,7 +593,7 @@ int ig_tenant_rename(struct ig_ctx *ctx, const char *slug, const char *new_slug,
 		rc = err->code;
 		goto out;
 	}
-	ig_store_bind(s, "ssii", new_slug, new_name, ig_time_now(), id);
+	ig_stmt_bind(s, "ssii", new_slug, new_name, ig_time_now(), id);
 	if ((rc = ig_store_run(ctx->store, s, err)))
 		goto out;
 	if ((rc = audit_ok(ctx, id, "tenant.rename", old,
@@ -627,7 +627,7 @@ int ig_tenant_delete(struct ig_ctx *ctx, const char *slug, json_t **out, struct 
 		rc = err->code;
 		goto out;
 	}
-	ig_store_bind(s, "i", id);
+	ig_stmt_bind(s, "i", id);
 	if ((rc = ig_store_run(ctx->store, s, err)))
 		goto out;
 	rc = audit_ok(ctx, id, "tenant.delete", name, NULL, err);
@@ -651,7 +651,7 @@ static int add_membership(struct ig_ctx *ctx, int64_t tid, int64_t uid, const ch
 	int rc;
 
 	PREPARE(s, "INSERT INTO memberships(tenant_id, user_id, role, created_at) VALUES (?,?,?,?)");
-	ig_store_bind(s, "iisi", tid, uid, role, ig_time_now());
+	ig_stmt_bind(s, "iisi", tid, uid, role, ig_time_now());
 	if ((rc = ig_store_run(ctx->store, s, err)))
 		return rc;
 	return audit_ok(ctx, tid, "member.grant", email, json_pack("{s:s}", "role", role), err);
@@ -681,7 +681,7 @@ static int grant_allowed(struct ig_ctx *ctx, int64_t tid, const char *email, str
 		   " (EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.tenant_id = ?1)"
 		   " OR (u.super_admin = 0 AND NOT EXISTS (SELECT 1 FROM memberships m"
 		   " WHERE m.user_id = u.id))))");
-	ig_store_bind(s, "is", tid, email);
+	ig_stmt_bind(s, "is", tid, email);
 	if ((ok = fetch_int(ctx, s, 0, err)) < 0)
 		return err->code;
 	if (ok)
@@ -750,7 +750,7 @@ int ig_user_add(struct ig_ctx *ctx, const json_t *rec, int ensure, const char *d
 			rc = err->code;
 			goto out;
 		}
-		ig_store_bind(s, "ssii", email, name ? name : "", (int64_t)(super > 0), ig_time_now());
+		ig_stmt_bind(s, "ssii", email, name ? name : "", (int64_t)(super > 0), ig_time_now());
 		if ((rc = ig_store_run(ctx->store, s, err)))
 			goto out;
 		uid = ig_store_last_id(ctx->store);
@@ -763,7 +763,7 @@ int ig_user_add(struct ig_ctx *ctx, const json_t *rec, int ensure, const char *d
 			rc = err->code;
 			goto out;
 		}
-		ig_store_bind(s, "ii", tid, uid);
+		ig_stmt_bind(s, "ii", tid, uid);
 		if ((rc = fetch_one(ctx, s, NULL, err)) != 0) {
 			rc = rc < 0 ? -rc : exists(err,
 				"user '%s' is already a member of tenant '%s'", email, slug);
@@ -778,7 +778,7 @@ int ig_user_add(struct ig_ctx *ctx, const json_t *rec, int ensure, const char *d
 		rc = err->code;
 		goto out;
 	}
-	ig_store_bind(s, "iss", uid, role ? slug : NULL, role);
+	ig_stmt_bind(s, "iss", uid, role ? slug : NULL, role);
 	rc = fetch_one(ctx, s, out, err);
 	rc = rc < 0 ? -rc : 0;
 	if (!rc && !role) {
@@ -817,7 +817,7 @@ int ig_user_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *ar
 		   " m.created_at AS joined_at FROM memberships m"
 		   " JOIN users u ON u.id = m.user_id JOIN tenants t ON t.id = m.tenant_id"
 		   " WHERE m.tenant_id = ? ORDER BY u.email");
-	ig_store_bind(s, "i", tid);
+	ig_stmt_bind(s, "i", tid);
 	return list_rows(ctx, s, fn, arg, err);
 }
 
@@ -844,7 +844,7 @@ int ig_user_remove(struct ig_ctx *ctx, const char *email, json_t **out, struct i
 		rc = err->code;
 		goto out;
 	}
-	ig_store_bind(s, "i", uid);
+	ig_stmt_bind(s, "i", uid);
 	if ((nkeys = fetch_int(ctx, s, 0, err)) < 0) {
 		rc = err->code;
 		goto out;
@@ -855,7 +855,7 @@ int ig_user_remove(struct ig_ctx *ctx, const char *email, json_t **out, struct i
 		rc = err->code;
 		goto out;
 	}
-	ig_store_bind(s, "i", uid);
+	ig_stmt_bind(s, "i", uid);
 	if ((rc = ig_store_run(ctx->store, s, err)))
 		goto out;
 	rc = audit_ok(ctx, 0, "user.remove", email,
@@ -905,7 +905,7 @@ int ig_member_grant(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tena
 		rc = err->code;
 		goto out;
 	}
-	ig_store_bind(s, "ii", tid, uid);
+	ig_stmt_bind(s, "ii", tid, uid);
 	if ((rc = ig_stmt_next(ctx->store, s, err)) < 0) {
 		rc = err->code;
 		goto out;
@@ -928,7 +928,7 @@ int ig_member_grant(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tena
 			rc = err->code;
 			goto out;
 		}
-		ig_store_bind(s, "sii", role, tid, uid);
+		ig_stmt_bind(s, "sii", role, tid, uid);
 		if (!(rc = ig_store_run(ctx->store, s, err)))
 			rc = audit_ok(ctx, tid, "member.grant", email,
 				      json_pack("{s:s,s:s}", "role", role, "previous", prev), err);
@@ -972,7 +972,7 @@ int ig_member_revoke(struct ig_ctx *ctx, const char *tenant, const char *email,
 		rc = err->code;
 		goto out;
 	}
-	ig_store_bind(s, "ii", tid, uid);
+	ig_stmt_bind(s, "ii", tid, uid);
 	if ((rc = ig_store_run(ctx->store, s, err)))
 		goto out;
 	if (!ig_store_changes(ctx->store)) {
@@ -988,7 +988,7 @@ int ig_member_revoke(struct ig_ctx *ctx, const char *tenant, const char *email,
 		rc = err->code;
 		goto out;
 	}
-	ig_store_bind(s, "iii", ig_time_now(), tid, uid);
+	ig_stmt_bind(s, "iii", ig_time_now(), tid, uid);
 	if ((rc = ig_store_run(ctx->store, s, err)))
 		goto out;
 	nkeys = ig_store_changes(ctx->store);
@@ -1085,7 +1085,7 @@ static int agent_record(struct ig_ctx *ctx, int64_t tid, const char *name, json_
 	int rc;
 
 	PREPARE(s, agent_sql);
-	ig_store_bind(s, "is", tid, name);
+	ig_stmt_bind(s, "is", tid, name);
 	rc = fetch_one(ctx, s, out, err);
 	return rc < 0 ? -rc : rc ? 0 : ig_err_set(err, IG_EX_SOFTWARE, "agent '%s' vanished", name);
 }
@@ -1098,7 +1098,7 @@ static int agent_find(struct ig_ctx *ctx, int64_t tid, const char *slug, const c
 	int rc;
 
 	PREPARE(s, "SELECT id, is_default FROM agents WHERE tenant_id = ? AND name = ?");
-	ig_store_bind(s, "is", tid, name);
+	ig_stmt_bind(s, "is", tid, name);
 	if ((rc = ig_stmt_next(ctx->store, s, err)) < 0)
 		return err->code;
 	if (rc == 1) {
@@ -1150,7 +1150,7 @@ int ig_agent_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tena
 		rc = err->code;
 		goto out;
 	}
-	ig_store_bind(s, "isi", tid, name, now);
+	ig_stmt_bind(s, "isi", tid, name, now);
 	if ((rc = ig_store_run(ctx->store, s, err)))
 		goto out;
 	id = ig_store_last_id(ctx->store);
@@ -1179,7 +1179,7 @@ int ig_agent_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *a
 	if ((rc = ig_tenant_resolve(ctx, tenant, IG_MOD_AGENTS, IG_READ, "agent.list", &tid, NULL, err)))
 		return rc;
 	PREPARE(s, agent_sql);
-	ig_store_bind(s, "in", tid);
+	ig_stmt_bind(s, "in", tid);
 	return list_rows(ctx, s, fn, arg, err);
 }
 
@@ -1251,11 +1251,11 @@ static int set_default(struct ig_ctx *ctx, int64_t tid, int64_t id, struct ig_er
 
 	/* Clear first: the partial unique index allows one default at a time. */
 	PREPARE(s, "UPDATE agents SET is_default = 0 WHERE tenant_id = ? AND is_default = 1");
-	ig_store_bind(s, "i", tid);
+	ig_stmt_bind(s, "i", tid);
 	if ((rc = ig_store_run(ctx->store, s, err)))
 		return rc;
 	PREPARE(s, "UPDATE agents SET is_default = 1, updated_at = ? WHERE id = ?");
-	ig_store_bind(s, "ii", ig_time_now(), id);
+	ig_stmt_bind(s, "ii", ig_time_now(), id);
 	return ig_store_run(ctx->store, s, err);
 }
 
@@ -1287,7 +1287,7 @@ int ig_agent_delete(struct ig_ctx *ctx, const char *tenant, const char *name,
 		rc = err->code;
 		goto out;
 	}
-	ig_store_bind(s, "ii", tid, id);
+	ig_stmt_bind(s, "ii", tid, id);
 	if ((accounts = fetch_int(ctx, s, 0, err)) < 0) {
 		rc = err->code;
 		goto out;
@@ -1304,7 +1304,7 @@ int ig_agent_delete(struct ig_ctx *ctx, const char *tenant, const char *name,
 		rc = err->code;
 		goto out;
 	}
-	ig_store_bind(s, "i", id);
+	ig_stmt_bind(s, "i", id);
 	if ((rc = ig_store_run(ctx->store, s, err)))
 		goto out;
 	if (nid && (rc = set_default(ctx, tid, nid, err)))
@@ -1387,7 +1387,7 @@ static int location_apply(struct ig_ctx *ctx, int64_t id, const struct location_
 	PREPARE(s, "UPDATE locations SET timezone = COALESCE(?, timezone),"
 		   " hours = COALESCE(?, hours), context = COALESCE(?, context), updated_at = ?"
 		   " WHERE id = ?");
-	ig_store_bind(s, "sssii", l->timezone, l->hours, l->context, ig_time_now(), id);
+	ig_stmt_bind(s, "sssii", l->timezone, l->hours, l->context, ig_time_now(), id);
 	return ig_store_run(ctx->store, s, err);
 }
 
@@ -1404,7 +1404,7 @@ static int location_find(struct ig_ctx *ctx, int64_t tid, const char *slug, cons
 	struct ig_stmt *s;
 
 	PREPARE(s, "SELECT id FROM locations WHERE tenant_id = ? AND name = ?");
-	ig_store_bind(s, "is", tid, name);
+	ig_stmt_bind(s, "is", tid, name);
 	if ((*id = fetch_int(ctx, s, 0, err)) < 0)
 		return err->code;
 	if (!*id)
@@ -1419,7 +1419,7 @@ static int location_record(struct ig_ctx *ctx, int64_t tid, const char *name, js
 	int rc;
 
 	PREPARE(s, location_sql);
-	ig_store_bind(s, "is", tid, name);
+	ig_stmt_bind(s, "is", tid, name);
 	rc = fetch_one(ctx, s, out, err);
 	return rc < 0 ? -rc : rc ? 0 : ig_err_set(err, IG_EX_SOFTWARE, "location '%s' vanished", name);
 }
@@ -1461,7 +1461,7 @@ int ig_location_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_t
 		rc = err->code;
 		goto out;
 	}
-	ig_store_bind(s, "isii", tid, name, now, now);
+	ig_stmt_bind(s, "isii", tid, name, now, now);
 	if ((rc = ig_store_run(ctx->store, s, err)))
 		goto out;
 	id = ig_store_last_id(ctx->store);
@@ -1489,7 +1489,7 @@ int ig_location_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void
 				    NULL, err)))
 		return rc;
 	PREPARE(s, location_sql);
-	ig_store_bind(s, "in", tid);
+	ig_stmt_bind(s, "in", tid);
 	return list_rows(ctx, s, fn, arg, err);
 }
 
@@ -1573,7 +1573,7 @@ int ig_location_delete(struct ig_ctx *ctx, const char *tenant, const char *name,
 		rc = err->code;
 		goto out;
 	}
-	ig_store_bind(s, "i", id);
+	ig_stmt_bind(s, "i", id);
 	if (!(rc = ig_store_run(ctx->store, s, err)))
 		rc = audit_ok(ctx, tid, "location.delete", name, NULL, err);
 out:
@@ -1681,7 +1681,7 @@ int ig_apikey_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_ten
 			rc = err->code;
 			goto out;
 		}
-		ig_store_bind(s, "i", uid);
+		ig_stmt_bind(s, "i", uid);
 		if ((rc = (int)fetch_int(ctx, s, 0, err)) != 1) {
 			rc = rc < 0 ? err->code : ig_err_set(err, IG_EX_DATAERR,
 				"user '%s' is not a super admin (see 'user add --super-admin')", email);
@@ -1693,7 +1693,7 @@ int ig_apikey_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_ten
 			rc = err->code;
 			goto out;
 		}
-		ig_store_bind(s, "ii", tid, uid);
+		ig_stmt_bind(s, "ii", tid, uid);
 		rc = ig_stmt_next(ctx->store, s, err);
 		if (rc == 1) {
 			snprintf(role, sizeof(role), "%s", ig_col_text(s, 0));
@@ -1735,7 +1735,7 @@ int ig_apikey_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_ten
 		rc = err->code;
 		goto out;
 	}
-	ig_store_bind(s, "Iisssi", tid, uid, prefix, hash, label ? label : "", now);
+	ig_stmt_bind(s, "Iisssi", tid, uid, prefix, hash, label ? label : "", now);
 	if ((rc = ig_store_run(ctx->store, s, err)))
 		goto out;
 	/* The audit row names the key by its prefix; the key itself is never
@@ -1781,7 +1781,7 @@ int ig_apikey_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *
 	if (rc)
 		return rc;
 	PREPARE(s, apikey_sql);
-	ig_store_bind(s, "i", tid);
+	ig_stmt_bind(s, "i", tid);
 	return list_rows(ctx, s, fn, arg, err);
 }
 
@@ -1797,7 +1797,7 @@ int ig_apikey_revoke(struct ig_ctx *ctx, const char *prefix, json_t **out, struc
 		return ig_err_set(err, IG_EX_DATAERR,
 			"invalid key prefix '%s' (16 hex digits, as 'key list' shows)", prefix);
 	PREPARE(s, "SELECT coalesce(tenant_id, 0) FROM api_keys WHERE prefix = ?");
-	ig_store_bind(s, "s", prefix);
+	ig_stmt_bind(s, "s", prefix);
 	rc = ig_stmt_next(ctx->store, s, err);
 	if (rc < 0)
 		return err->code;
@@ -1823,7 +1823,7 @@ int ig_apikey_revoke(struct ig_ctx *ctx, const char *prefix, json_t **out, struc
 		rc = err->code;
 		goto out;
 	}
-	ig_store_bind(s, "is", ig_time_now(), prefix);
+	ig_stmt_bind(s, "is", ig_time_now(), prefix);
 	if ((rc = ig_store_run(ctx->store, s, err)))
 		goto out;
 	if (!ig_store_changes(ctx->store)) {
@@ -1840,7 +1840,7 @@ int ig_apikey_revoke(struct ig_ctx *ctx, const char *prefix, json_t **out, struc
 		rc = err->code;
 		goto out;
 	}
-	ig_store_bind(s, "s", prefix);
+	ig_stmt_bind(s, "s", prefix);
 	rc = fetch_one(ctx, s, out, err);
 	rc = rc < 0 ? -rc : 0;
 out:
@@ -1955,7 +1955,7 @@ int ig_tenant_audit_list(struct ig_ctx *ctx, const struct ig_audit_filter *f, ig
 		   "      AND substr(a.action, 1, length(?3) - 1) = substr(?3, 1, length(?3) - 1)))"
 		   " AND a.at >= ?4"
 		   " ORDER BY a.id LIMIT ?5");
-	ig_store_bind(s, "issii", tid, f->actor, f->action, f->since,
+	ig_stmt_bind(s, "issii", tid, f->actor, f->action, f->since,
 		      (int64_t)(f->limit > 0 ? f->limit : -1));
 	return list_rows(ctx, s, fn, arg, err);
 }

@@ -6,35 +6,31 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>   /* a second connection of its own, behind the store's back */
+
 #include "store.h"
 #include "tap.h"
 
 static char dir[] = "/tmp/igkit-t-store.XXXXXX";
 static char path[256];
 
+/* sql: a literal (the store caches statements by its address) */
 static int64_t one(struct ig_store *st, const char *sql)
 {
-	sqlite3_stmt *s;
 	int64_t v = -1;
 
-	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-		return -2;
-	if (sqlite3_step(s) == SQLITE_ROW)
-		v = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return v;
+	return ig_store_int(st, NULL, &v, sql, "") < 0 ? -2 : v;
 }
 
 static const char *text(struct ig_store *st, const char *sql, char *buf, size_t n)
 {
-	sqlite3_stmt *s;
+	struct ig_stmt *s = ig_store_query(st, NULL, sql, "");
 
 	buf[0] = '\0';
-	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-		return buf;
-	if (sqlite3_step(s) == SQLITE_ROW)
-		snprintf(buf, n, "%s", (const char *)sqlite3_column_text(s, 0));
-	sqlite3_finalize(s);
+	if (s && ig_stmt_next(st, s, NULL) > 0) {
+		snprintf(buf, n, "%s", ig_col_text(s, 0));
+		ig_stmt_reset(s);
+	}
 	return buf;
 }
 
@@ -146,7 +142,7 @@ int main(void)
 	struct ig_store *st = NULL, *st2 = NULL;
 	struct ig_err err = { 0 };
 	struct stat sb;
-	sqlite3_stmt *s, *s2;
+	struct ig_stmt *s, *s2;
 	char buf[64];
 	int rc;
 
@@ -170,18 +166,18 @@ int main(void)
 	is_int(ig_store_begin(st, &err), IG_EX_SOFTWARE, "nested begin is a bug (70)");
 	s = ig_store_prepare(st, "INSERT INTO tenants(slug, name, created_at, updated_at) VALUES (?,?,?,?)", &err);
 	ok(s != NULL, "prepare");
-	ig_store_bind(s, "ssii", "rossi", "Rossi", (int64_t)1, (int64_t)1);
+	ig_stmt_bind(s, "ssii", "rossi", "Rossi", (int64_t)1, (int64_t)1);
 	is_int(ig_store_run(st, s, &err), 0, "insert");
 	is_int(ig_store_commit(st, &err), 0, "commit");
 	is_int(one(st, "SELECT count(*) FROM tenants"), 1, "row committed");
 	ig_store_begin(st, &err);
 	s2 = ig_store_prepare(st, "INSERT INTO tenants(slug, name, created_at, updated_at) VALUES (?,?,?,?)", &err);
-	ig_store_bind(s2, "ssii", "bianchi", "Bianchi", (int64_t)1, (int64_t)1);
+	ig_stmt_bind(s2, "ssii", "bianchi", "Bianchi", (int64_t)1, (int64_t)1);
 	ig_store_run(st, s2, &err);
 	ig_store_rollback(st);
 	is_int(one(st, "SELECT count(*) FROM tenants"), 1, "rollback leaves nothing");
 	ig_store_begin(st, &err);
-	ig_store_bind(s2, "ssii", "rossi", "Dup", (int64_t)1, (int64_t)1);
+	ig_stmt_bind(s2, "ssii", "rossi", "Dup", (int64_t)1, (int64_t)1);
 	rc = ig_store_run(st, s2, &err);
 	ig_store_rollback(st);
 	is_int(rc, IG_EX_DATAERR, "constraint violation → 65");
@@ -198,7 +194,7 @@ int main(void)
 				      "INSERT INTO tenants(slug, name, created_at, updated_at) VALUES (?,?,0,0)",
 				      "ss", "rossi", "Dup"), IG_EX_DATAERR, "a failing write → its exit code");
 		is_int(changes, 0, "no rows changed");
-		ok(!st->in_tx, "no transaction left open");
+		ok(!ig_store_in_tx(st), "no transaction left open");
 		is_int(one(st, "SELECT count(*) FROM tenants WHERE name = 'Dup'"), 0, "nothing written");
 	}
 
@@ -210,7 +206,7 @@ int main(void)
 	is_int(ig_store_runf(st, &err, "INSERT INTO tenants(slug, name, created_at, updated_at)"
 			     " VALUES (?,?,0,0)", "ss", "rossi", "Dup"), IG_EX_DATAERR,
 	       "a failing statement → its exit code");
-	ok(st->in_tx, "…the transaction stays open for the caller to end");
+	ok(ig_store_in_tx(st), "…the transaction stays open for the caller to end");
 	is_int(one(st, "SELECT count(*) FROM tenants WHERE name = 'Runf'"), 1, "…and the earlier one stands");
 	ig_store_rollback(st);
 	is_int(ig_store_runf(st, &err, "UPDATE nosuchtable SET x = 1", ""), IG_EX_SOFTWARE,
@@ -219,7 +215,7 @@ int main(void)
 
 	/* A second connection waiting on the write lock gets 75, not a hang. */
 	is_int(ig_store_open(&st2, path, 0, &err), 0, "second connection");
-	sqlite3_busy_timeout(st2->db, 50);
+	ig_store_exec(st2, "PRAGMA busy_timeout = 50", &err);   /* the SQLite backend */
 	ig_store_begin(st, &err);
 	is_int(ig_store_begin(st2, &err), IG_EX_TEMPFAIL, "busy store → 75 (retry later)");
 	ig_store_rollback(st);
