@@ -116,4 +116,17 @@ for code in 0 64 65 66 69 70 73 74 75 77 78; do
 done
 grep -q 'scripts/check' "$top_srcdir/README.md"; ok $? "README shows scripts/check"
 grep -q 'scripts/demo' "$top_srcdir/README.md"; ok $? "README shows scripts/demo"
+# The dispatcher: a verb of several words (kb synonyms add) is matched whole,
+# its help is its own, and a partial one is a usage error that lists the verbs.
+run ig-reply kb synonyms add --help
+is_rc 0 "a verb of two words: --help"
+like "$out" "^Usage: ig-reply kb synonyms add WORD ALT" "…shows that command's own usage"
+run ig-reply kb synonyms
+is_rc 64 "half a verb: 64"
+like "$err" "kb: unknown subcommand 'synonyms'" "…says which word"
+like "$err" "synonyms add, synonyms list, synonyms rm" "…and lists the verbs of the group"
+run ig-reply kb synonyms add onlyword
+is_rc 64 "a two-word verb still checks its operands"
+like "$err" "missing WORD ALT" "…naming what is missing"
+
 done_testing
