@@ -1,6 +1,7 @@
 /*
- * tenant.c — tenants, users, memberships, API keys, agents, locations, the
- * audit listing and "init".  Contracts in tenant.h.
+ * tenant.c — tenants, the onboarding stream, the audit listing and "init";
+ * and the record and store helpers every tenancy module shares
+ * (tenant_int.h).  Contracts in tenant.h.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,12 +16,7 @@
 #include "igtime.h"
 #include "store.h"
 #include "tenant.h"
-
-/* Every public function may be given err == NULL; internally we always
- * have somewhere to put the message. */
-#define ERR_LOCAL(err) struct ig_err err_local_ = { 0 }; if (!(err)) (err) = &err_local_
-
-#define OOM(err) ig_err_set((err), IG_EX_SOFTWARE, "out of memory")
+#include "tenant_int.h"
 
 /* ------------------------------------------------------------ validation */
 
@@ -52,7 +48,7 @@ int ig_email_valid(const char *s)
 	return dot && dot > at + 1 && dot[1] != '\0';
 }
 
-static int check_slug(const char *what, const char *s, struct ig_err *err)
+int tn_check_slug(const char *what, const char *s, struct ig_err *err)
 {
 	if (ig_slug_valid(s))
 		return 0;
@@ -61,14 +57,14 @@ static int check_slug(const char *what, const char *s, struct ig_err *err)
 		what, s);
 }
 
-static int check_email(const char *s, struct ig_err *err)
+int tn_check_email(const char *s, struct ig_err *err)
 {
 	if (ig_email_valid(s))
 		return 0;
 	return ig_err_set(err, IG_EX_DATAERR, "invalid e-mail address '%s'", s);
 }
 
-static int check_role(const char *role, struct ig_err *err)
+int tn_check_role(const char *role, struct ig_err *err)
 {
 	if (ig_role_valid(role))
 		return 0;
@@ -130,7 +126,7 @@ static int in_list(const char *const *list, const char *s)
 	return 0;
 }
 
-static int check_fields(const json_t *rec, const char *const *allowed, struct ig_err *err)
+int tn_check_fields(const json_t *rec, const char *const *allowed, struct ig_err *err)
 {
 	const char *k;
 	json_t *v;
@@ -144,8 +140,8 @@ static int check_fields(const json_t *rec, const char *const *allowed, struct ig
 }
 
 /* A string field: absent or null → *out NULL (65 when required). */
-static int get_str(const json_t *rec, const char *key, int required, size_t max,
-		   const char **out, struct ig_err *err)
+int tn_get_str(const json_t *rec, const char *key, int required, size_t max,
+	       const char **out, struct ig_err *err)
 {
 	const json_t *v = json_object_get(rec, key);
 
@@ -168,7 +164,7 @@ static int get_str(const json_t *rec, const char *key, int required, size_t max,
 }
 
 /* A flag: true/false → 1/0; absent → -1. */
-static int get_bool(const json_t *rec, const char *key, int *out, struct ig_err *err)
+int tn_get_bool(const json_t *rec, const char *key, int *out, struct ig_err *err)
 {
 	const json_t *v = json_object_get(rec, key);
 
@@ -285,14 +281,9 @@ json_t *ig_tenant_row_json(struct ig_stmt *s)
 
 /* ------------------------------------------------------------ store helpers */
 
-#define PREPARE(s, sql) do { \
-	if (!((s) = ig_store_prepare(ctx->store, (sql), err))) \
-		return err ? err->code : IG_EX_SOFTWARE; \
-} while (0)
-
 /* Step a SELECT expected to give at most one row: 1 found (*out new, or
  * left alone when out is NULL), 0 not found, or -code on error. */
-static int fetch_one(struct ig_ctx *ctx, struct ig_stmt *s, json_t **out, struct ig_err *err)
+int tn_fetch_one(struct ig_ctx *ctx, struct ig_stmt *s, json_t **out, struct ig_err *err)
 {
 	int rc = ig_stmt_next(ctx->store, s, err);
 
@@ -310,7 +301,7 @@ static int fetch_one(struct ig_ctx *ctx, struct ig_stmt *s, json_t **out, struct
 }
 
 /* One integer from a SELECT; dflt when there is no row; -1 with err on error. */
-static int64_t fetch_int(struct ig_ctx *ctx, struct ig_stmt *s, int64_t dflt, struct ig_err *err)
+int64_t tn_fetch_int(struct ig_ctx *ctx, struct ig_stmt *s, int64_t dflt, struct ig_err *err)
 {
 	int rc = ig_stmt_next(ctx->store, s, err);
 	int64_t v = dflt;
@@ -324,8 +315,8 @@ static int64_t fetch_int(struct ig_ctx *ctx, struct ig_stmt *s, int64_t dflt, st
 	return v;
 }
 
-static int list_rows(struct ig_ctx *ctx, struct ig_stmt *s, ig_row_fn *fn, void *arg,
-		     struct ig_err *err)
+int tn_list_rows(struct ig_ctx *ctx, struct ig_stmt *s, ig_row_fn *fn, void *arg,
+		 struct ig_err *err)
 {
 	json_t *row;
 	int rc, r;
@@ -345,31 +336,29 @@ static int list_rows(struct ig_ctx *ctx, struct ig_stmt *s, ig_row_fn *fn, void 
 	return rc < 0 ? (err ? err->code : IG_EX_SOFTWARE) : 0;
 }
 
-/* End a transaction: commit when rc is 0, else roll back; returns the
- * final code. */
 /* The onboarding run under way (ig_tenant_onboard_run), for the length of
  * one record: a dry run keeps the whole stream in one transaction, each
  * record under a savepoint, and rolls it back at the end; an existing
  * record is noted (exists), not failed. */
-static struct ig_onboard *onboarding;
+struct ig_onboard *tn_onboarding;
 
-static int tx_begin(struct ig_ctx *ctx, struct ig_err *err)
+int tn_tx_begin(struct ig_ctx *ctx, struct ig_err *err)
 {
 	int rc;
 
-	if (!onboarding || !onboarding->dry_run)
+	if (!tn_onboarding || !tn_onboarding->dry_run)
 		return ig_store_begin(ctx->store, err);
-	if (!onboarding->open) {
+	if (!tn_onboarding->open) {
 		if ((rc = ig_store_begin(ctx->store, err)))
 			return rc;
-		onboarding->open = 1;
+		tn_onboarding->open = 1;
 	}
 	return ig_store_runf(ctx->store, err, "SAVEPOINT onboard_record", "");
 }
 
-static int tx_end(struct ig_ctx *ctx, int rc, struct ig_err *err)
+int tn_tx_end(struct ig_ctx *ctx, int rc, struct ig_err *err)
 {
-	if (onboarding && onboarding->dry_run && onboarding->open) {
+	if (tn_onboarding && tn_onboarding->dry_run && tn_onboarding->open) {
 		struct ig_err e2 = { 0 };
 
 		if (rc)
@@ -384,14 +373,8 @@ static int tx_end(struct ig_ctx *ctx, int rc, struct ig_err *err)
 	return ig_store_commit(ctx->store, err);
 }
 
-/* An onboarding record names something that is already there: 65 with
- * the message, noted for ig_tenant_onboard_run. */
-#define exists(err, ...) \
-	((onboarding ? (void)(onboarding->exists = 1) : (void)0), \
-	 ig_err_set((err), IG_EX_DATAERR, __VA_ARGS__))
-
-static int audit_ok(struct ig_ctx *ctx, int64_t tenant, const char *action, const char *target,
-		    json_t *detail, struct ig_err *err)
+int tn_audit_ok(struct ig_ctx *ctx, int64_t tenant, const char *action, const char *target,
+		json_t *detail, struct ig_err *err)
 {
 	int rc = ig_audit(ctx, tenant, action, target, "ok", detail, err);
 
@@ -399,14 +382,14 @@ static int audit_ok(struct ig_ctx *ctx, int64_t tenant, const char *action, cons
 	return rc;
 }
 
-static int64_t user_id(struct ig_ctx *ctx, const char *email, struct ig_err *err)
+int64_t tn_user_id(struct ig_ctx *ctx, const char *email, struct ig_err *err)
 {
 	struct ig_stmt *s = ig_store_prepare(ctx->store, "SELECT id FROM users WHERE email = ?", err);
 
 	if (!s)
 		return -1;
 	ig_stmt_bind(s, "s", email);
-	return fetch_int(ctx, s, 0, err);
+	return tn_fetch_int(ctx, s, 0, err);
 }
 
 /* ------------------------------------------------------------ tenancy */
@@ -457,7 +440,7 @@ static int tenant_record(struct ig_ctx *ctx, int64_t id, json_t **out, struct ig
 
 	PREPARE(s, tenant_sql);
 	ig_stmt_bind(s, "i", id);
-	rc = fetch_one(ctx, s, out, err);
+	rc = tn_fetch_one(ctx, s, out, err);
 	if (rc < 0)
 		return -rc;
 	return rc ? 0 : ig_err_set(err, IG_EX_SOFTWARE, "tenant %lld vanished", (long long)id);
@@ -474,24 +457,24 @@ int ig_tenant_create(struct ig_ctx *ctx, const json_t *rec, json_t **out, struct
 
 	ERR_LOCAL(err);
 	*out = NULL;
-	if ((rc = check_fields(rec, tenant_fields, err))
-	    || (rc = get_str(rec, "tenant", 1, 63, &slug, err))
-	    || (rc = check_slug("tenant", slug, err))
-	    || (rc = get_str(rec, "name", 0, IG_NAME_MAX, &name, err)))
+	if ((rc = tn_check_fields(rec, tenant_fields, err))
+	    || (rc = tn_get_str(rec, "tenant", 1, 63, &slug, err))
+	    || (rc = tn_check_slug("tenant", slug, err))
+	    || (rc = tn_get_str(rec, "name", 0, IG_NAME_MAX, &name, err)))
 		return rc;
 	if (!name || !*name)
 		name = slug;
 	if ((rc = ig_authz_require(ctx, 0, IG_MOD_PLATFORM, IG_WRITE, "tenant.create", err)))
 		return rc;
-	if ((rc = tx_begin(ctx, err)))
+	if ((rc = tn_tx_begin(ctx, err)))
 		return rc;
 	if (!(s = ig_store_prepare(ctx->store, "SELECT id FROM tenants WHERE slug = ?", err))) {
 		rc = err->code;
 		goto out;
 	}
 	ig_stmt_bind(s, "s", slug);
-	if ((id = fetch_int(ctx, s, 0, err)) != 0) {
-		rc = id < 0 ? err->code : exists(err, "tenant '%s' already exists", slug);
+	if ((id = tn_fetch_int(ctx, s, 0, err)) != 0) {
+		rc = id < 0 ? err->code : tn_exists(err, "tenant '%s' already exists", slug);
 		goto out;
 	}
 	/* Never reuse the id of a deleted tenant: the audit log (no foreign
@@ -509,11 +492,11 @@ int ig_tenant_create(struct ig_ctx *ctx, const json_t *rec, json_t **out, struct
 	if ((rc = ig_store_run(ctx->store, s, err)))
 		goto out;
 	id = ig_store_last_id(ctx->store);
-	if ((rc = audit_ok(ctx, id, "tenant.create", slug, json_pack("{s:s}", "name", name), err)))
+	if ((rc = tn_audit_ok(ctx, id, "tenant.create", slug, json_pack("{s:s}", "name", name), err)))
 		goto out;
 	rc = tenant_record(ctx, id, out, err);
 out:
-	rc = tx_end(ctx, rc, err);
+	rc = tn_tx_end(ctx, rc, err);
 	if (rc) {
 		json_decref(*out);
 		*out = NULL;
@@ -539,7 +522,7 @@ int ig_tenant_list(struct ig_ctx *ctx, ig_row_fn *fn, void *arg, struct ig_err *
 		return rc;
 	PREPARE(s, tenant_sql);
 	ig_stmt_bind(s, "i", id);
-	return list_rows(ctx, s, fn, arg, err);
+	return tn_list_rows(ctx, s, fn, arg, err);
 }
 
 int ig_tenant_show(struct ig_ctx *ctx, const char *slug, json_t **out, struct ig_err *err)
@@ -566,14 +549,14 @@ int ig_tenant_rename(struct ig_ctx *ctx, const char *slug, const char *new_slug,
 	*out = NULL;
 	if (!new_slug && !new_name)
 		return ig_err_set(err, IG_EX_USAGE, "nothing to rename: give a new name or --name");
-	if (new_slug && (rc = check_slug("tenant", new_slug, err)))
+	if (new_slug && (rc = tn_check_slug("tenant", new_slug, err)))
 		return rc;
 	if (new_name && (!*new_name || strlen(new_name) > IG_NAME_MAX))
 		return ig_err_set(err, IG_EX_DATAERR, "a tenant's name must have 1 to %d bytes",
 				  IG_NAME_MAX);
 	if ((rc = ig_tenant_resolve(ctx, slug, IG_MOD_TENANCY, IG_WRITE, "tenant.rename", &id, old, err)))
 		return rc;
-	if ((rc = tx_begin(ctx, err)))
+	if ((rc = tn_tx_begin(ctx, err)))
 		return rc;
 	if (new_slug && strcmp(new_slug, old)) {
 		if (!(s = ig_store_prepare(ctx->store, "SELECT id FROM tenants WHERE slug = ?", err))) {
@@ -581,7 +564,7 @@ int ig_tenant_rename(struct ig_ctx *ctx, const char *slug, const char *new_slug,
 			goto out;
 		}
 		ig_stmt_bind(s, "s", new_slug);
-		if ((other = fetch_int(ctx, s, 0, err)) != 0) {
+		if ((other = tn_fetch_int(ctx, s, 0, err)) != 0) {
 			rc = other < 0 ? err->code
 				: ig_err_set(err, IG_EX_DATAERR, "tenant '%s' already exists", new_slug);
 			goto out;
@@ -596,12 +579,12 @@ int ig_tenant_rename(struct ig_ctx *ctx, const char *slug, const char *new_slug,
 	ig_stmt_bind(s, "ssii", new_slug, new_name, ig_time_now(), id);
 	if ((rc = ig_store_run(ctx->store, s, err)))
 		goto out;
-	if ((rc = audit_ok(ctx, id, "tenant.rename", old,
-			   json_pack("{s:s?,s:s?}", "slug", new_slug, "name", new_name), err)))
+	if ((rc = tn_audit_ok(ctx, id, "tenant.rename", old,
+			      json_pack("{s:s?,s:s?}", "slug", new_slug, "name", new_name), err)))
 		goto out;
 	rc = tenant_record(ctx, id, out, err);
 out:
-	rc = tx_end(ctx, rc, err);
+	rc = tn_tx_end(ctx, rc, err);
 	if (rc) {
 		json_decref(*out);
 		*out = NULL;
@@ -621,7 +604,7 @@ int ig_tenant_delete(struct ig_ctx *ctx, const char *slug, json_t **out, struct 
 	if ((rc = ig_tenant_resolve(ctx, slug, IG_MOD_PLATFORM, IG_WRITE, "tenant.delete", &id,
 				    name, err)))
 		return rc;
-	if ((rc = tx_begin(ctx, err)))
+	if ((rc = tn_tx_begin(ctx, err)))
 		return rc;
 	if (!(s = ig_store_prepare(ctx->store, "DELETE FROM tenants WHERE id = ?", err))) {
 		rc = err->code;
@@ -630,9 +613,9 @@ int ig_tenant_delete(struct ig_ctx *ctx, const char *slug, json_t **out, struct 
 	ig_stmt_bind(s, "i", id);
 	if ((rc = ig_store_run(ctx->store, s, err)))
 		goto out;
-	rc = audit_ok(ctx, id, "tenant.delete", name, NULL, err);
+	rc = tn_audit_ok(ctx, id, "tenant.delete", name, NULL, err);
 out:
-	if ((rc = tx_end(ctx, rc, err)))
+	if ((rc = tn_tx_end(ctx, rc, err)))
 		return rc;
 	*out = json_pack("{s:s,s:s}", "tenant", name, "status", "deleted");
 	return *out ? 0 : OOM(err);
@@ -644,8 +627,8 @@ static const char *const user_fields[] = { "user", "name", "super_admin", "tenan
 
 /* Insert a membership (the caller holds the transaction and checked it is
  * new) and audit it. */
-static int add_membership(struct ig_ctx *ctx, int64_t tid, int64_t uid, const char *email,
-			  const char *role, struct ig_err *err)
+static int tn_add_membership(struct ig_ctx *ctx, int64_t tid, int64_t uid, const char *email,
+			     const char *role, struct ig_err *err)
 {
 	struct ig_stmt *s;
 	int rc;
@@ -654,10 +637,10 @@ static int add_membership(struct ig_ctx *ctx, int64_t tid, int64_t uid, const ch
 	ig_stmt_bind(s, "iisi", tid, uid, role, ig_time_now());
 	if ((rc = ig_store_run(ctx->store, s, err)))
 		return rc;
-	return audit_ok(ctx, tid, "member.grant", email, json_pack("{s:s}", "role", role), err);
+	return tn_audit_ok(ctx, tid, "member.grant", email, json_pack("{s:s}", "role", role), err);
 }
 
-static const char member_sql[] =
+static const char tn_member_sql[] =
 	"SELECT role FROM memberships WHERE tenant_id = ? AND user_id = ?";
 
 /*
@@ -669,7 +652,7 @@ static const char member_sql[] =
  * so the answer tells nothing about who else is in the store.  Call it
  * before the transaction (the denial is audited); 0 or 77.
  */
-static int grant_allowed(struct ig_ctx *ctx, int64_t tid, const char *email, struct ig_err *err)
+static int tn_grant_allowed(struct ig_ctx *ctx, int64_t tid, const char *email, struct ig_err *err)
 {
 	struct ig_stmt *s;
 	int64_t ok;
@@ -682,7 +665,7 @@ static int grant_allowed(struct ig_ctx *ctx, int64_t tid, const char *email, str
 		   " OR (u.super_admin = 0 AND NOT EXISTS (SELECT 1 FROM memberships m"
 		   " WHERE m.user_id = u.id))))");
 	ig_stmt_bind(s, "is", tid, email);
-	if ((ok = fetch_int(ctx, s, 0, err)) < 0)
+	if ((ok = tn_fetch_int(ctx, s, 0, err)) < 0)
 		return err->code;
 	if (ok)
 		return 0;
@@ -706,41 +689,41 @@ int ig_user_add(struct ig_ctx *ctx, const json_t *rec, int ensure, const char *d
 
 	ERR_LOCAL(err);
 	*out = NULL;
-	if ((rc = check_fields(rec, user_fields, err))
-	    || (rc = get_str(rec, "user", 1, 254, &email, err))
-	    || (rc = check_email(email, err))
-	    || (rc = get_str(rec, "name", 0, IG_NAME_MAX, &name, err))
-	    || (rc = get_bool(rec, "super_admin", &super, err))
-	    || (rc = get_str(rec, "tenant", 0, 63, &tslug, err))
-	    || (rc = get_str(rec, "role", 0, 32, &role, err)))
+	if ((rc = tn_check_fields(rec, user_fields, err))
+	    || (rc = tn_get_str(rec, "user", 1, 254, &email, err))
+	    || (rc = tn_check_email(email, err))
+	    || (rc = tn_get_str(rec, "name", 0, IG_NAME_MAX, &name, err))
+	    || (rc = tn_get_bool(rec, "super_admin", &super, err))
+	    || (rc = tn_get_str(rec, "tenant", 0, 63, &tslug, err))
+	    || (rc = tn_get_str(rec, "role", 0, 32, &role, err)))
 		return rc;
 	if (tslug && !role)
 		return ig_err_set(err, IG_EX_DATAERR, "field 'tenant' needs a 'role' to grant");
 	if (role) {
-		if ((rc = check_role(role, err))
+		if ((rc = tn_check_role(role, err))
 		    || (rc = ig_tenant_resolve(ctx, tslug ? tslug : dflt_tenant, IG_MOD_TENANCY,
 					       IG_WRITE, "member.grant", &tid, slug, err)))
 			return rc;
 	}
-	if ((uid = user_id(ctx, email, err)) < 0)
+	if ((uid = tn_user_id(ctx, email, err)) < 0)
 		return err->code;
 	/* Creating a user is a platform act; adding an existing one to a
-	 * tenant (onboarding) only needs the grant, within grant_allowed()'s
+	 * tenant (onboarding) only needs the grant, within tn_grant_allowed()'s
 	 * limits, which also answer for an unknown user. */
 	if (ensure && role && !ctx->actor.super_admin
-	    && (rc = grant_allowed(ctx, tid, email, err)))
+	    && (rc = tn_grant_allowed(ctx, tid, email, err)))
 		return rc;
 	if ((!uid || !ensure || !role)
 	    && (rc = ig_authz_require(ctx, 0, IG_MOD_PLATFORM, IG_WRITE, "user.add", err)))
 		return rc;
-	if ((rc = tx_begin(ctx, err)))
+	if ((rc = tn_tx_begin(ctx, err)))
 		return rc;
-	if ((uid = user_id(ctx, email, err)) < 0) {
+	if ((uid = tn_user_id(ctx, email, err)) < 0) {
 		rc = err->code;
 		goto out;
 	}
 	if (uid && (!ensure || !role)) {
-		rc = exists(err, "user '%s' already exists", email);
+		rc = tn_exists(err, "user '%s' already exists", email);
 		goto out;
 	}
 	if (!uid) {
@@ -754,22 +737,22 @@ int ig_user_add(struct ig_ctx *ctx, const json_t *rec, int ensure, const char *d
 		if ((rc = ig_store_run(ctx->store, s, err)))
 			goto out;
 		uid = ig_store_last_id(ctx->store);
-		if ((rc = audit_ok(ctx, 0, "user.add", email,
-				   json_pack("{s:b}", "super_admin", super > 0), err)))
+		if ((rc = tn_audit_ok(ctx, 0, "user.add", email,
+				      json_pack("{s:b}", "super_admin", super > 0), err)))
 			goto out;
 	}
 	if (role) {
-		if (!(s = ig_store_prepare(ctx->store, member_sql, err))) {
+		if (!(s = ig_store_prepare(ctx->store, tn_member_sql, err))) {
 			rc = err->code;
 			goto out;
 		}
 		ig_stmt_bind(s, "ii", tid, uid);
-		if ((rc = fetch_one(ctx, s, NULL, err)) != 0) {
-			rc = rc < 0 ? -rc : exists(err,
+		if ((rc = tn_fetch_one(ctx, s, NULL, err)) != 0) {
+			rc = rc < 0 ? -rc : tn_exists(err,
 				"user '%s' is already a member of tenant '%s'", email, slug);
 			goto out;
 		}
-		if ((rc = add_membership(ctx, tid, uid, email, role, err)))
+		if ((rc = tn_add_membership(ctx, tid, uid, email, role, err)))
 			goto out;
 	}
 	if (!(s = ig_store_prepare(ctx->store,
@@ -779,14 +762,14 @@ int ig_user_add(struct ig_ctx *ctx, const json_t *rec, int ensure, const char *d
 		goto out;
 	}
 	ig_stmt_bind(s, "iss", uid, role ? slug : NULL, role);
-	rc = fetch_one(ctx, s, out, err);
+	rc = tn_fetch_one(ctx, s, out, err);
 	rc = rc < 0 ? -rc : 0;
 	if (!rc && !role) {
 		json_object_del(*out, "tenant");
 		json_object_del(*out, "role");
 	}
 out:
-	rc = tx_end(ctx, rc, err);
+	rc = tn_tx_end(ctx, rc, err);
 	if (rc) {
 		json_decref(*out);
 		*out = NULL;
@@ -809,7 +792,7 @@ int ig_user_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *ar
 			   " (SELECT group_concat(t.slug || ':' || m.role, ' ') FROM memberships m"
 			   "  JOIN tenants t ON t.id = m.tenant_id WHERE m.user_id = u.id) AS tenants,"
 			   " u.created_at FROM users u ORDER BY u.email");
-		return list_rows(ctx, s, fn, arg, err);
+		return tn_list_rows(ctx, s, fn, arg, err);
 	}
 	if ((rc = ig_tenant_resolve(ctx, tenant, IG_MOD_TENANCY, IG_READ, "user.list", &tid, NULL, err)))
 		return rc;
@@ -818,7 +801,7 @@ int ig_user_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *ar
 		   " JOIN users u ON u.id = m.user_id JOIN tenants t ON t.id = m.tenant_id"
 		   " WHERE m.tenant_id = ? ORDER BY u.email");
 	ig_stmt_bind(s, "i", tid);
-	return list_rows(ctx, s, fn, arg, err);
+	return tn_list_rows(ctx, s, fn, arg, err);
 }
 
 int ig_user_remove(struct ig_ctx *ctx, const char *email, json_t **out, struct ig_err *err)
@@ -829,12 +812,12 @@ int ig_user_remove(struct ig_ctx *ctx, const char *email, json_t **out, struct i
 
 	ERR_LOCAL(err);
 	*out = NULL;
-	if ((rc = check_email(email, err))
+	if ((rc = tn_check_email(email, err))
 	    || (rc = ig_authz_require(ctx, 0, IG_MOD_PLATFORM, IG_WRITE, "user.remove", err)))
 		return rc;
-	if ((rc = tx_begin(ctx, err)))
+	if ((rc = tn_tx_begin(ctx, err)))
 		return rc;
-	if ((uid = user_id(ctx, email, err)) <= 0) {
+	if ((uid = tn_user_id(ctx, email, err)) <= 0) {
 		rc = uid < 0 ? err->code : ig_err_set(err, IG_EX_DATAERR, "unknown user '%s'", email);
 		goto out;
 	}
@@ -845,7 +828,7 @@ int ig_user_remove(struct ig_ctx *ctx, const char *email, json_t **out, struct i
 		goto out;
 	}
 	ig_stmt_bind(s, "i", uid);
-	if ((nkeys = fetch_int(ctx, s, 0, err)) < 0) {
+	if ((nkeys = tn_fetch_int(ctx, s, 0, err)) < 0) {
 		rc = err->code;
 		goto out;
 	}
@@ -858,10 +841,10 @@ int ig_user_remove(struct ig_ctx *ctx, const char *email, json_t **out, struct i
 	ig_stmt_bind(s, "i", uid);
 	if ((rc = ig_store_run(ctx->store, s, err)))
 		goto out;
-	rc = audit_ok(ctx, 0, "user.remove", email,
-		      json_pack("{s:I,s:I}", "memberships", (json_int_t)nmem, "keys", (json_int_t)nkeys), err);
+	rc = tn_audit_ok(ctx, 0, "user.remove", email,
+			 json_pack("{s:I,s:I}", "memberships", (json_int_t)nmem, "keys", (json_int_t)nkeys), err);
 out:
-	if ((rc = tx_end(ctx, rc, err)))
+	if ((rc = tn_tx_end(ctx, rc, err)))
 		return rc;
 	*out = json_pack("{s:s,s:s,s:I,s:I}", "user", email, "status", "removed",
 			 "memberships", (json_int_t)nmem, "keys", (json_int_t)nkeys);
@@ -883,25 +866,25 @@ int ig_member_grant(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tena
 
 	ERR_LOCAL(err);
 	*out = NULL;
-	if ((rc = check_fields(rec, member_fields, err))
-	    || (rc = get_str(rec, "tenant", 0, 63, &tslug, err))
-	    || (rc = get_str(rec, "user", 1, 254, &email, err))
-	    || (rc = check_email(email, err))
-	    || (rc = get_str(rec, "role", 1, 32, &role, err))
-	    || (rc = check_role(role, err)))
+	if ((rc = tn_check_fields(rec, member_fields, err))
+	    || (rc = tn_get_str(rec, "tenant", 0, 63, &tslug, err))
+	    || (rc = tn_get_str(rec, "user", 1, 254, &email, err))
+	    || (rc = tn_check_email(email, err))
+	    || (rc = tn_get_str(rec, "role", 1, 32, &role, err))
+	    || (rc = tn_check_role(role, err)))
 		return rc;
 	if ((rc = ig_tenant_resolve(ctx, tslug ? tslug : dflt_tenant, IG_MOD_TENANCY, IG_WRITE,
 				    "member.grant", &tid, slug, err))
-	    || (rc = grant_allowed(ctx, tid, email, err)))
+	    || (rc = tn_grant_allowed(ctx, tid, email, err)))
 		return rc;
-	if ((rc = tx_begin(ctx, err)))
+	if ((rc = tn_tx_begin(ctx, err)))
 		return rc;
-	if ((uid = user_id(ctx, email, err)) <= 0) {
+	if ((uid = tn_user_id(ctx, email, err)) <= 0) {
 		rc = uid < 0 ? err->code : ig_err_set(err, IG_EX_DATAERR,
 			"unknown user '%s' (add it with 'tenant-admin user add')", email);
 		goto out;
 	}
-	if (!(s = ig_store_prepare(ctx->store, member_sql, err))) {
+	if (!(s = ig_store_prepare(ctx->store, tn_member_sql, err))) {
 		rc = err->code;
 		goto out;
 	}
@@ -921,7 +904,7 @@ int ig_member_grant(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tena
 		goto out;
 	}
 	if (!*prev) {
-		rc = add_membership(ctx, tid, uid, email, role, err);
+		rc = tn_add_membership(ctx, tid, uid, email, role, err);
 	} else {
 		if (!(s = ig_store_prepare(ctx->store,
 				"UPDATE memberships SET role = ? WHERE tenant_id = ? AND user_id = ?", err))) {
@@ -930,11 +913,11 @@ int ig_member_grant(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tena
 		}
 		ig_stmt_bind(s, "sii", role, tid, uid);
 		if (!(rc = ig_store_run(ctx->store, s, err)))
-			rc = audit_ok(ctx, tid, "member.grant", email,
-				      json_pack("{s:s,s:s}", "role", role, "previous", prev), err);
+			rc = tn_audit_ok(ctx, tid, "member.grant", email,
+					 json_pack("{s:s,s:s}", "role", role, "previous", prev), err);
 	}
 out:
-	if ((rc = tx_end(ctx, rc, err)))
+	if ((rc = tn_tx_end(ctx, rc, err)))
 		return rc;
 	*out = json_pack("{s:s,s:s,s:s,s:s}", "tenant", slug, "user", email, "role", role,
 			 "status", *prev ? "updated" : "created");
@@ -953,13 +936,13 @@ int ig_member_revoke(struct ig_ctx *ctx, const char *tenant, const char *email,
 
 	ERR_LOCAL(err);
 	*out = NULL;
-	if ((rc = check_email(email, err))
+	if ((rc = tn_check_email(email, err))
 	    || (rc = ig_tenant_resolve(ctx, tenant, IG_MOD_TENANCY, IG_WRITE, "member.revoke",
 				       &tid, slug, err)))
 		return rc;
-	if ((rc = tx_begin(ctx, err)))
+	if ((rc = tn_tx_begin(ctx, err)))
 		return rc;
-	if ((uid = user_id(ctx, email, err)) <= 0) {
+	if ((uid = tn_user_id(ctx, email, err)) <= 0) {
 		/* only a super admin learns whether the user exists at all */
 		rc = uid < 0 ? err->code : ctx->actor.super_admin
 			? ig_err_set(err, IG_EX_DATAERR, "unknown user '%s'", email)
@@ -992,9 +975,9 @@ int ig_member_revoke(struct ig_ctx *ctx, const char *tenant, const char *email,
 	if ((rc = ig_store_run(ctx->store, s, err)))
 		goto out;
 	nkeys = ig_store_changes(ctx->store);
-	rc = audit_ok(ctx, tid, "member.revoke", email, json_pack("{s:i}", "keys_revoked", nkeys), err);
+	rc = tn_audit_ok(ctx, tid, "member.revoke", email, json_pack("{s:i}", "keys_revoked", nkeys), err);
 out:
-	if ((rc = tx_end(ctx, rc, err)))
+	if ((rc = tn_tx_end(ctx, rc, err)))
 		return rc;
 	*out = json_pack("{s:s,s:s,s:s,s:i}", "tenant", slug, "user", email, "status", "revoked",
 			 "keys_revoked", nkeys);
@@ -1020,16 +1003,16 @@ static int agent_parse(const json_t *rec, struct agent_spec *a, json_t *changed,
 {
 	int rc;
 
-	if ((rc = get_str(rec, "display_name", 0, IG_NAME_MAX, &a->display_name, err))
-	    || (rc = get_str(rec, "personality", 0, IG_TEXT_MAX, &a->personality, err))
-	    || (rc = get_str(rec, "instructions", 0, IG_TEXT_MAX, &a->instructions, err))
-	    || (rc = get_str(rec, "business_name", 0, IG_NAME_MAX, &a->business_name, err))
-	    || (rc = get_str(rec, "language", 0, 35, &a->language, err))
-	    || (rc = get_str(rec, "engine", 0, 16, &a->engine, err))
-	    || (rc = get_str(rec, "model", 0, IG_NAME_MAX, &a->model, err))
-	    || (rc = get_bool(rec, "booking", &a->booking, err))
-	    || (rc = get_bool(rec, "pause_on_human", &a->pause_on_human, err))
-	    || (rc = get_bool(rec, "active", &a->active, err))
+	if ((rc = tn_get_str(rec, "display_name", 0, IG_NAME_MAX, &a->display_name, err))
+	    || (rc = tn_get_str(rec, "personality", 0, IG_TEXT_MAX, &a->personality, err))
+	    || (rc = tn_get_str(rec, "instructions", 0, IG_TEXT_MAX, &a->instructions, err))
+	    || (rc = tn_get_str(rec, "business_name", 0, IG_NAME_MAX, &a->business_name, err))
+	    || (rc = tn_get_str(rec, "language", 0, 35, &a->language, err))
+	    || (rc = tn_get_str(rec, "engine", 0, 16, &a->engine, err))
+	    || (rc = tn_get_str(rec, "model", 0, IG_NAME_MAX, &a->model, err))
+	    || (rc = tn_get_bool(rec, "booking", &a->booking, err))
+	    || (rc = tn_get_bool(rec, "pause_on_human", &a->pause_on_human, err))
+	    || (rc = tn_get_bool(rec, "active", &a->active, err))
 	    || (rc = get_debounce(rec, "debounce", &a->debounce, err)))
 		return rc;
 	if (a->language && !language_valid(a->language))
@@ -1086,7 +1069,7 @@ static int agent_record(struct ig_ctx *ctx, int64_t tid, const char *name, json_
 
 	PREPARE(s, agent_sql);
 	ig_stmt_bind(s, "is", tid, name);
-	rc = fetch_one(ctx, s, out, err);
+	rc = tn_fetch_one(ctx, s, out, err);
 	return rc < 0 ? -rc : rc ? 0 : ig_err_set(err, IG_EX_SOFTWARE, "agent '%s' vanished", name);
 }
 
@@ -1123,20 +1106,20 @@ int ig_agent_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tena
 
 	ERR_LOCAL(err);
 	*out = NULL;
-	if ((rc = check_fields(rec, agent_fields, err))
-	    || (rc = get_str(rec, "tenant", 0, 63, &tslug, err))
-	    || (rc = get_str(rec, "agent", 1, 63, &name, err))
-	    || (rc = check_slug("agent", name, err))
+	if ((rc = tn_check_fields(rec, agent_fields, err))
+	    || (rc = tn_get_str(rec, "tenant", 0, 63, &tslug, err))
+	    || (rc = tn_get_str(rec, "agent", 1, 63, &name, err))
+	    || (rc = tn_check_slug("agent", name, err))
 	    || (rc = agent_parse(rec, &a, NULL, err)))
 		return rc;
 	if ((rc = ig_tenant_resolve(ctx, tslug ? tslug : dflt_tenant, IG_MOD_AGENTS, IG_WRITE,
 				    "agent.create", &tid, slug, err)))
 		return rc;
-	if ((rc = tx_begin(ctx, err)))
+	if ((rc = tn_tx_begin(ctx, err)))
 		return rc;
 	rc = agent_find(ctx, tid, slug, name, &id, NULL, err);
 	if (!rc) {
-		rc = exists(err, "agent '%s' already exists in tenant '%s'", name, slug);
+		rc = tn_exists(err, "agent '%s' already exists in tenant '%s'", name, slug);
 		goto out;
 	}
 	if (rc != IG_EX_DATAERR)   /* a SELECT fails with 65 only for "unknown" */
@@ -1158,9 +1141,9 @@ int ig_agent_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tena
 	    || (rc = agent_record(ctx, tid, name, out, err)))
 		goto out;
 	dflt = json_is_true(json_object_get(*out, "default"));
-	rc = audit_ok(ctx, tid, "agent.create", name, json_pack("{s:b}", "default", dflt), err);
+	rc = tn_audit_ok(ctx, tid, "agent.create", name, json_pack("{s:b}", "default", dflt), err);
 out:
-	rc = tx_end(ctx, rc, err);
+	rc = tn_tx_end(ctx, rc, err);
 	if (rc) {
 		json_decref(*out);
 		*out = NULL;
@@ -1180,7 +1163,7 @@ int ig_agent_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *a
 		return rc;
 	PREPARE(s, agent_sql);
 	ig_stmt_bind(s, "in", tid);
-	return list_rows(ctx, s, fn, arg, err);
+	return tn_list_rows(ctx, s, fn, arg, err);
 }
 
 int ig_agent_show(struct ig_ctx *ctx, const char *tenant, const char *name, json_t **out,
@@ -1214,7 +1197,7 @@ int ig_agent_update(struct ig_ctx *ctx, const char *tenant, const char *name,
 
 	ERR_LOCAL(err);
 	*out = NULL;
-	if ((rc = check_fields(changes, agent_update_fields, err)))
+	if ((rc = tn_check_fields(changes, agent_update_fields, err)))
 		return rc;
 	if (!json_object_size(changes))
 		return ig_err_set(err, IG_EX_USAGE, "nothing to update: give at least one field");
@@ -1226,17 +1209,17 @@ int ig_agent_update(struct ig_ctx *ctx, const char *tenant, const char *name,
 		json_decref(changed);
 		return rc;
 	}
-	if ((rc = tx_begin(ctx, err))) {
+	if ((rc = tn_tx_begin(ctx, err))) {
 		json_decref(changed);
 		return rc;
 	}
 	if (!(rc = agent_find(ctx, tid, slug, name, &id, NULL, err))
 	    && !(rc = agent_apply(ctx, id, &a, err))
-	    && !(rc = audit_ok(ctx, tid, "agent.update", name,
-			       json_pack("{s:O}", "changed", changed), err)))
+	    && !(rc = tn_audit_ok(ctx, tid, "agent.update", name,
+				  json_pack("{s:O}", "changed", changed), err)))
 		rc = agent_record(ctx, tid, name, out, err);
 	json_decref(changed);
-	rc = tx_end(ctx, rc, err);
+	rc = tn_tx_end(ctx, rc, err);
 	if (rc) {
 		json_decref(*out);
 		*out = NULL;
@@ -1275,7 +1258,7 @@ int ig_agent_delete(struct ig_ctx *ctx, const char *tenant, const char *name,
 	if (new_default && !strcmp(new_default, name))
 		return ig_err_set(err, IG_EX_DATAERR,
 			"--new-default names the agent being deleted ('%s')", name);
-	if ((rc = tx_begin(ctx, err)))
+	if ((rc = tn_tx_begin(ctx, err)))
 		return rc;
 	if ((rc = agent_find(ctx, tid, slug, name, &id, &dflt, err)))
 		goto out;
@@ -1288,7 +1271,7 @@ int ig_agent_delete(struct ig_ctx *ctx, const char *tenant, const char *name,
 		goto out;
 	}
 	ig_stmt_bind(s, "ii", tid, id);
-	if ((accounts = fetch_int(ctx, s, 0, err)) < 0) {
+	if ((accounts = tn_fetch_int(ctx, s, 0, err)) < 0) {
 		rc = err->code;
 		goto out;
 	}
@@ -1309,11 +1292,11 @@ int ig_agent_delete(struct ig_ctx *ctx, const char *tenant, const char *name,
 		goto out;
 	if (nid && (rc = set_default(ctx, tid, nid, err)))
 		goto out;
-	rc = audit_ok(ctx, tid, "agent.delete", name,
-		      json_pack("{s:s?,s:I}", "new_default", nid ? new_default : NULL,
+	rc = tn_audit_ok(ctx, tid, "agent.delete", name,
+			 json_pack("{s:s?,s:I}", "new_default", nid ? new_default : NULL,
 				"accounts", (json_int_t)accounts), err);
 out:
-	if ((rc = tx_end(ctx, rc, err)))
+	if ((rc = tn_tx_end(ctx, rc, err)))
 		return rc;
 	/* Accounts of the deleted agent fall back to the tenant default
 	 * (accounts.agent_id ON DELETE SET NULL). */
@@ -1335,16 +1318,16 @@ int ig_agent_set_default(struct ig_ctx *ctx, const char *tenant, const char *nam
 	if ((rc = ig_tenant_resolve(ctx, tenant, IG_MOD_AGENTS, IG_WRITE, "agent.set_default",
 				    &tid, slug, err)))
 		return rc;
-	if ((rc = tx_begin(ctx, err)))
+	if ((rc = tn_tx_begin(ctx, err)))
 		return rc;
 	if ((rc = agent_find(ctx, tid, slug, name, &id, &dflt, err)))
 		goto out;
 	if (!dflt && !(rc = set_default(ctx, tid, id, err)))
-		rc = audit_ok(ctx, tid, "agent.set_default", name, NULL, err);
+		rc = tn_audit_ok(ctx, tid, "agent.set_default", name, NULL, err);
 	if (!rc)
 		rc = agent_record(ctx, tid, name, out, err);
 out:
-	rc = tx_end(ctx, rc, err);
+	rc = tn_tx_end(ctx, rc, err);
 	if (rc) {
 		json_decref(*out);
 		*out = NULL;
@@ -1369,9 +1352,9 @@ static int location_parse(const json_t *rec, struct location_spec *l, struct ig_
 {
 	int rc;
 
-	if ((rc = get_str(rec, "timezone", 0, 64, &l->timezone, err))
-	    || (rc = get_str(rec, "hours", 0, IG_TEXT_MAX, &l->hours, err))
-	    || (rc = get_str(rec, "context", 0, IG_TEXT_MAX, &l->context, err)))
+	if ((rc = tn_get_str(rec, "timezone", 0, 64, &l->timezone, err))
+	    || (rc = tn_get_str(rec, "hours", 0, IG_TEXT_MAX, &l->hours, err))
+	    || (rc = tn_get_str(rec, "context", 0, IG_TEXT_MAX, &l->context, err)))
 		return rc;
 	if (l->timezone && !timezone_valid(l->timezone))
 		return ig_err_set(err, IG_EX_DATAERR,
@@ -1405,7 +1388,7 @@ static int location_find(struct ig_ctx *ctx, int64_t tid, const char *slug, cons
 
 	PREPARE(s, "SELECT id FROM locations WHERE tenant_id = ? AND name = ?");
 	ig_stmt_bind(s, "is", tid, name);
-	if ((*id = fetch_int(ctx, s, 0, err)) < 0)
+	if ((*id = tn_fetch_int(ctx, s, 0, err)) < 0)
 		return err->code;
 	if (!*id)
 		return ig_err_set(err, IG_EX_DATAERR, "unknown location '%s' in tenant '%s'", name, slug);
@@ -1420,7 +1403,7 @@ static int location_record(struct ig_ctx *ctx, int64_t tid, const char *name, js
 
 	PREPARE(s, location_sql);
 	ig_stmt_bind(s, "is", tid, name);
-	rc = fetch_one(ctx, s, out, err);
+	rc = tn_fetch_one(ctx, s, out, err);
 	return rc < 0 ? -rc : rc ? 0 : ig_err_set(err, IG_EX_SOFTWARE, "location '%s' vanished", name);
 }
 
@@ -1436,20 +1419,20 @@ int ig_location_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_t
 
 	ERR_LOCAL(err);
 	*out = NULL;
-	if ((rc = check_fields(rec, location_fields, err))
-	    || (rc = get_str(rec, "tenant", 0, 63, &tslug, err))
-	    || (rc = get_str(rec, "location", 1, 63, &name, err))
-	    || (rc = check_slug("location", name, err))
+	if ((rc = tn_check_fields(rec, location_fields, err))
+	    || (rc = tn_get_str(rec, "tenant", 0, 63, &tslug, err))
+	    || (rc = tn_get_str(rec, "location", 1, 63, &name, err))
+	    || (rc = tn_check_slug("location", name, err))
 	    || (rc = location_parse(rec, &l, err)))
 		return rc;
 	if ((rc = ig_tenant_resolve(ctx, tslug ? tslug : dflt_tenant, IG_MOD_AGENTS, IG_WRITE,
 				    "location.create", &tid, slug, err)))
 		return rc;
-	if ((rc = tx_begin(ctx, err)))
+	if ((rc = tn_tx_begin(ctx, err)))
 		return rc;
 	rc = location_find(ctx, tid, slug, name, &id, err);
 	if (!rc) {
-		rc = exists(err, "location '%s' already exists in tenant '%s'", name, slug);
+		rc = tn_exists(err, "location '%s' already exists in tenant '%s'", name, slug);
 		goto out;
 	}
 	if (rc != IG_EX_DATAERR)   /* a SELECT fails with 65 only for "unknown" */
@@ -1466,10 +1449,10 @@ int ig_location_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_t
 		goto out;
 	id = ig_store_last_id(ctx->store);
 	if (!(rc = location_apply(ctx, id, &l, err))
-	    && !(rc = audit_ok(ctx, tid, "location.create", name, NULL, err)))
+	    && !(rc = tn_audit_ok(ctx, tid, "location.create", name, NULL, err)))
 		rc = location_record(ctx, tid, name, out, err);
 out:
-	rc = tx_end(ctx, rc, err);
+	rc = tn_tx_end(ctx, rc, err);
 	if (rc) {
 		json_decref(*out);
 		*out = NULL;
@@ -1490,7 +1473,7 @@ int ig_location_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void
 		return rc;
 	PREPARE(s, location_sql);
 	ig_stmt_bind(s, "in", tid);
-	return list_rows(ctx, s, fn, arg, err);
+	return tn_list_rows(ctx, s, fn, arg, err);
 }
 
 int ig_location_show(struct ig_ctx *ctx, const char *tenant, const char *name, json_t **out,
@@ -1522,7 +1505,7 @@ int ig_location_update(struct ig_ctx *ctx, const char *tenant, const char *name,
 
 	ERR_LOCAL(err);
 	*out = NULL;
-	if ((rc = check_fields(changes, location_update_fields, err))
+	if ((rc = tn_check_fields(changes, location_update_fields, err))
 	    || (rc = location_parse(changes, &l, err)))
 		return rc;
 	if (!json_object_size(changes))
@@ -1534,17 +1517,17 @@ int ig_location_update(struct ig_ctx *ctx, const char *tenant, const char *name,
 		return OOM(err);
 	json_object_foreach((json_t *)changes, k, v)
 		json_array_append_new(changed, json_string(k));
-	if ((rc = tx_begin(ctx, err))) {
+	if ((rc = tn_tx_begin(ctx, err))) {
 		json_decref(changed);
 		return rc;
 	}
 	if (!(rc = location_find(ctx, tid, slug, name, &id, err))
 	    && !(rc = location_apply(ctx, id, &l, err))
-	    && !(rc = audit_ok(ctx, tid, "location.update", name,
-			       json_pack("{s:O}", "changed", changed), err)))
+	    && !(rc = tn_audit_ok(ctx, tid, "location.update", name,
+				  json_pack("{s:O}", "changed", changed), err)))
 		rc = location_record(ctx, tid, name, out, err);
 	json_decref(changed);
-	rc = tx_end(ctx, rc, err);
+	rc = tn_tx_end(ctx, rc, err);
 	if (rc) {
 		json_decref(*out);
 		*out = NULL;
@@ -1565,7 +1548,7 @@ int ig_location_delete(struct ig_ctx *ctx, const char *tenant, const char *name,
 	if ((rc = ig_tenant_resolve(ctx, tenant, IG_MOD_AGENTS, IG_WRITE, "location.delete", &tid,
 				    slug, err)))
 		return rc;
-	if ((rc = tx_begin(ctx, err)))
+	if ((rc = tn_tx_begin(ctx, err)))
 		return rc;
 	if ((rc = location_find(ctx, tid, slug, name, &id, err)))
 		goto out;
@@ -1575,9 +1558,9 @@ int ig_location_delete(struct ig_ctx *ctx, const char *tenant, const char *name,
 	}
 	ig_stmt_bind(s, "i", id);
 	if (!(rc = ig_store_run(ctx->store, s, err)))
-		rc = audit_ok(ctx, tid, "location.delete", name, NULL, err);
+		rc = tn_audit_ok(ctx, tid, "location.delete", name, NULL, err);
 out:
-	if ((rc = tx_end(ctx, rc, err)))
+	if ((rc = tn_tx_end(ctx, rc, err)))
 		return rc;
 	*out = json_pack("{s:s,s:s,s:s}", "tenant", slug, "location", name, "status", "deleted");
 	return *out ? 0 : OOM(err);
@@ -1649,11 +1632,11 @@ int ig_apikey_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_ten
 
 	ERR_LOCAL(err);
 	*out = NULL;
-	if ((rc = check_fields(rec, apikey_fields, err))
-	    || (rc = get_str(rec, "tenant", 0, 63, &tslug, err))
-	    || (rc = get_str(rec, "api_key", 0, IG_NAME_MAX, &label, err))
-	    || (rc = get_str(rec, "user", 1, 254, &email, err))
-	    || (rc = check_email(email, err)))
+	if ((rc = tn_check_fields(rec, apikey_fields, err))
+	    || (rc = tn_get_str(rec, "tenant", 0, 63, &tslug, err))
+	    || (rc = tn_get_str(rec, "api_key", 0, IG_NAME_MAX, &label, err))
+	    || (rc = tn_get_str(rec, "user", 1, 254, &email, err))
+	    || (rc = tn_check_email(email, err)))
 		return rc;
 	if (super_admin) {
 		if (tslug)
@@ -1666,9 +1649,9 @@ int ig_apikey_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_ten
 					   IG_WRITE, "key.create", &tid, slug, err))) {
 		return rc;
 	}
-	if ((rc = tx_begin(ctx, err)))
+	if ((rc = tn_tx_begin(ctx, err)))
 		return rc;
-	if ((uid = user_id(ctx, email, err)) <= 0) {
+	if ((uid = tn_user_id(ctx, email, err)) <= 0) {
 		/* only a super admin learns whether the user exists at all */
 		rc = uid < 0 ? err->code : ctx->actor.super_admin
 			? ig_err_set(err, IG_EX_DATAERR, "unknown user '%s'", email)
@@ -1682,14 +1665,14 @@ int ig_apikey_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_ten
 			goto out;
 		}
 		ig_stmt_bind(s, "i", uid);
-		if ((rc = (int)fetch_int(ctx, s, 0, err)) != 1) {
+		if ((rc = (int)tn_fetch_int(ctx, s, 0, err)) != 1) {
 			rc = rc < 0 ? err->code : ig_err_set(err, IG_EX_DATAERR,
 				"user '%s' is not a super admin (see 'user add --super-admin')", email);
 			goto out;
 		}
 		rc = 0;
 	} else {
-		if (!(s = ig_store_prepare(ctx->store, member_sql, err))) {
+		if (!(s = ig_store_prepare(ctx->store, tn_member_sql, err))) {
 			rc = err->code;
 			goto out;
 		}
@@ -1706,7 +1689,7 @@ int ig_apikey_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_ten
 		}
 		rc = 0;
 	}
-	if (onboarding && label && *label) {
+	if (tn_onboarding && label && *label) {
 		/* onboarding again: a live key of that name for that user is there */
 		struct ig_stmt *q = ig_store_query(ctx->store, err,
 			"SELECT prefix FROM api_keys WHERE user_id = ? AND name = ?"
@@ -1718,10 +1701,10 @@ int ig_apikey_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_ten
 			goto out;
 		}
 		if (n == 1) {
-			snprintf(onboarding->prefix, sizeof(onboarding->prefix), "%s",
+			snprintf(tn_onboarding->prefix, sizeof(tn_onboarding->prefix), "%s",
 				 ig_col_text(q, 0));
 			ig_stmt_reset(q);
-			rc = exists(err, "API key '%s' of user '%s' already exists", label, email);
+			rc = tn_exists(err, "API key '%s' of user '%s' already exists", label, email);
 			goto out;
 		}
 	}
@@ -1740,11 +1723,11 @@ int ig_apikey_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_ten
 		goto out;
 	/* The audit row names the key by its prefix; the key itself is never
 	 * written anywhere but stdout, once. */
-	rc = audit_ok(ctx, tid, "key.create", prefix,
-		      json_pack("{s:s,s:s,s:s}", "user", email, "role", role, "name", label ? label : ""),
-		      err);
+	rc = tn_audit_ok(ctx, tid, "key.create", prefix,
+			 json_pack("{s:s,s:s,s:s}", "user", email, "role", role, "name", label ? label : ""),
+			 err);
 out:
-	if ((rc = tx_end(ctx, rc, err))) {
+	if ((rc = tn_tx_end(ctx, rc, err))) {
 		ig_wipe_free(key);
 		return rc;
 	}
@@ -1782,7 +1765,7 @@ int ig_apikey_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *
 		return rc;
 	PREPARE(s, apikey_sql);
 	ig_stmt_bind(s, "i", tid);
-	return list_rows(ctx, s, fn, arg, err);
+	return tn_list_rows(ctx, s, fn, arg, err);
 }
 
 int ig_apikey_revoke(struct ig_ctx *ctx, const char *prefix, json_t **out, struct ig_err *err)
@@ -1816,7 +1799,7 @@ int ig_apikey_revoke(struct ig_ctx *ctx, const char *prefix, json_t **out, struc
 	if ((rc = tid ? ig_authz_require(ctx, tid, IG_MOD_TENANCY, IG_WRITE, "key.revoke", err)
 		      : ig_authz_require(ctx, 0, IG_MOD_PLATFORM, IG_WRITE, "key.revoke", err)))
 		return rc;
-	if ((rc = tx_begin(ctx, err)))
+	if ((rc = tn_tx_begin(ctx, err)))
 		return rc;
 	if (!(s = ig_store_prepare(ctx->store,
 			"UPDATE api_keys SET revoked_at = ? WHERE prefix = ? AND revoked_at IS NULL", err))) {
@@ -1830,7 +1813,7 @@ int ig_apikey_revoke(struct ig_ctx *ctx, const char *prefix, json_t **out, struc
 		rc = ig_err_set(err, IG_EX_DATAERR, "API key '%s' is already revoked", prefix);
 		goto out;
 	}
-	if ((rc = audit_ok(ctx, tid, "key.revoke", prefix, NULL, err)))
+	if ((rc = tn_audit_ok(ctx, tid, "key.revoke", prefix, NULL, err)))
 		goto out;
 	if (!(s = ig_store_prepare(ctx->store,
 			"SELECT k.prefix, t.slug AS tenant, u.email AS user, k.name AS api_key,"
@@ -1841,10 +1824,10 @@ int ig_apikey_revoke(struct ig_ctx *ctx, const char *prefix, json_t **out, struc
 		goto out;
 	}
 	ig_stmt_bind(s, "s", prefix);
-	rc = fetch_one(ctx, s, out, err);
+	rc = tn_fetch_one(ctx, s, out, err);
 	rc = rc < 0 ? -rc : 0;
 out:
-	rc = tx_end(ctx, rc, err);
+	rc = tn_tx_end(ctx, rc, err);
 	if (rc) {
 		json_decref(*out);
 		*out = NULL;
@@ -1877,7 +1860,7 @@ int ig_tenant_onboard_run(struct ig_ctx *ctx, struct ig_onboard *ob, const json_
 		kind = json_object_get(rec, "user") ? "user" : "tenant";
 	ob->exists = 0;
 	ob->prefix[0] = '\0';
-	onboarding = ob;
+	tn_onboarding = ob;
 	if (!strcmp(kind, "api_key"))
 		rc = ig_apikey_create(ctx, rec, dflt_tenant, 0, out, err);
 	else if (!strcmp(kind, "agent"))
@@ -1888,7 +1871,7 @@ int ig_tenant_onboard_run(struct ig_ctx *ctx, struct ig_onboard *ob, const json_
 		rc = ig_user_add(ctx, rec, 1, dflt_tenant, out, err);
 	else
 		rc = ig_tenant_create(ctx, rec, out, err);
-	onboarding = NULL;
+	tn_onboarding = NULL;
 	if (rc == IG_EX_DATAERR && ob->exists) {
 		/* already there: reported, not failed; nothing changed */
 		const char *t = json_string_value(json_object_get(rec, "tenant"));
@@ -1957,7 +1940,7 @@ int ig_tenant_audit_list(struct ig_ctx *ctx, const struct ig_audit_filter *f, ig
 		   " ORDER BY a.id LIMIT ?5");
 	ig_stmt_bind(s, "issii", tid, f->actor, f->action, f->since,
 		      (int64_t)(f->limit > 0 ? f->limit : -1));
-	return list_rows(ctx, s, fn, arg, err);
+	return tn_list_rows(ctx, s, fn, arg, err);
 }
 
 /* ------------------------------------------------------------ init */

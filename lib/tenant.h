@@ -43,10 +43,8 @@
 
 #include "authz.h"
 #include "ctx.h"
-
-/* Limits on free text, so one record cannot bloat the store. */
-#define IG_NAME_MAX 200        /* display names, business and tenant names */
-#define IG_TEXT_MAX 65536      /* personality, instructions, hours, context */
+#include "record.h"
+#include "store.h"
 
 /* 1 if s is a valid handle (tenant slug, agent or location name):
  * 1-63 characters of [a-z0-9-], not starting with '-'. */
@@ -54,14 +52,6 @@ int ig_slug_valid(const char *s);
 /* 1 if s looks like an e-mail address: something, '@', a dot after it with
  * text on both sides, no spaces, at most 254 bytes. */
 int ig_email_valid(const char *s);
-
-/*
- * A row sink for listings: called once per row with a borrowed object.  It
- * returns 0 to go on, or an exit code that stops the listing; the listing
- * function then returns that code without touching err (the sink knows why
- * it stopped, e.g. a write error).
- */
-typedef int ig_row_fn(void *arg, const json_t *row);
 
 /*
  * Resolve a tenant slug and require access to `module` in it, for `action`
