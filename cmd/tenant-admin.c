@@ -24,6 +24,7 @@
 #include "gdpr.h"
 #include "igtime.h"
 #include "jsonio.h"
+#include "member.h"
 #include "record.h"
 #include "tenant.h"
 

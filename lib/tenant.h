@@ -4,6 +4,8 @@
  * ("init").  tenant-admin(1) is a thin shell over these functions; ig-connect
  * and the others may call them too.
  *
+ * (moved to their own modules under the same contracts: member.h)
+ *
  * Contracts shared by every function here:
  *
  * - Each one checks the actor's permission itself (ig_authz_require, or
@@ -104,15 +106,6 @@ int ig_user_add(struct ig_ctx *ctx, const json_t *rec, int ensure, const char *d
 int ig_user_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *arg,
 		 struct ig_err *err);
 int ig_user_remove(struct ig_ctx *ctx, const char *email, json_t **out, struct ig_err *err);
-
-/* Memberships (tenancy write).  grant: rec {tenant?, user, role}; a member
- * with another role gets the new one (out's "status" is "updated", else
- * "created"; the same role again is 65).  revoke also revokes the user's API
- * keys in that tenant. */
-int ig_member_grant(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tenant,
-		    json_t **out, struct ig_err *err);
-int ig_member_revoke(struct ig_ctx *ctx, const char *tenant, const char *email,
-		     json_t **out, struct ig_err *err);
 
 /*
  * Agents (agents module; list/show read, the rest write).  The first agent

@@ -82,4 +82,17 @@ int tn_audit_ok(struct ig_ctx *ctx, int64_t tenant, const char *action, const ch
 /* The id of the user with that e-mail address; 0 when none, -1 on error. */
 int64_t tn_user_id(struct ig_ctx *ctx, const char *email, struct ig_err *err);
 
+/* ------------------------------------------------------------ memberships (member.c) */
+
+/* SELECT role of membership (tenant_id ?, user_id ?): one literal, so the
+ * store caches one statement for every module. */
+extern const char tn_member_sql[];
+/* Insert a membership (the caller holds the transaction and checked it is
+ * new) and audit it. */
+int tn_add_membership(struct ig_ctx *ctx, int64_t tid, int64_t uid, const char *email,
+		      const char *role, struct ig_err *err);
+/* May the actor give user email a role in tenant tid?  Before the
+ * transaction (the denial is audited); 0 or 77.  See member.c. */
+int tn_grant_allowed(struct ig_ctx *ctx, int64_t tid, const char *email, struct ig_err *err);
+
 #endif
