@@ -27,6 +27,7 @@
 #include "member.h"
 #include "record.h"
 #include "tenant.h"
+#include "user.h"
 
 enum {
 	OPT_NAME = OPT_PROGRAM, OPT_YES, OPT_SUPER_ADMIN, OPT_ROLE,

@@ -4,7 +4,7 @@
  * ("init").  tenant-admin(1) is a thin shell over these functions; ig-connect
  * and the others may call them too.
  *
- * (moved to their own modules under the same contracts: member.h)
+ * (moved to their own modules under the same contracts: user.h, member.h)
  *
  * Contracts shared by every function here:
  *
@@ -90,22 +90,6 @@ int ig_tenant_show(struct ig_ctx *ctx, const char *slug, json_t **out, struct ig
 int ig_tenant_rename(struct ig_ctx *ctx, const char *slug, const char *new_slug,
 		     const char *new_name, json_t **out, struct ig_err *err);
 int ig_tenant_delete(struct ig_ctx *ctx, const char *slug, json_t **out, struct ig_err *err);
-
-/*
- * Users.  add (platform): rec {user, name?, super_admin?, tenant?, role?};
- * with tenant and role it also grants the membership, in the same
- * transaction.  An existing user is 65, unless `ensure` is set: then the
- * user is kept as is and only the membership is granted (the onboarding
- * form).  list: with a tenant, its members and roles (tenancy read);
- * tenant NULL and an actor spanning tenants, every user with the list of
- * their memberships (platform).  remove (platform): the user, their
- * memberships and keys.
- */
-int ig_user_add(struct ig_ctx *ctx, const json_t *rec, int ensure, const char *dflt_tenant,
-		json_t **out, struct ig_err *err);
-int ig_user_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *arg,
-		 struct ig_err *err);
-int ig_user_remove(struct ig_ctx *ctx, const char *email, json_t **out, struct ig_err *err);
 
 /*
  * Agents (agents module; list/show read, the rest write).  The first agent
