@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent.h"
 #include "authz.h"
 #include "common.h"
 #include "gdpr.h"

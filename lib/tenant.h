@@ -4,7 +4,7 @@
  * ("init").  tenant-admin(1) is a thin shell over these functions; ig-connect
  * and the others may call them too.
  *
- * (moved to their own modules under the same contracts: user.h, member.h)
+ * (moved to their own modules under the same contracts: user.h, member.h, agent.h)
  *
  * Contracts shared by every function here:
  *
@@ -90,27 +90,6 @@ int ig_tenant_show(struct ig_ctx *ctx, const char *slug, json_t **out, struct ig
 int ig_tenant_rename(struct ig_ctx *ctx, const char *slug, const char *new_slug,
 		     const char *new_name, json_t **out, struct ig_err *err);
 int ig_tenant_delete(struct ig_ctx *ctx, const char *slug, json_t **out, struct ig_err *err);
-
-/*
- * Agents (agents module; list/show read, the rest write).  The first agent
- * of a tenant becomes its default; set_default moves the mark in one
- * transaction; deleting the default agent needs new_default (the successor)
- * unless it is the tenant's last agent — else 65 naming --new-default.
- * update applies the fields present in `changes` (same names as create,
- * without tenant and agent).
- */
-int ig_agent_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tenant,
-		    json_t **out, struct ig_err *err);
-int ig_agent_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *arg,
-		  struct ig_err *err);
-int ig_agent_show(struct ig_ctx *ctx, const char *tenant, const char *name, json_t **out,
-		  struct ig_err *err);
-int ig_agent_update(struct ig_ctx *ctx, const char *tenant, const char *name,
-		    const json_t *changes, json_t **out, struct ig_err *err);
-int ig_agent_delete(struct ig_ctx *ctx, const char *tenant, const char *name,
-		    const char *new_default, json_t **out, struct ig_err *err);
-int ig_agent_set_default(struct ig_ctx *ctx, const char *tenant, const char *name,
-			 json_t **out, struct ig_err *err);
 
 /* Locations (agents module): {location, timezone, hours, context}. */
 int ig_location_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tenant,
