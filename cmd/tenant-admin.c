@@ -25,6 +25,7 @@
 #include "gdpr.h"
 #include "igtime.h"
 #include "jsonio.h"
+#include "location.h"
 #include "member.h"
 #include "record.h"
 #include "tenant.h"

@@ -4,7 +4,7 @@
  * ("init").  tenant-admin(1) is a thin shell over these functions; ig-connect
  * and the others may call them too.
  *
- * (moved to their own modules under the same contracts: user.h, member.h, agent.h)
+ * (moved to their own modules under the same contracts: user.h, member.h, agent.h, location.h)
  *
  * Contracts shared by every function here:
  *
@@ -90,18 +90,6 @@ int ig_tenant_show(struct ig_ctx *ctx, const char *slug, json_t **out, struct ig
 int ig_tenant_rename(struct ig_ctx *ctx, const char *slug, const char *new_slug,
 		     const char *new_name, json_t **out, struct ig_err *err);
 int ig_tenant_delete(struct ig_ctx *ctx, const char *slug, json_t **out, struct ig_err *err);
-
-/* Locations (agents module): {location, timezone, hours, context}. */
-int ig_location_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tenant,
-		       json_t **out, struct ig_err *err);
-int ig_location_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *arg,
-		     struct ig_err *err);
-int ig_location_show(struct ig_ctx *ctx, const char *tenant, const char *name, json_t **out,
-		     struct ig_err *err);
-int ig_location_update(struct ig_ctx *ctx, const char *tenant, const char *name,
-		       const json_t *changes, json_t **out, struct ig_err *err);
-int ig_location_delete(struct ig_ctx *ctx, const char *tenant, const char *name,
-		       json_t **out, struct ig_err *err);
 
 /*
  * API keys (tenancy write; list: tenancy read).  create: rec {tenant?,
