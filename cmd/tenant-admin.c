@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "apikey.h"
 #include "authz.h"
 #include "common.h"
 #include "gdpr.h"

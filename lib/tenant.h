@@ -1,12 +1,12 @@
 /*
- * tenant.h — the tenancy module: tenants, users, memberships (roles), API
- * keys, agents, locations, the audit-log listing, and the store set-up
- * ("init").  tenant-admin(1) is a thin shell over these functions; ig-connect
- * and the others may call them too.
+ * tenant.h — the tenancy module: tenants, the onboarding stream, the
+ * audit-log listing, and the store set-up ("init").  Users, memberships,
+ * agents, locations and API keys have their own modules (user.h, member.h,
+ * agent.h, location.h, apikey.h) under the same contracts.  tenant-admin(1)
+ * is a thin shell over these functions; ig-connect and the others may call
+ * them too.
  *
- * (moved to their own modules under the same contracts: user.h, member.h, agent.h, location.h)
- *
- * Contracts shared by every function here:
+ * Contracts shared by every function here and in those modules:
  *
  * - Each one checks the actor's permission itself (ig_authz_require, or
  *   ig_tenant_resolve below) before it opens its transaction, so a denial
@@ -25,17 +25,12 @@
  *   duplicates are 65: "tenant 'x' already exists".
  * - Return 0 or an exit code from exitcodes.h with err set.  Nothing here
  *   prints or exits.
+ * - Listings call an ig_row_fn (record.h); free text is limited to
+ *   IG_NAME_MAX / IG_TEXT_MAX bytes (record.h).
  *
  * Record fields (input and output use the same names):
  *   tenant    {tenant, name}
- *   user      {user (e-mail), name, super_admin, [tenant, role]}
- *   member    {tenant, user, role}
- *   agent     {tenant, agent, display_name, personality, instructions,
- *              business_name, language, booking, engine, model, debounce,
- *              pause_on_human, active}   (+ default, created_at, … on output)
- *   location  {tenant, location, timezone, hours, context}
- *   api key   {tenant, api_key (the key's label), user}
- *              (+ prefix, role, key — the secret, on creation only)
+ *   (user, member, agent, location and API key records: their headers)
  */
 #ifndef IG_TENANT_H
 #define IG_TENANT_H
@@ -90,29 +85,6 @@ int ig_tenant_show(struct ig_ctx *ctx, const char *slug, json_t **out, struct ig
 int ig_tenant_rename(struct ig_ctx *ctx, const char *slug, const char *new_slug,
 		     const char *new_name, json_t **out, struct ig_err *err);
 int ig_tenant_delete(struct ig_ctx *ctx, const char *slug, json_t **out, struct ig_err *err);
-
-/*
- * API keys (tenancy write; list: tenancy read).  create: rec {tenant?,
- * api_key (label, may be ""), user}; the user must be a member of the
- * tenant.  With super_admin set the key has no tenant: only the store owner
- * may make one (77 otherwise, audited), for a user with super_admin = 1.
- * *out holds the key itself ("key") — shown once, never stored: wipe it
- * with ig_apikey_wipe() before json_decref().  list never shows keys or
- * hashes; tenant NULL for an actor spanning tenants lists every key.
- * revoke takes the key's prefix; revoking twice is 65.
- */
-/* Make a new key: *key new string (show once, wipe after), prefix (17
- * bytes) and SHA-256 hex (65 bytes) to store.  Here rather than in authz.c,
- * so that the programs that only check keys do not link the random source
- * (OpenSSL). */
-int ig_apikey_new(char **key, char prefix[17], char hash[65]);
-int ig_apikey_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tenant,
-		     int super_admin, json_t **out, struct ig_err *err);
-int ig_apikey_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *arg,
-		   struct ig_err *err);
-int ig_apikey_revoke(struct ig_ctx *ctx, const char *prefix, json_t **out, struct ig_err *err);
-/* Overwrite the "key" member of a record in place (borrows rec). */
-void ig_apikey_wipe(json_t *rec);
 
 /*
  * One onboarding record, of the kind its fields name: "api_key" → API key,
