@@ -211,12 +211,7 @@ int ig_agent_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tena
 	dflt = json_is_true(json_object_get(*out, "default"));
 	rc = tn_audit_ok(ctx, tid, "agent.create", name, json_pack("{s:b}", "default", dflt), err);
 out:
-	rc = tn_tx_end(ctx, rc, err);
-	if (rc) {
-		json_decref(*out);
-		*out = NULL;
-	}
-	return rc;
+	return tn_tx_end_out(ctx, rc, out, err);
 }
 
 int ig_agent_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *arg,
@@ -287,12 +282,7 @@ int ig_agent_update(struct ig_ctx *ctx, const char *tenant, const char *name,
 				  json_pack("{s:O}", "changed", changed), err)))
 		rc = agent_record(ctx, tid, name, out, err);
 	json_decref(changed);
-	rc = tn_tx_end(ctx, rc, err);
-	if (rc) {
-		json_decref(*out);
-		*out = NULL;
-	}
-	return rc;
+	return tn_tx_end_out(ctx, rc, out, err);
 }
 
 static int set_default(struct ig_ctx *ctx, int64_t tid, int64_t id, struct ig_err *err)
@@ -395,12 +385,7 @@ int ig_agent_set_default(struct ig_ctx *ctx, const char *tenant, const char *nam
 	if (!rc)
 		rc = agent_record(ctx, tid, name, out, err);
 out:
-	rc = tn_tx_end(ctx, rc, err);
-	if (rc) {
-		json_decref(*out);
-		*out = NULL;
-	} else {
+	if (!(rc = tn_tx_end_out(ctx, rc, out, err)))
 		json_object_set_new(*out, "status", json_string(dflt ? "unchanged" : "updated"));
-	}
 	return rc;
 }

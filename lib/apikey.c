@@ -152,14 +152,8 @@ int ig_apikey_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_ten
 	}
 	if ((rc = tn_tx_begin(ctx, err)))
 		return rc;
-	if ((uid = tn_user_id(ctx, email, err)) <= 0) {
-		/* only a super admin learns whether the user exists at all */
-		rc = uid < 0 ? err->code : ctx->actor.super_admin
-			? ig_err_set(err, IG_EX_DATAERR, "unknown user '%s'", email)
-			: ig_err_set(err, IG_EX_DATAERR, "user '%s' is not a member of tenant '%s'",
-				     email, slug);
+	if ((rc = tn_member_user(ctx, email, slug, &uid, err)))
 		goto out;
-	}
 	if ((rc = key_role(ctx, super_admin, tid, uid, email, slug, role, err))
 	    || (tn_onboarding && label && *label
 		&& (rc = key_exists(ctx, uid, tid, label, email, err))))
@@ -283,10 +277,5 @@ int ig_apikey_revoke(struct ig_ctx *ctx, const char *prefix, json_t **out, struc
 	rc = tn_fetch_one(ctx, s, out, err);
 	rc = rc < 0 ? -rc : 0;
 out:
-	rc = tn_tx_end(ctx, rc, err);
-	if (rc) {
-		json_decref(*out);
-		*out = NULL;
-	}
-	return rc;
+	return tn_tx_end_out(ctx, rc, out, err);
 }

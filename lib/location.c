@@ -157,12 +157,7 @@ int ig_location_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_t
 	    && !(rc = tn_audit_ok(ctx, tid, "location.create", name, NULL, err)))
 		rc = location_record(ctx, tid, name, out, err);
 out:
-	rc = tn_tx_end(ctx, rc, err);
-	if (rc) {
-		json_decref(*out);
-		*out = NULL;
-	}
-	return rc;
+	return tn_tx_end_out(ctx, rc, out, err);
 }
 
 int ig_location_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *arg,
@@ -232,12 +227,7 @@ int ig_location_update(struct ig_ctx *ctx, const char *tenant, const char *name,
 				  json_pack("{s:O}", "changed", changed), err)))
 		rc = location_record(ctx, tid, name, out, err);
 	json_decref(changed);
-	rc = tn_tx_end(ctx, rc, err);
-	if (rc) {
-		json_decref(*out);
-		*out = NULL;
-	}
-	return rc;
+	return tn_tx_end_out(ctx, rc, out, err);
 }
 
 int ig_location_delete(struct ig_ctx *ctx, const char *tenant, const char *name,

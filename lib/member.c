@@ -69,6 +69,18 @@ int tn_grant_allowed(struct ig_ctx *ctx, int64_t tid, const char *email, struct 
 		" ask a super admin", email);
 }
 
+int tn_member_user(struct ig_ctx *ctx, const char *email, const char *slug, int64_t *uid,
+		   struct ig_err *err)
+{
+	if ((*uid = tn_user_id(ctx, email, err)) > 0)
+		return 0;
+	/* only a super admin learns whether the user exists at all */
+	return *uid < 0 ? err->code : ctx->actor.super_admin
+		? ig_err_set(err, IG_EX_DATAERR, "unknown user '%s'", email)
+		: ig_err_set(err, IG_EX_DATAERR, "user '%s' is not a member of tenant '%s'",
+			     email, slug);
+}
+
 /* ------------------------------------------------------------ members */
 
 static const char *const member_fields[] = { "tenant", "user", "role", NULL };
@@ -160,14 +172,8 @@ int ig_member_revoke(struct ig_ctx *ctx, const char *tenant, const char *email,
 		return rc;
 	if ((rc = tn_tx_begin(ctx, err)))
 		return rc;
-	if ((uid = tn_user_id(ctx, email, err)) <= 0) {
-		/* only a super admin learns whether the user exists at all */
-		rc = uid < 0 ? err->code : ctx->actor.super_admin
-			? ig_err_set(err, IG_EX_DATAERR, "unknown user '%s'", email)
-			: ig_err_set(err, IG_EX_DATAERR, "user '%s' is not a member of tenant '%s'",
-				     email, slug);
+	if ((rc = tn_member_user(ctx, email, slug, &uid, err)))
 		goto out;
-	}
 	if (!(s = ig_store_prepare(ctx->store,
 			"DELETE FROM memberships WHERE tenant_id = ? AND user_id = ?", err))) {
 		rc = err->code;

@@ -311,6 +311,15 @@ int tn_tx_end(struct ig_ctx *ctx, int rc, struct ig_err *err)
 	return ig_store_commit(ctx->store, err);
 }
 
+int tn_tx_end_out(struct ig_ctx *ctx, int rc, json_t **out, struct ig_err *err)
+{
+	if ((rc = tn_tx_end(ctx, rc, err))) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
 int tn_audit_ok(struct ig_ctx *ctx, int64_t tenant, const char *action, const char *target,
 		json_t *detail, struct ig_err *err)
 {
@@ -434,12 +443,7 @@ int ig_tenant_create(struct ig_ctx *ctx, const json_t *rec, json_t **out, struct
 		goto out;
 	rc = tenant_record(ctx, id, out, err);
 out:
-	rc = tn_tx_end(ctx, rc, err);
-	if (rc) {
-		json_decref(*out);
-		*out = NULL;
-	}
-	return rc;
+	return tn_tx_end_out(ctx, rc, out, err);
 }
 
 int ig_tenant_list(struct ig_ctx *ctx, ig_row_fn *fn, void *arg, struct ig_err *err)
@@ -522,12 +526,7 @@ int ig_tenant_rename(struct ig_ctx *ctx, const char *slug, const char *new_slug,
 		goto out;
 	rc = tenant_record(ctx, id, out, err);
 out:
-	rc = tn_tx_end(ctx, rc, err);
-	if (rc) {
-		json_decref(*out);
-		*out = NULL;
-	}
-	return rc;
+	return tn_tx_end_out(ctx, rc, out, err);
 }
 
 int ig_tenant_delete(struct ig_ctx *ctx, const char *slug, json_t **out, struct ig_err *err)

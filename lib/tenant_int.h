@@ -69,6 +69,9 @@ int tn_tx_begin(struct ig_ctx *ctx, struct ig_err *err);
 /* End a transaction: commit when rc is 0, else roll back; returns the
  * final code. */
 int tn_tx_end(struct ig_ctx *ctx, int rc, struct ig_err *err);
+/* The same for a change that made a record: on failure *out is dropped
+ * (json_decref, NULL). */
+int tn_tx_end_out(struct ig_ctx *ctx, int rc, json_t **out, struct ig_err *err);
 
 /* An onboarding record names something that is already there: 65 with
  * the message, noted for ig_tenant_onboard_run. */
@@ -94,5 +97,11 @@ int tn_add_membership(struct ig_ctx *ctx, int64_t tid, int64_t uid, const char *
 /* May the actor give user email a role in tenant tid?  Before the
  * transaction (the denial is audited); 0 or 77.  See member.c. */
 int tn_grant_allowed(struct ig_ctx *ctx, int64_t tid, const char *email, struct ig_err *err);
+/* Inside the transaction: *uid of user email, to act on as a member of
+ * tenant slug.  65 when there is no such user, worded "not a member of
+ * tenant" but to a super admin: only a super admin learns whether the user
+ * exists at all. */
+int tn_member_user(struct ig_ctx *ctx, const char *email, const char *slug, int64_t *uid,
+		   struct ig_err *err);
 
 #endif

@@ -104,12 +104,7 @@ int ig_user_add(struct ig_ctx *ctx, const json_t *rec, int ensure, const char *d
 		json_object_del(*out, "role");
 	}
 out:
-	rc = tn_tx_end(ctx, rc, err);
-	if (rc) {
-		json_decref(*out);
-		*out = NULL;
-	}
-	return rc;
+	return tn_tx_end_out(ctx, rc, out, err);
 }
 
 int ig_user_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *arg,
