@@ -193,7 +193,7 @@ int ig_agent_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tena
 	if (rc != IG_EX_DATAERR)   /* a SELECT fails with 65 only for "unknown" */
 		goto out;
 	rc = 0;
-	/* The first agent of a tenant becomes its default (tenant.h). */
+	/* The first agent of a tenant becomes its default (agent.h). */
 	if (!(s = ig_store_prepare(ctx->store,
 			"INSERT INTO agents(tenant_id, name, is_default, created_at, updated_at)"
 			" VALUES (?1, ?2, NOT EXISTS (SELECT 1 FROM agents WHERE tenant_id = ?1"

@@ -150,13 +150,9 @@ static int starts(const char *s, const char *prefix)
 #define COMMON "--db= --tenant= --format= --config= --api-key-file= --print-config" \
 	" --quiet --verbose --help --version"
 
-int main(void)
+/* The row, its operands, its option values. */
+static void dispatch(void)
 {
-	/* nothing from the environment: no configuration file to load */
-	setenv("XDG_CONFIG_HOME", "/nonexistent/igkit-t-cmdmain", 1);
-	unsetenv("IGKIT_CONFIG");
-
-	/* ---- dispatch: the row, its operands, its option values */
 	run("list", NULL);
 	is_int(rc, 0, "list: 0");
 	is_str(out, "row=list what=list narg=0 args= tags= ntags=0 count=0 tag=- force=- name=-"
@@ -193,8 +189,11 @@ int main(void)
 	run("ping", NULL);
 	is_int(rc, 3, "the row's return code is the exit status");
 	is_str(out, "pong\n", "…after its output");
+}
 
-	/* ---- usage errors: 64, the message, nothing run */
+/* 64, the message, nothing run. */
+static void usage_errors(void)
+{
 	run("kb", "add", "f", "--limit", "3", NULL);
 	is_int(rc, 64, "an option the row does not take: 64");
 	is_str(err, "fake: kb add: --limit does not apply here\n"
@@ -247,8 +246,11 @@ int main(void)
 	is_str(err, "fake: --limit takes a whole number from 1 to 100, not 'x'\n"
 	       "Try 'fake list --help' for more information.\n", "…with the range");
 	is_str(out, "", "…nothing printed");
+}
 
-	/* ---- help: stdout, 0 */
+/* On stdout, 0. */
+static void help(void)
+{
 	run("--help", NULL);
 	is_int(rc, 0, "--help: 0");
 	ok(starts(out, "Usage: fake [OPTIONS] COMMAND [ARGS]\nA program to test the dispatcher.\n")
@@ -271,8 +273,10 @@ int main(void)
 
 	run("kb", "add", "x", "-h", NULL);
 	ok(rc == 0 && starts(out, "Usage: fake kb add "), "-h after an operand: the command's help");
+}
 
-	/* ---- --list-commands */
+static void list_commands(void)
+{
 	run("--list-commands", NULL);
 	is_int(rc, 0, "--list-commands: 0");
 	is_str(out,
@@ -281,5 +285,16 @@ int main(void)
 	       "kb list\t--limit= --tag= " COMMON "\t\n"
 	       "ping\t" COMMON "\t\n",
 	       "one line per row: name, its options (= for a value) then the shared ones, operands");
+}
+
+int main(void)
+{
+	/* nothing from the environment: no configuration file to load */
+	setenv("XDG_CONFIG_HOME", "/nonexistent/igkit-t-cmdmain", 1);
+	unsetenv("IGKIT_CONFIG");
+	dispatch();
+	usage_errors();
+	help();
+	list_commands();
 	return done_testing();
 }
