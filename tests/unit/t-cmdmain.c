@@ -99,20 +99,17 @@ static void slurp(FILE *f, char *buf, size_t n)
 	fclose(f);
 }
 
-/* Run `fake ARGS...` (NULL-terminated) in a child. */
-static void run(const char *arg, ...)
+/* Run `fake ARGS...` (args NULL-terminated, at most 15) in a child. */
+static void runv(const char *const *args)
 {
-	char *argv[32];
+	char *argv[17];
 	int argc = 0, status;
 	FILE *fo = tmpfile(), *fe = tmpfile();
-	va_list ap;
 	pid_t pid;
 
 	argv[argc++] = (char *)"fake";
-	va_start(ap, arg);
-	for (; arg && argc < 31; arg = va_arg(ap, const char *))
-		argv[argc++] = (char *)arg;
-	va_end(ap);
+	for (; argc < 16 && args[argc - 1]; argc++)
+		argv[argc] = (char *)args[argc - 1];
 	argv[argc] = NULL;
 	rc = -1;
 	out[0] = err[0] = '\0';
@@ -135,6 +132,20 @@ static void run(const char *arg, ...)
 		rc = WEXITSTATUS(status);
 	slurp(fo, out, sizeof(out));
 	slurp(fe, err, sizeof(err));
+}
+
+/* The same, the arguments as the function's (NULL-terminated, at most 15). */
+static void run(const char *arg, ...)
+{
+	const char *args[16] = { 0 };
+	va_list ap;
+	int n = 0;
+
+	va_start(ap, arg);
+	for (; arg && n < 15; arg = va_arg(ap, const char *))
+		args[n++] = arg;
+	va_end(ap);
+	runv(args);
 }
 
 static int has(const char *hay, const char *needle)
@@ -191,61 +202,44 @@ static void dispatch(void)
 	is_str(out, "pong\n", "…after its output");
 }
 
-/* 64, the message, nothing run. */
+/* 64, the whole message (with the help it points at), nothing run. */
 static void usage_errors(void)
 {
-	run("kb", "add", "f", "--limit", "3", NULL);
-	is_int(rc, 64, "an option the row does not take: 64");
-	is_str(err, "fake: kb add: --limit does not apply here\n"
-	       "Try 'fake kb add --help' for more information.\n",
-	       "…names the option and the command, points at its help");
-	is_str(out, "", "…and the row did not run");
+	static const struct {
+		const char *what, *args[8], *msg, *hint;
+	} cases[] = {
+		{ "an option the row does not take", { "kb", "add", "f", "--limit", "3" },
+		  "kb add: --limit does not apply here", "fake kb add" },
+		{ "too few operands", { "kb", "add" }, "kb add: missing FILE [NAME]", "fake kb add" },
+		{ "too many operands", { "kb", "add", "a", "b", "c" },
+		  "kb add: unexpected argument 'c'", "fake kb add" },
+		{ "an operand for a row that takes none", { "list", "extra" },
+		  "list: unexpected argument 'extra'", "fake list" },
+		{ "an unknown command (a group listed once)", { "nope" },
+		  "unknown command 'nope' (list, kb, ping)", "fake" },
+		{ "no command", { NULL }, "which command? (list, kb, ping)", "fake" },
+		{ "half a verb lists the group's verbs", { "kb" },
+		  "kb: which subcommand? (add, list)", "fake kb" },
+		{ "an unknown verb of a group", { "kb", "zap" },
+		  "kb: unknown subcommand 'zap' (add, list)", "fake kb" },
+		{ "an unknown option", { "list", "--bogus" },
+		  "list: unrecognized option '--bogus'", "fake list" },
+		{ "an option without its argument", { "list", "--limit" },
+		  "list: an argument is needed by '--limit'", "fake list" },
+		{ "cmd_val_number: not a number", { "list", "--limit", "x" },
+		  "--limit takes a whole number from 1 to 100, not 'x'", "fake list" },
+	};
+	char want[256];
+	size_t i;
 
-	run("kb", "add", NULL);
-	is_int(rc, 64, "too few operands: 64");
-	is_str(err, "fake: kb add: missing FILE [NAME]\nTry 'fake kb add --help' for more information.\n",
-	       "…says what is missing");
-
-	run("kb", "add", "a", "b", "c", NULL);
-	is_int(rc, 64, "too many operands: 64");
-	ok(has(err, "fake: kb add: unexpected argument 'c'\n"), "…names the first one too many");
-	is_str(out, "", "…and the row did not run");
-
-	run("list", "extra", NULL);
-	is_int(rc, 64, "an operand for a row that takes none: 64");
-	ok(has(err, "fake: list: unexpected argument 'extra'\n"), "…named");
-
-	run("nope", NULL);
-	is_int(rc, 64, "unknown command: 64");
-	is_str(err, "fake: unknown command 'nope' (list, kb, ping)\n"
-	       "Try 'fake --help' for more information.\n", "…names it and lists the commands, a group once");
-
-	run(NULL);
-	is_int(rc, 64, "no command: 64");
-	ok(has(err, "fake: which command? (list, kb, ping)\n"), "…asks which");
-
-	run("kb", NULL);
-	is_int(rc, 64, "half a verb (kb): 64");
-	is_str(err, "fake: kb: which subcommand? (add, list)\n"
-	       "Try 'fake kb --help' for more information.\n", "…lists the verbs of the group");
-
-	run("kb", "zap", NULL);
-	is_int(rc, 64, "an unknown verb of a group: 64");
-	ok(has(err, "fake: kb: unknown subcommand 'zap' (add, list)\n"), "…named, with the verbs");
-
-	run("list", "--bogus", NULL);
-	is_int(rc, 64, "an unknown option: 64");
-	ok(has(err, "fake: list: unrecognized option '--bogus'\n"), "…named");
-
-	run("list", "--limit", NULL);
-	is_int(rc, 64, "an option without its argument: 64");
-	ok(has(err, "fake: list: an argument is needed by '--limit'\n"), "…named");
-
-	run("list", "--limit", "x", NULL);
-	is_int(rc, 64, "cmd_val_number: not a number is 64");
-	is_str(err, "fake: --limit takes a whole number from 1 to 100, not 'x'\n"
-	       "Try 'fake list --help' for more information.\n", "…with the range");
-	is_str(out, "", "…nothing printed");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		runv(cases[i].args);
+		snprintf(want, sizeof(want), "fake: %s\nTry '%s --help' for more information.\n",
+			 cases[i].msg, cases[i].hint);
+		is_int(rc, 64, "%s: 64", cases[i].what);
+		is_str(err, want, "…the message");
+		is_str(out, "", "…and the row did not run");
+	}
 }
 
 /* On stdout, 0. */
