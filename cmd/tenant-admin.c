@@ -19,12 +19,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent.h"
+#include "apikey.h"
 #include "authz.h"
 #include "common.h"
 #include "gdpr.h"
 #include "igtime.h"
 #include "jsonio.h"
+#include "location.h"
+#include "member.h"
+#include "record.h"
 #include "tenant.h"
+#include "user.h"
 
 enum {
 	OPT_NAME = OPT_PROGRAM, OPT_YES, OPT_SUPER_ADMIN, OPT_ROLE,
