@@ -12,8 +12,9 @@
  *         73/74 cannot create / I/O error; 75 store busy; 77 permission
  *         denied; 78 configuration (e.g. a store newer than this program).
  *
- * The domain logic (checks, SQL, permissions, audit) is in lib/tenant.c and
- * lib/gdpr.c; this file parses, dispatches and maps results to exit codes.
+ * The domain logic (checks, SQL, permissions, audit) is in lib/tenant.c,
+ * user.c, member.c, agent.c, location.c, apikey.c and gdpr.c; this file
+ * parses, dispatches and maps results to exit codes.
  */
 #include <stdio.h>
 #include <stdlib.h>
