@@ -197,19 +197,6 @@ static int ambiguous(const struct ig_graph_req *r)
 	       || (c == 20 && sc == 1772107);
 }
 
-/* One call; a non-idempotent one is sent once (graph.h retries 5xx and code
- * 1/2 otherwise, which could double a reply). */
-static int call(struct ig_graph *g, struct ig_graph_req *req)
-{
-	int saved = g->max_retries, rc;
-
-	if (!req->idempotent && req->method && strcmp(req->method, "GET"))
-		g->max_retries = 0;
-	rc = ig_graph_call(g, req);
-	g->max_retries = saved;
-	return rc;
-}
-
 /* Meta said 190: as the outbox does, the account waits for ig-connect. */
 static int needs_reauth(struct ig_store *st, int64_t account_id, const char *why,
 			struct ig_err *err)
@@ -1010,7 +997,9 @@ static int act_run(struct act *x, json_t **out, struct ig_err *err)
 	if ((rc = open_token(x->ctx, c->account_id, &x->tok, err)) || (rc = act_pending(x, err)))
 		return rc;
 	act_request(x);
-	call(x->g, &x->req);
+	/* sent once: graph.c never resends a non-idempotent request that Meta may
+	 * have acted on (graph.h); what it resends cannot have been acted on */
+	ig_graph_call(x->g, &x->req);
 	rc = act_record(x, err);
 	if (!rc)
 		rc = act_result(x, out, err);
@@ -1569,7 +1558,7 @@ static int list_media(struct syncer *y, int recent, struct ig_err *err)
 
 		get_init(&req, y, path, q);
 		y->requests++;
-		if ((rc = call(y->g, &req))) {
+		if ((rc = ig_graph_call(y->g, &req))) {
 			y->reauth |= req.resp.gerr.code == 190;
 			ig_err_set(err, rc, "%s", req.err.msg);
 			ig_graph_resp_release(&req.resp);
@@ -1699,7 +1688,7 @@ static int readback_moderation(struct syncer *y, const struct cm *c, enum ig_cm_
 	snprintf(path, sizeof(path), "/%s", c->comment_id);
 	get_init(&req, y, path, q);
 	y->requests++;
-	call(y->g, &req);
+	ig_graph_call(y->g, &req);
 	if (req.rc == 0) {
 		int hidden = json_is_true(json_object_get(req.resp.body, "hidden"));
 
@@ -1765,7 +1754,7 @@ static void readback_reply(struct syncer *y, const struct cm *c, const char *tex
 
 		get_init(&req, y, path, q);
 		y->requests++;
-		if (call(y->g, &req)) {
+		if (ig_graph_call(y->g, &req)) {
 			o->state = NULL;     /* cannot tell: stays unknown */
 			ig_graph_resp_release(&req.resp);
 			break;
