@@ -596,7 +596,11 @@ static int open_action(struct ig_store *st, const struct cm *c, const char *w, s
 static int loop_guard(struct ig_store *st, const struct cm *c, enum ig_cm_what w,
 		      struct ig_err *err)
 {
+	static const struct { int64_t seconds; int most; const char *in; } caps[] = {
+		{ 600, CAP_10MIN, "in 10 minutes" }, { 3600, CAP_HOUR, "in an hour" },
+	};
 	int64_t now = ig_time_now(), k = 0;
+	size_t i;
 
 	if (c->own)
 		return ig_err_set(err, IG_EX_DATAERR,
@@ -613,26 +617,18 @@ static int loop_guard(struct ig_store *st, const struct cm *c, enum ig_cm_what w
 	if (k > 0)
 		return ig_err_set(err, IG_EX_DATAERR,
 			"loop guard: @%s already got an automated reply on this post", c->username);
-	if (ig_store_int(st, err, &k,
-		"SELECT count(*) FROM comment_actions WHERE account_id = ? AND media_id = ?"
-		" AND action = 'reply' AND origin <> 'human' AND created_at > ?"
-		" AND (state = 'done' OR state = 'pending' OR state = 'unknown')", "isi",
-		c->account_id, c->media_id, now - 600) < 0)
-		return err->code;
-	if (k >= CAP_10MIN)
-		return ig_err_set(err, IG_EX_DATAERR,
-			"loop guard: %d automated replies on post %s in 10 minutes already", CAP_10MIN,
-			c->media_id);
-	if (ig_store_int(st, err, &k,
-		"SELECT count(*) FROM comment_actions WHERE account_id = ? AND media_id = ?"
-		" AND action = 'reply' AND origin <> 'human' AND created_at > ?"
-		" AND (state = 'done' OR state = 'pending' OR state = 'unknown')", "isi",
-		c->account_id, c->media_id, now - 3600) < 0)
-		return err->code;
-	if (k >= CAP_HOUR)
-		return ig_err_set(err, IG_EX_DATAERR,
-			"loop guard: %d automated replies on post %s in an hour already", CAP_HOUR,
-			c->media_id);
+	for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		if (ig_store_int(st, err, &k,
+			"SELECT count(*) FROM comment_actions WHERE account_id = ? AND media_id = ?"
+			" AND action = 'reply' AND origin <> 'human' AND created_at > ?"
+			" AND (state = 'done' OR state = 'pending' OR state = 'unknown')", "isi",
+			c->account_id, c->media_id, now - caps[i].seconds) < 0)
+			return err->code;
+		if (k >= caps[i].most)
+			return ig_err_set(err, IG_EX_DATAERR,
+				"loop guard: %d automated replies on post %s %s already", caps[i].most,
+				c->media_id, caps[i].in);
+	}
 	return 0;
 }
 
