@@ -1195,28 +1195,14 @@ static int load_accounts(struct sync *S, int64_t tenant_id, int64_t only, struct
 	return 0;
 }
 
-/* Per account of the batch: the token, the cache, the last snapshot. */
-static int prepare(struct sync *S, struct acct *a, struct ig_err *err)
+/* The account's token, opened into a->token; an account without one, or
+ * whose token does not open, fails (not the batch). */
+static int open_account_token(struct sync *S, struct acct *a, struct ig_err *err)
 {
 	struct ig_store *st = S->ctx->store;
 	struct ig_stmt *s;
 	int rc;
 
-	a->followers = -1;
-	a->S = S;
-	if (!(a->cache = json_object()) || !(a->known = json_object()) || !(a->fetches = json_array())
-	    || !(a->unavailable = json_array()))
-		return oom(err);
-	ig_buf_init(&a->pic, IG_INSIGHTS_PICTURE_MAX);
-	if (!strcmp(a->status, "needs_reauth")) {
-		acct_fail(a, IG_EX_NOPERM,
-			  "account %s needs to log in again (ig-connect url); not synced", a->external_id);
-		return 0;
-	}
-	/* the master key only once an account's token is needed: a run with no
-	 * account to sync (cron on a new store) needs no key */
-	if ((rc = ig_ctx_keys(S->ctx, err)))
-		return rc;
 	s = ig_store_query(st, err, "SELECT access_token FROM accounts WHERE id = ?", "i", a->id);
 	if (s && (rc = ig_stmt_next(st, s, err)) > 0) {
 		size_t n = 0;
@@ -1236,6 +1222,17 @@ static int prepare(struct sync *S, struct acct *a, struct ig_err *err)
 	} else if (!s || rc < 0) {
 		return err->code;
 	}
+	return 0;
+}
+
+/* What was asked before (the 24-hour cache) and what the thumbnails are
+ * chosen by. */
+static int load_cache(struct sync *S, struct acct *a, struct ig_err *err)
+{
+	struct ig_store *st = S->ctx->store;
+	struct ig_stmt *s;
+	int rc;
+
 	s = ig_store_query(st, err,
 		"SELECT media_id, grp, end_time, fetched_at, status FROM insight_fetches"
 		" WHERE account_id = ? AND tenant_id = ?", "ii", a->id, a->tenant_id);
@@ -1262,6 +1259,16 @@ static int prepare(struct sync *S, struct acct *a, struct ig_err *err)
 			(int)ig_col_int(s, 1)));
 	if (!s || rc < 0)
 		return err->code;
+	return 0;
+}
+
+/* The last snapshot, and whether --refresh is allowed yet. */
+static int load_last(struct sync *S, struct acct *a, struct ig_err *err)
+{
+	struct ig_store *st = S->ctx->store;
+	struct ig_stmt *s;
+	int rc;
+
 	s = ig_store_query(st, err,
 		"SELECT fetched_at, coalesce(profile_picture_url, ''), coalesce(picture_id, 0),"
 		" followers_count FROM brand_snapshots WHERE account_id = ? AND tenant_id = ?"
@@ -1300,6 +1307,31 @@ static int prepare(struct sync *S, struct acct *a, struct ig_err *err)
 		a->refresh = S->o->refresh;
 	}
 	return 0;
+}
+
+/* Per account of the batch: the token, the cache, the last snapshot. */
+static int prepare(struct sync *S, struct acct *a, struct ig_err *err)
+{
+	int rc;
+
+	a->followers = -1;
+	a->S = S;
+	if (!(a->cache = json_object()) || !(a->known = json_object()) || !(a->fetches = json_array())
+	    || !(a->unavailable = json_array()))
+		return oom(err);
+	ig_buf_init(&a->pic, IG_INSIGHTS_PICTURE_MAX);
+	if (!strcmp(a->status, "needs_reauth")) {
+		acct_fail(a, IG_EX_NOPERM,
+			  "account %s needs to log in again (ig-connect url); not synced", a->external_id);
+		return 0;
+	}
+	/* the master key only once an account's token is needed: a run with no
+	 * account to sync (cron on a new store) needs no key */
+	if ((rc = ig_ctx_keys(S->ctx, err)))
+		return rc;
+	if ((rc = open_account_token(S, a, err)) || (rc = load_cache(S, a, err)))
+		return rc;
+	return load_last(S, a, err);
 }
 
 /* ------------------------------------------------------------ pictures */
