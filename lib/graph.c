@@ -1183,6 +1183,64 @@ static int severity(int rc)
 	}
 }
 
+/* Start the transfers that may start now (per-host cap, backoff times);
+ * one that cannot start is finished.  The earliest later start, or -1. */
+static double start_ready(struct ig_graph *g, CURLM *m, struct xfer *xs, size_t n, int *per_host,
+			  int max_parallel, double now, size_t *left)
+{
+	double next = -1;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct xfer *x = &xs[i];
+
+		if (x->done || x->active)
+			continue;
+		if (x->start_at > now) {
+			if (next < 0 || x->start_at < next)
+				next = x->start_at;
+			continue;
+		}
+		if (per_host[x->req->host] >= max_parallel)
+			continue;
+		xfer_setup(g, x);
+		if (curl_multi_add_handle(m, x->h) != CURLM_OK) {
+			x->req->rc = ig_err_set(&x->req->err, IG_EX_SOFTWARE, "cannot start a transfer");
+			x->done = 1;
+			(*left)--;
+			continue;
+		}
+		x->active = 1;
+		per_host[x->req->host]++;
+	}
+	return next;
+}
+
+/* Judge every transfer that ended: finished, or due again after its delay. */
+static void collect_done(struct ig_graph *g, CURLM *m, int *per_host, size_t *left)
+{
+	CURLMsg *msg;
+	int msgs;
+
+	while ((msg = curl_multi_info_read(m, &msgs))) {
+		struct xfer *x = NULL;
+		double delay;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+		curl_multi_remove_handle(m, msg->easy_handle);
+		x->active = 0;
+		per_host[x->req->host]--;
+		if (judge(g, x, msg->data.result, &delay)) {
+			(*left)--;
+		} else {
+			ig_graph_resp_release(&x->req->resp);
+			x->start_at = mono_now() + delay + take_slowdown(g);
+		}
+	}
+}
+
 int ig_graph_run_many(struct ig_graph *g, struct ig_graph_req *reqs, size_t n, int max_parallel)
 {
 	struct xfer *xs;
@@ -1222,55 +1280,15 @@ int ig_graph_run_many(struct ig_graph *g, struct ig_graph_req *reqs, size_t n, i
 			xs[i].start_at = now + slow;
 	}
 	while (left > 0) {
-		double now = mono_now(), next = -1;
-		int running = 0, msgs;
-		CURLMsg *msg;
+		double now = mono_now(), next;
+		int running = 0;
 		long wait_ms;
 
-		/* Start what may start: per-host cap, backoff times. */
-		for (i = 0; i < n; i++) {
-			struct xfer *x = &xs[i];
-
-			if (x->done || x->active)
-				continue;
-			if (x->start_at > now) {
-				if (next < 0 || x->start_at < next)
-					next = x->start_at;
-				continue;
-			}
-			if (per_host[x->req->host] >= max_parallel)
-				continue;
-			xfer_setup(g, x);
-			if (curl_multi_add_handle(m, x->h) != CURLM_OK) {
-				x->req->rc = ig_err_set(&x->req->err, IG_EX_SOFTWARE,
-							"cannot start a transfer");
-				x->done = 1;
-				left--;
-				continue;
-			}
-			x->active = 1;
-			per_host[x->req->host]++;
-		}
+		next = start_ready(g, m, xs, n, per_host, max_parallel, now, &left);
 		if (left == 0)
 			break;
 		curl_multi_perform(m, &running);
-		while ((msg = curl_multi_info_read(m, &msgs))) {
-			struct xfer *x = NULL;
-			double delay;
-
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-			curl_multi_remove_handle(m, msg->easy_handle);
-			x->active = 0;
-			per_host[x->req->host]--;
-			if (judge(g, x, msg->data.result, &delay)) {
-				left--;
-			} else {
-				ig_graph_resp_release(&x->req->resp);
-				x->start_at = mono_now() + delay + take_slowdown(g);
-			}
-		}
+		collect_done(g, m, per_host, &left);
 		if (left == 0)
 			break;
 		wait_ms = 1000;
