@@ -339,6 +339,14 @@ static json_t *cache_get(struct acct *a, const char *media, const char *grp, int
 	return json_object_get(a->cache, key);
 }
 
+/* A cache entry's time (*at) and status ("ok", "empty", "unavailable",
+ * "error", or NULL). */
+static const char *cache_entry(const json_t *c, int64_t *at)
+{
+	*at = json_integer_value(json_array_get(c, 0));
+	return json_string_value(json_array_get(c, 1));
+}
+
 /* Does (account or media, group, day ending at end) need asking again? */
 static int day_needed(struct sync *S, struct acct *a, const char *grp, int64_t end)
 {
@@ -348,8 +356,7 @@ static int day_needed(struct sync *S, struct acct *a, const char *grp, int64_t e
 
 	if (!c || a->refresh)
 		return 1;
-	at = json_integer_value(json_array_get(c, 0));
-	st = json_string_value(json_array_get(c, 1));
+	st = cache_entry(c, &at);
 	if (st && !strcmp(st, "unavailable"))
 		return 0;
 	if (st && !strcmp(st, "error"))
@@ -374,7 +381,7 @@ static int media_needed(struct sync *S, struct acct *a, const struct media *m)
 			return 0;
 		if (!c || a->refresh)
 			return 1;
-		at = json_integer_value(json_array_get(c, 0));
+		cache_entry(c, &at);
 		if (m->posted_at && at < m->posted_at + IG_INSIGHTS_STORY_FINAL
 		    && S->now >= m->posted_at + IG_INSIGHTS_STORY_FINAL)
 			return 1;
@@ -382,8 +389,7 @@ static int media_needed(struct sync *S, struct acct *a, const struct media *m)
 	}
 	if (!c || a->refresh)
 		return 1;
-	at = json_integer_value(json_array_get(c, 0));
-	st = json_string_value(json_array_get(c, 1));
+	st = cache_entry(c, &at);
 	if (st && !strcmp(st, "unavailable"))
 		return 0;
 	return S->now - at >= IG_INSIGHTS_TTL;
@@ -1225,41 +1231,48 @@ static int open_account_token(struct sync *S, struct acct *a, struct ig_err *err
 	return 0;
 }
 
+/* A row of insight_fetches into the account's cache. */
+static int cache_row(void *arg, struct ig_stmt *s)
+{
+	struct acct *a = arg;
+	char key[160];
+
+	snprintf(key, sizeof(key), "%s|%s|%lld", ig_col_text(s, 0), ig_col_text(s, 1),
+		 (long long)ig_col_int(s, 2));
+	json_object_set_new(a->cache, key, json_pack("[Is]", (json_int_t)ig_col_int(s, 3),
+						     ig_col_text(s, 4)));
+	return 0;
+}
+
+/* A stored media: its last reach and whether it has a thumbnail. */
+static int known_row(void *arg, struct ig_stmt *s)
+{
+	struct acct *a = arg;
+
+	json_object_set_new(a->known, ig_col_text(s, 0), json_pack("[ob]",
+		ig_col_null(s, 2) ? json_null() : json_real(ig_col_double(s, 2)),
+		(int)ig_col_int(s, 1)));
+	return 0;
+}
+
 /* What was asked before (the 24-hour cache) and what the thumbnails are
  * chosen by. */
 static int load_cache(struct sync *S, struct acct *a, struct ig_err *err)
 {
 	struct ig_store *st = S->ctx->store;
-	struct ig_stmt *s;
 	int rc;
 
-	s = ig_store_query(st, err,
+	if ((rc = ig_store_each(st, err, cache_row, a,
 		"SELECT media_id, grp, end_time, fetched_at, status FROM insight_fetches"
-		" WHERE account_id = ? AND tenant_id = ?", "ii", a->id, a->tenant_id);
-	while (s && (rc = ig_stmt_next(st, s, err)) > 0) {
-		char key[160];
-
-		snprintf(key, sizeof(key), "%s|%s|%lld", ig_col_text(s, 0), ig_col_text(s, 1),
-			 (long long)ig_col_int(s, 2));
-		json_object_set_new(a->cache, key, json_pack("[Is]", (json_int_t)ig_col_int(s, 3),
-							     ig_col_text(s, 4)));
-	}
-	if (!s || rc < 0)
-		return err->code;
+		" WHERE account_id = ? AND tenant_id = ?", "ii", a->id, a->tenant_id)))
+		return rc;
 	/* what the thumbnails are chosen by: the media's last reach, and
 	 * whether it has one already */
-	s = ig_store_query(st, err,
+	return ig_store_each(st, err, known_row, a,
 		"SELECT m.media_id, m.thumb_id IS NOT NULL, (SELECT v.value FROM insight_values v"
 		" WHERE v.account_id = m.account_id AND v.media_id = m.media_id AND v.metric = 'reach'"
 		" AND v.breakdown = '' ORDER BY v.end_time DESC LIMIT 1)"
 		" FROM ig_media m WHERE m.account_id = ? AND m.tenant_id = ?", "ii", a->id, a->tenant_id);
-	while (s && (rc = ig_stmt_next(st, s, err)) > 0)
-		json_object_set_new(a->known, ig_col_text(s, 0), json_pack("[ob]",
-			ig_col_null(s, 2) ? json_null() : json_real(ig_col_double(s, 2)),
-			(int)ig_col_int(s, 1)));
-	if (!s || rc < 0)
-		return err->code;
-	return 0;
 }
 
 /* The last snapshot, and whether --refresh is allowed yet. */
