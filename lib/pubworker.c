@@ -435,6 +435,84 @@ static struct acct *acct_of(struct run *w, int64_t id)
 	return NULL;
 }
 
+/* Room for element n of arr (cap allocated, first the first time): the
+ * array, maybe moved; NULL when out of memory (arr is left as it was). */
+static void *grow_one(void *arr, size_t n, size_t *cap, size_t first, size_t size)
+{
+	size_t want = *cap ? *cap * 2 : first;
+	void *na;
+
+	if (n < *cap)
+		return arr;
+	if (!(na = realloc(arr, want * size)))
+		return NULL;
+	*cap = want;
+	return na;
+}
+
+/* A claimed post from a row of claim_tx's query. */
+static void job_from_row(struct job *j, struct ig_stmt *s)
+{
+	memset(j, 0, sizeof(*j));
+	j->id = ig_col_int(s, 0);
+	j->tenant_id = ig_col_int(s, 1);
+	j->account_id = ig_col_int(s, 2);   /* j->acc: load_accounts */
+	snprintf(j->tenant, sizeof(j->tenant), "%s", ig_col_text(s, 3));
+	snprintf(j->type, sizeof(j->type), "%s", ig_col_text(s, 4));
+	snprintf(j->state, sizeof(j->state), "%s", ig_col_text(s, 5));
+	snprintf(j->step, sizeof(j->step), "%s", ig_col_text(s, 6));
+	j->caption = sdup(ig_col_text(s, 7));
+	j->location_id = sdup(ig_col_textn(s, 8));
+	j->collaborators = sdup(ig_col_textn(s, 9));
+	j->share_to_feed = (int)ig_col_int(s, 10);
+	j->cover_url = sdup(ig_col_textn(s, 11));
+	j->thumb_offset = ig_col_int(s, 12);
+	j->audio_name = sdup(ig_col_textn(s, 13));
+	j->first_comment = sdup(ig_col_textn(s, 14));
+	snprintf(j->container, sizeof(j->container), "%s", ig_col_text(s, 15));
+	j->container_at = ig_col_int(s, 16);
+	j->publish_sent_at = ig_col_int(s, 17);
+	snprintf(j->media_id, sizeof(j->media_id), "%s", ig_col_text(s, 18));
+	j->permalink = sdup(ig_col_textn(s, 19));
+	snprintf(j->comment_state, sizeof(j->comment_state), "%s", ig_col_text(s, 20));
+	snprintf(j->comment_id, sizeof(j->comment_id), "%s", ig_col_text(s, 21));
+	j->polls = (int)ig_col_int(s, 22);
+	j->retries = (int)ig_col_int(s, 23);
+	j->published_at = ig_col_int(s, 24);
+	j->journal = json_array();
+	j->active = 1;
+}
+
+/* Take the leases of the posts read; a post another run took meanwhile is
+ * not ours (BEGIN IMMEDIATE makes that impossible here, the WHERE keeps it so). */
+static int take_leases(struct ig_store *st, struct run *w, struct ig_err *err)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < w->njobs; i++) {
+		struct job *j = &w->jobs[i];
+		int rc = ig_store_runf(st, err,
+			"UPDATE posts SET lease_owner = ?, lease_until = ?,"
+			" state = CASE WHEN state = 'scheduled' THEN 'publishing' ELSE state END,"
+			" updated_at = ? WHERE id = ? AND (lease_until IS NULL OR lease_until < ?)",
+			"siiii", w->worker, w->now + IG_PUBLISH_LEASE, w->now, j->id, w->now);
+
+		if (rc)
+			return rc;
+		if (ig_store_changes(st) != 1) {
+			job_free(j);
+			continue;
+		}
+		if (!strcmp(j->state, "scheduled")) {
+			snprintf(j->state, sizeof(j->state), "publishing");
+			journal(j, "claim", "ok", NULL, NULL, "due: publishing started");
+		}
+		w->jobs[k++] = *j;
+	}
+	w->njobs = k;
+	return 0;
+}
+
 static int claim_tx(struct ig_store *st, void *arg, struct ig_err *err)
 {
 	struct run *w = arg;
@@ -459,75 +537,17 @@ static int claim_tx(struct ig_store *st, void *arg, struct ig_err *err)
 			ig_stmt_reset(s);
 			break;
 		}
-		if (w->njobs == cap) {
-			struct job *nj = realloc(w->jobs, (cap = cap ? cap * 2 : 64) * sizeof(*nj));
-
-			if (!nj) {
-				ig_stmt_reset(s);
-				return OOM(err);
-			}
-			w->jobs = nj;
+		if (!(j = grow_one(w->jobs, w->njobs, &cap, 64, sizeof(*j)))) {
+			ig_stmt_reset(s);
+			return OOM(err);
 		}
+		w->jobs = j;
 		j = &w->jobs[w->njobs++];
-		memset(j, 0, sizeof(*j));
-		j->id = ig_col_int(s, 0);
-		j->tenant_id = ig_col_int(s, 1);
-		j->account_id = ig_col_int(s, 2);   /* j->acc: load_accounts */
-		snprintf(j->tenant, sizeof(j->tenant), "%s", ig_col_text(s, 3));
-		snprintf(j->type, sizeof(j->type), "%s", ig_col_text(s, 4));
-		snprintf(j->state, sizeof(j->state), "%s", ig_col_text(s, 5));
-		snprintf(j->step, sizeof(j->step), "%s", ig_col_text(s, 6));
-		j->caption = sdup(ig_col_text(s, 7));
-		j->location_id = sdup(ig_col_textn(s, 8));
-		j->collaborators = sdup(ig_col_textn(s, 9));
-		j->share_to_feed = (int)ig_col_int(s, 10);
-		j->cover_url = sdup(ig_col_textn(s, 11));
-		j->thumb_offset = ig_col_int(s, 12);
-		j->audio_name = sdup(ig_col_textn(s, 13));
-		j->first_comment = sdup(ig_col_textn(s, 14));
-		snprintf(j->container, sizeof(j->container), "%s", ig_col_text(s, 15));
-		j->container_at = ig_col_int(s, 16);
-		j->publish_sent_at = ig_col_int(s, 17);
-		snprintf(j->media_id, sizeof(j->media_id), "%s", ig_col_text(s, 18));
-		j->permalink = sdup(ig_col_textn(s, 19));
-		snprintf(j->comment_state, sizeof(j->comment_state), "%s", ig_col_text(s, 20));
-		snprintf(j->comment_id, sizeof(j->comment_id), "%s", ig_col_text(s, 21));
-		j->polls = (int)ig_col_int(s, 22);
-		j->retries = (int)ig_col_int(s, 23);
-		j->published_at = ig_col_int(s, 24);
-		j->journal = json_array();
-		j->active = 1;
+		job_from_row(j, s);
 	}
 	if (n < 0)
 		return err->code;
-	/* Take the leases; a post another run took meanwhile is not ours
-	 * (BEGIN IMMEDIATE makes that impossible here, the WHERE keeps it so). */
-	{
-		size_t i, k = 0;
-
-		for (i = 0; i < w->njobs; i++) {
-			struct job *j = &w->jobs[i];
-			int rc = ig_store_runf(st, err,
-				"UPDATE posts SET lease_owner = ?, lease_until = ?,"
-				" state = CASE WHEN state = 'scheduled' THEN 'publishing' ELSE state END,"
-				" updated_at = ? WHERE id = ? AND (lease_until IS NULL OR lease_until < ?)",
-				"siiii", w->worker, w->now + IG_PUBLISH_LEASE, w->now, j->id, w->now);
-
-			if (rc)
-				return rc;
-			if (ig_store_changes(st) != 1) {
-				job_free(j);
-				continue;
-			}
-			if (!strcmp(j->state, "scheduled")) {
-				snprintf(j->state, sizeof(j->state), "publishing");
-				journal(j, "claim", "ok", NULL, NULL, "due: publishing started");
-			}
-			w->jobs[k++] = *j;
-		}
-		w->njobs = k;
-	}
-	return 0;
+	return take_leases(st, w, err);
 }
 
 static int load_items(struct run *w, struct job *j, struct ig_err *err)
@@ -544,15 +564,11 @@ static int load_items(struct run *w, struct job *j, struct ig_err *err)
 	while ((n = ig_stmt_next(w->ctx->store, s, err)) > 0) {
 		struct item *it;
 
-		if (j->nitems == cap) {
-			struct item *ni = realloc(j->items, (cap = cap ? cap * 2 : 4) * sizeof(*ni));
-
-			if (!ni) {
-				ig_stmt_reset(s);
-				return OOM(err);
-			}
-			j->items = ni;
+		if (!(it = grow_one(j->items, j->nitems, &cap, 4, sizeof(*it)))) {
+			ig_stmt_reset(s);
+			return OOM(err);
 		}
+		j->items = it;
 		it = &j->items[j->nitems++];
 		memset(it, 0, sizeof(*it));
 		it->pos = (int)ig_col_int(s, 0);
