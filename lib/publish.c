@@ -740,6 +740,30 @@ static int brief(struct ig_ctx *ctx, int64_t tenant_id, int64_t id, json_t **out
 	return post_by_id(ctx, tenant_id, id, 0, out, err);
 }
 
+/* A change of post id (schedule, cancel): allowed, a transaction begun and
+ * the post's state read; else an exit code, no transaction left open. */
+static int change_begin(struct ig_ctx *ctx, int64_t tenant_id, int64_t id, const char *action,
+			char state[16], struct ig_err *err)
+{
+	int rc;
+
+	if ((rc = ig_authz_require(ctx, tenant_id, IG_MOD_PUBLISHING, IG_WRITE, action, err))
+	    || (rc = ig_store_begin(ctx->store, err)))
+		return rc;
+	if ((rc = post_state(ctx, tenant_id, id, state, NULL, err)))
+		return ig_store_end(ctx->store, rc, err);
+	return 0;
+}
+
+/* Commit the change (rc 0) or roll it back; the post as it now is. */
+static int change_end(struct ig_ctx *ctx, int64_t tenant_id, int64_t id, int rc, json_t **out,
+		      struct ig_err *err)
+{
+	if ((rc = ig_store_end(ctx->store, rc, err)))
+		return rc;
+	return brief(ctx, tenant_id, id, out, err);
+}
+
 int ig_publish_schedule(struct ig_ctx *ctx, int64_t tenant_id, int64_t id, int64_t t,
 			json_t **out, struct ig_err *err)
 {
@@ -750,12 +774,8 @@ int ig_publish_schedule(struct ig_ctx *ctx, int64_t tenant_id, int64_t id, int64
 
 	ERR_LOCAL(err);
 	*out = NULL;
-	if ((rc = ig_authz_require(ctx, tenant_id, IG_MOD_PUBLISHING, IG_WRITE, "post.schedule", err)))
+	if ((rc = change_begin(ctx, tenant_id, id, "post.schedule", state, err)))
 		return rc;
-	if ((rc = ig_store_begin(ctx->store, err)))
-		return rc;
-	if ((rc = post_state(ctx, tenant_id, id, state, NULL, err)))
-		return ig_store_end(ctx->store, rc, err);
 	if (strcmp(state, "draft") && strcmp(state, "scheduled") && strcmp(state, "failed")
 	    && strcmp(state, "cancelled")) {
 		rc = ig_err_set(err, IG_EX_DATAERR, "post %lld is %s: only a draft, scheduled, failed"
@@ -784,9 +804,7 @@ int ig_publish_schedule(struct ig_ctx *ctx, int64_t tenant_id, int64_t id, int64
 	if (!rc)
 		rc = pub_journal(ctx->store, tenant_id, id, now, "schedule", "ok", NULL, NULL, 0, 0,
 				 buf, err);
-	if ((rc = ig_store_end(ctx->store, rc, err)))
-		return rc;
-	return brief(ctx, tenant_id, id, out, err);
+	return change_end(ctx, tenant_id, id, rc, out, err);
 }
 
 int ig_publish_cancel(struct ig_ctx *ctx, int64_t tenant_id, int64_t id, json_t **out,
@@ -798,12 +816,8 @@ int ig_publish_cancel(struct ig_ctx *ctx, int64_t tenant_id, int64_t id, json_t 
 
 	ERR_LOCAL(err);
 	*out = NULL;
-	if ((rc = ig_authz_require(ctx, tenant_id, IG_MOD_PUBLISHING, IG_WRITE, "post.cancel", err)))
+	if ((rc = change_begin(ctx, tenant_id, id, "post.cancel", state, err)))
 		return rc;
-	if ((rc = ig_store_begin(ctx->store, err)))
-		return rc;
-	if ((rc = post_state(ctx, tenant_id, id, state, NULL, err)))
-		return ig_store_end(ctx->store, rc, err);
 	if (strcmp(state, "draft") && strcmp(state, "scheduled") && strcmp(state, "failed")) {
 		rc = ig_err_set(err, IG_EX_DATAERR, "post %lld is %s: only a draft, scheduled or"
 				" failed post can be cancelled%s", (long long)id, state,
@@ -819,9 +833,7 @@ int ig_publish_cancel(struct ig_ctx *ctx, int64_t tenant_id, int64_t id, json_t 
 	    && !(rc = ig_audit(ctx, tenant_id, "post.cancel", target, "ok", NULL, err)))
 		rc = pub_journal(ctx->store, tenant_id, id, now, "cancel", "ok", NULL, NULL, 0, 0,
 				 state, err);
-	if ((rc = ig_store_end(ctx->store, rc, err)))
-		return rc;
-	return brief(ctx, tenant_id, id, out, err);
+	return change_end(ctx, tenant_id, id, rc, out, err);
 }
 
 /* The stored post as the JSON draft takes, for edit to merge changes into. */
