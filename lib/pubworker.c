@@ -18,9 +18,10 @@
  * same post.  Before a media_publish or a first comment leaves, step 'sent'
  * (comment_state 'sending') is committed: a run that dies mid-request leaves
  * a post that the next run settles by reading Meta's state back, never by
- * sending again.  media_publish and comments are sent with the graph
- * client's retries off (lib/graph.c retries HTTP 5xx and codes 1/2 even on
- * a POST); any ambiguous answer becomes 'unknown'.
+ * sending again.  media_publish and comments are not marked idempotent,
+ * so lib/graph.c never resends them after an answer that may have been
+ * acted on (HTTP 5xx, codes 1/2, a timeout after the request left); such
+ * an ambiguous answer becomes 'unknown'.
  *
  * One run moves each post as far as it gets without waiting (a container
  * that is not FINISHED waits for the next run); --wait repeats rounds,
@@ -1604,18 +1605,17 @@ static struct ig_graph_req *req_for(struct job *j, struct ig_graph_req *r, const
 	return r;
 }
 
-static int run_batch(struct run *w, struct ig_graph_req *reqs, size_t n, int no_retry)
+/* The requests of one phase, in parallel.  The client's retries stay on for
+ * every request: lib/graph.c resends a POST not marked idempotent
+ * (media_publish, a comment) only after an answer that says it was not
+ * acted on; one that may have been (5xx, codes 1 and 2, a timeout after it
+ * left) comes back ambiguous, never resent (graph.h). */
+static void run_batch(struct run *w, struct ig_graph_req *reqs, size_t n)
 {
-	int saved = w->g->max_retries;
-
 	if (!n)
-		return 0;
-	if (no_retry)
-		w->g->max_retries = 0;   /* lib/graph.c would resend a POST on 5xx, 1, 2 */
+		return;
 	ig_graph_run_many(w->g, reqs, n, w->o->parallel > 0 ? w->o->parallel : IG_PUBLISH_PARALLEL);
-	w->g->max_retries = saved;
 	w->st->requests += (long)n;
-	return 0;
 }
 
 /* One request of phase 1: the post, or one of its carousel items (ix). */
@@ -1673,7 +1673,7 @@ static void phase1(struct run *w, struct ig_graph_req *reqs, struct slot *slots)
 		plan1(w, &w->jobs[i]);
 		n = queue_phase1(&w->jobs[i], reqs, slots, n);
 	}
-	run_batch(w, reqs, n, 0);
+	run_batch(w, reqs, n);
 	for (i = 0; i < n; i++) {
 		struct slot *sl = reqs[i].user;
 
@@ -1715,7 +1715,7 @@ static void read_limits(struct run *w, struct ig_graph_req *reqs)
 			reqs[n++].user = j->acc;
 		}
 	}
-	run_batch(w, reqs, n, 0);
+	run_batch(w, reqs, n);
 	for (i = 0; i < n; i++) {
 		struct acct *a = reqs[i].user;
 		json_t *d = json_array_get(json_object_get(reqs[i].resp.body, "data"), 0);
@@ -1799,7 +1799,7 @@ static int phase2(struct run *w, struct ig_graph_req *reqs, struct ig_err *err)
 			snprintf(j->comment_state, sizeof(j->comment_state), "sending");
 		}
 	}
-	run_batch(w, reqs, n, 1);
+	run_batch(w, reqs, n);
 	for (i = 0; i < n; i++) {
 		struct job *j = reqs[i].user;
 

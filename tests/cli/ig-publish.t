@@ -209,12 +209,17 @@ Q2=$(jget id < "$T/o")
 runp
 is_rc 0 "9/2207042 from media_publish defers, does not fail"
 is "$(post_col $Q2 state)/$(post_col $Q2 error_code)/$(post_col $Q2 error_subcode)" "publishing/9/2207042" "…with Meta's code"
+mp_before=$(sim_count POST media_publish)
 simctl POST /_sim/inject '{"match":"/media_publish","method":"POST","count":1,"code":9007,"subcode":2207027}' > /dev/null
 img @marco_energia nr "not ready" ',"key":"nr"' | ig-publish --tenant rossi draft > "$T/o"
 NR=$(jget id < "$T/o")
 runp
-is "$(post_col $NR state)" published "9007/2207027 (not ready): polled again, then published"
+is "$(post_col $NR state)" published "9007/2207027 (not ready) on media_publish: published all the same"
 is "$(publishes_of $NR)" 1 "…one successful media_publish"
+is "$(( $(sim_count POST media_publish) - mp_before ))" 2 \
+	"…not acted on, so the client resent the POST itself: two requests, no duplicate"
+is "$(sq "SELECT count(*) FROM post_journal WHERE post_id = $NR AND outcome = 'not_ready'")" 0 \
+	"…after the client's backoff, with no not_ready round in the journal"
 
 # a publish that times out after it left: ambiguous, never resent
 pubset '{"publish_then_error":{"count":1,"hang":3}}'
