@@ -1122,7 +1122,7 @@ static void apply_child(struct run *w, struct job *j, struct ig_graph_req *r)
 }
 
 /* The answers to a status read (REQ_CHILD_STATUS, REQ_STATUS, REQ_SETTLE),
- * one function per status_code (reference §4.2). */
+ * one function per status_code (reference §4.3). */
 typedef void status_fn(struct run *w, struct job *j, const char *what);
 
 /* FINISHED: a settled post's publish did not happen; a polled one may go. */
