@@ -178,6 +178,30 @@ void pub_media_info_init(struct ig_media_info *mi)
 
 /* ------------------------------------------------------------ the URL probe */
 
+/* A GET of a media URL as Meta's fetcher makes it (§4.1): http(s) only, a
+ * few redirects, bounded in time.  NULL when libcurl cannot start one. */
+static CURL *media_get(const char *url, long timeout_s, const char *agent)
+{
+	CURL *h = curl_easy_init();
+
+	if (!h)
+		return NULL;
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 3L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, agent);
+	return h;
+}
+
 struct probe {
 	unsigned char buf[PROBE_BYTES];
 	size_t n;
@@ -226,23 +250,10 @@ int pub_probe_url(const char *url, struct ig_media_info *mi, long *status, char 
 	if (!pr)
 		return snprintf(why, whyn, "out of memory"), -1;
 	pr->clen = -1;
-	if (!(h = curl_easy_init())) {
+	if (!(h = media_get(url, 15L, "igkit-preflight/" PACKAGE_VERSION))) {
 		free(pr);
 		return snprintf(why, whyn, "cannot start an HTTP request"), -1;
 	}
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 3L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 15L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "igkit-preflight/" PACKAGE_VERSION);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, probe_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, pr);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, probe_header);
@@ -305,24 +316,11 @@ int pub_fetch_file(const char *url, const char *path, long long max, char *why, 
 			close(fd);
 		return -1;
 	}
-	if (!(h = curl_easy_init())) {
+	if (!(h = media_get(url, 300L, "igkit-asset/" PACKAGE_VERSION))) {
 		fclose(fe.f);
 		unlink(path);
 		return snprintf(why, whyn, "cannot start an HTTP request"), -1;
 	}
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 3L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 300L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "igkit-asset/" PACKAGE_VERSION);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, fetch_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &fe);
 	cc = curl_easy_perform(h);
@@ -361,8 +359,6 @@ static int refuse(struct ig_err *err, const char *field, const char *rule, const
 	va_end(ap);
 	return ig_err_set(err, IG_EX_DATAERR, "%s: rule %s: %s", field, rule, msg);
 }
-
-#define REFUSE(...) do { rc = refuse(err, __VA_ARGS__); goto out; } while (0)
 
 static size_t utf8_chars(const char *s)
 {
@@ -424,59 +420,295 @@ static void warn_add(json_t *warnings, const char *field, const char *url)
 	json_array_append_new(warnings, json_string(w));
 }
 
-/* Rules for one media item once its facts are known. */
-static int item_rules(const char *field, const char *type, const struct pub_item *it,
-		      const struct ig_media_info *mi, struct ig_err *err)
+/*
+ * The rules, as two tables of small functions tried in order: the post's
+ * (post_rules) and each media item's (item_rules).  The first refusal is
+ * the answer.
+ */
+struct check {
+	const struct pub_post *p;
+	int network;             /* fetch each media URL's first bytes */
+	json_t *warnings;        /* NULL: not wanted */
+	struct ig_err *err;
+};
+
+/* One media item under check: what is known of it so far. */
+struct item_check {
+	const struct pub_item *it;
+	char field[48];          /* "media[N]" */
+	struct ig_media_info mi; /* from the asset row, or the probe */
+};
+
+/* caption (§4.1) */
+static int caption_rules(const struct check *c)
 {
-	int feed_image = strcmp(type, "story") != 0;
+	const struct pub_post *p = c->p;
+	int hashtags, mentions;
 
-	if (it->kind == PUB_IMAGE) {
-		if (mi->mime[0] && strcasecmp(mi->mime, "image/jpeg")
-		    && strcasecmp(mi->mime, "image/jpg"))
-			return refuse(err, field, "image.format",
-				      "Instagram takes JPEG images only; this is %s", mi->mime);
-		if (mi->size > IMAGE_MAX_BYTES)
-			return refuse(err, field, "image.size",
-				      "%lld bytes is over the 8 MiB limit", mi->size);
-		if (mi->width > 0 && (mi->width < 320 || mi->width > 1440) && feed_image)
-			return refuse(err, field, "image.width",
-				      "width %d px is outside 320 to 1440 px", mi->width);
-		if (mi->width > 0 && mi->height > 0 && feed_image) {
-			double r = (double)mi->width / mi->height;
+	if (utf8_chars(p->caption) > CAPTION_MAX)
+		return refuse(c->err, "caption", "caption.length", "%zu characters, at most %d",
+			      utf8_chars(p->caption), CAPTION_MAX);
+	count_tags(p->caption, &hashtags, &mentions);
+	if (hashtags > HASHTAGS_MAX)
+		return refuse(c->err, "caption", "caption.hashtags", "%d hashtags, at most %d",
+			      hashtags, HASHTAGS_MAX);
+	if (mentions > MENTIONS_MAX)
+		return refuse(c->err, "caption", "caption.mentions", "%d @mentions, at most %d",
+			      mentions, MENTIONS_MAX);
+	if (p->first_comment && utf8_chars(p->first_comment) > CAPTION_MAX)
+		return refuse(c->err, "first_comment", "comment.length", "%zu characters, at most %d",
+			      utf8_chars(p->first_comment), CAPTION_MAX);
+	if (!strcmp(p->type, "story") && (*p->caption || p->first_comment))
+		return refuse(c->err, *p->caption ? "caption" : "first_comment", "story.caption",
+			      "a story has no caption or comments");
+	return 0;
+}
 
-			if (r < 0.8 - 1e-9 || r > 1.91 + 1e-9)
-				return refuse(err, field, "image.aspect",
-					      "aspect %.2f (%dx%d) is outside 4:5 to 1.91:1", r,
-					      mi->width, mi->height);
-		}
-	} else if (mi->mime[0] && strncasecmp(mi->mime, "video/", 6)) {
-		return refuse(err, field, "video.format", "a video must be MP4 or MOV; this is %s",
-			      mi->mime);
-	} else if (mi->duration_ms > 0) {
-		/* §4.1: reels 3 s to 15 min, story videos 3 to 60 s */
-		long long hi = !strcmp(type, "story") ? 60000 : 900000;
+/* media count (§4.1: carousel 2..10, any other post one) */
+static int media_count_rules(const struct check *c)
+{
+	const struct pub_post *p = c->p;
 
-		if (!strcmp(type, "reel") || !strcmp(type, "story"))
-			if (mi->duration_ms < 3000 || mi->duration_ms > hi)
-				return refuse(err, field, !strcmp(type, "story") ? "story.duration"
-					      : "reel.duration", "%.1f s is outside 3 s to %s",
-					      (double)mi->duration_ms / 1000, hi == 60000 ? "60 s" : "15 min");
+	if (!strcmp(p->type, "carousel")) {
+		if (p->nitems < 2 || p->nitems > 10)
+			return refuse(c->err, "media", "carousel.count",
+				      "a carousel has 2 to 10 items, not %zu", p->nitems);
+	} else if (p->nitems != 1) {
+		return refuse(c->err, "media", "media.count", "a%s %s has exactly one media item,"
+			      " not %zu", !strcmp(p->type, "image") ? "n" : "", p->type, p->nitems);
 	}
 	return 0;
 }
+
+/* collaborators (§4.1): ≤ 3, bare usernames, not on stories */
+static int collaborator_rules(const struct check *c)
+{
+	const struct pub_post *p = c->p;
+	json_t *v;
+	size_t i;
+
+	if (!p->collaborators)
+		return 0;
+	if (!strcmp(p->type, "story"))
+		return refuse(c->err, "collaborators", "collaborators.story",
+			      "stories take no collaborators");
+	if (json_array_size(p->collaborators) > COLLAB_MAX)
+		return refuse(c->err, "collaborators", "collaborators.count",
+			      "%zu collaborators, at most %d", json_array_size(p->collaborators),
+			      COLLAB_MAX);
+	json_array_foreach(p->collaborators, i, v) {
+		const char *u = json_string_value(v);
+
+		if (!u || !*u)
+			return refuse(c->err, "collaborators", "collaborators.name",
+				      "item %zu is not a username", i);
+		if (*u == '@')
+			return refuse(c->err, "collaborators", "collaborators.at", "'%.60s': give the"
+				      " username without '@' (Meta answers 110/2207018)", u);
+	}
+	return 0;
+}
+
+/* the fields only a reel takes, and its cover */
+static int reel_rules(const struct check *c)
+{
+	const struct pub_post *p = c->p;
+	int http;
+
+	if (strcmp(p->type, "reel")) {
+		const char *f = p->share_to_feed >= 0 ? "share_to_feed" : p->cover_url ? "cover_url"
+			: p->thumb_offset >= 0 ? "thumb_offset" : p->audio_name ? "audio_name" : NULL;
+
+		if (f)
+			return refuse(c->err, f, "reel.fields", "only a reel takes %s", f);
+	}
+	if (p->cover_url && !url_scheme_ok(p->cover_url, &http))
+		return refuse(c->err, "cover_url", "media.url", "not an http(s) URL");
+	return 0;
+}
+
+/* what the post's type allows of an item */
+static int item_kind_rules(const struct check *c, struct item_check *ic)
+{
+	const struct pub_item *it = ic->it;
+
+	if (it->is_reel_child)
+		return refuse(c->err, ic->field, "carousel.no_reels", "a reel cannot be a carousel item");
+	if (!strcmp(c->p->type, "reel") && it->kind != PUB_VIDEO)
+		return refuse(c->err, ic->field, "reel.video", "a reel is a video");
+	if (!strcmp(c->p->type, "image") && it->kind != PUB_IMAGE)
+		return refuse(c->err, ic->field, "image.kind",
+			      "an image post takes an image (post a video as a reel)");
+	return 0;
+}
+
+static int alt_text_rules(const struct check *c, struct item_check *ic)
+{
+	const struct pub_item *it = ic->it;
+
+	if (it->alt_text && it->kind != PUB_IMAGE)
+		return refuse(c->err, ic->field, "alt_text.image", "alt_text is for images only");
+	if (it->alt_text && utf8_chars(it->alt_text) > ALT_MAX)
+		return refuse(c->err, ic->field, "alt_text.length", "%zu characters, at most %d",
+			      utf8_chars(it->alt_text), ALT_MAX);
+	return 0;
+}
+
+static int url_rules(const struct check *c, struct item_check *ic)
+{
+	int http = 0;
+
+	if (!url_scheme_ok(ic->it->url, &http))
+		return refuse(c->err, ic->field, "media.url",
+			      "'%.100s' is not an http(s) URL Meta could fetch", ic->it->url);
+	if (http)
+		warn_add(c->warnings, ic->field, ic->it->url);
+	return 0;
+}
+
+/* What an item of each kind is served as, and called in a refusal. */
+static const struct {
+	const char *mime_prefix, *noun;
+} kind_names[] = {
+	[PUB_IMAGE] = { "image/", "an image" },
+	[PUB_VIDEO] = { "video/", "a video" },
+};
+
+/* With the network check, the URL as Meta would fetch it (a registered
+ * asset was checked when it was added); its facts replace the item's. */
+static int reachable_rules(const struct check *c, struct item_check *ic)
+{
+	const struct pub_item *it = ic->it;
+	const char *prefix = kind_names[it->kind].mime_prefix;
+	long status;
+	char why[256];
+	struct ig_media_info probed;
+
+	if (!c->network || it->asset_id)
+		return 0;
+	pub_media_info_init(&probed);
+	if (pub_probe_url(it->url, &probed, &status, why, sizeof(why)))
+		return refuse(c->err, ic->field, "media.reachable", "'%.100s' cannot be fetched: %s",
+			      it->url, why);
+	if (status != 200)
+		return refuse(c->err, ic->field, "media.reachable", "'%.100s' answers HTTP %ld, not 200"
+			      " (Meta would fail with 9004/2207052)", it->url, status);
+	if (strncasecmp(probed.mime, prefix, strlen(prefix)))
+		return refuse(c->err, ic->field, "media.content_type", "'%.100s' is served as '%s',"
+			      " not %s", it->url, probed.mime[0] ? probed.mime : "(none)",
+			      kind_names[it->kind].noun);
+	ic->mi = probed;
+	return 0;
+}
+
+/* An image's facts (§4.1): JPEG, 8 MiB, and on the feed 320 to 1440 px
+ * wide with an aspect from 4:5 to 1.91:1. */
+static int image_rules(const struct check *c, struct item_check *ic)
+{
+	const struct ig_media_info *mi = &ic->mi;
+	int feed = strcmp(c->p->type, "story") != 0;
+
+	if (mi->mime[0] && strcasecmp(mi->mime, "image/jpeg") && strcasecmp(mi->mime, "image/jpg"))
+		return refuse(c->err, ic->field, "image.format",
+			      "Instagram takes JPEG images only; this is %s", mi->mime);
+	if (mi->size > IMAGE_MAX_BYTES)
+		return refuse(c->err, ic->field, "image.size", "%lld bytes is over the 8 MiB limit",
+			      mi->size);
+	if (mi->width > 0 && (mi->width < 320 || mi->width > 1440) && feed)
+		return refuse(c->err, ic->field, "image.width", "width %d px is outside 320 to 1440 px",
+			      mi->width);
+	if (mi->width > 0 && mi->height > 0 && feed) {
+		double r = (double)mi->width / mi->height;
+
+		if (r < 0.8 - 1e-9 || r > 1.91 + 1e-9)
+			return refuse(c->err, ic->field, "image.aspect", "aspect %.2f (%dx%d) is outside"
+				      " 4:5 to 1.91:1", r, mi->width, mi->height);
+	}
+	return 0;
+}
+
+/* A video's facts (§4.1): MP4 or MOV; reels 3 s to 15 min, story videos
+ * 3 to 60 s. */
+static int video_rules(const struct check *c, struct item_check *ic)
+{
+	const struct ig_media_info *mi = &ic->mi;
+	const char *type = c->p->type;
+	int story = !strcmp(type, "story");
+	long long hi = story ? 60000 : 900000;
+
+	if (mi->mime[0] && strncasecmp(mi->mime, "video/", 6))
+		return refuse(c->err, ic->field, "video.format", "a video must be MP4 or MOV; this is %s",
+			      mi->mime);
+	if (mi->duration_ms > 0 && (story || !strcmp(type, "reel"))
+	    && (mi->duration_ms < 3000 || mi->duration_ms > hi))
+		return refuse(c->err, ic->field, story ? "story.duration" : "reel.duration",
+			      "%.1f s is outside 3 s to %s", (double)mi->duration_ms / 1000,
+			      story ? "60 s" : "15 min");
+	return 0;
+}
+
+static int media_rules(const struct check *c, struct item_check *ic)
+{
+	return ic->it->kind == PUB_IMAGE ? image_rules(c, ic) : video_rules(c, ic);
+}
+
+static int user_tag_rules(const struct check *c, struct item_check *ic)
+{
+	json_t *t;
+	size_t j;
+
+	json_array_foreach(ic->it->user_tags, j, t) {
+		json_t *x = json_object_get(t, "x"), *y = json_object_get(t, "y");
+
+		if (!ig_json_str(t, "username") || !json_is_number(x) || !json_is_number(y)
+		    || json_number_value(x) < 0 || json_number_value(x) > 1
+		    || json_number_value(y) < 0 || json_number_value(y) > 1)
+			return refuse(c->err, ic->field, "user_tags.shape",
+				      "tag %zu needs a username and x, y between 0.0 and 1.0", j);
+	}
+	return 0;
+}
+
+static int (*const item_rules[])(const struct check *, struct item_check *) = {
+	item_kind_rules, alt_text_rules, url_rules, reachable_rules, media_rules, user_tag_rules,
+};
+
+/* each media item, through item_rules */
+static int items_rules(const struct check *c)
+{
+	size_t i, k;
+	int rc;
+
+	for (i = 0; i < c->p->nitems; i++) {
+		struct item_check ic;
+
+		ic.it = &c->p->items[i];
+		ic.mi = ic.it->info;
+		snprintf(ic.field, sizeof(ic.field), "media[%zu]", i);
+		for (k = 0; k < sizeof(item_rules) / sizeof(item_rules[0]); k++)
+			if ((rc = item_rules[k](c, &ic)))
+				return rc;
+	}
+	return 0;
+}
+
+static int (*const post_rules[])(const struct check *) = {
+	caption_rules, media_count_rules, collaborator_rules, reel_rules, items_rules,
+};
 
 int ig_preflight(struct ig_ctx *ctx, int64_t tenant_id, const json_t *post, int network,
 		 json_t **warnings, struct ig_err *err)
 {
 	struct pub_post p;
+	struct check c = { &p, network, NULL, err };
 	const char *k;
-	json_t *v, *w = NULL;
-	int rc, hashtags, mentions;
+	json_t *v;
 	size_t i;
+	int rc;
 
 	memset(&p, 0, sizeof(p));
 	if (warnings)
-		*warnings = w = json_array();
+		*warnings = c.warnings = json_array();
 	if (!json_is_object(post))
 		return ig_err_set(err, IG_EX_DATAERR, "a post must be a JSON object");
 	json_object_foreach((json_t *)post, k, v)
@@ -485,143 +717,9 @@ int ig_preflight(struct ig_ctx *ctx, int64_t tenant_id, const json_t *post, int 
 				      " caption, at, location_id, collaborators, share_to_feed,"
 				      " cover_url, thumb_offset, audio_name, first_comment, skus, key)");
 	/* Shapes first: pub_post_parse reads them. */
-	if ((rc = pub_post_parse(ctx, tenant_id, post, &p, err)))
-		goto out;
-
-	/* caption (§4.1) */
-	if (utf8_chars(p.caption) > CAPTION_MAX)
-		REFUSE("caption", "caption.length",
-			"%zu characters, at most %d", utf8_chars(p.caption), CAPTION_MAX);
-	count_tags(p.caption, &hashtags, &mentions);
-	if (hashtags > HASHTAGS_MAX)
-		REFUSE("caption", "caption.hashtags",
-			"%d hashtags, at most %d", hashtags, HASHTAGS_MAX);
-	if (mentions > MENTIONS_MAX)
-		REFUSE("caption", "caption.mentions",
-			"%d @mentions, at most %d", mentions, MENTIONS_MAX);
-	if (p.first_comment && utf8_chars(p.first_comment) > CAPTION_MAX)
-		REFUSE("first_comment", "comment.length",
-			"%zu characters, at most %d", utf8_chars(p.first_comment), CAPTION_MAX);
-	if (!strcmp(p.type, "story") && (*p.caption || p.first_comment))
-		REFUSE(*p.caption ? "caption" : "first_comment",
-			"story.caption", "a story has no caption or comments");
-
-	/* media count (§4.1: carousel 2..10) */
-	if (!strcmp(p.type, "carousel")) {
-		if (p.nitems < 2 || p.nitems > 10)
-			REFUSE("media", "carousel.count",
-				"a carousel has 2 to 10 items, not %zu", p.nitems);
-	} else if (p.nitems != 1) {
-		REFUSE("media", "media.count",
-			"a%s %s has exactly one media item, not %zu",
-			!strcmp(p.type, "image") ? "n" : "", p.type, p.nitems);
-	}
-
-	/* collaborators (§4.1): ≤ 3, bare usernames, not on stories */
-	if (p.collaborators) {
-		if (!strcmp(p.type, "story"))
-			REFUSE("collaborators", "collaborators.story",
-				"stories take no collaborators");
-		if (json_array_size(p.collaborators) > COLLAB_MAX)
-			REFUSE("collaborators", "collaborators.count",
-				"%zu collaborators, at most %d", json_array_size(p.collaborators),
-				COLLAB_MAX);
-		json_array_foreach(p.collaborators, i, v) {
-			const char *u = json_string_value(v);
-
-			if (!u || !*u)
-				REFUSE("collaborators", "collaborators.name",
-					"item %zu is not a username", i);
-			if (*u == '@')
-				REFUSE("collaborators", "collaborators.at",
-					"'%.60s': give the username without '@' (Meta answers 110/2207018)", u);
-		}
-	}
-	/* reel-only fields */
-	if (strcmp(p.type, "reel")) {
-		const char *f = p.share_to_feed >= 0 ? "share_to_feed" : p.cover_url ? "cover_url"
-			: p.thumb_offset >= 0 ? "thumb_offset" : p.audio_name ? "audio_name" : NULL;
-
-		if (f)
-			REFUSE(f, "reel.fields", "only a reel takes %s", f);
-	}
-	if (p.cover_url) {
-		int http;
-
-		if (!url_scheme_ok(p.cover_url, &http))
-			REFUSE("cover_url", "media.url",
-				"not an http(s) URL");
-	}
-
-	/* each item */
-	for (i = 0; i < p.nitems; i++) {
-		struct pub_item *it = &p.items[i];
-		struct ig_media_info mi = it->info;
-		char field[48];
-		int http = 0;
-
-		snprintf(field, sizeof(field), "media[%zu]", i);
-		if (it->is_reel_child)
-			REFUSE(field, "carousel.no_reels",
-				"a reel cannot be a carousel item");
-		if (!strcmp(p.type, "reel") && it->kind != PUB_VIDEO)
-			REFUSE(field, "reel.video", "a reel is a video");
-		if (!strcmp(p.type, "image") && it->kind != PUB_IMAGE)
-			REFUSE(field, "image.kind",
-				"an image post takes an image (post a video as a reel)");
-		if (it->alt_text && it->kind != PUB_IMAGE)
-			REFUSE(field, "alt_text.image",
-				"alt_text is for images only");
-		if (it->alt_text && utf8_chars(it->alt_text) > ALT_MAX)
-			REFUSE(field, "alt_text.length",
-				"%zu characters, at most %d", utf8_chars(it->alt_text), ALT_MAX);
-		if (!url_scheme_ok(it->url, &http))
-			REFUSE(field, "media.url",
-				"'%.100s' is not an http(s) URL Meta could fetch", it->url);
-		if (http)
-			warn_add(w, field, it->url);
-		if (network && !it->asset_id) {
-			long status;
-			char why[256];
-			struct ig_media_info probed;
-
-			pub_media_info_init(&probed);
-			if (pub_probe_url(it->url, &probed, &status, why, sizeof(why)))
-				REFUSE(field, "media.reachable",
-					"'%.100s' cannot be fetched: %s", it->url, why);
-			if (status != 200)
-				REFUSE(field, "media.reachable",
-					"'%.100s' answers HTTP %ld, not 200 (Meta would fail with"
-					" 9004/2207052)", it->url, status);
-			if (it->kind == PUB_IMAGE && strncasecmp(probed.mime, "image/", 6))
-				REFUSE(field, "media.content_type",
-					"'%.100s' is served as '%s', not an image", it->url,
-					probed.mime[0] ? probed.mime : "(none)");
-			if (it->kind == PUB_VIDEO && strncasecmp(probed.mime, "video/", 6))
-				REFUSE(field, "media.content_type",
-					"'%.100s' is served as '%s', not a video", it->url,
-					probed.mime[0] ? probed.mime : "(none)");
-			mi = probed;
-		}
-		if ((rc = item_rules(field, p.type, it, &mi, err)))
-			goto out;
-		if (it->user_tags) {
-			json_t *t;
-			size_t j;
-
-			json_array_foreach(it->user_tags, j, t) {
-				json_t *x = json_object_get(t, "x"), *y = json_object_get(t, "y");
-
-				if (!ig_json_str(t, "username") || !json_is_number(x) || !json_is_number(y)
-				    || json_number_value(x) < 0 || json_number_value(x) > 1
-				    || json_number_value(y) < 0 || json_number_value(y) > 1)
-					REFUSE(field, "user_tags.shape",
-						"tag %zu needs a username and x, y between 0.0 and 1.0", j);
-			}
-		}
-	}
-	rc = 0;
-out:
+	rc = pub_post_parse(ctx, tenant_id, post, &p, err);
+	for (i = 0; !rc && i < sizeof(post_rules) / sizeof(post_rules[0]); i++)
+		rc = post_rules[i](&c);
 	pub_post_release(&p);
 	if (rc && warnings) {
 		json_decref(*warnings);

@@ -427,27 +427,65 @@ static json_t *alert_of(struct ig_ctx *ctx, int64_t post_id)
 	return v ? v : json_null();
 }
 
+/* How a column of POST_COLS becomes a key of a row's JSON. */
+enum col_as {
+	AS_INT,      /* a number */
+	AS_TEXT,     /* a string */
+	AS_TEXTN,    /* a string or null */
+	AS_TIME,     /* ISO-8601, or null for NULL and 0 */
+	AS_CODE,     /* a number, absent when NULL */
+};
+
+static const struct post_col {
+	const char *key;
+	enum col_as as;
+} list_cols[] = {   /* columns 0 to 14: a listing row */
+	{ "id", AS_INT }, { "tenant", AS_TEXT }, { "account", AS_TEXT }, { "username", AS_TEXTN },
+	{ "type", AS_TEXT }, { "state", AS_TEXT }, { "step", AS_TEXT }, { "at", AS_TIME },
+	{ "published_at", AS_TIME }, { "media_id", AS_TEXTN }, { "permalink", AS_TEXTN },
+	{ "caption", AS_TEXT }, { "key", AS_TEXTN }, { "error", AS_TEXTN }, { "explain", AS_TEXTN },
+}, status_cols[] = {   /* columns 15 to 23: what status adds */
+	{ "created_at", AS_TIME }, { "updated_at", AS_TIME }, { "first_comment", AS_TEXTN },
+	{ "comment_state", AS_TEXT }, { "comment_id", AS_TEXTN }, { "container_id", AS_TEXTN },
+	{ "deferred_until", AS_TIME }, { "error_code", AS_CODE }, { "error_subcode", AS_CODE },
+};
+
+/* Columns first.. of s into o, as the table says. */
+static void set_cols(json_t *o, struct ig_stmt *s, int first, const struct post_col *t, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int col = first + (int)i;
+
+		switch (t[i].as) {
+		case AS_INT:
+			json_object_set_new(o, t[i].key, json_integer(ig_col_int(s, col)));
+			break;
+		case AS_TEXT:
+			json_object_set_new(o, t[i].key, json_string(ig_col_text(s, col)));
+			break;
+		case AS_TEXTN:
+			set_text(o, t[i].key, s, col);
+			break;
+		case AS_TIME:
+			set_time(o, t[i].key, s, col);
+			break;
+		case AS_CODE:
+			if (!ig_col_null(s, col))
+				json_object_set_new(o, t[i].key, json_integer(ig_col_int(s, col)));
+			break;
+		}
+	}
+}
+
 json_t *pub_post_row(struct ig_ctx *ctx, struct ig_stmt *s)
 {
 	json_t *o = json_object();
 
 	if (!o)
 		return NULL;
-	json_object_set_new(o, "id", json_integer(ig_col_int(s, 0)));
-	json_object_set_new(o, "tenant", json_string(ig_col_text(s, 1)));
-	json_object_set_new(o, "account", json_string(ig_col_text(s, 2)));
-	set_text(o, "username", s, 3);
-	json_object_set_new(o, "type", json_string(ig_col_text(s, 4)));
-	json_object_set_new(o, "state", json_string(ig_col_text(s, 5)));
-	json_object_set_new(o, "step", json_string(ig_col_text(s, 6)));
-	set_time(o, "at", s, 7);
-	set_time(o, "published_at", s, 8);
-	set_text(o, "media_id", s, 9);
-	set_text(o, "permalink", s, 10);
-	json_object_set_new(o, "caption", json_string(ig_col_text(s, 11)));
-	set_text(o, "key", s, 12);
-	set_text(o, "error", s, 13);
-	set_text(o, "explain", s, 14);
+	set_cols(o, s, 0, list_cols, sizeof(list_cols) / sizeof(list_cols[0]));
 	json_object_set_new(o, "skus", skus_of(ctx, ig_col_int(s, 0)));
 	json_object_set_new(o, "alert", alert_of(ctx, ig_col_int(s, 0)));
 	return o;
@@ -672,7 +710,10 @@ static int post_state(struct ig_ctx *ctx, int64_t tenant_id, int64_t id, char st
 	return 0;
 }
 
-static int brief(struct ig_ctx *ctx, int64_t tenant_id, int64_t id, json_t **out, struct ig_err *err)
+/* Post id of the tenant as a listing row, with status's columns when full;
+ * 65 "unknown post N" for a missing post or another tenant's. */
+static int post_by_id(struct ig_ctx *ctx, int64_t tenant_id, int64_t id, int full, json_t **out,
+		      struct ig_err *err)
 {
 	struct ig_stmt *s;
 	int n;
@@ -688,8 +729,39 @@ static int brief(struct ig_ctx *ctx, int64_t tenant_id, int64_t id, json_t **out
 	if (!n)
 		return ig_err_set(err, IG_EX_DATAERR, "unknown post %lld", (long long)id);
 	*out = pub_post_row(ctx, s);
+	if (*out && full)
+		set_cols(*out, s, 15, status_cols, sizeof(status_cols) / sizeof(status_cols[0]));
 	ig_stmt_reset(s);
 	return *out ? 0 : OOM(err);
+}
+
+static int brief(struct ig_ctx *ctx, int64_t tenant_id, int64_t id, json_t **out, struct ig_err *err)
+{
+	return post_by_id(ctx, tenant_id, id, 0, out, err);
+}
+
+/* A change of post id (schedule, cancel): allowed, a transaction begun and
+ * the post's state read; else an exit code, no transaction left open. */
+static int change_begin(struct ig_ctx *ctx, int64_t tenant_id, int64_t id, const char *action,
+			char state[16], struct ig_err *err)
+{
+	int rc;
+
+	if ((rc = ig_authz_require(ctx, tenant_id, IG_MOD_PUBLISHING, IG_WRITE, action, err))
+	    || (rc = ig_store_begin(ctx->store, err)))
+		return rc;
+	if ((rc = post_state(ctx, tenant_id, id, state, NULL, err)))
+		return ig_store_end(ctx->store, rc, err);
+	return 0;
+}
+
+/* Commit the change (rc 0) or roll it back; the post as it now is. */
+static int change_end(struct ig_ctx *ctx, int64_t tenant_id, int64_t id, int rc, json_t **out,
+		      struct ig_err *err)
+{
+	if ((rc = ig_store_end(ctx->store, rc, err)))
+		return rc;
+	return brief(ctx, tenant_id, id, out, err);
 }
 
 int ig_publish_schedule(struct ig_ctx *ctx, int64_t tenant_id, int64_t id, int64_t t,
@@ -702,12 +774,8 @@ int ig_publish_schedule(struct ig_ctx *ctx, int64_t tenant_id, int64_t id, int64
 
 	ERR_LOCAL(err);
 	*out = NULL;
-	if ((rc = ig_authz_require(ctx, tenant_id, IG_MOD_PUBLISHING, IG_WRITE, "post.schedule", err)))
+	if ((rc = change_begin(ctx, tenant_id, id, "post.schedule", state, err)))
 		return rc;
-	if ((rc = ig_store_begin(ctx->store, err)))
-		return rc;
-	if ((rc = post_state(ctx, tenant_id, id, state, NULL, err)))
-		return ig_store_end(ctx->store, rc, err);
 	if (strcmp(state, "draft") && strcmp(state, "scheduled") && strcmp(state, "failed")
 	    && strcmp(state, "cancelled")) {
 		rc = ig_err_set(err, IG_EX_DATAERR, "post %lld is %s: only a draft, scheduled, failed"
@@ -736,9 +804,7 @@ int ig_publish_schedule(struct ig_ctx *ctx, int64_t tenant_id, int64_t id, int64
 	if (!rc)
 		rc = pub_journal(ctx->store, tenant_id, id, now, "schedule", "ok", NULL, NULL, 0, 0,
 				 buf, err);
-	if ((rc = ig_store_end(ctx->store, rc, err)))
-		return rc;
-	return brief(ctx, tenant_id, id, out, err);
+	return change_end(ctx, tenant_id, id, rc, out, err);
 }
 
 int ig_publish_cancel(struct ig_ctx *ctx, int64_t tenant_id, int64_t id, json_t **out,
@@ -750,12 +816,8 @@ int ig_publish_cancel(struct ig_ctx *ctx, int64_t tenant_id, int64_t id, json_t 
 
 	ERR_LOCAL(err);
 	*out = NULL;
-	if ((rc = ig_authz_require(ctx, tenant_id, IG_MOD_PUBLISHING, IG_WRITE, "post.cancel", err)))
+	if ((rc = change_begin(ctx, tenant_id, id, "post.cancel", state, err)))
 		return rc;
-	if ((rc = ig_store_begin(ctx->store, err)))
-		return rc;
-	if ((rc = post_state(ctx, tenant_id, id, state, NULL, err)))
-		return ig_store_end(ctx->store, rc, err);
 	if (strcmp(state, "draft") && strcmp(state, "scheduled") && strcmp(state, "failed")) {
 		rc = ig_err_set(err, IG_EX_DATAERR, "post %lld is %s: only a draft, scheduled or"
 				" failed post can be cancelled%s", (long long)id, state,
@@ -771,9 +833,7 @@ int ig_publish_cancel(struct ig_ctx *ctx, int64_t tenant_id, int64_t id, json_t 
 	    && !(rc = ig_audit(ctx, tenant_id, "post.cancel", target, "ok", NULL, err)))
 		rc = pub_journal(ctx->store, tenant_id, id, now, "cancel", "ok", NULL, NULL, 0, 0,
 				 state, err);
-	if ((rc = ig_store_end(ctx->store, rc, err)))
-		return rc;
-	return brief(ctx, tenant_id, id, out, err);
+	return change_end(ctx, tenant_id, id, rc, out, err);
 }
 
 /* The stored post as the JSON draft takes, for edit to merge changes into. */
@@ -908,13 +968,79 @@ done:
 
 /* ------------------------------------------------------------ list, status */
 
+/* How a listing makes JSON of its current row: a new object, NULL when
+ * out of memory. */
+typedef json_t *row_json_fn(struct ig_ctx *ctx, struct ig_stmt *s);
+
+/* Each row of s as JSON to fn, at most limit rows (0: all). */
+static int each_row(struct ig_ctx *ctx, struct ig_stmt *s, row_json_fn *row_json, long limit,
+		    ig_row_fn *fn, void *arg, struct ig_err *err)
+{
+	long count = 0;
+	int n, rc;
+
+	while ((n = ig_stmt_next(ctx->store, s, err)) > 0) {
+		json_t *row = row_json(ctx, s);
+
+		if (!row) {
+			ig_stmt_reset(s);
+			return OOM(err);
+		}
+		rc = fn(arg, row);
+		json_decref(row);
+		if (rc || (limit && ++count >= limit)) {
+			ig_stmt_reset(s);
+			return rc;
+		}
+	}
+	return n < 0 ? err->code : 0;
+}
+
+static json_t *list_row(struct ig_ctx *ctx, struct ig_stmt *s)
+{
+	return pub_post_row(ctx, s);
+}
+
+/* A post as one line of the calendar: its day and time (published, else
+ * scheduled), id, type, state, account and caption. */
+static json_t *calendar_row(struct ig_ctx *ctx, struct ig_stmt *s)
+{
+	json_t *row = pub_post_row(ctx, s), *cal;
+	const char *at;
+	char day[11] = "-", tm[6] = "-";
+
+	if (!row)
+		return NULL;
+	at = json_string_value(json_object_get(row, "published_at"));
+	if (!at)
+		at = json_string_value(json_object_get(row, "at"));
+	if (at && strlen(at) >= 16) {
+		memcpy(day, at, 10);
+		day[10] = '\0';
+		memcpy(tm, at + 11, 5);
+		tm[5] = '\0';
+	}
+	cal = json_pack("{s:s,s:s,s:O,s:O,s:O,s:O,s:O}", "day", day, "time", tm,
+			"id", json_object_get(row, "id"),
+			"type", json_object_get(row, "type"),
+			"state", json_object_get(row, "state"),
+			"account", json_object_get(row, "username"),
+			"caption", json_object_get(row, "caption"));
+	json_decref(row);
+	return cal;
+}
+
+static json_t *asset_row(struct ig_ctx *ctx, struct ig_stmt *s)
+{
+	return ig_stmt_row_json(s);
+}
+
 int ig_publish_list(struct ig_ctx *ctx, int64_t tenant_id, const struct ig_publish_filter *f,
 		    ig_row_fn *fn, void *arg, struct ig_err *err)
 {
 	struct ig_stmt *s;
 	const char *acc = f->account;
-	int n, rc;
-	long count = 0;
+	int rc;
 
 	ERR_LOCAL(err);
 	if (tenant_id && (rc = ig_authz_require(ctx, tenant_id, IG_MOD_PUBLISHING, IG_READ,
@@ -935,91 +1061,33 @@ int ig_publish_list(struct ig_ctx *ctx, int64_t tenant_id, const struct ig_publi
 		"issiis", tenant_id, f->state, acc, f->from, f->to, f->sku);
 	if (!s)
 		return err->code;
-	while ((n = ig_stmt_next(ctx->store, s, err)) > 0) {
-		json_t *row = pub_post_row(ctx, s);
+	return each_row(ctx, s, f->calendar ? calendar_row : list_row, f->limit, fn, arg, err);
+}
 
-		if (!row) {
-			ig_stmt_reset(s);
-			return OOM(err);
-		}
-		if (f->calendar) {
-			const char *at = json_string_value(json_object_get(row, "published_at"));
-			json_t *cal;
-			char day[11] = "-", tm[6] = "-";
+/* Each row's integer time key as ISO-8601 (a null stays null). */
+static void iso_times(json_t *rows, const char *key)
+{
+	size_t i;
+	json_t *r;
+	char buf[32];
 
-			if (!at)
-				at = json_string_value(json_object_get(row, "at"));
-			if (at && strlen(at) >= 16) {
-				memcpy(day, at, 10);
-				day[10] = '\0';
-				memcpy(tm, at + 11, 5);
-				tm[5] = '\0';
-			}
-			cal = json_pack("{s:s,s:s,s:O,s:O,s:O,s:O,s:O}", "day", day, "time", tm,
-					"id", json_object_get(row, "id"),
-					"type", json_object_get(row, "type"),
-					"state", json_object_get(row, "state"),
-					"account", json_object_get(row, "username"),
-					"caption", json_object_get(row, "caption"));
-			json_decref(row);
-			row = cal;
-			if (!row) {
-				ig_stmt_reset(s);
-				return OOM(err);
-			}
-		}
-		rc = fn(arg, row);
-		json_decref(row);
-		if (rc) {
-			ig_stmt_reset(s);
-			return rc;
-		}
-		if (f->limit && ++count >= f->limit) {
-			ig_stmt_reset(s);
-			return 0;
-		}
-	}
-	return n < 0 ? err->code : 0;
+	json_array_foreach(rows, i, r)
+		if (json_is_integer(json_object_get(r, key)))
+			json_object_set_new(r, key, json_string(ig_time_iso(
+				json_integer_value(json_object_get(r, key)), buf)));
 }
 
 int ig_publish_status(struct ig_ctx *ctx, int64_t tenant_id, int64_t id, json_t **out,
 		      struct ig_err *err)
 {
 	json_t *media = NULL, *journal = NULL, *alerts = NULL;
-	struct ig_stmt *s;
-	int rc, n;
+	int rc;
 
 	ERR_LOCAL(err);
 	*out = NULL;
-	if ((rc = ig_authz_require(ctx, tenant_id, IG_MOD_PUBLISHING, IG_READ, "post.status", err)))
+	if ((rc = ig_authz_require(ctx, tenant_id, IG_MOD_PUBLISHING, IG_READ, "post.status", err))
+	    || (rc = post_by_id(ctx, tenant_id, id, 1, out, err)))
 		return rc;
-	s = ig_store_query(ctx->store, err,
-		"SELECT " POST_COLS " FROM posts p JOIN tenants t ON t.id = p.tenant_id"
-		" JOIN accounts a ON a.id = p.account_id WHERE p.tenant_id = ? AND p.id = ?",
-		"ii", tenant_id, id);
-	if (!s)
-		return err->code;
-	if ((n = ig_stmt_next(ctx->store, s, err)) < 0)
-		return err->code;
-	if (!n)
-		return ig_err_set(err, IG_EX_DATAERR, "unknown post %lld", (long long)id);
-	*out = pub_post_row(ctx, s);
-	if (*out) {
-		set_time(*out, "created_at", s, 15);
-		set_time(*out, "updated_at", s, 16);
-		set_text(*out, "first_comment", s, 17);
-		json_object_set_new(*out, "comment_state", json_string(ig_col_text(s, 18)));
-		set_text(*out, "comment_id", s, 19);
-		set_text(*out, "container_id", s, 20);
-		set_time(*out, "deferred_until", s, 21);
-		if (!ig_col_null(s, 22))
-			json_object_set_new(*out, "error_code", json_integer(ig_col_int(s, 22)));
-		if (!ig_col_null(s, 23))
-			json_object_set_new(*out, "error_subcode", json_integer(ig_col_int(s, 23)));
-	}
-	ig_stmt_reset(s);
-	if (!*out)
-		return OOM(err);
 	if ((rc = ig_store_json(ctx->store, err, &media,
 			"SELECT position, kind, url, asset_id AS asset, alt_text, container_id, status"
 			" FROM post_media WHERE post_id = ? ORDER BY position", "i", id))
@@ -1035,22 +1103,9 @@ int ig_publish_status(struct ig_ctx *ctx, int64_t tenant_id, int64_t id, json_t 
 		*out = NULL;
 		return rc;
 	}
-	{   /* journal and alert times as ISO-8601 */
-		size_t i;
-		json_t *j;
-		char buf[32];
-
-		json_array_foreach(journal, i, j)
-			json_object_set_new(j, "at", json_string(ig_time_iso(
-				json_integer_value(json_object_get(j, "at")), buf)));
-		json_array_foreach(alerts, i, j) {
-			json_object_set_new(j, "created_at", json_string(ig_time_iso(
-				json_integer_value(json_object_get(j, "created_at")), buf)));
-			if (json_is_integer(json_object_get(j, "resolved_at")))
-				json_object_set_new(j, "resolved_at", json_string(ig_time_iso(
-					json_integer_value(json_object_get(j, "resolved_at")), buf)));
-		}
-	}
+	iso_times(journal, "at");
+	iso_times(alerts, "created_at");
+	iso_times(alerts, "resolved_at");
 	json_object_set_new(*out, "media", media);
 	json_object_set_new(*out, "journal", journal);
 	json_object_set_new(*out, "alerts", alerts);
@@ -1127,148 +1182,208 @@ static int hash_file(const char *path, struct ig_media_info *mi, struct ig_err *
 	return 0;
 }
 
-int ig_asset_add(struct ig_ctx *ctx, int64_t tenant_id, const struct ig_asset_spec *spec,
-		 json_t **out, struct ig_err *err)
-{
+/* An asset on its way in: where Meta fetches it and what it is. */
+struct asset {
 	struct ig_media_info mi;
-	char *url = NULL, *local = NULL, target[32];
-	const char *src = spec->source, *kind;
-	int64_t now = ig_time_now(), id;
-	int rc, plain_http = 0, copied = 0;
+	char *url;             /* what Meta fetches */
+	char *local;           /* the file in the media directory, or a local copy; NULL: none */
+	int copied;            /* local is a copy made here: removed if the asset is not stored */
+	int plain_http;
+	const char *kind;      /* "image" or "video" */
+};
 
-	ERR_LOCAL(err);
-	*out = NULL;
-	pub_media_info_init(&mi);
-	if ((rc = ig_authz_require(ctx, tenant_id, IG_MOD_PUBLISHING, IG_WRITE, "asset.add", err)))
-		return rc;
-	if (!strncasecmp(src, "https://", 8) || !strncasecmp(src, "http://", 7)) {
-		plain_http = strncasecmp(src, "https://", 8) != 0;
-		if (spec->network) {
-			long status;
-			char why[256];
+/* The network check of a URL asset: it must answer 200. */
+static int asset_probe(const char *src, struct asset *a, struct ig_err *err)
+{
+	long status;
+	char why[256];
 
-			if (pub_probe_url(src, &mi, &status, why, sizeof(why)))
-				return ig_err_set(err, IG_EX_DATAERR,
-					"asset: rule media.reachable: '%.200s' cannot be fetched: %s", src, why);
-			if (status != 200)
-				return ig_err_set(err, IG_EX_DATAERR,
-					"asset: rule media.reachable: '%.200s' answers HTTP %ld, not 200", src,
-					status);
-		}
-		if (!(url = strdup(src)))
-			return OOM(err);
-		/* drafts keep local copies: with a media directory, the bytes too */
-		if (spec->network && ig_asset_media_dir(ctx, spec->media_dir)) {
-			const char *dir = ig_asset_media_dir(ctx, spec->media_dir);
-			char *rnd = ig_random_id(8), why[300];
-			struct ig_media_info got;
+	if (pub_probe_url(src, &a->mi, &status, why, sizeof(why)))
+		return ig_err_set(err, IG_EX_DATAERR,
+			"asset: rule media.reachable: '%.200s' cannot be fetched: %s", src, why);
+	if (status != 200)
+		return ig_err_set(err, IG_EX_DATAERR,
+			"asset: rule media.reachable: '%.200s' answers HTTP %ld, not 200", src, status);
+	return 0;
+}
 
-			pub_media_info_init(&got);
-			if (!rnd || asprintf(&local, "%s/.copies/t%lld-%s", dir, (long long)tenant_id,
-					     rnd) < 0)
-				local = NULL;
-			free(rnd);
-			if (!local) {
-				free(url);
-				return OOM(err);
-			}
-			{
-				char *sub = NULL;
+/* A local copy of a URL asset's bytes under <dir>/.copies (drafts keep
+ * local copies); its facts replace the probe's. */
+static int asset_copy(int64_t tenant_id, const char *dir, const char *src, struct asset *a,
+		      struct ig_err *err)
+{
+	char *rnd = ig_random_id(8), *local = NULL, *sub = NULL, why[300];
+	struct ig_media_info got;
+	int rc;
 
-				if (asprintf(&sub, "%s/.copies", dir) >= 0) {
-					mkdir(sub, 0700);
-					free(sub);
-				}
-			}
-			if (pub_fetch_file(src, local, 400LL * 1024 * 1024, why, sizeof(why))) {
-				rc = ig_err_set(err, IG_EX_DATAERR,
-					"asset: rule media.reachable: cannot copy '%.200s': %s", src, why);
-				free(url);
-				free(local);
-				return rc;
-			}
-			if ((rc = hash_file(local, &got, err))) {
-				unlink(local);
-				free(url);
-				free(local);
-				return rc;
-			}
-			if (!got.mime[0])
-				snprintf(got.mime, sizeof(got.mime), "%s", mi.mime);
-			mi = got;
-			copied = 1;
-		}
-	} else {
-		const char *dir = ig_asset_media_dir(ctx, spec->media_dir);
-		const char *base = ig_asset_base_url(ctx, spec->base_url);
-		char rdir[PATH_MAX], rfile[PATH_MAX];
-		size_t dl;
-
-		if (!dir || !base)
-			return ig_err_set(err, IG_EX_CONFIG,
-				"asset: a local file needs a media directory served at a public URL:"
-				" set --media-dir and --media-base-url (or IGKIT_MEDIA_DIR and"
-				" IGKIT_MEDIA_BASE_URL); Meta cannot read a local path");
-		if (!realpath(dir, rdir))
-			return ig_err_errno(err, IG_EX_CONFIG, "media directory '%.200s'", dir);
-		if (!realpath(src, rfile))
-			return ig_err_errno(err, IG_EX_NOINPUT, "cannot open '%.200s'", src);
-		dl = strlen(rdir);
-		if (strncmp(rfile, rdir, dl) || rfile[dl] != '/')
-			return ig_err_set(err, IG_EX_DATAERR,
-				"asset: rule asset.media_dir: '%.200s' is not under the media directory"
-				" '%.200s' (only files there are served to Meta)", src, rdir);
-		if ((rc = hash_file(rfile, &mi, err)))
-			return rc;
-		if (asprintf(&url, "%s%s%s", base, base[strlen(base) - 1] == '/' ? "" : "/",
-			     rfile + dl + 1) < 0 || !(local = strdup(rfile))) {
-			free(url);
-			return OOM(err);
-		}
+	pub_media_info_init(&got);
+	if (!rnd || asprintf(&local, "%s/.copies/t%lld-%s", dir, (long long)tenant_id, rnd) < 0)
+		local = NULL;
+	free(rnd);
+	if (!local)
+		return OOM(err);
+	if (asprintf(&sub, "%s/.copies", dir) >= 0) {
+		mkdir(sub, 0700);
+		free(sub);
 	}
-	kind = !strncasecmp(mi.mime, "video/", 6) || ext_is_video(url) ? "video" : "image";
-	if (!mi.mime[0])
-		snprintf(mi.mime, sizeof(mi.mime), "%s", !strcmp(kind, "video") ? "video/mp4"
-			 : "image/jpeg");
+	if (pub_fetch_file(src, local, 400LL * 1024 * 1024, why, sizeof(why))) {
+		free(local);
+		return ig_err_set(err, IG_EX_DATAERR,
+			"asset: rule media.reachable: cannot copy '%.200s': %s", src, why);
+	}
+	if ((rc = hash_file(local, &got, err))) {
+		unlink(local);
+		free(local);
+		return rc;
+	}
+	if (!got.mime[0])
+		snprintf(got.mime, sizeof(got.mime), "%s", a->mi.mime);
+	a->mi = got;
+	a->local = local;
+	a->copied = 1;
+	return 0;
+}
+
+/* An asset given by URL: checked and copied with the network check. */
+static int asset_from_url(struct ig_ctx *ctx, int64_t tenant_id, const struct ig_asset_spec *spec,
+			  struct asset *a, struct ig_err *err)
+{
+	const char *src = spec->source, *dir = ig_asset_media_dir(ctx, spec->media_dir);
+	int rc;
+
+	a->plain_http = strncasecmp(src, "https://", 8) != 0;
+	if (spec->network && (rc = asset_probe(src, a, err)))
+		return rc;
+	if (!(a->url = strdup(src)))
+		return OOM(err);
+	/* with a media directory, the bytes too */
+	if (spec->network && dir)
+		return asset_copy(tenant_id, dir, src, a, err);
+	return 0;
+}
+
+/* An asset given as a file: it must be under the media directory, which
+ * is served to Meta at the base URL. */
+static int asset_from_file(struct ig_ctx *ctx, const struct ig_asset_spec *spec, struct asset *a,
+			   struct ig_err *err)
+{
+	const char *dir = ig_asset_media_dir(ctx, spec->media_dir);
+	const char *base = ig_asset_base_url(ctx, spec->base_url);
+	const char *src = spec->source;
+	char rdir[PATH_MAX], rfile[PATH_MAX];
+	size_t dl;
+	int rc;
+
+	if (!dir || !base)
+		return ig_err_set(err, IG_EX_CONFIG,
+			"asset: a local file needs a media directory served at a public URL:"
+			" set --media-dir and --media-base-url (or IGKIT_MEDIA_DIR and"
+			" IGKIT_MEDIA_BASE_URL); Meta cannot read a local path");
+	if (!realpath(dir, rdir))
+		return ig_err_errno(err, IG_EX_CONFIG, "media directory '%.200s'", dir);
+	if (!realpath(src, rfile))
+		return ig_err_errno(err, IG_EX_NOINPUT, "cannot open '%.200s'", src);
+	dl = strlen(rdir);
+	if (strncmp(rfile, rdir, dl) || rfile[dl] != '/')
+		return ig_err_set(err, IG_EX_DATAERR,
+			"asset: rule asset.media_dir: '%.200s' is not under the media directory"
+			" '%.200s' (only files there are served to Meta)", src, rdir);
+	if ((rc = hash_file(rfile, &a->mi, err)))
+		return rc;
+	if (asprintf(&a->url, "%s%s%s", base, base[strlen(base) - 1] == '/' ? "" : "/",
+		     rfile + dl + 1) < 0) {
+		a->url = NULL;
+		return OOM(err);
+	}
+	if (!(a->local = strdup(rfile)))
+		return OOM(err);
+	return 0;
+}
+
+/* The assets row and its audit row, in one transaction. */
+static int asset_store(struct ig_ctx *ctx, int64_t tenant_id, const struct ig_asset_spec *spec,
+		       const struct asset *a, int64_t *id, struct ig_err *err)
+{
+	const struct ig_media_info *mi = &a->mi;
+	int64_t now = ig_time_now();
+	char target[32];
+	int rc;
+
 	if ((rc = ig_store_begin(ctx->store, err)))
-		goto done;
+		return rc;
 	rc = ig_store_runf(ctx->store, err,
 		"INSERT INTO assets (tenant_id, kind, mime, size, width, height, duration_ms, sha256,"
 		" url, local_path, title, tags, folder, created_by, created_at, updated_at)"
 		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		"issIIIIssssssIii", tenant_id, kind, mi.mime,
-		(int64_t)(mi.size >= 0 ? mi.size : 0), (int64_t)mi.width, (int64_t)mi.height,
-		(int64_t)(mi.duration_ms >= 0 ? mi.duration_ms : 0), mi.sha256[0] ? mi.sha256 : NULL,
-		url, local, spec->title ? spec->title : "", spec->tags ? spec->tags : "",
-		spec->folder ? spec->folder : "", ctx->actor.user_id, now, now);
-	id = ig_store_last_id(ctx->store);
-	snprintf(target, sizeof(target), "asset:%lld", (long long)id);
+		"issIIIIssssssIii", tenant_id, a->kind, mi->mime,
+		(int64_t)(mi->size >= 0 ? mi->size : 0), (int64_t)mi->width, (int64_t)mi->height,
+		(int64_t)(mi->duration_ms >= 0 ? mi->duration_ms : 0),
+		mi->sha256[0] ? mi->sha256 : NULL, a->url, a->local, spec->title ? spec->title : "",
+		spec->tags ? spec->tags : "", spec->folder ? spec->folder : "", ctx->actor.user_id,
+		now, now);
+	*id = ig_store_last_id(ctx->store);
+	snprintf(target, sizeof(target), "asset:%lld", (long long)*id);
 	if (!rc)
 		rc = ig_audit(ctx, tenant_id, "asset.add", target, "ok", NULL, err);
-	if ((rc = ig_store_end(ctx->store, rc, err))) {
-		if (copied)
-			unlink(local);
-		goto done;
-	}
-	*out = json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)id, "kind", kind, "mime", mi.mime,
-			 "url", url);
-	if (!*out) {
-		rc = OOM(err);
-		goto done;
-	}
-	json_object_set_new(*out, "size", mi.size >= 0 ? json_integer(mi.size) : json_null());
-	json_object_set_new(*out, "width", mi.width ? json_integer(mi.width) : json_null());
-	json_object_set_new(*out, "height", mi.height ? json_integer(mi.height) : json_null());
-	json_object_set_new(*out, "sha256", mi.sha256[0] ? json_string(mi.sha256) : json_null());
-	json_object_set_new(*out, "duration_ms", mi.duration_ms > 0 ? json_integer(mi.duration_ms)
+	return ig_store_end(ctx->store, rc, err);
+}
+
+/* What `asset add` answers. */
+static json_t *asset_json(int64_t id, const struct asset *a)
+{
+	const struct ig_media_info *mi = &a->mi;
+	json_t *o = json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)id, "kind", a->kind,
+			      "mime", mi->mime, "url", a->url);
+
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "size", mi->size >= 0 ? json_integer(mi->size) : json_null());
+	json_object_set_new(o, "width", mi->width ? json_integer(mi->width) : json_null());
+	json_object_set_new(o, "height", mi->height ? json_integer(mi->height) : json_null());
+	json_object_set_new(o, "sha256", mi->sha256[0] ? json_string(mi->sha256) : json_null());
+	json_object_set_new(o, "duration_ms", mi->duration_ms > 0 ? json_integer(mi->duration_ms)
 			    : json_null());
-	json_object_set_new(*out, "local_path", local ? json_string(local) : json_null());
-	if (plain_http)
-		json_object_set_new(*out, "warnings", json_pack("[s]", "the URL is plain http; Meta"
+	json_object_set_new(o, "local_path", a->local ? json_string(a->local) : json_null());
+	if (a->plain_http)
+		json_object_set_new(o, "warnings", json_pack("[s]", "the URL is plain http; Meta"
 				    " fetches it, but https is safer"));
+	return o;
+}
+
+int ig_asset_add(struct ig_ctx *ctx, int64_t tenant_id, const struct ig_asset_spec *spec,
+		 json_t **out, struct ig_err *err)
+{
+	struct asset a;
+	const char *src = spec->source;
+	int64_t id;
+	int rc;
+
+	ERR_LOCAL(err);
+	*out = NULL;
+	memset(&a, 0, sizeof(a));
+	pub_media_info_init(&a.mi);
+	if ((rc = ig_authz_require(ctx, tenant_id, IG_MOD_PUBLISHING, IG_WRITE, "asset.add", err)))
+		return rc;
+	if (!strncasecmp(src, "https://", 8) || !strncasecmp(src, "http://", 7))
+		rc = asset_from_url(ctx, tenant_id, spec, &a, err);
+	else
+		rc = asset_from_file(ctx, spec, &a, err);
+	if (rc)
+		goto done;
+	a.kind = !strncasecmp(a.mi.mime, "video/", 6) || ext_is_video(a.url) ? "video" : "image";
+	if (!a.mi.mime[0])
+		snprintf(a.mi.mime, sizeof(a.mi.mime), "%s", !strcmp(a.kind, "video") ? "video/mp4"
+			 : "image/jpeg");
+	if ((rc = asset_store(ctx, tenant_id, spec, &a, &id, err))) {
+		if (a.copied)
+			unlink(a.local);
+		goto done;
+	}
+	if (!(*out = asset_json(id, &a)))
+		rc = OOM(err);
 done:
-	free(url);
-	free(local);
+	free(a.url);
+	free(a.local);
 	return rc;
 }
 
@@ -1276,7 +1391,7 @@ int ig_asset_list(struct ig_ctx *ctx, int64_t tenant_id, ig_row_fn *fn, void *ar
 		  struct ig_err *err)
 {
 	struct ig_stmt *s;
-	int n, rc;
+	int rc;
 
 	ERR_LOCAL(err);
 	if ((rc = ig_authz_require(ctx, tenant_id, IG_MOD_PUBLISHING, IG_READ, "asset.list", err)))
@@ -1286,19 +1401,5 @@ int ig_asset_list(struct ig_ctx *ctx, int64_t tenant_id, ig_row_fn *fn, void *ar
 		" title, tags, folder FROM assets WHERE tenant_id = ? ORDER BY id", "i", tenant_id);
 	if (!s)
 		return err->code;
-	while ((n = ig_stmt_next(ctx->store, s, err)) > 0) {
-		json_t *row = ig_stmt_row_json(s);
-
-		if (!row) {
-			ig_stmt_reset(s);
-			return OOM(err);
-		}
-		rc = fn(arg, row);
-		json_decref(row);
-		if (rc) {
-			ig_stmt_reset(s);
-			return rc;
-		}
-	}
-	return n < 0 ? err->code : 0;
+	return each_row(ctx, s, asset_row, 0, fn, arg, err);
 }

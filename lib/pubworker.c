@@ -18,9 +18,10 @@
  * same post.  Before a media_publish or a first comment leaves, step 'sent'
  * (comment_state 'sending') is committed: a run that dies mid-request leaves
  * a post that the next run settles by reading Meta's state back, never by
- * sending again.  media_publish and comments are sent with the graph
- * client's retries off (lib/graph.c retries HTTP 5xx and codes 1/2 even on
- * a POST); any ambiguous answer becomes 'unknown'.
+ * sending again.  media_publish and comments are not marked idempotent,
+ * so lib/graph.c never resends them after an answer that may have been
+ * acted on (HTTP 5xx, codes 1/2, a timeout after the request left); such
+ * an ambiguous answer becomes 'unknown'.
  *
  * One run moves each post as far as it gets without waiting (a container
  * that is not FINISHED waits for the next run); --wait repeats rounds,
@@ -173,6 +174,7 @@ struct acct {
 	long remaining;
 	long usage, total;
 	long containers;         /* containers igkit created in the last 24 h */
+	char limit_path[100];    /* the content_publishing_limit request's */
 };
 
 struct item {
@@ -434,6 +436,84 @@ static struct acct *acct_of(struct run *w, int64_t id)
 	return NULL;
 }
 
+/* Room for element n of arr (cap allocated, first the first time): the
+ * array, maybe moved; NULL when out of memory (arr is left as it was). */
+static void *grow_one(void *arr, size_t n, size_t *cap, size_t first, size_t size)
+{
+	size_t want = *cap ? *cap * 2 : first;
+	void *na;
+
+	if (n < *cap)
+		return arr;
+	if (!(na = realloc(arr, want * size)))
+		return NULL;
+	*cap = want;
+	return na;
+}
+
+/* A claimed post from a row of claim_tx's query. */
+static void job_from_row(struct job *j, struct ig_stmt *s)
+{
+	memset(j, 0, sizeof(*j));
+	j->id = ig_col_int(s, 0);
+	j->tenant_id = ig_col_int(s, 1);
+	j->account_id = ig_col_int(s, 2);   /* j->acc: load_accounts */
+	snprintf(j->tenant, sizeof(j->tenant), "%s", ig_col_text(s, 3));
+	snprintf(j->type, sizeof(j->type), "%s", ig_col_text(s, 4));
+	snprintf(j->state, sizeof(j->state), "%s", ig_col_text(s, 5));
+	snprintf(j->step, sizeof(j->step), "%s", ig_col_text(s, 6));
+	j->caption = sdup(ig_col_text(s, 7));
+	j->location_id = sdup(ig_col_textn(s, 8));
+	j->collaborators = sdup(ig_col_textn(s, 9));
+	j->share_to_feed = (int)ig_col_int(s, 10);
+	j->cover_url = sdup(ig_col_textn(s, 11));
+	j->thumb_offset = ig_col_int(s, 12);
+	j->audio_name = sdup(ig_col_textn(s, 13));
+	j->first_comment = sdup(ig_col_textn(s, 14));
+	snprintf(j->container, sizeof(j->container), "%s", ig_col_text(s, 15));
+	j->container_at = ig_col_int(s, 16);
+	j->publish_sent_at = ig_col_int(s, 17);
+	snprintf(j->media_id, sizeof(j->media_id), "%s", ig_col_text(s, 18));
+	j->permalink = sdup(ig_col_textn(s, 19));
+	snprintf(j->comment_state, sizeof(j->comment_state), "%s", ig_col_text(s, 20));
+	snprintf(j->comment_id, sizeof(j->comment_id), "%s", ig_col_text(s, 21));
+	j->polls = (int)ig_col_int(s, 22);
+	j->retries = (int)ig_col_int(s, 23);
+	j->published_at = ig_col_int(s, 24);
+	j->journal = json_array();
+	j->active = 1;
+}
+
+/* Take the leases of the posts read; a post another run took meanwhile is
+ * not ours (BEGIN IMMEDIATE makes that impossible here, the WHERE keeps it so). */
+static int take_leases(struct ig_store *st, struct run *w, struct ig_err *err)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < w->njobs; i++) {
+		struct job *j = &w->jobs[i];
+		int rc = ig_store_runf(st, err,
+			"UPDATE posts SET lease_owner = ?, lease_until = ?,"
+			" state = CASE WHEN state = 'scheduled' THEN 'publishing' ELSE state END,"
+			" updated_at = ? WHERE id = ? AND (lease_until IS NULL OR lease_until < ?)",
+			"siiii", w->worker, w->now + IG_PUBLISH_LEASE, w->now, j->id, w->now);
+
+		if (rc)
+			return rc;
+		if (ig_store_changes(st) != 1) {
+			job_free(j);
+			continue;
+		}
+		if (!strcmp(j->state, "scheduled")) {
+			snprintf(j->state, sizeof(j->state), "publishing");
+			journal(j, "claim", "ok", NULL, NULL, "due: publishing started");
+		}
+		w->jobs[k++] = *j;
+	}
+	w->njobs = k;
+	return 0;
+}
+
 static int claim_tx(struct ig_store *st, void *arg, struct ig_err *err)
 {
 	struct run *w = arg;
@@ -458,75 +538,17 @@ static int claim_tx(struct ig_store *st, void *arg, struct ig_err *err)
 			ig_stmt_reset(s);
 			break;
 		}
-		if (w->njobs == cap) {
-			struct job *nj = realloc(w->jobs, (cap = cap ? cap * 2 : 64) * sizeof(*nj));
-
-			if (!nj) {
-				ig_stmt_reset(s);
-				return OOM(err);
-			}
-			w->jobs = nj;
+		if (!(j = grow_one(w->jobs, w->njobs, &cap, 64, sizeof(*j)))) {
+			ig_stmt_reset(s);
+			return OOM(err);
 		}
+		w->jobs = j;
 		j = &w->jobs[w->njobs++];
-		memset(j, 0, sizeof(*j));
-		j->id = ig_col_int(s, 0);
-		j->tenant_id = ig_col_int(s, 1);
-		j->account_id = ig_col_int(s, 2);   /* j->acc: load_accounts */
-		snprintf(j->tenant, sizeof(j->tenant), "%s", ig_col_text(s, 3));
-		snprintf(j->type, sizeof(j->type), "%s", ig_col_text(s, 4));
-		snprintf(j->state, sizeof(j->state), "%s", ig_col_text(s, 5));
-		snprintf(j->step, sizeof(j->step), "%s", ig_col_text(s, 6));
-		j->caption = sdup(ig_col_text(s, 7));
-		j->location_id = sdup(ig_col_textn(s, 8));
-		j->collaborators = sdup(ig_col_textn(s, 9));
-		j->share_to_feed = (int)ig_col_int(s, 10);
-		j->cover_url = sdup(ig_col_textn(s, 11));
-		j->thumb_offset = ig_col_int(s, 12);
-		j->audio_name = sdup(ig_col_textn(s, 13));
-		j->first_comment = sdup(ig_col_textn(s, 14));
-		snprintf(j->container, sizeof(j->container), "%s", ig_col_text(s, 15));
-		j->container_at = ig_col_int(s, 16);
-		j->publish_sent_at = ig_col_int(s, 17);
-		snprintf(j->media_id, sizeof(j->media_id), "%s", ig_col_text(s, 18));
-		j->permalink = sdup(ig_col_textn(s, 19));
-		snprintf(j->comment_state, sizeof(j->comment_state), "%s", ig_col_text(s, 20));
-		snprintf(j->comment_id, sizeof(j->comment_id), "%s", ig_col_text(s, 21));
-		j->polls = (int)ig_col_int(s, 22);
-		j->retries = (int)ig_col_int(s, 23);
-		j->published_at = ig_col_int(s, 24);
-		j->journal = json_array();
-		j->active = 1;
+		job_from_row(j, s);
 	}
 	if (n < 0)
 		return err->code;
-	/* Take the leases; a post another run took meanwhile is not ours
-	 * (BEGIN IMMEDIATE makes that impossible here, the WHERE keeps it so). */
-	{
-		size_t i, k = 0;
-
-		for (i = 0; i < w->njobs; i++) {
-			struct job *j = &w->jobs[i];
-			int rc = ig_store_runf(st, err,
-				"UPDATE posts SET lease_owner = ?, lease_until = ?,"
-				" state = CASE WHEN state = 'scheduled' THEN 'publishing' ELSE state END,"
-				" updated_at = ? WHERE id = ? AND (lease_until IS NULL OR lease_until < ?)",
-				"siiii", w->worker, w->now + IG_PUBLISH_LEASE, w->now, j->id, w->now);
-
-			if (rc)
-				return rc;
-			if (ig_store_changes(st) != 1) {
-				job_free(j);
-				continue;
-			}
-			if (!strcmp(j->state, "scheduled")) {
-				snprintf(j->state, sizeof(j->state), "publishing");
-				journal(j, "claim", "ok", NULL, NULL, "due: publishing started");
-			}
-			w->jobs[k++] = *j;
-		}
-		w->njobs = k;
-	}
-	return 0;
+	return take_leases(st, w, err);
 }
 
 static int load_items(struct run *w, struct job *j, struct ig_err *err)
@@ -543,15 +565,11 @@ static int load_items(struct run *w, struct job *j, struct ig_err *err)
 	while ((n = ig_stmt_next(w->ctx->store, s, err)) > 0) {
 		struct item *it;
 
-		if (j->nitems == cap) {
-			struct item *ni = realloc(j->items, (cap = cap ? cap * 2 : 4) * sizeof(*ni));
-
-			if (!ni) {
-				ig_stmt_reset(s);
-				return OOM(err);
-			}
-			j->items = ni;
+		if (!(it = grow_one(j->items, j->nitems, &cap, 4, sizeof(*it)))) {
+			ig_stmt_reset(s);
+			return OOM(err);
 		}
+		j->items = it;
 		it = &j->items[j->nitems++];
 		memset(it, 0, sizeof(*it));
 		it->pos = (int)ig_col_int(s, 0);
@@ -755,8 +773,151 @@ static int container_limit(struct run *w, struct job *j, long n)
 	return 1;
 }
 
-/* Decide the next request of j in phase 1 (reads and container creation). */
-static void plan1(struct run *w, struct job *j)
+/*
+ * Planning phase 1: one function per step.  Each returns 1 when the post
+ * moved on to another step (plan that one now), 0 when a request is planned
+ * (j->want) or the post waits.
+ */
+typedef int plan_fn(struct run *w, struct job *j);
+
+/* Every missing carousel item at once, in parallel; then the video items'
+ * status until FINISHED (they are created asynchronously, §4.1). */
+static int plan_children(struct run *w, struct job *j)
+{
+	size_t i;
+	long missing = 0;
+
+	if (strcmp(j->type, "carousel")) {
+		set_step(j, "container");
+		return 1;
+	}
+	for (i = 0; i < j->nitems; i++)
+		missing += !j->items[i].container[0];
+	if (missing && container_limit(w, j, missing))
+		return 0;
+	for (i = 0; i < j->nitems; i++)
+		if (!j->items[i].container[0])
+			plan_create(j, (int)i);
+	if (j->want == REQ_CHILD)
+		return 0;
+	for (i = 0; i < j->nitems; i++) {
+		struct item *it = &j->items[i];
+
+		if (it->video && strcmp(it->status, "FINISHED")) {
+			it->want = j->want = REQ_CHILD_STATUS;
+			snprintf(it->path, sizeof(it->path), "/%s", it->container);
+			it->query[0] = "fields";
+			it->query[1] = "status_code,status";
+			it->query[2] = NULL;
+		}
+	}
+	if (j->want == REQ_CHILD_STATUS)
+		return 0;
+	set_step(j, "container");
+	return 1;
+}
+
+static int plan_container(struct run *w, struct job *j)
+{
+	if (j->container[0]) {
+		set_step(j, "poll");
+		return 1;
+	}
+	if (!container_limit(w, j, 1))
+		plan_create(j, -1);
+	return 0;
+}
+
+static int plan_poll(struct run *w, struct job *j)
+{
+	if (j->container_at && w->now - j->container_at >= IG_PUBLISH_CONTAINER_TTL) {
+		recreate(j, "the container is older than 24 h (expired)");
+		return 1;
+	}
+	plan_get(j, REQ_STATUS, j->container, "status_code,status");
+	return 0;
+}
+
+static int plan_settle(struct run *w, struct job *j)
+{
+	plan_get(j, REQ_SETTLE, j->container, "status_code,status");
+	return 0;
+}
+
+/* A settled post's media, listed from shortly before its publish was sent. */
+static int plan_find(struct run *w, struct job *j)
+{
+	j->want = REQ_FIND;
+	snprintf(j->path, sizeof(j->path), "/%s/%s", j->acc->ext,
+		 !strcmp(j->type, "story") ? "stories" : "media");
+	snprintf(j->qbuf[0], sizeof(j->qbuf[0]), "%lld", (long long)(j->publish_sent_at - 600));
+	j->query[0] = "fields";
+	j->query[1] = "id,caption,media_type,media_product_type,timestamp,permalink";
+	j->query[2] = "since";
+	j->query[3] = j->qbuf[0];
+	j->query[4] = "limit";
+	j->query[5] = "50";
+	j->query[6] = NULL;
+	return 0;
+}
+
+static int plan_publish(struct run *w, struct job *j)
+{
+	return 0;   /* phase 2, after the quota */
+}
+
+static int plan_permalink(struct run *w, struct job *j)
+{
+	if (!j->media_id[0] || j->permalink) {
+		set_step(j, "comment");
+		return 1;
+	}
+	plan_get(j, REQ_PERMALINK, j->media_id, "permalink");
+	return 0;
+}
+
+static int plan_comment(struct run *w, struct job *j)
+{
+	if (!j->first_comment || !j->media_id[0] || !strcmp(j->comment_state, "sent")
+	    || !strcmp(j->comment_state, "failed") || !strcmp(j->comment_state, "none")) {
+		set_step(j, "done");
+		return 1;
+	}
+	if (!strcmp(j->comment_state, "unknown") || !strcmp(j->comment_state, "sending")) {
+		/* §4.6: the comment may exist though Meta answered an error:
+		 * look before any second attempt */
+		j->want = REQ_COMMENT_CHECK;
+		snprintf(j->path, sizeof(j->path), "/%s/comments", j->media_id);
+		j->query[0] = "fields";
+		j->query[1] = "id,text,username,timestamp";
+		j->query[2] = NULL;
+	}
+	return 0;   /* else pending: phase 2 */
+}
+
+static int plan_done(struct run *w, struct job *j)
+{
+	release(j);
+	return 0;
+}
+
+static const struct {
+	const char *step;
+	plan_fn *fn;
+} plan_steps[] = {
+	{ "children", plan_children },
+	{ "container", plan_container },
+	{ "poll", plan_poll },
+	{ "settle", plan_settle },
+	{ "find", plan_find },
+	{ "publish", plan_publish },
+	{ "permalink", plan_permalink },
+	{ "comment", plan_comment },
+	{ "done", plan_done },
+};
+
+/* Forget the request of the previous phase. */
+static void plan_reset(struct job *j)
 {
 	size_t i;
 
@@ -765,6 +926,15 @@ static void plan1(struct run *w, struct job *j)
 	j->form[0] = NULL;
 	for (i = 0; i < j->nitems; i++)
 		j->items[i].want = REQ_NONE;
+}
+
+/* Decide the next request of j in phase 1 (reads and container creation). */
+static void plan1(struct run *w, struct job *j)
+{
+	const size_t nsteps = sizeof(plan_steps) / sizeof(plan_steps[0]);
+	size_t i;
+
+	plan_reset(j);
 	if (!j->active)
 		return;
 	if (j->acc->bad) {
@@ -780,117 +950,17 @@ static void plan1(struct run *w, struct job *j)
 		journal(j, "publish", "unknown", j->container, NULL, "a previous run sent media_publish"
 			" and did not record the answer");
 	}
-	for (;;) {
-		if (!strcmp(j->step, "children")) {
-			if (strcmp(j->type, "carousel")) {
-				set_step(j, "container");
-				continue;
-			}
-			/* every missing child at once, in parallel */
-			{
-				long missing = 0;
-
-				for (i = 0; i < j->nitems; i++)
-					missing += !j->items[i].container[0];
-				if (missing && container_limit(w, j, missing))
-					return;
-			}
-			for (i = 0; i < j->nitems; i++)
-				if (!j->items[i].container[0])
-					plan_create(j, (int)i);
-			if (j->want == REQ_CHILD)
-				return;
-			/* video children are created asynchronously: poll them (§4.1) */
-			for (i = 0; i < j->nitems; i++) {
-				struct item *it = &j->items[i];
-
-				if (it->video && strcmp(it->status, "FINISHED")) {
-					it->want = j->want = REQ_CHILD_STATUS;
-					snprintf(it->path, sizeof(it->path), "/%s", it->container);
-					it->query[0] = "fields";
-					it->query[1] = "status_code,status";
-					it->query[2] = NULL;
-				}
-			}
-			if (j->want == REQ_CHILD_STATUS)
-				return;
-			set_step(j, "container");
-			continue;
-		}
-		if (!strcmp(j->step, "container")) {
-			if (j->container[0]) {
-				set_step(j, "poll");
-				continue;
-			}
-			if (container_limit(w, j, 1))
-				return;
-			plan_create(j, -1);
-			return;
-		}
-		if (!strcmp(j->step, "poll")) {
-			if (j->container_at && w->now - j->container_at >= IG_PUBLISH_CONTAINER_TTL) {
-				recreate(j, "the container is older than 24 h (expired)");
-				continue;
-			}
-			plan_get(j, REQ_STATUS, j->container, "status_code,status");
-			return;
-		}
-		if (!strcmp(j->step, "settle")) {
-			plan_get(j, REQ_SETTLE, j->container, "status_code,status");
-			return;
-		}
-		if (!strcmp(j->step, "find")) {
-			j->want = REQ_FIND;
-			snprintf(j->path, sizeof(j->path), "/%s/%s", j->acc->ext,
-				 !strcmp(j->type, "story") ? "stories" : "media");
-			snprintf(j->qbuf[0], sizeof(j->qbuf[0]), "%lld",
-				 (long long)(j->publish_sent_at - 600));
-			j->query[0] = "fields";
-			j->query[1] = "id,caption,media_type,media_product_type,timestamp,permalink";
-			j->query[2] = "since";
-			j->query[3] = j->qbuf[0];
-			j->query[4] = "limit";
-			j->query[5] = "50";
-			j->query[6] = NULL;
-			return;
-		}
-		if (!strcmp(j->step, "publish"))
-			return;   /* phase 2, after the quota */
-		if (!strcmp(j->step, "permalink")) {
-			if (!j->media_id[0] || j->permalink) {
-				set_step(j, "comment");
-				continue;
-			}
-			plan_get(j, REQ_PERMALINK, j->media_id, "permalink");
-			return;
-		}
-		if (!strcmp(j->step, "comment")) {
-			if (!j->first_comment || !j->media_id[0] || !strcmp(j->comment_state, "sent")
-			    || !strcmp(j->comment_state, "failed") || !strcmp(j->comment_state, "none")) {
-				set_step(j, "done");
-				continue;
-			}
-			if (!strcmp(j->comment_state, "unknown") || !strcmp(j->comment_state, "sending")) {
-				/* §4.6: the comment may exist though Meta answered an error:
-				 * look before any second attempt */
-				j->want = REQ_COMMENT_CHECK;
-				snprintf(j->path, sizeof(j->path), "/%s/comments", j->media_id);
-				j->query[0] = "fields";
-				j->query[1] = "id,text,username,timestamp";
-				j->query[2] = NULL;
-				return;
-			}
-			return;   /* pending: phase 2 */
-		}
-		if (!strcmp(j->step, "done")) {
+	do {
+		for (i = 0; i < nsteps && strcmp(j->step, plan_steps[i].step); i++)
+			;
+		if (i == nsteps) {
+			/* an unknown step (a newer program's?): leave it alone */
+			journal(j, j->step, "skipped", NULL, NULL,
+				"unknown step; left for a newer ig-publish");
 			release(j);
 			return;
 		}
-		/* an unknown step (a newer program's?): leave it alone */
-		journal(j, j->step, "skipped", NULL, NULL, "unknown step; left for a newer ig-publish");
-		release(j);
-		return;
-	}
+	} while (plan_steps[i].fn(w, j));
 }
 
 /* ------------------------------------------------------------ applying answers */
@@ -1019,200 +1089,256 @@ static void apply_find(struct run *w, struct job *j, struct ig_graph_req *r)
 	defer(w, j, RETRY_DELAY);
 }
 
+/* A carousel item's container now exists at Meta: keep its id. */
+static void item_created(struct item *it, const char *id)
+{
+	snprintf(it->container, sizeof(it->container), "%s", id);
+	snprintf(it->status, sizeof(it->status), "%s", it->video ? "IN_PROGRESS" : "FINISHED");
+	it->dirty = 1;
+}
+
+/* REQ_CHILD: the answer to creating a carousel item's container. */
+static void apply_child(struct run *w, struct job *j, struct ig_graph_req *r)
+{
+	struct item *it = &j->items[j->item_ix];
+	const char *id = ig_json_str(r->resp.body, "id");
+
+	if (!j->active) {   /* keep the id: the child exists at Meta */
+		if (!r->rc && id)
+			item_created(it, id);
+		return;
+	}
+	if (r->rc) {
+		phase1_error(w, j, "child", r);
+		return;
+	}
+	if (!id || !*id) {
+		fail(w, j, "child", NULL, "Meta answered without a container id", NULL);
+		return;
+	}
+	item_created(it, id);
+	j->progressed = 1;
+	journal(j, "child", "ok", it->container, NULL, it->url);
+}
+
+/* The answers to a status read (REQ_CHILD_STATUS, REQ_STATUS, REQ_SETTLE),
+ * one function per status_code (reference §4.3). */
+typedef void status_fn(struct run *w, struct job *j, const char *what);
+
+/* FINISHED: a settled post's publish did not happen; a polled one may go. */
+static void status_finished(struct run *w, struct job *j, const char *what)
+{
+	if (j->want == REQ_SETTLE) {
+		/* the lost publish did not happen: publish again (§4.3) */
+		snprintf(j->state, sizeof(j->state), "publishing");
+		journal(j, what, "ok", j->container, NULL,
+			"status FINISHED: the publish did not happen; publishing again");
+		j->resolve_alert = 1;
+		j->alert = 0;
+		set_step(j, "publish");
+	} else if (j->want == REQ_STATUS) {
+		journal(j, what, "ok", j->container, NULL, "FINISHED");
+		set_step(j, "publish");
+	}
+	j->progressed = 1;
+}
+
+/* PUBLISHED: the publish happened; its media id is looked up next. */
+static void status_published(struct run *w, struct job *j, const char *what)
+{
+	if (j->want == REQ_CHILD_STATUS) {
+		j->progressed = 1;
+		return;
+	}
+	snprintf(j->state, sizeof(j->state), "published");
+	journal(j, what, "ok", j->container, NULL,
+		"status PUBLISHED: the publish happened; finding its media id");
+	j->published_at = j->publish_sent_at ? j->publish_sent_at : w->now;
+	j->audit_publish = 1;
+	j->resolve_alert = 1;
+	j->alert = 0;
+	set_error(j, NULL, NULL, NULL);
+	w->st->published++;
+	set_step(j, "find");
+	j->progressed = 1;
+}
+
+/* IN_PROGRESS (or no status yet): poll again, boundedly. */
+static void status_in_progress(struct run *w, struct job *j, const char *what)
+{
+	if (j->want == REQ_SETTLE) {
+		snprintf(j->state, sizeof(j->state), "publishing");
+		set_step(j, "poll");
+		journal(j, what, "ok", j->container, NULL, "status IN_PROGRESS: not published; polling");
+		j->progressed = 1;
+		return;
+	}
+	if (++j->polls > MAX_POLLS)
+		fail(w, j, what, NULL, "the container stayed IN_PROGRESS too long",
+		     "Meta did not finish processing the media; check the video's format"
+		     " (MP4/MOV, H.264, AAC) and schedule it again");
+	/* else not ready: the next round (--wait) or run polls again */
+}
+
+/* EXPIRED: not published within 24 h; a new container is created. */
+static void status_expired(struct run *w, struct job *j, const char *what)
+{
+	if (j->want == REQ_SETTLE)
+		snprintf(j->state, sizeof(j->state), "publishing");
+	recreate(j, "status EXPIRED (not published within 24 h)");
+	j->progressed = 1;
+}
+
+/* ERROR (or any other status): Meta could not process the media. */
+static void status_error(struct run *w, struct job *j, const char *what, const char *code,
+			 const struct ig_graph_req *r)
+{
+	const char *detail = ig_json_str(r->resp.body, "status");
+	char m[400];
+
+	snprintf(m, sizeof(m), "container %s: status %s%s%s", j->want == REQ_CHILD_STATUS
+		 ? j->items[j->item_ix].container : j->container, code, detail ? ": " : "",
+		 detail ? detail : "");
+	if (j->want == REQ_SETTLE)
+		snprintf(j->state, sizeof(j->state), "publishing");
+	fail(w, j, what, NULL, m, "Meta could not process the media: check its format,"
+	     " size and aspect ratio, then schedule the post again");
+}
+
+static const struct {
+	const char *code;
+	status_fn *fn;
+} status_codes[] = {
+	{ "FINISHED", status_finished },
+	{ "PUBLISHED", status_published },
+	{ "IN_PROGRESS", status_in_progress },
+	{ "", status_in_progress },
+	{ "EXPIRED", status_expired },
+};
+
+static void apply_status(struct run *w, struct job *j, struct ig_graph_req *r)
+{
+	const char *what = j->want == REQ_CHILD_STATUS ? "child status"
+		: j->want == REQ_STATUS ? "status" : "settle";
+	const char *code;
+	size_t i;
+
+	if (r->rc) {
+		phase1_error(w, j, what, r);
+		return;
+	}
+	code = ig_json_str(r->resp.body, "status_code");
+	if (!code)
+		code = "";
+	if (j->want == REQ_CHILD_STATUS) {
+		struct item *it = &j->items[j->item_ix];
+
+		snprintf(it->status, sizeof(it->status), "%s", code);
+		it->dirty = 1;
+	}
+	for (i = 0; i < sizeof(status_codes) / sizeof(status_codes[0]); i++)
+		if (!strcmp(code, status_codes[i].code)) {
+			status_codes[i].fn(w, j, what);
+			return;
+		}
+	status_error(w, j, what, code, r);
+}
+
+/* REQ_CONTAINER: the post's (or carousel parent's) container. */
+static void apply_container(struct run *w, struct job *j, struct ig_graph_req *r)
+{
+	const char *id = ig_json_str(r->resp.body, "id");
+
+	if (r->rc) {
+		phase1_error(w, j, "container", r);
+		return;
+	}
+	snprintf(j->container, sizeof(j->container), "%s", id ? id : "");
+	if (!j->container[0]) {
+		fail(w, j, "container", NULL, "Meta answered without a container id", NULL);
+		return;
+	}
+	j->container_at = w->now;
+	j->polls = 0;
+	journal(j, "container", "ok", j->container, NULL, NULL);
+	set_step(j, "poll");
+	j->progressed = 1;
+}
+
+/* REQ_PERMALINK: best effort; a failure is noted and the post goes on. */
+static void apply_permalink(struct job *j, struct ig_graph_req *r)
+{
+	if (r->rc || !ig_json_str(r->resp.body, "permalink")) {
+		journal(j, "permalink", "skipped", j->media_id, &r->resp.gerr,
+			r->rc ? gmsg(r) : "no permalink in the answer");
+	} else {
+		j->permalink = sdup(ig_json_str(r->resp.body, "permalink"));
+		journal(j, "permalink", "ok", j->media_id, NULL, j->permalink);
+	}
+	set_step(j, j->first_comment && strcmp(j->comment_state, "sent") ? "comment" : "done");
+	j->progressed = 1;
+}
+
+/* REQ_COMMENT_CHECK: is the first comment on the media already (§4.6)? */
+static void apply_comment_check(struct run *w, struct job *j, struct ig_graph_req *r)
+{
+	json_t *data = json_object_get(r->resp.body, "data"), *c;
+	size_t i;
+
+	if (r->rc) {
+		phase1_error(w, j, "comment check", r);
+		return;
+	}
+	json_array_foreach(data, i, c) {
+		const char *text = ig_json_str(c, "text"), *user = ig_json_str(c, "username");
+
+		if (text && !strcmp(text, j->first_comment)
+		    && (!user || !*j->acc->username || !strcmp(user, j->acc->username))) {
+			snprintf(j->comment_id, sizeof(j->comment_id), "%s",
+				 ig_json_str(c, "id") ? ig_json_str(c, "id") : "");
+			snprintf(j->comment_state, sizeof(j->comment_state), "sent");
+			journal(j, "comment check", "ok", j->comment_id, NULL,
+				"the first comment exists (created despite the error): not sent again");
+			set_step(j, "done");
+			j->progressed = 1;
+			return;
+		}
+	}
+	snprintf(j->comment_state, sizeof(j->comment_state), "pending");
+	journal(j, "comment check", "ok", NULL, NULL,
+		"the first comment is not on the media: it may be sent");
+	j->progressed = 1;
+}
+
+/* A phase 1 answer, to the function for its kind of request. */
 static void apply1(struct run *w, struct job *j, struct ig_graph_req *r)
 {
-	const char *code;
-
 	if (!j->active && j->want != REQ_CHILD)
 		return;   /* another answer of this round already settled it */
 	switch (j->want) {
-	case REQ_CHILD: {
-		struct item *it = &j->items[j->item_ix];
-
-		if (!j->active) {   /* keep the id: the child exists at Meta */
-			if (!r->rc && ig_json_str(r->resp.body, "id")) {
-				snprintf(it->container, sizeof(it->container), "%s",
-					 ig_json_str(r->resp.body, "id"));
-				snprintf(it->status, sizeof(it->status), "%s",
-					 it->video ? "IN_PROGRESS" : "FINISHED");
-				it->dirty = 1;
-			}
-			return;
-		}
-		if (r->rc) {
-			phase1_error(w, j, "child", r);
-			return;
-		}
-		snprintf(it->container, sizeof(it->container), "%s", ig_json_str(r->resp.body, "id")
-			 ? ig_json_str(r->resp.body, "id") : "");
-		if (!it->container[0]) {
-			fail(w, j, "child", NULL, "Meta answered without a container id", NULL);
-			return;
-		}
-		snprintf(it->status, sizeof(it->status), "%s", it->video ? "IN_PROGRESS" : "FINISHED");
-		it->dirty = 1;
-		j->progressed = 1;
-		journal(j, "child", "ok", it->container, NULL, it->url);
+	case REQ_CHILD:
+		apply_child(w, j, r);
 		return;
-	}
 	case REQ_CHILD_STATUS:
 	case REQ_STATUS:
-	case REQ_SETTLE: {
-		const char *what = j->want == REQ_CHILD_STATUS ? "child status"
-			: j->want == REQ_STATUS ? "status" : "settle";
-
-		if (r->rc) {
-			phase1_error(w, j, what, r);
-			return;
-		}
-		code = ig_json_str(r->resp.body, "status_code");
-		if (!code)
-			code = "";
-		if (j->want == REQ_CHILD_STATUS) {
-			struct item *it = &j->items[j->item_ix];
-
-			snprintf(it->status, sizeof(it->status), "%s", code);
-			it->dirty = 1;
-		}
-		if (!strcmp(code, "FINISHED")) {
-			if (j->want == REQ_SETTLE) {
-				/* the lost publish did not happen: publish again (§4.3) */
-				snprintf(j->state, sizeof(j->state), "publishing");
-				journal(j, what, "ok", j->container, NULL,
-					"status FINISHED: the publish did not happen; publishing again");
-				j->resolve_alert = 1;
-				j->alert = 0;
-				set_step(j, "publish");
-			} else if (j->want == REQ_STATUS) {
-				journal(j, what, "ok", j->container, NULL, "FINISHED");
-				set_step(j, "publish");
-			}
-			j->progressed = 1;
-			return;
-		}
-		if (!strcmp(code, "PUBLISHED")) {
-			if (j->want == REQ_CHILD_STATUS) {
-				j->progressed = 1;
-				return;
-			}
-			snprintf(j->state, sizeof(j->state), "published");
-			journal(j, what, "ok", j->container, NULL,
-				"status PUBLISHED: the publish happened; finding its media id");
-			j->published_at = j->publish_sent_at ? j->publish_sent_at : w->now;
-			j->audit_publish = 1;
-			j->resolve_alert = 1;
-			j->alert = 0;
-			set_error(j, NULL, NULL, NULL);
-			w->st->published++;
-			set_step(j, "find");
-			j->progressed = 1;
-			return;
-		}
-		if (!strcmp(code, "IN_PROGRESS") || !*code) {
-			if (j->want == REQ_SETTLE) {
-				snprintf(j->state, sizeof(j->state), "publishing");
-				set_step(j, "poll");
-				journal(j, what, "ok", j->container, NULL,
-					"status IN_PROGRESS: not published; polling");
-				j->progressed = 1;
-				return;
-			}
-			if (++j->polls > MAX_POLLS) {
-				fail(w, j, what, NULL, "the container stayed IN_PROGRESS too long",
-				     "Meta did not finish processing the media; check the video's format"
-				     " (MP4/MOV, H.264, AAC) and schedule it again");
-				return;
-			}
-			/* not ready: the next round (--wait) or run polls again */
-			return;
-		}
-		if (!strcmp(code, "EXPIRED")) {
-			if (j->want == REQ_SETTLE)
-				snprintf(j->state, sizeof(j->state), "publishing");
-			recreate(j, "status EXPIRED (not published within 24 h)");
-			j->progressed = 1;
-			return;
-		}
-		/* ERROR */
-		{
-			char m[400];
-
-			snprintf(m, sizeof(m), "container %s: status %s%s%s", j->want == REQ_CHILD_STATUS
-				 ? j->items[j->item_ix].container : j->container, code,
-				 ig_json_str(r->resp.body, "status") ? ": " : "",
-				 ig_json_str(r->resp.body, "status") ? ig_json_str(r->resp.body, "status") : "");
-			if (j->want == REQ_SETTLE)
-				snprintf(j->state, sizeof(j->state), "publishing");
-			fail(w, j, what, NULL, m, "Meta could not process the media: check its format,"
-			     " size and aspect ratio, then schedule the post again");
-		}
+	case REQ_SETTLE:
+		apply_status(w, j, r);
 		return;
-	}
 	case REQ_CONTAINER:
-		if (r->rc) {
-			phase1_error(w, j, "container", r);
-			return;
-		}
-		snprintf(j->container, sizeof(j->container), "%s", ig_json_str(r->resp.body, "id")
-			 ? ig_json_str(r->resp.body, "id") : "");
-		if (!j->container[0]) {
-			fail(w, j, "container", NULL, "Meta answered without a container id", NULL);
-			return;
-		}
-		j->container_at = w->now;
-		j->polls = 0;
-		journal(j, "container", "ok", j->container, NULL, NULL);
-		set_step(j, "poll");
-		j->progressed = 1;
+		apply_container(w, j, r);
 		return;
 	case REQ_FIND:
-		if (r->rc) {
+		if (r->rc)
 			phase1_error(w, j, "find", r);
-			return;
-		}
-		apply_find(w, j, r);
+		else
+			apply_find(w, j, r);
 		return;
 	case REQ_PERMALINK:
-		/* best effort: a failure is noted and the post goes on */
-		if (r->rc || !ig_json_str(r->resp.body, "permalink")) {
-			journal(j, "permalink", "skipped", j->media_id, &r->resp.gerr,
-				r->rc ? gmsg(r) : "no permalink in the answer");
-		} else {
-			j->permalink = sdup(ig_json_str(r->resp.body, "permalink"));
-			journal(j, "permalink", "ok", j->media_id, NULL, j->permalink);
-		}
-		set_step(j, j->first_comment && strcmp(j->comment_state, "sent") ? "comment" : "done");
-		j->progressed = 1;
+		apply_permalink(j, r);
 		return;
-	case REQ_COMMENT_CHECK: {
-		json_t *data = json_object_get(r->resp.body, "data"), *c;
-		size_t i;
-
-		if (r->rc) {
-			phase1_error(w, j, "comment check", r);
-			return;
-		}
-		json_array_foreach(data, i, c) {
-			const char *text = ig_json_str(c, "text"), *user = ig_json_str(c, "username");
-
-			if (text && !strcmp(text, j->first_comment)
-			    && (!user || !*j->acc->username || !strcmp(user, j->acc->username))) {
-				snprintf(j->comment_id, sizeof(j->comment_id), "%s",
-					 ig_json_str(c, "id") ? ig_json_str(c, "id") : "");
-				snprintf(j->comment_state, sizeof(j->comment_state), "sent");
-				journal(j, "comment check", "ok", j->comment_id, NULL,
-					"the first comment exists (created despite the error): not sent again");
-				set_step(j, "done");
-				j->progressed = 1;
-				return;
-			}
-		}
-		snprintf(j->comment_state, sizeof(j->comment_state), "pending");
-		journal(j, "comment check", "ok", NULL, NULL,
-			"the first comment is not on the media: it may be sent");
-		j->progressed = 1;
+	case REQ_COMMENT_CHECK:
+		apply_comment_check(w, j, r);
 		return;
-	}
 	}
 }
 
@@ -1479,18 +1605,17 @@ static struct ig_graph_req *req_for(struct job *j, struct ig_graph_req *r, const
 	return r;
 }
 
-static int run_batch(struct run *w, struct ig_graph_req *reqs, size_t n, int no_retry)
+/* The requests of one phase, in parallel.  The client's retries stay on for
+ * every request: lib/graph.c resends a POST not marked idempotent
+ * (media_publish, a comment) only after an answer that says it was not
+ * acted on; one that may have been (5xx, codes 1 and 2, a timeout after it
+ * left) comes back ambiguous, never resent (graph.h). */
+static void run_batch(struct run *w, struct ig_graph_req *reqs, size_t n)
 {
-	int saved = w->g->max_retries;
-
 	if (!n)
-		return 0;
-	if (no_retry)
-		w->g->max_retries = 0;   /* lib/graph.c would resend a POST on 5xx, 1, 2 */
+		return;
 	ig_graph_run_many(w->g, reqs, n, w->o->parallel > 0 ? w->o->parallel : IG_PUBLISH_PARALLEL);
-	w->g->max_retries = saved;
 	w->st->requests += (long)n;
-	return 0;
 }
 
 /* One request of phase 1: the post, or one of its carousel items (ix). */
@@ -1500,59 +1625,55 @@ struct slot {
 	int want;
 };
 
-static int round_once(struct run *w, struct ig_err *err)
+/* Queue the phase 1 requests j planned into reqs from n on: one per
+ * carousel item (children, their status), else the post's own.  Returns
+ * the new count. */
+static size_t queue_phase1(struct job *j, struct ig_graph_req *reqs, struct slot *slots, size_t n)
 {
-	struct ig_graph_req *reqs = NULL;
-	struct slot *slots = NULL;
-	size_t i, n = 0, cap = w->njobs * 10 + w->naccs + 1;
-	int rc = 0;
+	size_t k;
 
-	if (!(reqs = calloc(cap, sizeof(*reqs))) || !(slots = calloc(cap, sizeof(*slots)))) {
-		free(reqs);
-		return OOM(err);
-	}
-	for (i = 0; i < w->njobs; i++)
-		w->jobs[i].progressed = 0;
-
-	/* phase 1: reads and container creation */
-	for (i = 0; i < w->njobs; i++) {
-		struct job *j = &w->jobs[i];
-
-		plan1(w, j);
-		if (j->want == REQ_CHILD || j->want == REQ_CHILD_STATUS) {
-			size_t k;
-
-			for (k = 0; k < j->nitems; k++) {
-				struct item *it = &j->items[k];
-				struct ig_graph_req *r;
-
-				if (it->want == REQ_NONE)
-					continue;
-				r = req_for(j, &reqs[n], it->want == REQ_CHILD ? "POST" : "GET");
-				r->path = it->path;
-				r->form = it->want == REQ_CHILD ? it->form : NULL;
-				r->query = it->want == REQ_CHILD ? NULL : it->query;
-				/* a second container is harmless (never published, it
-				 * expires in 24 h), so creation may be resent */
-				r->idempotent = it->want == REQ_CHILD;
-				slots[n].j = j;
-				slots[n].ix = (int)k;
-				slots[n].want = it->want;
-				r->user = &slots[n++];
-			}
-			continue;
-		}
+	if (j->want != REQ_CHILD && j->want != REQ_CHILD_STATUS) {
 		if (j->want == REQ_NONE)
-			continue;
+			return n;
 		req_for(j, &reqs[n], j->want == REQ_CONTAINER ? "POST" : "GET");
-		reqs[n].idempotent = j->want == REQ_CONTAINER;   /* as for the items above */
+		reqs[n].idempotent = j->want == REQ_CONTAINER;   /* as for the items below */
 		slots[n].j = j;
 		slots[n].ix = -1;
 		slots[n].want = j->want;
 		reqs[n].user = &slots[n];
-		n++;
+		return n + 1;
 	}
-	run_batch(w, reqs, n, 0);
+	for (k = 0; k < j->nitems; k++) {
+		struct item *it = &j->items[k];
+		struct ig_graph_req *r;
+
+		if (it->want == REQ_NONE)
+			continue;
+		r = req_for(j, &reqs[n], it->want == REQ_CHILD ? "POST" : "GET");
+		r->path = it->path;
+		r->form = it->want == REQ_CHILD ? it->form : NULL;
+		r->query = it->want == REQ_CHILD ? NULL : it->query;
+		/* a second container is harmless (never published, it expires in
+		 * 24 h), so creation may be resent */
+		r->idempotent = it->want == REQ_CHILD;
+		slots[n].j = j;
+		slots[n].ix = (int)k;
+		slots[n].want = it->want;
+		r->user = &slots[n++];
+	}
+	return n;
+}
+
+/* Phase 1: reads and container creation, every post's at once. */
+static void phase1(struct run *w, struct ig_graph_req *reqs, struct slot *slots)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < w->njobs; i++) {
+		plan1(w, &w->jobs[i]);
+		n = queue_phase1(&w->jobs[i], reqs, slots, n);
+	}
+	run_batch(w, reqs, n);
 	for (i = 0; i < n; i++) {
 		struct slot *sl = reqs[i].user;
 
@@ -1563,29 +1684,38 @@ static int round_once(struct run *w, struct ig_err *err)
 		sl->j->trace = NULL;
 		ig_graph_resp_release(&reqs[i].resp);
 	}
+}
 
-	/* phase 1b: the live publishing limit of each account about to publish (§4.5) */
-	n = 0;
+static const char *const limit_query[] = { "fields", "quota_usage,config", NULL };
+
+/* GET /<IG_ID>/content_publishing_limit (§4.5) of account a into r. */
+static void limit_req(struct acct *a, struct ig_graph_req *r)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(a->limit_path, sizeof(a->limit_path), "/%s/content_publishing_limit", a->ext);
+	r->host = a->host;
+	r->method = "GET";
+	r->path = a->limit_path;
+	r->versioned = 1;
+	r->query = limit_query;
+	r->token = a->token;
+}
+
+/* Phase 1b: the live publishing limit of each account about to publish. */
+static void read_limits(struct run *w, struct ig_graph_req *reqs)
+{
+	size_t i, n = 0;
+
 	for (i = 0; i < w->njobs; i++) {
 		struct job *j = &w->jobs[i];
 
 		if (j->active && !strcmp(j->step, "publish") && !j->acc->bad && !j->acc->limit_state) {
-			struct ig_graph_req *r = &reqs[n++];
-			static const char *const q[] = { "fields", "quota_usage,config", NULL };
-
 			j->acc->limit_state = 1;
-			memset(r, 0, sizeof(*r));
-			snprintf(j->path, sizeof(j->path), "/%s/content_publishing_limit", j->acc->ext);
-			r->host = j->acc->host;
-			r->method = "GET";
-			r->path = strdup(j->path);
-			r->versioned = 1;
-			r->query = q;
-			r->token = j->acc->token;
-			r->user = j->acc;
+			limit_req(j->acc, &reqs[n]);
+			reqs[n++].user = j->acc;
 		}
 	}
-	run_batch(w, reqs, n, 0);
+	run_batch(w, reqs, n);
 	for (i = 0; i < n; i++) {
 		struct acct *a = reqs[i].user;
 		json_t *d = json_array_get(json_object_get(reqs[i].resp.body, "data"), 0);
@@ -1600,55 +1730,65 @@ static int round_once(struct run *w, struct ig_err *err)
 			a->remaining = a->total - a->usage;
 			a->limit_state = 2;
 		}
-		free((char *)reqs[i].path);
 		ig_graph_resp_release(&reqs[i].resp);
 	}
+}
 
-	/* phase 2: media_publish and first comments, "sent" committed first */
-	n = 0;
-	for (i = 0; i < w->njobs; i++) {
-		struct job *j = &w->jobs[i];
+/* Plan j's phase 2 request: media_publish within the quota, or the
+ * pending first comment.  1 when one is planned. */
+static int plan2(struct run *w, struct job *j)
+{
+	j->want = REQ_NONE;
+	j->query[0] = NULL;
+	j->form[0] = NULL;
+	if (!j->active || j->acc->bad)
+		return 0;
+	if (!strcmp(j->step, "publish")) {
+		if (j->acc->remaining <= 0) {
+			char m[200];
 
-		j->want = REQ_NONE;
-		j->query[0] = NULL;
-		j->form[0] = NULL;
-		if (!j->active || j->acc->bad)
-			continue;
-		if (!strcmp(j->step, "publish")) {
-			if (j->acc->remaining <= 0) {
-				char m[200];
-
-				snprintf(m, sizeof(m), "publishing limit reached (%ld of %ld posts in 24 h)",
-					 j->acc->usage, j->acc->total);
-				set_error(j, NULL, m, "the account reached its publishing limit for the last"
-					  " 24 hours: the post waits for quota");
-				journal(j, "publish", "wait", j->container, NULL, m);
-				defer(w, j, QUOTA_DELAY);
-				continue;
-			}
-			j->acc->remaining--;
-			j->want = REQ_PUBLISH;
-			/* §4.4: POST /<IG_ID>/media_publish?creation_id=<container id> */
-			snprintf(j->path, sizeof(j->path), "/%s/media_publish", j->acc->ext);
-			j->query[0] = "creation_id";
-			j->query[1] = j->container;
-			j->query[2] = NULL;
-		} else if (!strcmp(j->step, "comment") && !strcmp(j->comment_state, "pending")
-			   && j->first_comment && j->media_id[0]) {
-			j->want = REQ_COMMENT;
-			snprintf(j->path, sizeof(j->path), "/%s/comments", j->media_id);
-			/* §6: POST /<IG_MEDIA_ID>/comments?message=<text>; no fields= on
-			 * the POST (§4.6, 20/1772107) */
-			j->query[0] = "message";
-			j->query[1] = j->first_comment;
-			j->query[2] = NULL;
-		} else {
-			continue;
+			snprintf(m, sizeof(m), "publishing limit reached (%ld of %ld posts in 24 h)",
+				 j->acc->usage, j->acc->total);
+			set_error(j, NULL, m, "the account reached its publishing limit for the last"
+				  " 24 hours: the post waits for quota");
+			journal(j, "publish", "wait", j->container, NULL, m);
+			defer(w, j, QUOTA_DELAY);
+			return 0;
 		}
-		req_for(j, &reqs[n++], "POST");
+		j->acc->remaining--;
+		j->want = REQ_PUBLISH;
+		/* §4.4: POST /<IG_ID>/media_publish?creation_id=<container id> */
+		snprintf(j->path, sizeof(j->path), "/%s/media_publish", j->acc->ext);
+		j->query[0] = "creation_id";
+		j->query[1] = j->container;
+		j->query[2] = NULL;
+		return 1;
 	}
+	if (!strcmp(j->step, "comment") && !strcmp(j->comment_state, "pending") && j->first_comment
+	    && j->media_id[0]) {
+		j->want = REQ_COMMENT;
+		snprintf(j->path, sizeof(j->path), "/%s/comments", j->media_id);
+		/* §6: POST /<IG_MEDIA_ID>/comments?message=<text>; no fields= on the
+		 * POST (§4.6, 20/1772107) */
+		j->query[0] = "message";
+		j->query[1] = j->first_comment;
+		j->query[2] = NULL;
+		return 1;
+	}
+	return 0;
+}
+
+/* Phase 2: media_publish and first comments, "sent" committed first. */
+static int phase2(struct run *w, struct ig_graph_req *reqs, struct ig_err *err)
+{
+	size_t i, n = 0;
+	int rc;
+
+	for (i = 0; i < w->njobs; i++)
+		if (plan2(w, &w->jobs[i]))
+			req_for(&w->jobs[i], &reqs[n++], "POST");
 	if (n && (rc = ig_store_tx(w->ctx->store, mark_sent_tx, w, err)))
-		goto out;
+		return rc;
 	for (i = 0; i < n; i++) {
 		struct job *j = reqs[i].user;
 
@@ -1659,15 +1799,36 @@ static int round_once(struct run *w, struct ig_err *err)
 			snprintf(j->comment_state, sizeof(j->comment_state), "sending");
 		}
 	}
-	run_batch(w, reqs, n, 1);
+	run_batch(w, reqs, n);
 	for (i = 0; i < n; i++) {
-		((struct job *)reqs[i].user)->trace = ig_graph_resp_trace(&reqs[i].resp);
-		apply2(w, reqs[i].user, &reqs[i]);
-		((struct job *)reqs[i].user)->trace = NULL;
+		struct job *j = reqs[i].user;
+
+		j->trace = ig_graph_resp_trace(&reqs[i].resp);
+		apply2(w, j, &reqs[i]);
+		j->trace = NULL;
 		ig_graph_resp_release(&reqs[i].resp);
 	}
-	rc = ig_store_tx(w->ctx->store, writeback_tx, w, err);
-out:
+	return 0;
+}
+
+/* One round: every post as far as it gets without waiting, then written back. */
+static int round_once(struct run *w, struct ig_err *err)
+{
+	struct ig_graph_req *reqs = NULL;
+	struct slot *slots = NULL;
+	size_t i, cap = w->njobs * 10 + w->naccs + 1;
+	int rc;
+
+	if (!(reqs = calloc(cap, sizeof(*reqs))) || !(slots = calloc(cap, sizeof(*slots)))) {
+		free(reqs);
+		return OOM(err);
+	}
+	for (i = 0; i < w->njobs; i++)
+		w->jobs[i].progressed = 0;
+	phase1(w, reqs, slots);
+	read_limits(w, reqs);
+	if (!(rc = phase2(w, reqs, err)))
+		rc = ig_store_tx(w->ctx->store, writeback_tx, w, err);
 	free(reqs);
 	free(slots);
 	/* the quota is read again in the next round */
@@ -1823,7 +1984,6 @@ int ig_publish_limit(struct ig_ctx *ctx, struct ig_graph *g, int64_t tenant_id,
 	struct pub_post p;
 	struct ig_graph_req r;
 	json_t *d;
-	static const char *const q[] = { "fields", "quota_usage,config", NULL };
 	int rc;
 
 	*out = NULL;
@@ -1844,14 +2004,7 @@ int ig_publish_limit(struct ig_ctx *ctx, struct ig_graph *g, int64_t tenant_id,
 		rc = ig_err_set(err, IG_EX_NOPERM, "%s", j.acc->why);
 		goto out;
 	}
-	memset(&r, 0, sizeof(r));
-	snprintf(j.path, sizeof(j.path), "/%s/content_publishing_limit", j.acc->ext);
-	r.host = j.acc->host;
-	r.method = "GET";
-	r.path = j.path;
-	r.versioned = 1;
-	r.query = q;
-	r.token = j.acc->token;
+	limit_req(j.acc, &r);
 	if ((rc = ig_graph_call(g, &r))) {
 		ig_err_set(err, rc, "%s", r.err.msg);
 		ig_graph_resp_release(&r.resp);

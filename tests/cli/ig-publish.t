@@ -209,12 +209,17 @@ Q2=$(jget id < "$T/o")
 runp
 is_rc 0 "9/2207042 from media_publish defers, does not fail"
 is "$(post_col $Q2 state)/$(post_col $Q2 error_code)/$(post_col $Q2 error_subcode)" "publishing/9/2207042" "…with Meta's code"
+mp_before=$(sim_count POST media_publish)
 simctl POST /_sim/inject '{"match":"/media_publish","method":"POST","count":1,"code":9007,"subcode":2207027}' > /dev/null
 img @marco_energia nr "not ready" ',"key":"nr"' | ig-publish --tenant rossi draft > "$T/o"
 NR=$(jget id < "$T/o")
 runp
-is "$(post_col $NR state)" published "9007/2207027 (not ready): polled again, then published"
+is "$(post_col $NR state)" published "9007/2207027 (not ready) on media_publish: published all the same"
 is "$(publishes_of $NR)" 1 "…one successful media_publish"
+is "$(( $(sim_count POST media_publish) - mp_before ))" 2 \
+	"…not acted on, so the client resent the POST itself: two requests, no duplicate"
+is "$(sq "SELECT count(*) FROM post_journal WHERE post_id = $NR AND outcome = 'not_ready'")" 0 \
+	"…after the client's backoff, with no not_ready round in the journal"
 
 # a publish that times out after it left: ambiguous, never resent
 pubset '{"publish_then_error":{"count":1,"hang":3}}'
@@ -346,6 +351,35 @@ chk "{\"account\":\"@marco_energia\",\"type\":\"image\",\"media\":[\"ftp://x/a.j
 like "$err" "rule media.url: 'ftp://x/a.jpg' is not an http\(s\) URL" "media.url"
 chk "{\"account\":\"@marco_energia\",\"type\":\"image\",\"media\":[\"$M/a.jpg\"],\"captoin\":\"x\"}"
 like "$err" "captoin: rule post.fields: unknown field" "an unknown field is named"
+# every rule of the two tables (post_rules, item_rules) answers with its name
+A='"account":"@marco_energia"'
+alt=$("$PYTHON3" -c 'print("x"*1001)')
+chk "{$A,\"type\":\"story\",\"media\":[\"$M/story.jpg?w=1080&h=1920\"],\"caption\":\"hi\"}"
+like "$err" "caption: rule story.caption: a story has no caption or comments" "story.caption"
+chk "{$A,\"type\":\"image\",\"media\":[\"$M/a.jpg\"],\"first_comment\":\"$long\"}"
+like "$err" "first_comment: rule comment.length: 2201 characters, at most 2200" "comment.length"
+chk "{$A,\"type\":\"image\",\"media\":[\"$M/a.jpg\",\"$M/b.jpg\"]}"
+like "$err" "media: rule media.count: an image has exactly one media item, not 2" "media.count"
+chk "{$A,\"type\":\"story\",\"media\":[\"$M/story.jpg?w=1080&h=1920\"],\"collaborators\":[\"luca\"]}"
+like "$err" "collaborators: rule collaborators.story: stories take no collaborators" "collaborators.story"
+chk "{$A,\"type\":\"image\",\"media\":[\"$M/a.jpg\"],\"collaborators\":[\"luca\",\"\"]}"
+like "$err" "rule collaborators.name: item 1 is not a username" "collaborators.name"
+chk "{$A,\"type\":\"reel\",\"media\":[\"$M/r.mp4\"],\"cover_url\":\"ftp://x/c.jpg\"}"
+like "$err" "cover_url: rule media.url: not an http\(s\) URL" "media.url of cover_url"
+chk "{$A,\"type\":\"reel\",\"media\":[{\"url\":\"$M/a.jpg\",\"kind\":\"image\"}]}"
+like "$err" "media\[0\]: rule reel.video: a reel is a video" "reel.video"
+chk "{$A,\"type\":\"image\",\"media\":[\"$M/r.mp4\"]}"
+like "$err" "media\[0\]: rule image.kind: an image post takes an image" "image.kind"
+chk "{$A,\"type\":\"carousel\",\"media\":[\"$M/a.jpg\",{\"url\":\"$M/v.mp4\",\"alt_text\":\"x\"}]}"
+like "$err" "media\[1\]: rule alt_text.image: alt_text is for images only" "alt_text.image"
+chk "{$A,\"type\":\"image\",\"media\":[{\"url\":\"$M/a.jpg\",\"alt_text\":\"$alt\"}]}"
+like "$err" "media\[0\]: rule alt_text.length: 1001 characters, at most 1000" "alt_text.length"
+chk "{$A,\"type\":\"image\",\"media\":[{\"url\":\"$M/a.jpg\",\"user_tags\":[{\"username\":\"u\",\"x\":2,\"y\":0.5}]}]}"
+like "$err" "media\[0\]: rule user_tags.shape: tag 0 needs a username and x, y between 0.0 and 1.0" "user_tags.shape"
+chk "{$A,\"type\":\"reel\",\"media\":[\"$M/a.jpg\"]}"
+like "$err" "media\[0\]: rule media.content_type: .* is served as 'image/jpeg', not a video" "media.content_type of a video"
+chk "{$A,\"type\":\"story\",\"caption\":\"x\",\"collaborators\":[\"@a\"],\"media\":[\"ftp://x/a.jpg\"]}"
+like "$err" "caption: rule story.caption" "the first rule that refuses is the answer (post rules before items)"
 chk "{\"account\":\"@marco_energia\",\"type\":\"image\",\"media\":[\"$M/a.jpg?w=1080&h=1350\"]}"
 is_rc 0 "check passes a good post"
 like "$out" '"ok":true' "…and says so"
