@@ -68,7 +68,7 @@ mkdir -p "$_bin"
 for p in $(igkit_programs); do
 	[ -x "$top_builddir/$p" ] || continue
 	if [ "${IGKIT_VALGRIND:-}" = 1 ]; then
-		printf '#!/bin/sh\nexec valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --track-fds=no "%s" "$@"\n' \
+		printf '#!/bin/sh\nexec valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite --track-fds=no "%s" "$@"\n' \
 			"$top_builddir/$p" > "$_bin/$p"
 		chmod +x "$_bin/$p"
 	else
