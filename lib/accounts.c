@@ -363,6 +363,141 @@ int conn_fb_candidates(struct ig_ctx *ctx, struct ig_graph *g, const char *user_
 
 /* ------------------------------------------------------------ storing */
 
+/* The row a candidate already has on its channel: *id and its tenant
+ * *owner, both 0 when none. */
+static int cand_existing(struct ig_ctx *ctx, const char *channel, const char *ext, int64_t *id,
+			 int64_t *owner, struct ig_err *err)
+{
+	struct ig_stmt *s;
+	int rc;
+
+	*id = *owner = 0;
+	s = ig_store_prepare(ctx->store,
+		"SELECT id, tenant_id FROM accounts WHERE channel = ? AND external_id = ?", err);
+	if (!s)
+		return ecode(err);
+	ig_stmt_bind(s, "ss", channel, ext);
+	rc = ig_stmt_next(ctx->store, s, err);
+	if (rc > 0) {
+		*id = ig_col_int(s, 0);
+		*owner = ig_col_int(s, 1);
+	}
+	return conn_step_done(ctx->store, s, rc, err, "cannot look up account");
+}
+
+/* A candidate connected to tenant owner, not this one: reported in out as
+ * skipped, and as err's message (the caller goes on with the others). */
+static void cand_refuse(struct ig_ctx *ctx, const struct cand *c, int64_t owner, json_t *out,
+			struct ig_err *err)
+{
+	const char *ext = ig_json_str(c->info, "external_id");
+	const char *user = ig_json_str(c->info, "username");
+	char msg[512], slug[64];
+
+	/* Only an actor that spans tenants may learn which one: a
+	 * tenant's key hears "another tenant" (tenant isolation). */
+	if (ctx->actor.tenant_id == 0)
+		snprintf(msg, sizeof(msg),
+			 "account %s%s%s%s is already connected to tenant '%s'; a super admin can move it with 'ig-connect move'",
+			 ext, user ? " (@" : "", user ? user : "", user ? ")" : "",
+			 ig_ctx_tenant_slug(ctx, owner, slug));
+	else
+		snprintf(msg, sizeof(msg),
+			 "account %s%s%s%s is already connected to another tenant; a super admin can move it with 'ig-connect move'",
+			 ext, user ? " (@" : "", user ? user : "", user ? ")" : "");
+	json_array_append_new(out, json_pack("{s:b,s:s,s:s?,s:s}", "skipped", 1,
+		"account", ext, "username", user, "reason", msg));
+	ig_err_set(err, IG_EX_DATAERR, "%s", msg);
+}
+
+/* Write the candidate's row: update *id (connected again in its own
+ * tenant) or, when *id is 0, insert it and set *id. */
+static int cand_upsert(struct ig_ctx *ctx, int64_t tenant_id, int64_t agent, const char *flavour,
+		       const char *channel, const struct cand *c, int64_t now, int64_t *id,
+		       struct ig_err *err)
+{
+	const char *ext = ig_json_str(c->info, "external_id");
+	const char *user = ig_json_str(c->info, "username");
+	char *details = json_dumps(json_object_get(c->info, "details"), JSON_COMPACT | JSON_SORT_KEYS);
+	int fc = json_is_integer(json_object_get(c->info, "followers_count"));
+	struct ig_stmt *s;
+	int rc;
+
+	if (*id) {
+		s = ig_store_prepare(ctx->store,
+			"UPDATE accounts SET agent_id = ?, flavour = ?, page_id = ?, username = ?,"
+			" name = ?, profile_picture_url = ?, followers_count = ?, biography = ?,"
+			" status = 'active', scopes = ?, details = ?, login_user_id = ?,"
+			" last_error = NULL, last_synced_at = ?, updated_at = ? WHERE id = ?", err);
+		/* followers_count: NULL when Meta did not say ('n' takes no argument) */
+		if (s && fc)
+			ig_stmt_bind(s, "Isssssissssiii", agent, flavour,
+				ig_json_str(c->info, "page_id"), user, ig_json_str(c->info, "name"),
+				ig_json_str(c->info, "profile_picture_url"),
+				(int64_t)ig_json_int(c->info, "followers_count", 0), ig_json_str(c->info, "biography"),
+				c->scopes, details ? details : "{}", c->login_user, now, now, *id);
+		else if (s)
+			ig_stmt_bind(s, "Isssssnssssiii", agent, flavour,
+				ig_json_str(c->info, "page_id"), user, ig_json_str(c->info, "name"),
+				ig_json_str(c->info, "profile_picture_url"), ig_json_str(c->info, "biography"),
+				c->scopes, details ? details : "{}", c->login_user, now, now, *id);
+	} else {
+		s = ig_store_prepare(ctx->store,
+			"INSERT INTO accounts(tenant_id, agent_id, channel, flavour, external_id,"
+			" page_id, username, name, profile_picture_url, followers_count, biography,"
+			" status, scopes, details, login_user_id, created_at, updated_at, last_synced_at)"
+			" VALUES (?,?,?,?,?,?,?,?,?,?,?,'active',?,?,?,?,?,?)", err);
+		if (s && fc)
+			ig_stmt_bind(s, "iIsssssssissssiii", tenant_id, agent, channel, flavour, ext,
+				ig_json_str(c->info, "page_id"), user, ig_json_str(c->info, "name"),
+				ig_json_str(c->info, "profile_picture_url"),
+				(int64_t)ig_json_int(c->info, "followers_count", 0), ig_json_str(c->info, "biography"),
+				c->scopes, details ? details : "{}", c->login_user, now, now, now);
+		else if (s)
+			ig_stmt_bind(s, "iIsssssssnssssiii", tenant_id, agent, channel, flavour, ext,
+				ig_json_str(c->info, "page_id"), user, ig_json_str(c->info, "name"),
+				ig_json_str(c->info, "profile_picture_url"), ig_json_str(c->info, "biography"),
+				c->scopes, details ? details : "{}", c->login_user, now, now, now);
+	}
+	free(details);
+	if (!s)
+		return ecode(err);
+	if ((rc = ig_store_run(ctx->store, s, err)))
+		return rc;
+	if (!*id)
+		*id = ig_store_last_id(ctx->store);
+	return 0;
+}
+
+/* Seal the candidate's token under row id, audit the connection, and
+ * append the account's record to out. */
+static int cand_seal(struct ig_ctx *ctx, int64_t tenant_id, int64_t agent, const char *flavour,
+		     const struct cand *c, int64_t id, int reconnect, int64_t now, json_t *out,
+		     struct ig_err *err)
+{
+	char aname[128];
+	json_t *rec, *detail;
+	int rc;
+
+	if ((rc = conn_store_token(ctx, id, c->token, now, c->expires_at, err)))
+		return rc;
+	detail = json_pack("{s:s,s:s?,s:s?,s:s?,s:b}", "flavour", flavour,
+			   "username", ig_json_str(c->info, "username"),
+			   "page_id", ig_json_str(c->info, "page_id"), "agent",
+			   agent ? conn_agent_name(ctx, agent, aname, sizeof(aname)) : NULL,
+			   "reconnect", reconnect);
+	rc = ig_audit(ctx, tenant_id, "account.connect", ig_json_str(c->info, "external_id"), "ok",
+		      detail, err);
+	json_decref(detail);
+	if (rc)
+		return rc;
+	if (!(rec = account_record(ctx, id)))
+		return oom(err);
+	json_object_set_new(rec, "reconnected", json_boolean(reconnect));
+	json_array_append_new(out, rec);
+	return 0;
+}
+
 /*
  * Store the candidates for tenant/agent in one transaction: insert (or
  * update, when the account is already this tenant's), seal the token under
@@ -372,8 +507,8 @@ int conn_fb_candidates(struct ig_ctx *ctx, struct ig_graph *g, const char *user_
 static int store_cands(struct ig_ctx *ctx, int64_t tenant_id, int64_t agent, const char *flavour,
 		       struct cands *cs, json_t *out, int *conflicts, struct ig_err *err)
 {
+	const char *channel = cands_messenger(cs) ? "messenger" : "instagram";
 	int64_t now = ig_time_now();
-	char slug[64], aname[128];
 	size_t i;
 	int rc;
 
@@ -381,117 +516,26 @@ static int store_cands(struct ig_ctx *ctx, int64_t tenant_id, int64_t agent, con
 	if ((rc = ig_store_begin(ctx->store, err)))
 		return rc;
 	for (i = 0; i < cs->n; i++) {
-		struct cand *c = &cs->v[i];
-		const char *channel = cands_messenger(cs) ? "messenger" : "instagram";
-		const char *ext = ig_json_str(c->info, "external_id");
-		const char *user = ig_json_str(c->info, "username");
-		char *details = json_dumps(json_object_get(c->info, "details"), JSON_COMPACT | JSON_SORT_KEYS);
-		int64_t id = 0, owner = 0;
-		int fc = json_is_integer(json_object_get(c->info, "followers_count"));
-		struct ig_stmt *s;
-		json_t *rec, *detail;
+		const struct cand *c = &cs->v[i];
+		int64_t id, owner;
 
-		s = ig_store_prepare(ctx->store,
-			"SELECT id, tenant_id FROM accounts WHERE channel = ? AND external_id = ?", err);
-		if (!s) {
-			free(details);
+		if ((rc = cand_existing(ctx, channel, ig_json_str(c->info, "external_id"), &id, &owner,
+					err)))
 			goto fail;
-		}
-		ig_stmt_bind(s, "ss", channel, ext);
-		rc = ig_stmt_next(ctx->store, s, err);
-		if (rc > 0) {
-			id = ig_col_int(s, 0);
-			owner = ig_col_int(s, 1);
-		}
-		if ((rc = conn_step_done(ctx->store, s, rc, err, "cannot look up account"))) {
-			free(details);
-			goto fail;
-		}
 		if (id && owner != tenant_id) {
-			char msg[512];
-
-			/* Only an actor that spans tenants may learn which one: a
-			 * tenant's key hears "another tenant" (tenant isolation). */
-			if (ctx->actor.tenant_id == 0)
-				snprintf(msg, sizeof(msg),
-					 "account %s%s%s%s is already connected to tenant '%s'; a super admin can move it with 'ig-connect move'",
-					 ext, user ? " (@" : "", user ? user : "", user ? ")" : "",
-					 ig_ctx_tenant_slug(ctx, owner, slug));
-			else
-				snprintf(msg, sizeof(msg),
-					 "account %s%s%s%s is already connected to another tenant; a super admin can move it with 'ig-connect move'",
-					 ext, user ? " (@" : "", user ? user : "", user ? ")" : "");
-			json_array_append_new(out, json_pack("{s:b,s:s,s:s?,s:s}", "skipped", 1,
-				"account", ext, "username", user, "reason", msg));
-			ig_err_set(err, IG_EX_DATAERR, "%s", msg);
+			cand_refuse(ctx, c, owner, out, err);
 			(*conflicts)++;
-			free(details);
 			continue;
 		}
-		if (id) {
-			s = ig_store_prepare(ctx->store,
-				"UPDATE accounts SET agent_id = ?, flavour = ?, page_id = ?, username = ?,"
-				" name = ?, profile_picture_url = ?, followers_count = ?, biography = ?,"
-				" status = 'active', scopes = ?, details = ?, login_user_id = ?,"
-				" last_error = NULL, last_synced_at = ?, updated_at = ? WHERE id = ?", err);
-			/* followers_count: NULL when Meta did not say ('n' takes no argument) */
-			if (s && fc)
-				ig_stmt_bind(s, "Isssssissssiii", agent, flavour,
-					ig_json_str(c->info, "page_id"), user, ig_json_str(c->info, "name"),
-					ig_json_str(c->info, "profile_picture_url"),
-					(int64_t)ig_json_int(c->info, "followers_count", 0), ig_json_str(c->info, "biography"),
-					c->scopes, details ? details : "{}", c->login_user, now, now, id);
-			else if (s)
-				ig_stmt_bind(s, "Isssssnssssiii", agent, flavour,
-					ig_json_str(c->info, "page_id"), user, ig_json_str(c->info, "name"),
-					ig_json_str(c->info, "profile_picture_url"), ig_json_str(c->info, "biography"),
-					c->scopes, details ? details : "{}", c->login_user, now, now, id);
-		} else {
-			s = ig_store_prepare(ctx->store,
-				"INSERT INTO accounts(tenant_id, agent_id, channel, flavour, external_id,"
-				" page_id, username, name, profile_picture_url, followers_count, biography,"
-				" status, scopes, details, login_user_id, created_at, updated_at, last_synced_at)"
-				" VALUES (?,?,?,?,?,?,?,?,?,?,?,'active',?,?,?,?,?,?)", err);
-			if (s && fc)
-				ig_stmt_bind(s, "iIsssssssissssiii", tenant_id, agent, channel, flavour, ext,
-					ig_json_str(c->info, "page_id"), user, ig_json_str(c->info, "name"),
-					ig_json_str(c->info, "profile_picture_url"),
-					(int64_t)ig_json_int(c->info, "followers_count", 0), ig_json_str(c->info, "biography"),
-					c->scopes, details ? details : "{}", c->login_user, now, now, now);
-			else if (s)
-				ig_stmt_bind(s, "iIsssssssnssssiii", tenant_id, agent, channel, flavour, ext,
-					ig_json_str(c->info, "page_id"), user, ig_json_str(c->info, "name"),
-					ig_json_str(c->info, "profile_picture_url"), ig_json_str(c->info, "biography"),
-					c->scopes, details ? details : "{}", c->login_user, now, now, now);
-		}
-		free(details);
-		if (!s || (rc = ig_store_run(ctx->store, s, err)))
+		if ((rc = cand_upsert(ctx, tenant_id, agent, flavour, channel, c, now, &id, err))
+		    || (rc = cand_seal(ctx, tenant_id, agent, flavour, c, id, owner != 0, now, out,
+				       err)))
 			goto fail;
-		if (!id)
-			id = ig_store_last_id(ctx->store);
-		if ((rc = conn_store_token(ctx, id, c->token, now, c->expires_at, err)))
-			goto fail;
-		detail = json_pack("{s:s,s:s?,s:s?,s:s?,s:b}", "flavour", flavour, "username", user,
-				   "page_id", ig_json_str(c->info, "page_id"), "agent",
-				   agent ? conn_agent_name(ctx, agent, aname, sizeof(aname)) : NULL,
-				   "reconnect", owner != 0);
-		rc = ig_audit(ctx, tenant_id, "account.connect", ext, "ok", detail, err);
-		json_decref(detail);
-		if (rc)
-			goto fail;
-		if (!(rec = account_record(ctx, id))) {
-			rc = oom(err);
-			goto fail;
-		}
-		json_object_set_new(rec, "reconnected", json_boolean(owner != 0));
-		json_array_append_new(out, rec);
 	}
 	if ((rc = ig_store_commit(ctx->store, err)))
 		return rc;
 	return *conflicts ? IG_EX_DATAERR : 0;
 fail:
-	if (!rc)
-		rc = ecode(err);
 	ig_store_rollback(ctx->store);
 	return rc;
 }

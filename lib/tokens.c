@@ -234,6 +234,62 @@ static int refresh_failed(struct ig_ctx *ctx, const struct ig_account *acc, json
 	return rc;
 }
 
+/* Facebook Login: Page tokens from a long-lived user token do not expire
+ * and there is nothing to refresh: check that it is still good. */
+static int refresh_page_token(struct ig_ctx *ctx, struct ig_graph *g,
+			      const struct ig_account *acc, const char *token, json_t *o,
+			      struct ig_err *err)
+{
+	json_t *body = NULL;
+	int rc = conn_debug_token(ctx, g, token, &body, err);
+
+	if (!rc && !json_is_true(json_object_get(body, "is_valid")))
+		rc = ig_err_set(err, IG_EX_NOPERM,
+			"the Page token of account %s is no longer valid; the user must log in again",
+			acc->external_id);
+	if (rc) {
+		json_decref(body);
+		return refresh_failed(ctx, acc, o, rc, err);
+	}
+	json_object_set_new(o, "result", json_string("valid"));
+	json_object_set_new(o, "token_expires_at", iso_or_null(ig_json_int(body, "expires_at", 0)));
+	json_decref(body);
+	conn_note_result(ctx, acc, 0, NULL, NULL);
+	return 0;
+}
+
+/* Instagram Login: store the token Meta refreshed (body, its answer) and
+ * mark the account active, in one transaction; say so in o. */
+static int refresh_store(struct ig_ctx *ctx, const struct ig_account *acc, const json_t *body,
+			 int64_t now, json_t *o, struct ig_err *err)
+{
+	long long in = ig_json_int(body, "expires_in", 0);
+	int64_t exp = in > 0 ? now + in : 0;
+	struct ig_stmt *s;
+	int rc;
+
+	if ((rc = ig_store_begin(ctx->store, err)))
+		return rc;
+	if ((rc = conn_store_token(ctx, acc->id, ig_json_str(body, "access_token"), now, exp,
+				   err))) {
+		ig_store_rollback(ctx->store);
+		return rc;
+	}
+	s = ig_store_prepare(ctx->store,
+		"UPDATE accounts SET status = 'active', last_error = NULL WHERE id = ?", err);
+	if (!s || (rc = ig_store_run(ctx->store, (ig_stmt_bind(s, "i", acc->id), s), err))
+	    || (rc = ig_store_commit(ctx->store, err))) {
+		if (!s)
+			rc = ecode(err);
+		ig_store_rollback(ctx->store);
+		return rc;
+	}
+	json_object_set_new(o, "result", json_string("refreshed"));
+	json_object_set_new(o, "token_expires_at", iso_or_null(exp));
+	json_object_set_new(o, "token", masked(ig_json_str(body, "access_token")));
+	return 0;
+}
+
 int ig_connect_refresh(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_account *acc,
 		       int64_t within, json_t **out, struct ig_err *err)
 {
@@ -271,24 +327,9 @@ int ig_connect_refresh(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_a
 		return rc;
 	}
 	if (!is_ig(acc->flavour)) {
-		/* Page tokens from a long-lived user token do not expire and
-		 * there is nothing to refresh: check that it is still good. */
-		rc = conn_debug_token(ctx, g, token, &body, err);
+		rc = refresh_page_token(ctx, g, acc, token, *out, err);
 		ig_wipe_free(token);
-		if (!rc && !json_is_true(json_object_get(body, "is_valid")))
-			rc = ig_err_set(err, IG_EX_NOPERM,
-				"the Page token of account %s is no longer valid; the user must log in again",
-				acc->external_id);
-		if (rc) {
-			json_decref(body);
-			return refresh_failed(ctx, acc, *out, rc, err);
-		}
-		json_object_set_new(*out, "result", json_string("valid"));
-		json_object_set_new(*out, "token_expires_at",
-			iso_or_null(ig_json_int(body, "expires_at", 0)));
-		json_decref(body);
-		conn_note_result(ctx, acc, 0, NULL, NULL);
-		return 0;
+		return rc;
 	}
 	if (acc->token_expires_at > 0 && acc->token_expires_at <= now) {
 		ig_wipe_free(token);
@@ -317,46 +358,110 @@ int ig_connect_refresh(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_a
 		json_decref(body);
 		return refresh_failed(ctx, acc, *out, rc, err);
 	}
-	{
-		long long in = ig_json_int(body, "expires_in", 0);
-		int64_t exp = in > 0 ? now + in : 0;
-		struct ig_stmt *s;
-
-		if ((rc = ig_store_begin(ctx->store, err)))
-			goto done;
-		if ((rc = conn_store_token(ctx, acc->id, ig_json_str(body, "access_token"), now,
-					   exp, err))) {
-			ig_store_rollback(ctx->store);
-			goto done;
-		}
-		s = ig_store_prepare(ctx->store,
-			"UPDATE accounts SET status = 'active', last_error = NULL WHERE id = ?", err);
-		if (!s || (rc = ig_store_run(ctx->store, (ig_stmt_bind(s, "i", acc->id), s), err))
-		    || (rc = ig_store_commit(ctx->store, err))) {
-			if (!s)
-				rc = ecode(err);
-			ig_store_rollback(ctx->store);
-			goto done;
-		}
-		json_object_set_new(*out, "result", json_string("refreshed"));
-		json_object_set_new(*out, "token_expires_at", iso_or_null(exp));
-		json_object_set_new(*out, "token", masked(ig_json_str(body, "access_token")));
-	}
-done:
+	rc = refresh_store(ctx, acc, body, now, *out, err);
 	json_decref(body);
 	return rc;
 }
 
 /* ------------------------------------------------------------ rekey */
 
+static const char *const rekey_cols[] = { "access_token", "refresh_token" };
+
+/* A sealed token to re-seal: the account row and the column (rekey_cols). */
+struct rekey_item {
+	int64_t id;
+	int col;
+};
+
+/* Every sealed token, in row order; *work new (free), also on failure. */
+static int rekey_list(struct ig_ctx *ctx, struct rekey_item **work, size_t *n, struct ig_err *err)
+{
+	struct ig_stmt *s;
+	int rc;
+
+	s = ig_store_prepare(ctx->store,
+		"SELECT id, access_token IS NOT NULL, refresh_token IS NOT NULL FROM accounts"
+		" WHERE access_token IS NOT NULL OR refresh_token IS NOT NULL ORDER BY id", err);
+	if (!s)
+		return ecode(err);
+	while ((rc = ig_stmt_next(ctx->store, s, err)) > 0) {
+		int c;
+
+		for (c = 0; c < 2; c++) {
+			void *p;
+
+			if (!ig_col_int(s, 1 + c))
+				continue;
+			p = realloc(*work, (*n + 1) * sizeof(**work));
+			if (!p) {
+				ig_stmt_reset(s);
+				return oom(err);
+			}
+			*work = p;
+			(*work)[*n].id = ig_col_int(s, 0);
+			(*work)[*n].col = c;
+			(*n)++;
+		}
+	}
+	return conn_step_done(ctx->store, s, rc, err, "cannot list tokens");
+}
+
+/* Open one token with the current keyring and seal it under nk, inside the
+ * caller's transaction; a token gone meanwhile is skipped. */
+static int rekey_one(struct ig_ctx *ctx, struct ig_keyring *nk, const struct rekey_item *w,
+		     struct ig_err *err)
+{
+	char aad[64], *pt = NULL;
+	unsigned char *blob = NULL;
+	size_t ptlen = 0, blen;
+	struct ig_stmt *s;
+	int rc;
+
+	aad_of(w->id, rekey_cols[w->col], aad, sizeof(aad));
+	s = w->col ? ig_store_prepare(ctx->store,
+				"SELECT refresh_token FROM accounts WHERE id = ?", err)
+		   : ig_store_prepare(ctx->store,
+				"SELECT access_token FROM accounts WHERE id = ?", err);
+	if (!s)
+		return ecode(err);
+	ig_stmt_bind(s, "i", w->id);
+	if ((rc = ig_stmt_next(ctx->store, s, err)) <= 0)
+		return conn_step_done(ctx->store, s, rc, err, "cannot read token");
+	{
+		size_t sl;
+		const void *sb = ig_col_blob(s, 0, &sl);
+
+		rc = ig_open(&ctx->keys, aad, sb, sl, &pt, &ptlen, err);
+	}
+	ig_stmt_reset(s);
+	if (rc) {
+		ig_err_prefix(err, "account row %lld, %s", (long long)w->id, rekey_cols[w->col]);
+		return rc;
+	}
+	rc = ig_seal(nk, aad, pt, ptlen, &blob, &blen, err);
+	ig_wipe_free(pt);
+	if (rc)
+		return rc;
+	s = w->col ? ig_store_prepare(ctx->store,
+				"UPDATE accounts SET refresh_token = ? WHERE id = ?", err)
+		   : ig_store_prepare(ctx->store,
+				"UPDATE accounts SET access_token = ? WHERE id = ?", err);
+	if (!s) {
+		free(blob);
+		return ecode(err);
+	}
+	ig_stmt_bind(s, "bi", blob, (int)blen, w->id);
+	rc = ig_store_run(ctx->store, s, err);
+	free(blob);
+	return rc;
+}
+
 int ig_connect_rekey(struct ig_ctx *ctx, const char *new_key_file, json_t **out,
 		     struct ig_err *err)
 {
-	static const char *const cols[] = { "access_token", "refresh_token" };
 	struct ig_keyring nk;
-	struct { int64_t id; int col; } *work = NULL;
+	struct rekey_item *work = NULL;
 	size_t n = 0, i;
-	struct ig_stmt *s;
 	char hex[2 * IG_KEYID_LEN + 1];
 	json_t *detail;
 	int rc;
@@ -377,82 +482,11 @@ int ig_connect_rekey(struct ig_ctx *ctx, const char *new_key_file, json_t **out,
 	ig_hex(nk.keys[0].id, IG_KEYID_LEN, hex);
 	if ((rc = ig_store_begin(ctx->store, err)))
 		goto out;
-	s = ig_store_prepare(ctx->store,
-		"SELECT id, access_token IS NOT NULL, refresh_token IS NOT NULL FROM accounts"
-		" WHERE access_token IS NOT NULL OR refresh_token IS NOT NULL ORDER BY id", err);
-	if (!s)
+	if ((rc = rekey_list(ctx, &work, &n, err)))
 		goto fail;
-	while ((rc = ig_stmt_next(ctx->store, s, err)) > 0) {
-		int c;
-
-		for (c = 0; c < 2; c++) {
-			void *p;
-
-			if (!ig_col_int(s, 1 + c))
-				continue;
-			p = realloc(work, (n + 1) * sizeof(*work));
-			if (!p) {
-				ig_stmt_reset(s);
-				rc = oom(err);
-				goto fail;
-			}
-			work = p;
-			work[n].id = ig_col_int(s, 0);
-			work[n].col = c;
-			n++;
-		}
-	}
-	if ((rc = conn_step_done(ctx->store, s, rc, err, "cannot list tokens")))
-		goto fail;
-	for (i = 0; i < n; i++) {
-		char aad[64], *pt = NULL;
-		unsigned char *blob = NULL;
-		size_t ptlen = 0, blen;
-
-		aad_of(work[i].id, cols[work[i].col], aad, sizeof(aad));
-		s = work[i].col ? ig_store_prepare(ctx->store,
-					"SELECT refresh_token FROM accounts WHERE id = ?", err)
-				: ig_store_prepare(ctx->store,
-					"SELECT access_token FROM accounts WHERE id = ?", err);
-		if (!s)
+	for (i = 0; i < n; i++)
+		if ((rc = rekey_one(ctx, &nk, &work[i], err)))
 			goto fail;
-		ig_stmt_bind(s, "i", work[i].id);
-		if ((rc = ig_stmt_next(ctx->store, s, err)) <= 0) {
-			rc = conn_step_done(ctx->store, s, rc, err, "cannot read token");
-			if (!rc)
-				continue;
-			goto fail;
-		}
-		{
-			size_t sl;
-			const void *sb = ig_col_blob(s, 0, &sl);
-
-			rc = ig_open(&ctx->keys, aad, sb, sl, &pt, &ptlen, err);
-		}
-		ig_stmt_reset(s);
-		if (rc) {
-			ig_err_prefix(err, "account row %lld, %s", (long long)work[i].id,
-				      cols[work[i].col]);
-			goto fail;
-		}
-		rc = ig_seal(&nk, aad, pt, ptlen, &blob, &blen, err);
-		ig_wipe_free(pt);
-		if (rc)
-			goto fail;
-		s = work[i].col ? ig_store_prepare(ctx->store,
-					"UPDATE accounts SET refresh_token = ? WHERE id = ?", err)
-				: ig_store_prepare(ctx->store,
-					"UPDATE accounts SET access_token = ? WHERE id = ?", err);
-		if (!s) {
-			free(blob);
-			goto fail;
-		}
-		ig_stmt_bind(s, "bi", blob, (int)blen, work[i].id);
-		rc = ig_store_run(ctx->store, s, err);
-		free(blob);
-		if (rc)
-			goto fail;
-	}
 	detail = json_pack("{s:i,s:s}", "tokens", (json_int_t)n, "key_id", hex);
 	rc = ig_audit(ctx, 0, "account.rekey", new_key_file, "ok", detail, err);
 	json_decref(detail);
