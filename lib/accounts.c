@@ -419,25 +419,19 @@ static int cand_upsert(struct ig_ctx *ctx, int64_t tenant_id, int64_t agent, con
 	const char *ext = ig_json_str(c->info, "external_id");
 	const char *user = ig_json_str(c->info, "username");
 	char *details = json_dumps(json_object_get(c->info, "details"), JSON_COMPACT | JSON_SORT_KEYS);
-	int fc = json_is_integer(json_object_get(c->info, "followers_count"));
+	const json_t *fc = json_object_get(c->info, "followers_count");
 	struct ig_stmt *s;
 	int rc;
 
+	/* followers_count is NULL when Meta did not say, set below when it did */
 	if (*id) {
 		s = ig_store_prepare(ctx->store,
 			"UPDATE accounts SET agent_id = ?, flavour = ?, page_id = ?, username = ?,"
-			" name = ?, profile_picture_url = ?, followers_count = ?, biography = ?,"
+			" name = ?, profile_picture_url = ?, followers_count = NULL, biography = ?,"
 			" status = 'active', scopes = ?, details = ?, login_user_id = ?,"
 			" last_error = NULL, last_synced_at = ?, updated_at = ? WHERE id = ?", err);
-		/* followers_count: NULL when Meta did not say ('n' takes no argument) */
-		if (s && fc)
-			ig_stmt_bind(s, "Isssssissssiii", agent, flavour,
-				ig_json_str(c->info, "page_id"), user, ig_json_str(c->info, "name"),
-				ig_json_str(c->info, "profile_picture_url"),
-				(int64_t)ig_json_int(c->info, "followers_count", 0), ig_json_str(c->info, "biography"),
-				c->scopes, details ? details : "{}", c->login_user, now, now, *id);
-		else if (s)
-			ig_stmt_bind(s, "Isssssnssssiii", agent, flavour,
+		if (s)
+			ig_stmt_bind(s, "Isssssssssiii", agent, flavour,
 				ig_json_str(c->info, "page_id"), user, ig_json_str(c->info, "name"),
 				ig_json_str(c->info, "profile_picture_url"), ig_json_str(c->info, "biography"),
 				c->scopes, details ? details : "{}", c->login_user, now, now, *id);
@@ -446,15 +440,9 @@ static int cand_upsert(struct ig_ctx *ctx, int64_t tenant_id, int64_t agent, con
 			"INSERT INTO accounts(tenant_id, agent_id, channel, flavour, external_id,"
 			" page_id, username, name, profile_picture_url, followers_count, biography,"
 			" status, scopes, details, login_user_id, created_at, updated_at, last_synced_at)"
-			" VALUES (?,?,?,?,?,?,?,?,?,?,?,'active',?,?,?,?,?,?)", err);
-		if (s && fc)
-			ig_stmt_bind(s, "iIsssssssissssiii", tenant_id, agent, channel, flavour, ext,
-				ig_json_str(c->info, "page_id"), user, ig_json_str(c->info, "name"),
-				ig_json_str(c->info, "profile_picture_url"),
-				(int64_t)ig_json_int(c->info, "followers_count", 0), ig_json_str(c->info, "biography"),
-				c->scopes, details ? details : "{}", c->login_user, now, now, now);
-		else if (s)
-			ig_stmt_bind(s, "iIsssssssnssssiii", tenant_id, agent, channel, flavour, ext,
+			" VALUES (?,?,?,?,?,?,?,?,?,NULL,?,'active',?,?,?,?,?,?)", err);
+		if (s)
+			ig_stmt_bind(s, "iIsssssssssssiii", tenant_id, agent, channel, flavour, ext,
 				ig_json_str(c->info, "page_id"), user, ig_json_str(c->info, "name"),
 				ig_json_str(c->info, "profile_picture_url"), ig_json_str(c->info, "biography"),
 				c->scopes, details ? details : "{}", c->login_user, now, now, now);
@@ -466,6 +454,9 @@ static int cand_upsert(struct ig_ctx *ctx, int64_t tenant_id, int64_t agent, con
 		return rc;
 	if (!*id)
 		*id = ig_store_last_id(ctx->store);
+	if (json_is_integer(fc))
+		return ig_store_runf(ctx->store, err, "UPDATE accounts SET followers_count = ? WHERE id = ?",
+				     "ii", (int64_t)json_integer_value(fc), *id);
 	return 0;
 }
 
@@ -551,27 +542,18 @@ int conn_finish_connect(struct ig_ctx *ctx, int64_t tenant_id, int64_t agent, co
 	*out = json_array();
 	if (!*out)
 		return oom(err);
-	if (cs->n == 0 && cands_messenger(cs)) {
-		size_t pages = json_array_size(cs->skipped);
-
-		json_array_extend(*out, cs->skipped);
-		if (pages)
-			return ig_err_set(err, IG_EX_DATAERR,
-				"no Page connected for Messenger: none of the %zu Page%s is usable",
-				pages, pages == 1 ? "" : "s");
-		return ig_err_set(err, IG_EX_DATAERR,
-			"no Page connected for Messenger: the user manages no Facebook Page");
-	}
 	if (cs->n == 0) {
+		int msgr = cands_messenger(cs);
+		const char *none = msgr ? "no Page connected for Messenger"
+					: "no Instagram account connected";
 		size_t pages = json_array_size(cs->skipped);
 
 		json_array_extend(*out, cs->skipped);
 		if (pages)
-			return ig_err_set(err, IG_EX_DATAERR,
-				"no Instagram account connected: none of the %zu Page%s has a usable linked Instagram professional account",
-				pages, pages == 1 ? "" : "s");
-		return ig_err_set(err, IG_EX_DATAERR,
-			"no Instagram account connected: the user manages no Facebook Page");
+			return ig_err_set(err, IG_EX_DATAERR, "%s: none of the %zu Page%s %s", none,
+				pages, pages == 1 ? "" : "s", msgr ? "is usable"
+				: "has a usable linked Instagram professional account");
+		return ig_err_set(err, IG_EX_DATAERR, "%s: the user manages no Facebook Page", none);
 	}
 	rc = store_cands(ctx, tenant_id, agent, flavour, cs, *out, &conflicts, err);
 	json_array_foreach(cs->skipped, i, e)
@@ -699,10 +681,7 @@ int ig_connect_assign(struct ig_ctx *ctx, const struct ig_account *acc, const ch
 	}
 	return rc;
 fail:
-	if (!rc)
-		rc = ecode(err);
-	ig_store_rollback(ctx->store);
-	return rc;
+	return conn_rollback(ctx->store, rc, err);
 }
 
 /* ------------------------------------------------------------ disconnect */
@@ -851,9 +830,7 @@ int ig_connect_move(struct ig_ctx *ctx, const struct ig_account *acc, const char
 	}
 	goto out;
 fail:
-	if (!rc)
-		rc = ecode(err);
-	ig_store_rollback(ctx->store);
+	rc = conn_rollback(ctx->store, rc, err);
 out:
 	for (i = 0; i < n; i++)
 		free(names[i]);

@@ -161,8 +161,6 @@ static int user_accounts(struct ig_ctx *ctx, const char *user_id, struct ig_acco
 			 size_t *n, struct ig_err *err)
 {
 	struct ig_stmt *s;
-	size_t cap = 0;
-	int rc;
 
 	*accs = NULL;
 	*n = 0;
@@ -175,19 +173,7 @@ static int user_accounts(struct ig_ctx *ctx, const char *user_id, struct ig_acco
 	if (!s)
 		return ecode(err);
 	ig_stmt_bind(s, "s", user_id);
-	while ((rc = ig_stmt_next(ctx->store, s, err)) > 0) {
-		if (*n == cap) {
-			struct ig_account *p = realloc(*accs, (cap = cap ? 2 * cap : 4) * sizeof(*p));
-
-			if (!p) {
-				ig_stmt_reset(s);
-				return oom(err);
-			}
-			*accs = p;
-		}
-		conn_acc_from_row(s, &(*accs)[(*n)++]);
-	}
-	return conn_step_done(ctx->store, s, rc, err, "cannot look up accounts");
+	return conn_acc_rows(ctx, s, accs, n, "cannot look up accounts", err);
 }
 
 static int meta_callback(struct ig_ctx *ctx, const char *user_id, int erase, const char *code,
@@ -305,9 +291,7 @@ int ig_connect_data_deletion(struct ig_ctx *ctx, const char *user_id, json_t **o
 	*out = json_pack("{s:s,s:s}", "url", url, "confirmation_code", code);
 	goto out;
 fail:
-	if (!rc)
-		rc = ecode(err);
-	ig_store_rollback(ctx->store);
+	rc = conn_rollback(ctx->store, rc, err);
 out:
 	json_decref(list);
 	free(code);

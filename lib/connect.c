@@ -134,7 +134,7 @@ int ig_connect_tenant(struct ig_ctx *ctx, const char *slug, enum ig_access a, co
 	return ig_authz_require(ctx, *id, IG_MOD_ACCOUNTS, a, action, err);
 }
 
-void conn_acc_from_row(struct ig_stmt *s, struct ig_account *a)
+static void acc_from_row(struct ig_stmt *s, struct ig_account *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->id = ig_col_int(s, 0);
@@ -151,6 +151,32 @@ void conn_acc_from_row(struct ig_stmt *s, struct ig_account *a)
 	a->token_issued_at = ig_col_int(s, 11);
 	a->has_token = (int)ig_col_int(s, 12);
 	snprintf(a->channel, sizeof(a->channel), "%s", ig_col_text(s, 13));
+}
+
+int conn_acc_rows(struct ig_ctx *ctx, struct ig_stmt *s, struct ig_account **accs, size_t *n,
+		  const char *what, struct ig_err *err)
+{
+	size_t cap = 0;
+	int rc;
+
+	while ((rc = ig_stmt_next(ctx->store, s, err)) > 0) {
+		if (*n == cap) {
+			struct ig_account *p;
+
+			cap = cap ? 2 * cap : 16;
+			p = realloc(*accs, cap * sizeof(**accs));
+			if (!p) {
+				ig_stmt_reset(s);
+				free(*accs);
+				*accs = NULL;
+				*n = 0;
+				return oom(err);
+			}
+			*accs = p;
+		}
+		acc_from_row(s, &(*accs)[(*n)++]);
+	}
+	return conn_step_done(ctx->store, s, rc, err, what);
 }
 
 int ig_connect_find(struct ig_ctx *ctx, int64_t tenant_id, const char *ref, enum ig_access a,
@@ -178,7 +204,7 @@ int ig_connect_find(struct ig_ctx *ctx, int64_t tenant_id, const char *ref, enum
 		int is_exact = (int)ig_col_int(s, 14);
 
 		if (n++ == 0) {
-			conn_acc_from_row(s, acc);
+			acc_from_row(s, acc);
 			exact = is_exact;
 		} else if (!(exact && !is_exact)) {
 			snprintf(other, sizeof(other), "%s", ig_col_text(s, 4));
@@ -201,8 +227,6 @@ int ig_connect_all(struct ig_ctx *ctx, int64_t tenant_id, int include_disconnect
 		   struct ig_account **accs, size_t *n, struct ig_err *err)
 {
 	struct ig_stmt *s;
-	size_t cap = 0;
-	int rc;
 	int64_t scope = ctx->actor.tenant_id ? ctx->actor.tenant_id : tenant_id;
 
 	*accs = NULL;
@@ -214,24 +238,7 @@ int ig_connect_all(struct ig_ctx *ctx, int64_t tenant_id, int include_disconnect
 	if (!s)
 		return ecode(err);
 	ig_stmt_bind(s, "ii", scope, (int64_t)include_disconnected);
-	while ((rc = ig_stmt_next(ctx->store, s, err)) > 0) {
-		if (*n == cap) {
-			struct ig_account *p;
-
-			cap = cap ? 2 * cap : 16;
-			p = realloc(*accs, cap * sizeof(**accs));
-			if (!p) {
-				ig_stmt_reset(s);
-				free(*accs);
-				*accs = NULL;
-				*n = 0;
-				return oom(err);
-			}
-			*accs = p;
-		}
-		conn_acc_from_row(s, &(*accs)[(*n)++]);
-	}
-	return conn_step_done(ctx->store, s, rc, err, "cannot list accounts");
+	return conn_acc_rows(ctx, s, accs, n, "cannot list accounts", err);
 }
 
 /* Messenger needs Facebook Login: 64 otherwise. */

@@ -71,6 +71,14 @@ static inline json_t *str_or_null(const char *s)
 	return s && *s ? json_string(s) : json_null();
 }
 
+/* The end of a failed transaction: roll back, and return rc, or err's code
+ * when rc is 0 (a statement that could not be prepared leaves rc at 0). */
+static inline int conn_rollback(struct ig_store *st, int rc, const struct ig_err *err)
+{
+	ig_store_rollback(st);
+	return rc ? rc : ecode(err);
+}
+
 /* Meta's answer lacks what the reference documents (69). */
 static inline int bad_reply(struct ig_err *err, const char *what)
 {
@@ -90,8 +98,11 @@ int conn_step_done(struct ig_store *st, struct ig_stmt *s, int rc, struct ig_err
 		   const char *what);
 /* The agent's name into buf ("" when id is 0 or unknown); returns buf. */
 const char *conn_agent_name(struct ig_ctx *ctx, int64_t id, char *buf, size_t n);
-/* A row of "SELECT " ACC_COLS " FROM accounts a JOIN tenants t ..." into *a. */
-void conn_acc_from_row(struct ig_stmt *s, struct ig_account *a);
+/* The rows of s, a bound "SELECT " ACC_COLS " FROM accounts a JOIN tenants t
+ * ...", appended to *accs (*n of them, empty at first; free it, also after
+ * a failure); what prefixes a store error. */
+int conn_acc_rows(struct ig_ctx *ctx, struct ig_stmt *s, struct ig_account **accs, size_t *n,
+		  const char *what, struct ig_err *err);
 /* A known channel, and messenger only with Facebook Login; else 64. */
 int conn_channel_check(const char *flavour, const char *channel, struct ig_err *err);
 /* "a,b c" → ["a","b","c"]; new reference. */

@@ -193,9 +193,7 @@ int ig_connect_url_channel(struct ig_ctx *ctx, int64_t tenant_id, const char *ag
 		rc = oom(err);
 	goto out;
 fail:
-	if (!rc)
-		rc = ecode(err);
-	ig_store_rollback(ctx->store);
+	rc = conn_rollback(ctx->store, rc, err);
 out:
 	free(nonce);
 	free(mac);
@@ -300,6 +298,23 @@ static int state_mark_used(struct ig_ctx *ctx, const struct oauth_state *st, str
 
 /* ------------------------------------------------------------ exchanges */
 
+/* The end of a token exchange: rc, its call's failure (err prefixed with
+ * what), or 69 when answer holds no access_token. */
+static int exchange_done(int rc, const json_t *answer, const char *what, struct ig_err *err)
+{
+	char reply[80];
+
+	if (rc) {
+		ig_err_prefix(err, "%s", what);
+		return rc;
+	}
+	if (!ig_json_str(answer, "access_token")) {
+		snprintf(reply, sizeof(reply), "the %s (no access_token)", what);
+		return bad_reply(err, reply);
+	}
+	return 0;
+}
+
 /* Instagram Login code → short-lived → long-lived token (reference §7.1). */
 static int ig_exchange(struct ig_ctx *ctx, struct ig_graph *g, const char *code,
 		       const char *redirect_uri, struct cands *cs, struct ig_err *err)
@@ -322,18 +337,12 @@ static int ig_exchange(struct ig_ctx *ctx, struct ig_graph *g, const char *code,
 		rc = conn_gcall(g, IG_HOST_API_IG, "POST", 0, "/oauth/access_token", NULL, form,
 				NULL, 0, &body, NULL, err);
 	}
-	if (rc) {
-		ig_err_prefix(err, "code exchange");
-		goto out;
-	}
 	/* Documented {"data":[{...}]}, observed flat {...}: accept both
 	 * (reference §7.1 step 3, §12). */
 	rec = json_is_array(json_object_get(body, "data"))
 		? json_array_get(json_object_get(body, "data"), 0) : body;
-	if (!ig_json_str(rec, "access_token")) {
-		rc = bad_reply(err, "the code exchange (no access_token)");
+	if ((rc = exchange_done(rc, rec, "code exchange", err)))
 		goto out;
-	}
 	short_tok = strdup(ig_json_str(rec, "access_token"));
 	ig_json_id(rec, "user_id", user);
 	scopes = conn_perms_csv(json_object_get(rec, "permissions"));
@@ -344,14 +353,8 @@ static int ig_exchange(struct ig_ctx *ctx, struct ig_graph *g, const char *code,
 		rc = conn_gcall(g, IG_HOST_GRAPH_IG, "GET", 0, "/access_token", q, NULL, NULL, 1,
 				&long_body, NULL, err);
 	}
-	if (rc) {
-		ig_err_prefix(err, "long-lived token exchange");
+	if ((rc = exchange_done(rc, long_body, "long-lived token exchange", err)))
 		goto out;
-	}
-	if (!ig_json_str(long_body, "access_token")) {
-		rc = bad_reply(err, "the long-lived token exchange (no access_token)");
-		goto out;
-	}
 	{
 		long long in = ig_json_int(long_body, "expires_in", 0);
 
@@ -387,11 +390,9 @@ int conn_fb_long_lived(struct ig_ctx *ctx, struct ig_graph *g, const char *short
 				1, &body, NULL, err);
 	}
 	ig_wipe_free(secret);
-	if (rc)
-		return ig_err_prefix(err, "long-lived token exchange");
-	if (!ig_json_str(body, "access_token")) {
+	if ((rc = exchange_done(rc, body, "long-lived token exchange", err))) {
 		json_decref(body);
-		return bad_reply(err, "the long-lived token exchange (no access_token)");
+		return rc;
 	}
 	*long_tok = strdup(ig_json_str(body, "access_token"));
 	json_decref(body);
@@ -416,14 +417,8 @@ static int fb_exchange(struct ig_ctx *ctx, struct ig_graph *g, const char *code,
 				1, &body, NULL, err);
 	}
 	ig_wipe_free(secret);
-	if (rc) {
-		ig_err_prefix(err, "code exchange");
+	if ((rc = exchange_done(rc, body, "code exchange", err)))
 		goto out;
-	}
-	if (!ig_json_str(body, "access_token")) {
-		rc = bad_reply(err, "the code exchange (no access_token)");
-		goto out;
-	}
 	short_tok = strdup(ig_json_str(body, "access_token"));
 	if ((rc = conn_fb_long_lived(ctx, g, short_tok, &long_tok, err)))
 		goto out;

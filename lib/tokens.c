@@ -496,9 +496,7 @@ int ig_connect_rekey(struct ig_ctx *ctx, const char *new_key_file, json_t **out,
 			 new_key_file);
 	goto out;
 fail:
-	if (!rc)
-		rc = ecode(err);
-	ig_store_rollback(ctx->store);
+	rc = conn_rollback(ctx->store, rc, err);
 out:
 	free(work);
 	ig_keyring_clear(&nk);
