@@ -186,8 +186,8 @@ int ig_connect_url_channel(struct ig_ctx *ctx, int64_t tenant_id, const char *ag
 	*out = json_pack("{s:s,s:s,s:o,s:s,s:o,s:s,s:s}", "url", url, "state", state,
 			 "expires_at", iso_or_null(now + ttl), "tenant",
 			 ig_ctx_tenant_slug(ctx, tenant_id, slug), "agent",
-			 agent_row ? json_string(conn_agent_name(ctx, agent_row, aname,
-								 sizeof(aname))) : json_null(),
+			 agent_row ? json_string(conn_agent_name(ctx, agent_row, aname, sizeof(aname)))
+				   : json_null(),
 			 "flavour", flavour, "channel", channel);
 	if (!*out)
 		rc = oom(err);
