@@ -41,6 +41,19 @@ int ig_connect_channel_valid(const char *c)
 	return c && (!strcmp(c, "instagram") || !strcmp(c, "messenger")) ? 0 : -1;
 }
 
+/* Messenger needs Facebook Login: 64 otherwise. */
+int conn_channel_check(const char *flavour, const char *channel, struct ig_err *err)
+{
+	if (ig_connect_channel_valid(channel))
+		return ig_err_set(err, IG_EX_USAGE, "channel must be instagram or messenger, not '%s'",
+				  channel ? channel : "");
+	if (!strcmp(channel, "messenger") && is_ig(flavour))
+		return ig_err_set(err, IG_EX_USAGE,
+			"the messenger channel needs Facebook Login (--flavour facebook): Messenger"
+			" belongs to a Facebook Page");
+	return 0;
+}
+
 /* One Graph call; on success *body is a new reference (may be NULL for a
  * non-JSON body).  On failure err holds the client's message, and *gerr (if
  * not NULL) the decoded Graph error. */
@@ -104,6 +117,8 @@ const char *conn_agent_name(struct ig_ctx *ctx, int64_t id, char *buf, size_t n)
 	ig_stmt_reset(s);
 	return buf;
 }
+
+/* ------------------------------------------------------------ account lookups */
 
 int ig_connect_tenant(struct ig_ctx *ctx, const char *slug, enum ig_access a, const char *action,
 		      int allow_all, int64_t *id, struct ig_err *err)
@@ -239,19 +254,6 @@ int ig_connect_all(struct ig_ctx *ctx, int64_t tenant_id, int include_disconnect
 		return ecode(err);
 	ig_stmt_bind(s, "ii", scope, (int64_t)include_disconnected);
 	return conn_acc_rows(ctx, s, accs, n, "cannot list accounts", err);
-}
-
-/* Messenger needs Facebook Login: 64 otherwise. */
-int conn_channel_check(const char *flavour, const char *channel, struct ig_err *err)
-{
-	if (ig_connect_channel_valid(channel))
-		return ig_err_set(err, IG_EX_USAGE, "channel must be instagram or messenger, not '%s'",
-				  channel ? channel : "");
-	if (!strcmp(channel, "messenger") && is_ig(flavour))
-		return ig_err_set(err, IG_EX_USAGE,
-			"the messenger channel needs Facebook Login (--flavour facebook): Messenger"
-			" belongs to a Facebook Page");
-	return 0;
 }
 
 /* ------------------------------------------------------------ records */
