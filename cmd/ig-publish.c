@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authz.h"
 #include "common.h"
 #include "graph.h"
 #include "igtime.h"

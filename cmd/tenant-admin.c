@@ -12,19 +12,26 @@
  *         73/74 cannot create / I/O error; 75 store busy; 77 permission
  *         denied; 78 configuration (e.g. a store newer than this program).
  *
- * The domain logic (checks, SQL, permissions, audit) is in lib/tenant.c and
- * lib/gdpr.c; this file parses, dispatches and maps results to exit codes.
+ * The domain logic (checks, SQL, permissions, audit) is in lib/tenant.c,
+ * user.c, member.c, agent.c, location.c, apikey.c and gdpr.c; this file
+ * parses, dispatches and maps results to exit codes.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent.h"
+#include "apikey.h"
 #include "authz.h"
 #include "common.h"
 #include "gdpr.h"
 #include "igtime.h"
 #include "jsonio.h"
+#include "location.h"
+#include "member.h"
+#include "record.h"
 #include "tenant.h"
+#include "user.h"
 
 enum {
 	OPT_NAME = OPT_PROGRAM, OPT_YES, OPT_SUPER_ADMIN, OPT_ROLE,

@@ -44,7 +44,7 @@ int ig_buf_add(struct ig_buf *b, const void *p, size_t n)
 		errno = EFBIG;
 		return -1;
 	}
-	if (grow(b, b->len + n))
+	if (b->len + n >= b->alloc && grow(b, b->len + n))
 		return -1;
 	if (n)
 		memcpy(b->data + b->len, p, n);

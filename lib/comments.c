@@ -32,7 +32,20 @@
 #define CAP_10MIN 5
 #define CAP_HOUR 50
 
-static const char *const what_names[] = { "reply", "hide", "unhide", "delete", "dm" };
+/* What each action is at Meta (reference §6, §3.4), by enum ig_cm_what. */
+static const struct what_def {
+	const char *name;
+	const char *method;
+	int moderation;      /* hide, unhide, delete: on the comment node, the media owner's */
+	int idempotent;      /* the same state twice is the same state */
+	const char *hide;    /* the "hide" form value, or NULL */
+} whats[] = {
+	[IG_CM_REPLY] = { "reply", "POST", 0, 0, NULL },
+	[IG_CM_HIDE] = { "hide", "POST", 1, 1, "true" },
+	[IG_CM_UNHIDE] = { "unhide", "POST", 1, 1, "false" },
+	[IG_CM_DELETE] = { "delete", "DELETE", 1, 0, NULL },
+	[IG_CM_DM] = { "dm", "POST", 0, 0, NULL },
+};
 
 int ig_comments_tenant(struct ig_ctx *ctx, const char *slug, int write, const char *action,
 		       int64_t *tenant_id, struct ig_err *err)
@@ -184,17 +197,13 @@ static int ambiguous(const struct ig_graph_req *r)
 	       || (c == 20 && sc == 1772107);
 }
 
-/* One call; a non-idempotent one is sent once (graph.h retries 5xx and code
- * 1/2 otherwise, which could double a reply). */
-static int call(struct ig_graph *g, struct ig_graph_req *req)
+/* Meta said 190: as the outbox does, the account waits for ig-connect. */
+static int needs_reauth(struct ig_store *st, int64_t account_id, const char *why,
+			struct ig_err *err)
 {
-	int saved = g->max_retries, rc;
-
-	if (!req->idempotent && req->method && strcmp(req->method, "GET"))
-		g->max_retries = 0;
-	rc = ig_graph_call(g, req);
-	g->max_retries = saved;
-	return rc;
+	return ig_store_write(st, NULL, err, "UPDATE accounts SET status = 'needs_reauth',"
+			      " last_error = ?, error_count = error_count + 1, updated_at = ?"
+			      " WHERE id = ?", "sii", why, ig_time_now(), account_id);
 }
 
 static char *json_text(const json_t *v)
@@ -300,7 +309,7 @@ static int record(struct ig_ctx *ctx, const struct cm *c, enum ig_cm_what w, int
 	json_t *detail;
 	int rc;
 
-	snprintf(action, sizeof(action), "comments.%s", what_names[w]);
+	snprintf(action, sizeof(action), "comments.%s", whats[w].name);
 	if ((rc = ig_store_begin(st, err))) {
 		free(a);
 		return rc;
@@ -500,7 +509,7 @@ static int compose_ai(struct ig_ctx *ctx, struct ig_graph *g, const struct cm *c
 /* Refusals before calling (comments.h).  65 with the reason. */
 static int refuse(const struct cm *c, const struct ig_cm_act *a, struct ig_err *err)
 {
-	const char *w = what_names[a->what];
+	const char *w = whats[a->what].name;
 
 	if (c->deleted)
 		return ig_err_set(err, IG_EX_DATAERR, "%s: comment '%s' was deleted", w, c->comment_id);
@@ -508,7 +517,7 @@ static int refuse(const struct cm *c, const struct ig_cm_act *a, struct ig_err *
 		return ig_err_set(err, IG_EX_DATAERR,
 			"%s: comment '%s' is a Facebook Page comment: ig-comments moderates Instagram comments",
 			w, c->comment_id);
-	if (a->what == IG_CM_HIDE || a->what == IG_CM_UNHIDE || a->what == IG_CM_DELETE) {
+	if (whats[a->what].moderation) {
 		if (!strcmp(c->field, "mentions"))
 			return ig_err_set(err, IG_EX_DATAERR,
 				"%s: comment '%s' is on media account %s does not own (a mention): only the"
@@ -587,7 +596,11 @@ static int open_action(struct ig_store *st, const struct cm *c, const char *w, s
 static int loop_guard(struct ig_store *st, const struct cm *c, enum ig_cm_what w,
 		      struct ig_err *err)
 {
+	static const struct { int64_t seconds; int most; const char *in; } caps[] = {
+		{ 600, CAP_10MIN, "in 10 minutes" }, { 3600, CAP_HOUR, "in an hour" },
+	};
 	int64_t now = ig_time_now(), k = 0;
+	size_t i;
 
 	if (c->own)
 		return ig_err_set(err, IG_EX_DATAERR,
@@ -604,26 +617,18 @@ static int loop_guard(struct ig_store *st, const struct cm *c, enum ig_cm_what w
 	if (k > 0)
 		return ig_err_set(err, IG_EX_DATAERR,
 			"loop guard: @%s already got an automated reply on this post", c->username);
-	if (ig_store_int(st, err, &k,
-		"SELECT count(*) FROM comment_actions WHERE account_id = ? AND media_id = ?"
-		" AND action = 'reply' AND origin <> 'human' AND created_at > ?"
-		" AND (state = 'done' OR state = 'pending' OR state = 'unknown')", "isi",
-		c->account_id, c->media_id, now - 600) < 0)
-		return err->code;
-	if (k >= CAP_10MIN)
-		return ig_err_set(err, IG_EX_DATAERR,
-			"loop guard: %d automated replies on post %s in 10 minutes already", CAP_10MIN,
-			c->media_id);
-	if (ig_store_int(st, err, &k,
-		"SELECT count(*) FROM comment_actions WHERE account_id = ? AND media_id = ?"
-		" AND action = 'reply' AND origin <> 'human' AND created_at > ?"
-		" AND (state = 'done' OR state = 'pending' OR state = 'unknown')", "isi",
-		c->account_id, c->media_id, now - 3600) < 0)
-		return err->code;
-	if (k >= CAP_HOUR)
-		return ig_err_set(err, IG_EX_DATAERR,
-			"loop guard: %d automated replies on post %s in an hour already", CAP_HOUR,
-			c->media_id);
+	for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		if (ig_store_int(st, err, &k,
+			"SELECT count(*) FROM comment_actions WHERE account_id = ? AND media_id = ?"
+			" AND action = 'reply' AND origin <> 'human' AND created_at > ?"
+			" AND (state = 'done' OR state = 'pending' OR state = 'unknown')", "isi",
+			c->account_id, c->media_id, now - caps[i].seconds) < 0)
+			return err->code;
+		if (k >= caps[i].most)
+			return ig_err_set(err, IG_EX_DATAERR,
+				"loop guard: %d automated replies on post %s %s already", caps[i].most,
+				c->media_id, caps[i].in);
+	}
 	return 0;
 }
 
@@ -700,244 +705,325 @@ static void outcome_of(struct outcome *o, const struct ig_graph_req *r, enum ig_
 		o->state = "failed";
 }
 
+/* One action on its way through ig_comments_act's steps. */
+struct act {
+	struct ig_ctx *ctx;
+	struct ig_graph *g;
+	const struct ig_cm_act *a;
+	const char *w;               /* the action's name */
+	struct cm c;
+	char *text, *tok;            /* owned */
+	char source[96];
+	json_t *before, *after, *body;
+	int64_t aid, outbox, conv;
+	struct ig_graph_req req;
+	const char *form[8];         /* the request's form (borrows c and text) */
+	char path[160];
+	struct outcome o;
+};
+
+static void act_release(struct act *x)
+{
+	json_decref(x->before);
+	json_decref(x->after);
+	json_decref(x->body);
+	ig_wipe_free(x->tok);
+	free(x->text);
+	cm_release(&x->c);
+}
+
+/* Everything that refuses the action before anything is written: 65. */
+static int act_checks(struct act *x, struct ig_err *err)
+{
+	int rc;
+
+	if ((rc = refuse(&x->c, x->a, err)))
+		return rc;
+	if (x->a->automated && (rc = loop_guard(x->ctx->store, &x->c, x->a->what, err)))
+		return rc;
+	return open_action(x->ctx->store, &x->c, x->w, err);
+}
+
+/* The text of a template, filled with the account agent's persona. */
+static int template_text(struct act *x, struct ig_err *err)
+{
+	struct persona p;
+	struct ig_persona ip = { 0 };
+	char *raw = NULL;
+	int rc;
+
+	if (persona_load(x->ctx->store, &x->c, &p, err))
+		p.agent_id = 0, ig_err_clear(err);
+	if ((rc = ig_template_get(x->ctx->store, x->c.tenant_id, p.agent_id, x->a->template_name, &raw,
+				  err))) {
+		persona_release(&p);
+		return rc;
+	}
+	ip.name = p.name;
+	ip.display_name = p.display;
+	ip.business_name = p.business ? p.business : "";
+	ip.location_name = p.loc_name ? p.loc_name : "";
+	x->text = ig_kb_fill(raw, &ip);
+	free(raw);
+	persona_release(&p);
+	snprintf(x->source, sizeof(x->source), "template:%s", x->a->template_name);
+	return 0;
+}
+
+/* A reply's or private reply's text: composed, from a template or as given,
+ * then checked against Meta's limits. */
+static int act_text(struct act *x, struct ig_err *err)
+{
+	const struct ig_cm_act *a = x->a;
+	int dm = a->what == IG_CM_DM, rc;
+
+	if (a->ai) {
+		if ((rc = compose_ai(x->ctx, x->g, &x->c, &x->text, x->source, sizeof(x->source), err)))
+			return rc;
+		if (dm)
+			ig_kb_clip(x->text, IG_REPLY_MAX_TEXT);
+	} else if (a->template_name) {
+		if ((rc = template_text(x, err)))
+			return rc;
+	} else if (a->text)
+		x->text = strdup(a->text);
+	if (!x->text || !x->text[strspn(x->text, " \t\r\n")])
+		return ig_err_set(err, IG_EX_DATAERR, "%s: the text is empty: a %s needs text", x->w,
+				  dm ? "private reply" : "reply");
+	if (dm && strlen(x->text) > IG_REPLY_MAX_TEXT)
+		return ig_err_set(err, IG_EX_DATAERR, "dm: the text is %zu bytes: Instagram takes at"
+				  " most %d (reference §3.2)", strlen(x->text), IG_REPLY_MAX_TEXT);
+	if (!dm && strlen(x->text) > IG_CM_REPLY_MAX)
+		return ig_err_set(err, IG_EX_DATAERR, "reply: the text is %zu bytes: at most %d",
+				  strlen(x->text), IG_CM_REPLY_MAX);
+	return 0;
+}
+
+/* A draft for review: nothing leaves until `approve`. */
+static int act_draft(struct act *x, json_t **out, struct ig_err *err)
+{
+	struct ig_store *st = x->ctx->store;
+	const struct ig_cm_act *a = x->a;
+	int rc;
+
+	if (!(rc = ig_store_begin(st, err))
+	    && !(rc = action_insert(x->ctx, &x->c, x->w, a->origin ? a->origin : "ai", a->rule, "draft",
+				    x->before, NULL, x->text, &x->aid, err))) {
+		json_t *d = json_pack("{s:s,s:I}", "comment", x->c.comment_id, "action_id",
+				      (json_int_t)x->aid);
+
+		rc = ig_audit(x->ctx, x->c.tenant_id, "comments.draft", x->c.comment_id, "ok", d, err);
+		json_decref(d);
+	}
+	if ((rc = ig_store_end(st, rc, err)))
+		return rc;
+	*out = json_pack("{s:s,s:s,s:s,s:I,s:s,s:s}", "comment", x->c.comment_id, "action", x->w,
+			 "state", "draft", "action_id", (json_int_t)x->aid, "text", x->text,
+			 "source", x->source);
+	return 0;
+}
+
+/* A private reply's outbox row, 'sending' (in the open transaction): one per
+ * comment, ever. */
+static int dm_outbox(struct act *x, struct ig_err *err)
+{
+	struct ig_store *st = x->ctx->store;
+	const struct cm *c = &x->c;
+	char worker[128];
+	int64_t k = 0;
+	int rc;
+
+	if (ig_store_int(st, err, &k, "SELECT count(*) FROM outbox WHERE account_id = ?"
+			 " AND origin = 'private_reply' AND recipient = ? AND (state = 'pending'"
+			 " OR state = 'sending' OR state = 'sent' OR state = 'unknown')", "is",
+			 c->account_id, c->comment_id) < 0)
+		return err->code;
+	if (k)
+		return ig_err_set(err, IG_EX_DATAERR, "dm: comment '%s' already has a private reply"
+				  " in the outbox: Meta allows one per comment", c->comment_id);
+	ig_outbox_worker_id(worker, sizeof(worker));
+	if ((rc = conv_for(st, c, &x->conv, err))
+	    || (rc = ig_outbox_insert(st, c->tenant_id, c->account_id, x->conv, "private_reply",
+				      c->comment_id, x->text, NULL, "pending", x->ctx->actor.user_id,
+				      worker, ig_time_now() + ig_outbox_lease_seconds(&x->ctx->cfg),
+				      &x->outbox, err)))
+		return rc;
+	return ig_store_runf(st, err, "UPDATE outbox SET state = 'sending', attempts = 1"
+			     " WHERE id = ?", "i", x->outbox);
+}
+
+/* The 'pending' action row, written before sending: a crash after sending
+ * leaves evidence, never a resend.  The checks again inside BEGIN
+ * IMMEDIATE: two runs racing on one comment cannot both send. */
+static int act_pending(struct act *x, struct ig_err *err)
+{
+	struct ig_store *st = x->ctx->store;
+	int rc;
+
+	if ((rc = ig_store_begin(st, err)))
+		return rc;
+	rc = open_action(st, &x->c, x->w, err);
+	if (!rc && x->a->what == IG_CM_DM)
+		rc = dm_outbox(x, err);
+	if (!rc)
+		rc = action_insert(x->ctx, &x->c, x->w, x->a->origin, x->a->rule, "pending", x->before,
+				   NULL, x->text, &x->aid, err);
+	return ig_store_end(st, rc, err);
+}
+
+/* The action's request (reference §6, §3.4) into x->req. */
+static void act_request(struct act *x)
+{
+	const struct what_def *d = &whats[x->a->what];
+	const struct cm *c = &x->c;
+	const char **f = x->form;
+
+	memset(&x->req, 0, sizeof(x->req));
+	x->req.host = host_of(c->flavour);
+	x->req.versioned = 1;
+	x->req.token = x->tok;
+	x->req.method = d->method;
+	x->req.idempotent = d->idempotent;
+	x->req.path = x->path;
+	if (d->moderation) {
+		snprintf(x->path, sizeof(x->path), "/%s", c->comment_id);
+		if (d->hide) {
+			f[0] = "hide", f[1] = d->hide, f[2] = NULL;
+			x->req.form = f;
+		}
+	} else if (x->a->what == IG_CM_DM) {
+		/* §3.4: the Page node on graph.facebook.com, the IG node on graph.instagram.com */
+		snprintf(x->path, sizeof(x->path), "/%s/messages",
+			 !strcmp(c->flavour, "facebook") ? c->page : c->ext);
+		x->body = json_pack("{s:{s:s},s:{s:s}}", "recipient", "comment_id", c->comment_id,
+				    "message", "text", x->text);
+		x->req.json = x->body;
+	} else if (!strcmp(c->field, "mentions")) {
+		/* §6: a mention is answered on the account's own node, naming the
+		 * media (and the comment, for a comment mention) */
+		snprintf(x->path, sizeof(x->path), "/%s/mentions", c->ext);
+		f[0] = "media_id", f[1] = c->media_id, f[2] = "message", f[3] = x->text;
+		f[4] = strcmp(c->comment_id, c->media_id) ? "comment_id" : NULL;
+		f[5] = c->comment_id, f[6] = NULL;
+		x->req.form = f;
+	} else {
+		snprintf(x->path, sizeof(x->path), "/%s/replies",
+			 c->parent_id[0] ? c->parent_id : c->comment_id);
+		f[0] = "message", f[1] = x->text, f[2] = NULL;
+		x->req.form = f;
+	}
+}
+
+/* Record what Meta answered; an invalid token puts the account aside. */
+static int act_record(struct act *x, struct ig_err *err)
+{
+	struct ig_graph_req *req = &x->req;
+	int rc;
+
+	outcome_of(&x->o, req, x->a->what);
+	/* a delete of a comment Meta no longer has is done (§9.1 code 100) */
+	if (x->a->what == IG_CM_DELETE && !strcmp(x->o.state, "failed") && req->resp.gerr.code == 100
+	    && req->resp.gerr.subcode == 33)
+		x->o.state = "done", x->o.rc = 0;
+	rc = record(x->ctx, &x->c, x->a->what, x->aid, &x->o, x->text, x->outbox, x->conv, x->after,
+		    err);
+	if (!rc && req->resp.gerr.code == 190)
+		rc = needs_reauth(x->ctx->store, x->c.account_id, x->o.error, err);
+	return rc;
+}
+
+/* The action's record for the caller; the outcome's exit code in err. */
+static int act_result(struct act *x, json_t **out, struct ig_err *err)
+{
+	const struct outcome *o = &x->o;
+	json_t *r;
+
+	r = *out = json_pack("{s:s,s:s,s:s,s:s,s:I}", "comment", x->c.comment_id, "account",
+			     x->c.ext, "action", x->w, "state", o->state, "action_id",
+			     (json_int_t)x->aid);
+	if (r && o->result_id[0])
+		json_object_set_new(r, x->a->what == IG_CM_DM ? "mid" : "reply_id",
+				    json_string(o->result_id));
+	if (r && x->text)
+		json_object_set_new(r, "text", json_string(x->text));
+	if (r && x->source[0])
+		json_object_set_new(r, "source", json_string(x->source));
+	if (r && x->conv)
+		json_object_set_new(r, "conversation", json_integer(x->conv));
+	if (r && x->a->rule)
+		json_object_set_new(r, "rule", json_string(x->a->rule));
+	if (r && o->error[0])
+		json_object_set_new(r, "error", json_string(o->error));
+	if (!o->rc)
+		return 0;
+	if (!strcmp(o->state, "unknown"))
+		ig_err_set(err, IG_EX_TEMPFAIL, "%s: comment '%s': Meta's answer is ambiguous (%s): the"
+			   " %s is 'unknown' until 'ig-comments sync' reads it back; it is not sent"
+			   " again", x->w, x->c.comment_id, o->error, x->w);
+	else
+		ig_err_set(err, o->rc, "%s: comment '%s': %s", x->w, x->c.comment_id, o->error);
+	return o->rc;
+}
+
+/* Checked, written 'pending', sent once, recorded, answered. */
+static int act_run(struct act *x, json_t **out, struct ig_err *err)
+{
+	const struct ig_cm_act *a = x->a;
+	struct cm *c = &x->c;
+	int rc;
+
+	if ((rc = act_checks(x, err)))
+		return rc;
+	if ((a->what == IG_CM_HIDE && c->hidden) || (a->what == IG_CM_UNHIDE && !c->hidden)) {
+		/* already so (as Meta last said): nothing to send */
+		*out = json_pack("{s:s,s:s,s:s,s:s}", "comment", c->comment_id, "account", c->ext,
+				 "action", x->w, "state", "unchanged");
+		return 0;
+	}
+	if ((a->what == IG_CM_REPLY || a->what == IG_CM_DM) && (rc = act_text(x, err)))
+		return rc;
+	x->before = state_json(c, a->what, 0);
+	x->after = state_json(c, a->what, 1);
+	if (a->what == IG_CM_REPLY && a->draft)
+		return act_draft(x, out, err);
+	if (a->what == IG_CM_DM && !strcmp(c->flavour, "facebook") && !c->page[0])
+		return ig_err_set(err, IG_EX_CONFIG, "dm: account %s has no Page id: Facebook Login"
+				  " private replies go to /<PAGE_ID>/messages (reconnect it with"
+				  " ig-connect)", c->ext);
+	if ((rc = open_token(x->ctx, c->account_id, &x->tok, err)) || (rc = act_pending(x, err)))
+		return rc;
+	act_request(x);
+	/* sent once: graph.c never resends a non-idempotent request that Meta may
+	 * have acted on (graph.h); what it resends cannot have been acted on */
+	ig_graph_call(x->g, &x->req);
+	rc = act_record(x, err);
+	if (!rc)
+		rc = act_result(x, out, err);
+	ig_graph_resp_release(&x->req.resp);
+	return rc;
+}
+
 int ig_comments_act(struct ig_ctx *ctx, struct ig_graph *g, int64_t tid,
 		    const struct ig_cm_act *a, json_t **out, struct ig_err *err)
 {
-	struct ig_store *st = ctx->store;
-	const char *w = what_names[a->what];
-	char action[32], path[160], source[96] = "", *text = NULL, *tok = NULL, worker[128];
-	struct cm c;
-	struct outcome o;
-	struct ig_graph_req req;
-	json_t *before = NULL, *after = NULL, *body = NULL;
-	int64_t aid = 0, outbox = 0, conv = 0;
-	const char *target;
+	struct act x;
+	char action[32];
 	int rc;
 	ERR_LOCAL(err);
 
 	*out = NULL;
-	snprintf(action, sizeof(action), "comments.%s", w);
+	memset(&x, 0, sizeof(x));
+	x.ctx = ctx;
+	x.g = g;
+	x.a = a;
+	x.w = whats[a->what].name;
+	snprintf(action, sizeof(action), "comments.%s", x.w);
 	if ((rc = ig_authz_require(ctx, tid, IG_MOD_COMMENTS, IG_WRITE, action, err)))
 		return rc;
-	if ((rc = cm_load(st, tid, a->comment, &c, err)))
+	if ((rc = cm_load(ctx->store, tid, a->comment, &x.c, err)))
 		return rc;
-	if ((rc = refuse(&c, a, err)))
-		goto done;
-	if (a->automated && (rc = loop_guard(st, &c, a->what, err)))
-		goto done;
-	if ((rc = open_action(st, &c, w, err)))
-		goto done;
-	if ((a->what == IG_CM_HIDE && c.hidden) || (a->what == IG_CM_UNHIDE && !c.hidden)) {
-		/* already so (as Meta last said): nothing to send */
-		*out = json_pack("{s:s,s:s,s:s,s:s}", "comment", c.comment_id, "account", c.ext,
-				 "action", w, "state", "unchanged");
-		goto done;
-	}
-	if (a->what == IG_CM_REPLY || a->what == IG_CM_DM) {
-		if (a->ai) {
-			if ((rc = compose_ai(ctx, g, &c, &text, source, sizeof(source), err)))
-				goto done;
-			if (a->what == IG_CM_DM)
-				ig_kb_clip(text, IG_REPLY_MAX_TEXT);
-		} else if (a->template_name) {
-			struct persona p;
-			struct ig_persona ip = { 0 };
-			char *raw = NULL;
-
-			if ((rc = persona_load(st, &c, &p, err)))
-				p.agent_id = 0, ig_err_clear(err), rc = 0;
-			if ((rc = ig_template_get(st, tid, p.agent_id, a->template_name, &raw, err))) {
-				persona_release(&p);
-				goto done;
-			}
-			ip.name = p.name;
-			ip.display_name = p.display;
-			ip.business_name = p.business ? p.business : "";
-			ip.location_name = p.loc_name ? p.loc_name : "";
-			text = ig_kb_fill(raw, &ip);
-			free(raw);
-			persona_release(&p);
-			snprintf(source, sizeof(source), "template:%s", a->template_name);
-		} else if (a->text)
-			text = strdup(a->text);
-		if (!text || !text[strspn(text, " \t\r\n")]) {
-			rc = ig_err_set(err, IG_EX_DATAERR, "%s: the text is empty: a %s needs text", w,
-					a->what == IG_CM_DM ? "private reply" : "reply");
-			goto done;
-		}
-		if (a->what == IG_CM_DM && strlen(text) > IG_REPLY_MAX_TEXT) {
-			rc = ig_err_set(err, IG_EX_DATAERR, "dm: the text is %zu bytes: Instagram takes at"
-					" most %d (reference §3.2)", strlen(text), IG_REPLY_MAX_TEXT);
-			goto done;
-		}
-		if (a->what == IG_CM_REPLY && strlen(text) > IG_CM_REPLY_MAX) {
-			rc = ig_err_set(err, IG_EX_DATAERR, "reply: the text is %zu bytes: at most %d",
-					strlen(text), IG_CM_REPLY_MAX);
-			goto done;
-		}
-	}
-	before = state_json(&c, a->what, 0);
-	after = state_json(&c, a->what, 1);
-	if (a->what == IG_CM_REPLY && a->draft) {
-		/* a draft for review: nothing leaves until `approve` */
-		if (!(rc = ig_store_begin(st, err))
-		    && !(rc = action_insert(ctx, &c, w, a->origin ? a->origin : "ai", a->rule, "draft",
-					    before, NULL, text, &aid, err))) {
-			json_t *d = json_pack("{s:s,s:I}", "comment", c.comment_id, "action_id",
-					      (json_int_t)aid);
-
-			rc = ig_audit(ctx, tid, "comments.draft", c.comment_id, "ok", d, err);
-			json_decref(d);
-		}
-		if ((rc = ig_store_end(st, rc, err)))
-			goto done;
-		*out = json_pack("{s:s,s:s,s:s,s:I,s:s,s:s}", "comment", c.comment_id, "action", w,
-				 "state", "draft", "action_id", (json_int_t)aid, "text", text,
-				 "source", source);
-		goto done;
-	}
-	if (a->what == IG_CM_DM && !strcmp(c.flavour, "facebook") && !c.page[0]) {
-		rc = ig_err_set(err, IG_EX_CONFIG, "dm: account %s has no Page id: Facebook Login private"
-				" replies go to /<PAGE_ID>/messages (reconnect it with ig-connect)", c.ext);
-		goto done;
-	}
-	if ((rc = open_token(ctx, c.account_id, &tok, err)))
-		goto done;
-	/* pending first: a crash after sending leaves evidence, never a resend.
-	 * The checks again inside BEGIN IMMEDIATE: two runs racing on one
-	 * comment cannot both send. */
-	if ((rc = ig_store_begin(st, err)))
-		goto done;
-	rc = open_action(st, &c, w, err);
-	if (!rc && a->what == IG_CM_DM) {
-		int64_t k = 0;
-
-		if (ig_store_int(st, err, &k, "SELECT count(*) FROM outbox WHERE account_id = ?"
-				 " AND origin = 'private_reply' AND recipient = ? AND (state = 'pending'"
-				 " OR state = 'sending' OR state = 'sent' OR state = 'unknown')", "is",
-				 c.account_id, c.comment_id) < 0)
-			rc = err->code;
-		else if (k)
-			rc = ig_err_set(err, IG_EX_DATAERR, "dm: comment '%s' already has a private reply"
-					" in the outbox: Meta allows one per comment", c.comment_id);
-	}
-	if (!rc && a->what == IG_CM_DM) {
-		ig_outbox_worker_id(worker, sizeof(worker));
-		if (!(rc = conv_for(st, &c, &conv, err)))
-			rc = ig_outbox_insert(st, tid, c.account_id, conv, "private_reply", c.comment_id,
-					      text, NULL, "pending", ctx->actor.user_id, worker,
-					      ig_time_now() + ig_outbox_lease_seconds(&ctx->cfg), &outbox, err);
-		if (!rc)
-			rc = ig_store_runf(st, err, "UPDATE outbox SET state = 'sending', attempts = 1"
-					   " WHERE id = ?", "i", outbox);
-	}
-	if (!rc)
-		rc = action_insert(ctx, &c, w, a->origin, a->rule, "pending", before, NULL, text, &aid, err);
-	if ((rc = ig_store_end(st, rc, err)))
-		goto done;
-
-	memset(&req, 0, sizeof(req));
-	req.host = host_of(c.flavour);
-	req.versioned = 1;
-	req.token = tok;
-	target = c.parent_id[0] && a->what == IG_CM_REPLY ? c.parent_id : c.comment_id;
-	switch (a->what) {
-	case IG_CM_REPLY: {
-		const char *form[] = { "message", text, NULL };
-		/* §6: a mention is answered on the account's own node, naming the
-		 * media (and the comment, for a comment mention) */
-		const char *mform[] = { "media_id", c.media_id, "message", text,
-					strcmp(c.comment_id, c.media_id) ? "comment_id" : NULL,
-					c.comment_id, NULL };
-
-		if (!strcmp(c.field, "mentions")) {
-			snprintf(path, sizeof(path), "/%s/mentions", c.ext);
-			req.form = mform;
-		} else {
-			snprintf(path, sizeof(path), "/%s/replies", target);
-			req.form = form;
-		}
-		req.method = "POST";
-		req.path = path;
-		rc = call(g, &req);
-		break;
-	}
-	case IG_CM_HIDE:
-	case IG_CM_UNHIDE: {
-		const char *form[] = { "hide", a->what == IG_CM_HIDE ? "true" : "false", NULL };
-
-		snprintf(path, sizeof(path), "/%s", c.comment_id);
-		req.method = "POST";
-		req.path = path;
-		req.form = form;
-		req.idempotent = 1;   /* the same state twice is the same state */
-		rc = call(g, &req);
-		break;
-	}
-	case IG_CM_DELETE:
-		snprintf(path, sizeof(path), "/%s", c.comment_id);
-		req.method = "DELETE";
-		req.path = path;
-		rc = call(g, &req);
-		break;
-	case IG_CM_DM:
-		/* §3.4: the Page node on graph.facebook.com, the IG node on graph.instagram.com */
-		snprintf(path, sizeof(path), "/%s/messages",
-			 !strcmp(c.flavour, "facebook") ? c.page : c.ext);
-		body = json_pack("{s:{s:s},s:{s:s}}", "recipient", "comment_id", c.comment_id,
-				 "message", "text", text);
-		req.method = "POST";
-		req.path = path;
-		req.json = body;
-		rc = call(g, &req);
-		break;
-	}
-	(void)rc;
-	outcome_of(&o, &req, a->what);
-	/* a delete of a comment Meta no longer has is done (§9.1 code 100) */
-	if (a->what == IG_CM_DELETE && !strcmp(o.state, "failed") && req.resp.gerr.code == 100
-	    && req.resp.gerr.subcode == 33)
-		o.state = "done", o.rc = 0;
-	rc = record(ctx, &c, a->what, aid, &o, text, outbox, conv, after, err);
-	if (!rc && req.resp.gerr.code == 190)
-		/* as the outbox does: the account waits for ig-connect */
-		rc = ig_store_write(st, NULL, err, "UPDATE accounts SET status = 'needs_reauth',"
-				    " last_error = ?, error_count = error_count + 1, updated_at = ?"
-				    " WHERE id = ?", "sii", o.error, ig_time_now(), c.account_id);
-	if (!rc) {
-		*out = json_pack("{s:s,s:s,s:s,s:s,s:I}", "comment", c.comment_id, "account", c.ext,
-				 "action", w, "state", o.state, "action_id", (json_int_t)aid);
-		if (*out && o.result_id[0])
-			json_object_set_new(*out, a->what == IG_CM_DM ? "mid" : "reply_id",
-					    json_string(o.result_id));
-		if (*out && text)
-			json_object_set_new(*out, "text", json_string(text));
-		if (*out && source[0])
-			json_object_set_new(*out, "source", json_string(source));
-		if (*out && conv)
-			json_object_set_new(*out, "conversation", json_integer(conv));
-		if (*out && a->rule)
-			json_object_set_new(*out, "rule", json_string(a->rule));
-		if (*out && o.error[0])
-			json_object_set_new(*out, "error", json_string(o.error));
-		if (o.rc) {
-			rc = o.rc;
-			if (!strcmp(o.state, "unknown"))
-				ig_err_set(err, IG_EX_TEMPFAIL, "%s: comment '%s': Meta's answer is ambiguous"
-					   " (%s): the %s is 'unknown' until 'ig-comments sync' reads it back;"
-					   " it is not sent again", w, c.comment_id, o.error, w);
-			else
-				ig_err_set(err, o.rc, "%s: comment '%s': %s", w, c.comment_id, o.error);
-		}
-	}
-	ig_graph_resp_release(&req.resp);
-done:
-	json_decref(before);
-	json_decref(after);
-	json_decref(body);
-	ig_wipe_free(tok);
-	free(text);
-	cm_release(&c);
+	rc = act_run(&x, out, err);
+	act_release(&x);
 	return rc;
 }
 
@@ -1438,6 +1524,19 @@ static int page_of(struct syncer *y, const struct task *t, const json_t *body, s
 	return 0;
 }
 
+/* A GET of the account's (borrows path, q and the token). */
+static void get_init(struct ig_graph_req *req, const struct syncer *y, const char *path,
+		     const char *const *q)
+{
+	memset(req, 0, sizeof(*req));
+	req->host = host_of(y->a.flavour);
+	req->method = "GET";
+	req->path = path;
+	req->versioned = 1;
+	req->query = q;
+	req->token = y->tok;
+}
+
 /* The media of the account, newest first, at most `recent`. */
 static int list_media(struct syncer *y, int recent, struct ig_err *err)
 {
@@ -1453,15 +1552,9 @@ static int list_media(struct syncer *y, int recent, struct ig_err *err)
 		const json_t *v, *paging;
 		size_t i;
 
-		memset(&req, 0, sizeof(req));
-		req.host = host_of(y->a.flavour);
-		req.method = "GET";
-		req.path = path;
-		req.versioned = 1;
-		req.query = q;
-		req.token = y->tok;
+		get_init(&req, y, path, q);
 		y->requests++;
-		if ((rc = call(y->g, &req))) {
+		if ((rc = ig_graph_call(y->g, &req))) {
 			y->reauth |= req.resp.gerr.code == 190;
 			ig_err_set(err, rc, "%s", req.err.msg);
 			ig_graph_resp_release(&req.resp);
@@ -1538,13 +1631,7 @@ static int crawl(struct syncer *y, int parallel, struct ig_err *err)
 			qs[i][4] = cur[i].after ? "after" : NULL;
 			qs[i][5] = cur[i].after;
 			qs[i][6] = NULL;
-			memset(&reqs[i], 0, sizeof(reqs[i]));
-			reqs[i].host = host_of(y->a.flavour);
-			reqs[i].method = "GET";
-			reqs[i].path = paths[i];
-			reqs[i].versioned = 1;
-			reqs[i].query = qs[i];
-			reqs[i].token = y->tok;
+			get_init(&reqs[i], y, paths[i], qs[i]);
 		}
 		y->requests += (long)n;
 		ig_graph_run_many(y->g, reqs, n, parallel);
@@ -1583,173 +1670,199 @@ out:
 	return rc ? rc : worst;
 }
 
+/* The read-back of a hide, unhide or delete: the comment's hidden flag, or
+ * code 100 when Meta no longer has it.  o->state stays NULL when the
+ * answer cannot tell. */
+static int readback_moderation(struct syncer *y, const struct cm *c, enum ig_cm_what w,
+			       struct outcome *o, struct ig_err *err)
+{
+	const char *q[] = { "fields", "id,hidden", NULL };
+	struct ig_graph_req req;
+	char path[96];
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "/%s", c->comment_id);
+	get_init(&req, y, path, q);
+	y->requests++;
+	ig_graph_call(y->g, &req);
+	if (req.rc == 0) {
+		int hidden = json_is_true(json_object_get(req.resp.body, "hidden"));
+
+		if (w == IG_CM_DELETE)
+			o->state = "failed", snprintf(o->error, sizeof(o->error),
+				"read back: Meta still has the comment: the delete did not happen");
+		else if (hidden == (w == IG_CM_HIDE))
+			o->state = "done";
+		else
+			o->state = "failed", snprintf(o->error, sizeof(o->error),
+				"read back: Meta shows it %s: the %s did not happen",
+				hidden ? "hidden" : "shown", whats[w].name);
+	} else if (w == IG_CM_DELETE && req.resp.gerr.code == 100)
+		o->state = "done";
+	else if (req.resp.gerr.code == 100) {
+		/* gone at Meta: the hide can no longer matter; the board follows */
+		o->state = "failed";
+		snprintf(o->error, sizeof(o->error), "read back: Meta no longer has the comment");
+		rc = ig_store_write(y->ctx->store, NULL, err, "UPDATE comments SET deleted = 1"
+				    " WHERE id = ?", "i", c->row);
+	}
+	ig_graph_resp_release(&req.resp);
+	return rc;
+}
+
+/* One page of replies: is ours (by author and text) among them? */
+static int ours_in(const struct syncer *y, const json_t *page, const char *text,
+		   struct outcome *o)
+{
+	const json_t *v;
+	size_t k;
+
+	json_array_foreach(json_object_get(page, "data"), k, v) {
+		char fid[32];
+		const char *f = ig_json_id(json_object_get(v, "from"), "id", fid);
+		const char *u = ig_json_str(json_object_get(v, "from"), "username");
+		const char *t = ig_json_str(v, "text");
+
+		if (((f && !strcmp(f, y->a.ext)) || (u && !strcasecmp(u, y->a.user)))
+		    && text && t && !strcmp(t, text)) {
+			snprintf(o->result_id, sizeof(o->result_id), "%s", ig_json_str(v, "id"));
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The read-back of a reply: the thread's replies come oldest first, so ours
+ * is near the end; page on.  o->state stays NULL when a page cannot be read. */
+static void readback_reply(struct syncer *y, const struct cm *c, const char *text,
+			   struct outcome *o)
+{
+	char path[96], *after = NULL;
+	int pages;
+
+	snprintf(path, sizeof(path), "/%s/replies", c->parent_id[0] ? c->parent_id : c->comment_id);
+	for (pages = 0; pages < 100; pages++) {
+		const char *q[] = { "fields", FIELDS_C, "limit", "50", after ? "after" : NULL, after,
+				    NULL };
+		struct ig_graph_req req;
+		const json_t *pg;
+		int found;
+
+		get_init(&req, y, path, q);
+		y->requests++;
+		if (ig_graph_call(y->g, &req)) {
+			o->state = NULL;     /* cannot tell: stays unknown */
+			ig_graph_resp_release(&req.resp);
+			break;
+		}
+		found = ours_in(y, req.resp.body, text, o);
+		o->state = found ? "done" : "failed";
+		snprintf(o->error, sizeof(o->error), "%s",
+			 found ? "" : "read back: no reply of ours with that text: it was not posted");
+		pg = json_object_get(req.resp.body, "paging");
+		free(after);
+		after = NULL;
+		if (!found && json_object_get(pg, "next")
+		    && ig_json_str(json_object_get(pg, "cursors"), "after"))
+			after = strdup(ig_json_str(json_object_get(pg, "cursors"), "after"));
+		ig_graph_resp_release(&req.resp);
+		if (!after)
+			break;
+	}
+	free(after);
+}
+
+/* A private reply: Meta has no read-back of one; the echo ig-route stored
+ * tells. */
+static int readback_dm(struct syncer *y, const struct cm *c, const char *text, int64_t created,
+		       struct outcome *o, struct ig_err *err)
+{
+	int64_t seen = 0;
+
+	if (ig_store_int(y->ctx->store, err, &seen,
+		"SELECT count(*) FROM messages m JOIN conversations v ON v.id = m.conversation_id"
+		" WHERE v.account_id = ? AND v.participant_id = ? AND m.direction = 'out'"
+		" AND m.text = ? AND m.sent_at >= ?", "issi", y->a.id, c->from_id, text,
+		created - 60) < 0)
+		return err->code;
+	if (seen)
+		o->state = "done";
+	return 0;
+}
+
+/* Record a settled action, with its private reply's outbox row and
+ * conversation. */
+static int settle_record(struct syncer *y, const struct cm *c, enum ig_cm_what w, int64_t aid,
+			 const struct outcome *o, const char *text, struct ig_err *err)
+{
+	struct ig_store *st = y->ctx->store;
+	json_t *after = state_json(c, w, 1);
+	int64_t ob = 0, conv = 0;
+	int rc;
+
+	if (w == IG_CM_DM) {
+		ig_store_int(st, err, &ob, "SELECT id FROM outbox WHERE account_id = ? AND"
+			     " origin = 'private_reply' AND recipient = ? ORDER BY id DESC LIMIT 1",
+			     "is", y->a.id, c->comment_id);
+		ig_store_int(st, err, &conv, "SELECT id FROM conversations WHERE account_id = ?"
+			     " AND participant_id = ?", "is", y->a.id, c->from_id);
+	}
+	rc = record(y->ctx, c, w, aid, o, text, ob, conv, after, err);
+	json_decref(after);
+	return rc;
+}
+
+/* One open action ({id, action, text, cid, created_at}): read back, and
+ * recorded when Meta's state tells. */
+static int settle_one(struct syncer *y, const json_t *x, long *settled, long *unsettled,
+		      struct ig_err *err)
+{
+	const char *what = ig_json_str(x, "action"), *text = ig_json_str(x, "text");
+	struct outcome o;
+	struct cm c;
+	enum ig_cm_what w;
+	int rc = 0;
+
+	for (w = IG_CM_REPLY; w <= IG_CM_DM && strcmp(whats[w].name, what); w++)
+		;
+	if (w > IG_CM_DM)
+		return 0;
+	if ((rc = cm_load(y->ctx->store, y->a.tenant_id, ig_json_str(x, "cid"), &c, err)))
+		return rc;
+	memset(&o, 0, sizeof(o));
+	if (whats[w].moderation)
+		rc = readback_moderation(y, &c, w, &o, err);
+	else if (w == IG_CM_REPLY)
+		readback_reply(y, &c, text, &o);
+	else
+		rc = readback_dm(y, &c, text, ig_json_int(x, "created_at", 0), &o, err);
+	if (!rc && o.state) {
+		rc = settle_record(y, &c, w, ig_json_int(x, "id", 0), &o, text, err);
+		if (!rc)
+			(*settled)++;
+	} else if (!rc)
+		(*unsettled)++;
+	cm_release(&c);
+	return rc;
+}
+
 /* Settle the account's unknown (and long-pending) actions by reading back. */
 static int settle(struct syncer *y, long *settled, long *unsettled, struct ig_err *err)
 {
-	struct ig_store *st = y->ctx->store;
-	struct ig_stmt *s;
 	json_t *open;
 	size_t i;
-	int n, rc = 0;
+	int rc = 0;
 
 	*settled = *unsettled = 0;
-	if (ig_store_json(st, err, &open,
+	if (ig_store_json(y->ctx->store, err, &open,
 		"SELECT x.id, x.action, x.text, c.comment_id AS cid, x.created_at"
 		" FROM comment_actions x JOIN comments c ON c.id = x.comment_row"
 		" WHERE x.account_id = ? AND (x.state = 'unknown' OR (x.state = 'pending'"
 		" AND x.created_at < ?)) ORDER BY x.id", "ii", y->a.id,
 		y->now - ig_outbox_lease_seconds(&y->ctx->cfg)))
 		return err->code;
-	for (i = 0; i < json_array_size(open); i++) {
-		const json_t *x = json_array_get(open, i);
-		const char *what = ig_json_str(x, "action"), *cid = ig_json_str(x, "cid");
-		const char *text = ig_json_str(x, "text");
-		int64_t aid = ig_json_int(x, "id", 0);
-		struct outcome o;
-		struct cm c;
-		enum ig_cm_what w;
-		char path[160];
-		struct ig_graph_req req;
-
-		for (w = IG_CM_REPLY; w <= IG_CM_DM && strcmp(what_names[w], what); w++)
-			;
-		if (w > IG_CM_DM)
-			continue;
-		if ((rc = cm_load(st, y->a.tenant_id, cid, &c, err)))
-			break;
-		memset(&o, 0, sizeof(o));
-		memset(&req, 0, sizeof(req));
-		req.host = host_of(y->a.flavour);
-		req.method = "GET";
-		req.versioned = 1;
-		req.token = y->tok;
-		req.path = path;
-		if (w == IG_CM_HIDE || w == IG_CM_UNHIDE || w == IG_CM_DELETE) {
-			const char *q[] = { "fields", "id,hidden", NULL };
-
-			snprintf(path, sizeof(path), "/%s", cid);
-			req.query = q;
-			y->requests++;
-			call(y->g, &req);
-			if (req.rc == 0) {
-				int hidden = json_is_true(json_object_get(req.resp.body, "hidden"));
-
-				if (w == IG_CM_DELETE)
-					o.state = "failed", snprintf(o.error, sizeof(o.error),
-						"read back: Meta still has the comment: the delete did not happen");
-				else if (hidden == (w == IG_CM_HIDE))
-					o.state = "done";
-				else
-					o.state = "failed", snprintf(o.error, sizeof(o.error),
-						"read back: Meta shows it %s: the %s did not happen",
-						hidden ? "hidden" : "shown", what);
-			} else if (w == IG_CM_DELETE && req.resp.gerr.code == 100)
-				o.state = "done";
-			else if (req.resp.gerr.code == 100) {
-				/* gone at Meta: the hide can no longer matter; the board follows */
-				o.state = "failed";
-				snprintf(o.error, sizeof(o.error), "read back: Meta no longer has the comment");
-				if ((rc = ig_store_write(st, NULL, err, "UPDATE comments SET deleted = 1"
-							 " WHERE id = ?", "i", c.row))) {
-					ig_graph_resp_release(&req.resp);
-					cm_release(&c);
-					break;
-				}
-			}
-		} else if (w == IG_CM_REPLY) {
-			/* replies come oldest first: ours is near the end; page on */
-			char *after = NULL;
-			int pages;
-
-			snprintf(path, sizeof(path), "/%s/replies", c.parent_id[0] ? c.parent_id : cid);
-			for (pages = 0; pages < 100; pages++) {
-				const char *q[] = { "fields", FIELDS_C, "limit", "50",
-						    after ? "after" : NULL, after, NULL };
-				const json_t *v, *pg;
-				size_t k;
-
-				ig_graph_resp_release(&req.resp);
-				memset(&req, 0, sizeof(req));
-				req.host = host_of(y->a.flavour);
-				req.method = "GET";
-				req.versioned = 1;
-				req.token = y->tok;
-				req.path = path;
-				req.query = q;
-				y->requests++;
-				call(y->g, &req);
-				if (req.rc) {
-					o.state = NULL;     /* cannot tell: stays unknown */
-					break;
-				}
-				o.state = "failed";
-				snprintf(o.error, sizeof(o.error),
-					 "read back: no reply of ours with that text: it was not posted");
-				json_array_foreach(json_object_get(req.resp.body, "data"), k, v) {
-					char fid[32];
-					const char *f = ig_json_id(json_object_get(v, "from"), "id", fid);
-					const char *u = ig_json_str(json_object_get(v, "from"), "username");
-
-					if (((f && !strcmp(f, y->a.ext)) || (u && !strcasecmp(u, y->a.user)))
-					    && text && ig_json_str(v, "text") && !strcmp(ig_json_str(v, "text"), text)) {
-						o.state = "done";
-						o.error[0] = '\0';
-						snprintf(o.result_id, sizeof(o.result_id), "%s", ig_json_str(v, "id"));
-						break;
-					}
-				}
-				pg = json_object_get(req.resp.body, "paging");
-				free(after);
-				after = NULL;
-				if (!strcmp(o.state, "done") || !json_object_get(pg, "next")
-				    || !ig_json_str(json_object_get(pg, "cursors"), "after"))
-					break;
-				after = strdup(ig_json_str(json_object_get(pg, "cursors"), "after"));
-				if (!after)
-					break;
-			}
-			free(after);
-		} else {
-			/* dm: Meta has no read-back of a private reply; the echo tells */
-			int64_t seen = 0;
-
-			if (ig_store_int(st, err, &seen,
-				"SELECT count(*) FROM messages m JOIN conversations v ON v.id = m.conversation_id"
-				" WHERE v.account_id = ? AND v.participant_id = ? AND m.direction = 'out'"
-				" AND m.text = ? AND m.sent_at >= ?", "issi", y->a.id, c.from_id, text,
-				ig_json_int(x, "created_at", 0) - 60) < 0) {
-				cm_release(&c);
-				rc = err->code;
-				break;
-			}
-			if (seen)
-				o.state = "done";
-		}
-		ig_graph_resp_release(&req.resp);
-		if (o.state) {
-			json_t *after = state_json(&c, w, 1);
-			int64_t ob = 0, conv = 0;
-
-			if (w == IG_CM_DM) {
-				ig_store_int(st, err, &ob, "SELECT id FROM outbox WHERE account_id = ? AND"
-					     " origin = 'private_reply' AND recipient = ? ORDER BY id DESC LIMIT 1",
-					     "is", y->a.id, cid);
-				ig_store_int(st, err, &conv, "SELECT id FROM conversations WHERE account_id = ?"
-					     " AND participant_id = ?", "is", y->a.id, c.from_id);
-			}
-			rc = record(y->ctx, &c, w, aid, &o, text, ob, conv, after, err);
-			json_decref(after);
-			if (rc) {
-				cm_release(&c);
-				break;
-			}
-			(*settled)++;
-		} else
-			(*unsettled)++;
-		cm_release(&c);
-	}
-	(void)s;
-	(void)n;
+	for (i = 0; i < json_array_size(open) && !rc; i++)
+		rc = settle_one(y, json_array_get(open, i), settled, unsettled, err);
 	json_decref(open);
 	return rc;
 }
@@ -1824,13 +1937,9 @@ int ig_comments_sync(struct ig_ctx *ctx, struct ig_graph *g, int64_t tid, const 
 		free(y.q);
 		ig_wipe_free(y.tok);
 		if (y.reauth) {
-			/* as the outbox does: the account waits for ig-connect */
 			struct ig_err e3 = { 0 };
 
-			if (ig_store_write(st, NULL, &e3, "UPDATE accounts SET status = 'needs_reauth',"
-					   " last_error = ?, error_count = error_count + 1, updated_at = ?"
-					   " WHERE id = ?", "sii", e.msg, ig_time_now(), y.a.id))
-				(void)e3;
+			(void)needs_reauth(st, y.a.id, e.msg, &e3);
 		}
 		rec = json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:i}", "tenant",
 				ig_ctx_tenant_slug(ctx, y.a.tenant_id, slug), "account", y.a.ext,

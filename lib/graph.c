@@ -698,15 +698,27 @@ static size_t on_body(char *p, size_t size, size_t n, void *u)
 	return size * n;
 }
 
-static void header_value(char *dst, size_t n, const char *p, size_t len, size_t skip)
+/* The value of a header line (its name is skip bytes), trimmed: its start,
+ * and its length in *vl. */
+static const char *header_trim(const char *p, size_t len, size_t skip, size_t *vl)
 {
 	const char *v = p + skip;
-	size_t vl = len - skip;
+	size_t n = len - skip;
 
-	while (vl && (*v == ' ' || *v == '\t'))
-		v++, vl--;
-	while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
-		vl--;
+	while (n && (*v == ' ' || *v == '\t'))
+		v++, n--;
+	while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' '))
+		n--;
+	*vl = n;
+	return v;
+}
+
+/* A header's value, trimmed, into dst (cut to n - 1 bytes). */
+static void header_value(char *dst, size_t n, const char *p, size_t len, size_t skip)
+{
+	size_t vl;
+	const char *v = header_trim(p, len, skip, &vl);
+
 	if (vl >= n)
 		vl = n - 1;
 	memcpy(dst, v, vl);
@@ -716,13 +728,9 @@ static void header_value(char *dst, size_t n, const char *p, size_t len, size_t 
 /* A header's value, trimmed, as a new string (NULL when out of memory). */
 static char *header_dup(const char *p, size_t len, size_t skip)
 {
-	const char *v = p + skip;
-	size_t vl = len - skip;
+	size_t vl;
+	const char *v = header_trim(p, len, skip, &vl);
 
-	while (vl && (*v == ' ' || *v == '\t'))
-		v++, vl--;
-	while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
-		vl--;
 	return strndup(v, vl);
 }
 
@@ -926,76 +934,73 @@ static int transport_unsent(CURLcode cc)
 		|| cc == CURLE_COULDNT_CONNECT;
 }
 
-/*
- * Judge an attempt that ended with cc.  Returns 1 when the request is
- * finished (req->rc, err, resp set), 0 when it should be retried after
- * *delay seconds.
- */
-static int judge(struct ig_graph *g, struct xfer *x, CURLcode cc, double *delay)
+/* Finish the request with code and a message (set_final); 1, judge()'s
+ * "finished". */
+static int finish(struct xfer *x, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int finish(struct xfer *x, int code, const char *fmt, ...)
 {
-	struct ig_graph_req *req = x->req;
-	struct ig_graph_resp *r = &req->resp;
-	struct ig_graph_verdict v;
-	char w[300], msg[800];
-	long status = 0, req_size = 0;
-	long wait_hint = -1;       /* seconds the server asked for */
-	int last = x->attempt > g->max_retries;
-	double ms = (mono_now() - x->began) * 1000;
+	char msg[sizeof(x->req->err.msg)];
+	va_list ap;
 
-	what(x, w, sizeof(w));
-	*delay = 0;
-	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_getinfo(x->h, CURLINFO_REQUEST_SIZE, &req_size);
-	r->status = status;
-	r->attempts = x->attempt;
-	r->ambiguous = r->rate_limited = 0;
-	r->retry_after_s = 0;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ig_err_set(&x->req->err, code, "%s", msg);
+	set_final(x, code);
+	return 1;
+}
 
-	if (cc != CURLE_OK) {
-		const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc);
+/* The attempt judge() weighs: what it was, how it went. */
+struct attempt {
+	char w[300];          /* "POST /path" for messages */
+	double ms;            /* how long it took */
+	long status;          /* HTTP status, 0 when none came */
+	long req_size;        /* bytes of the request that left */
+	int last;             /* no retry left */
+};
 
-		vlog(g, "< %s failed after %.0f ms: %s", w, ms, why);
-		if (cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL) {
-			ig_err_set(&req->err, IG_EX_CONFIG, "graph: %s: bad URL (check the *_url settings): %s",
-				   w, why);
-			set_final(x, IG_EX_CONFIG);
-			return 1;
-		}
-		if (cc == CURLE_WRITE_ERROR) {
-			ig_err_set(&req->err, IG_EX_UNAVAILABLE, "graph: %s: response larger than %u bytes",
-				   w, BODY_MAX);
-			set_final(x, IG_EX_UNAVAILABLE);
-			return 1;
-		}
-		if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE) {
-			ig_err_set(&req->err, IG_EX_UNAVAILABLE, "graph: %s: TLS verification failed: %s", w, why);
-			set_final(x, IG_EX_UNAVAILABLE);
-			return 1;
-		}
-		/* Sent and possibly acted on: a non-idempotent request is never
-		 * resent automatically (graph.h). */
-		if (!transport_unsent(cc) && req_size > 0 && !idempotent(req)) {
-			r->ambiguous = 1;
-			ig_err_set(&req->err, IG_EX_TEMPFAIL,
-				   "graph: %s: %s after the request was sent; it may have been acted on (ambiguous, not retried)",
-				   w, cc == CURLE_OPERATION_TIMEDOUT ? "timed out" : why);
-			set_final(x, IG_EX_TEMPFAIL);
-			return 1;
-		}
-		if (last) {
-			ig_err_set(&req->err, IG_EX_TEMPFAIL, "graph: %s: %s (gave up after %d attempt%s)", w,
-				   cc == CURLE_OPERATION_TIMEDOUT ? "timed out" : why, x->attempt,
-				   x->attempt == 1 ? "" : "s");
-			set_final(x, IG_EX_TEMPFAIL);
-			return 1;
-		}
-		*delay = (double)ig_graph_backoff_ms(g, x->attempt) / 1000.0;
-		vlog(g, "retrying %s in %.0f ms", w, *delay * 1000);
-		return 0;
+/* An attempt that ended without a response: finished (a bad URL, too large,
+ * TLS, an ambiguous send, no retry left) or retried after a backoff. */
+static int judge_transport(struct ig_graph *g, struct xfer *x, CURLcode cc,
+			   const struct attempt *t, double *delay)
+{
+	const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc);
+	const char *how = cc == CURLE_OPERATION_TIMEDOUT ? "timed out" : why;
+
+	vlog(g, "< %s failed after %.0f ms: %s", t->w, t->ms, why);
+	if (cc == CURLE_URL_MALFORMAT || cc == CURLE_UNSUPPORTED_PROTOCOL)
+		return finish(x, IG_EX_CONFIG, "graph: %s: bad URL (check the *_url settings): %s",
+			      t->w, why);
+	if (cc == CURLE_WRITE_ERROR)
+		return finish(x, IG_EX_UNAVAILABLE, "graph: %s: response larger than %u bytes", t->w,
+			      BODY_MAX);
+	if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE)
+		return finish(x, IG_EX_UNAVAILABLE, "graph: %s: TLS verification failed: %s", t->w,
+			      why);
+	/* Sent and possibly acted on: a non-idempotent request is never
+	 * resent automatically (graph.h). */
+	if (!transport_unsent(cc) && t->req_size > 0 && !idempotent(x->req)) {
+		x->req->resp.ambiguous = 1;
+		return finish(x, IG_EX_TEMPFAIL, "graph: %s: %s after the request was sent; it may have"
+			      " been acted on (ambiguous, not retried)", t->w, how);
 	}
+	if (t->last)
+		return finish(x, IG_EX_TEMPFAIL, "graph: %s: %s (gave up after %d attempt%s)", t->w,
+			      how, x->attempt, x->attempt == 1 ? "" : "s");
+	*delay = (double)ig_graph_backoff_ms(g, x->attempt) / 1000.0;
+	vlog(g, "retrying %s in %.0f ms", t->w, *delay * 1000);
+	return 0;
+}
 
-	/* A response arrived. */
-	vlog(g, "< %ld %s (%.0f ms, %zu bytes)", status, w, ms, x->body.len);
+/* A response arrived: its body, Location and usage headers into req->resp;
+ * usage near the limit paces the next calls (reference §9.2). */
+static void take_response(struct ig_graph *g, struct xfer *x, const struct attempt *t)
+{
+	struct ig_graph_resp *r = &x->req->resp;
+	char *loc = NULL;
+
+	vlog(g, "< %ld %s (%.0f ms, %zu bytes)", t->status, t->w, t->ms, x->body.len);
 	r->body = NULL;
 	memcpy(r->trace_id, x->trace_id, sizeof(r->trace_id));
 	memcpy(r->request_id, x->request_id, sizeof(r->request_id));
@@ -1004,15 +1009,10 @@ static int judge(struct ig_graph *g, struct xfer *x, CURLcode cc, double *delay)
 
 		r->body = json_loadb(x->body.data, x->body.len, JSON_DECODE_ANY, &je);
 	}
-	{
-		char *loc = NULL;
-
-		if (curl_easy_getinfo(x->h, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc)
-			r->location = strdup(loc);
-	}
+	if (curl_easy_getinfo(x->h, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc)
+		r->location = strdup(loc);
 	if (!ig_graph_usage_parse(x->app_usage, x->buc_usage, x->ad_usage, &r->usage)
 	    && r->usage.pct >= USAGE_SLOW_PCT) {
-		/* Near the limit: pace the next calls (reference 9.2). */
 		double slow = (double)g->backoff_ms / 1000.0 * (double)(r->usage.pct - 90);
 
 		if (slow > IG_GRAPH_WAIT_CAP_S)
@@ -1022,22 +1022,71 @@ static int judge(struct ig_graph *g, struct xfer *x, CURLcode cc, double *delay)
 		vlog(g, "usage at %d%% of the limit: pausing %.1f s before the next call",
 		     r->usage.pct, g->slowdown);
 	}
-	if (status >= 200 && status < 300 && x->body.len && !r->body && !idempotent(req)) {
+}
+
+/* A temporary error (RETRY or WAIT in v): retried after the wait the server
+ * asked for (or a backoff), or finished when that wait is too long or no
+ * retry is left. */
+static int judge_wait(struct ig_graph *g, struct xfer *x, const struct ig_graph_verdict *v,
+		      const char *msg, const struct attempt *t, double *delay)
+{
+	struct ig_graph_resp *r = &x->req->resp;
+	long wait_hint = ig_graph_retry_after(x->retry_after, (long long)time(NULL));
+
+	if (r->usage.regain_s > wait_hint)
+		wait_hint = r->usage.regain_s;
+	if (v->action == IG_GRAPH_WAIT) {
+		r->rate_limited = 1;
+		/* Without a header saying how long: minutes, not seconds (§9.2). */
+		if (wait_hint <= 0)
+			wait_hint = v->wait_s > 0 ? v->wait_s : IG_GRAPH_RATE_WAIT_S;
+	}
+	if (wait_hint > IG_GRAPH_WAIT_CAP_S) {
+		char when[32];
+		time_t at = time(NULL) + wait_hint;
+		struct tm tm;
+
+		gmtime_r(&at, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		r->retry_after_s = wait_hint;
+		return finish(x, IG_EX_TEMPFAIL, "graph: %s; %s: retry after %ld min (%s)", msg,
+			      v->action == IG_GRAPH_WAIT ? "rate limited" : "temporary",
+			      (wait_hint + 59) / 60, when);
+	}
+	if (t->last) {
+		r->retry_after_s = wait_hint > 0 ? wait_hint : 0;
+		return finish(x, IG_EX_TEMPFAIL, "graph: %s (%s; gave up after %d attempt%s)", msg,
+			      v->label, x->attempt, x->attempt == 1 ? "" : "s");
+	}
+	*delay = (double)ig_graph_backoff_ms(g, x->attempt) / 1000.0;
+	if (wait_hint > *delay)
+		*delay = (double)wait_hint;
+	vlog(g, "retrying %s in %.0f ms: %s", t->w, *delay * 1000, msg);
+	return 0;
+}
+
+/* The response's status and body: done, a final error, ambiguous, or a
+ * temporary error for judge_wait. */
+static int judge_response(struct ig_graph *g, struct xfer *x, const struct attempt *t,
+			  double *delay)
+{
+	struct ig_graph_req *req = x->req;
+	struct ig_graph_resp *r = &req->resp;
+	struct ig_graph_verdict v;
+	char msg[800];
+
+	if (t->status >= 200 && t->status < 300 && x->body.len && !r->body && !idempotent(req)) {
 		/* "sent" needs a readable answer; an unparsable one leaves the
 		 * outcome unknown (reference §3.6). */
 		r->ambiguous = 1;
-		ig_err_set(&req->err, IG_EX_TEMPFAIL,
-			   "graph: %s: HTTP %ld with an unreadable body; it may have been acted on"
-			   " (ambiguous, not retried)", w, status);
-		set_final(x, IG_EX_TEMPFAIL);
-		return 1;
+		return finish(x, IG_EX_TEMPFAIL, "graph: %s: HTTP %ld with an unreadable body; it may"
+			      " have been acted on (ambiguous, not retried)", t->w, t->status);
 	}
-	if (status >= 200 && status < 400) {
+	if (t->status >= 200 && t->status < 400) {
 		set_final(x, 0);
 		return 1;
 	}
-
-	ig_graph_error_decode(r->body, status, &r->gerr);
+	ig_graph_error_decode(r->body, t->status, &r->gerr);
 	if (!r->gerr.code && !r->gerr.message[0] && x->body.len && !r->body) {
 		/* a non-JSON error page: keep its first line for the message */
 		size_t n = strcspn(x->body.data, "\r\n");
@@ -1047,56 +1096,43 @@ static int judge(struct ig_graph *g, struct xfer *x, CURLcode cc, double *delay)
 	}
 	ig_graph_error_format(&r->gerr, msg, sizeof(msg));
 	ig_graph_classify(&r->gerr, &v);
-	if (v.action == IG_GRAPH_PERMANENT || v.action == IG_GRAPH_RELOGIN) {
-		ig_err_set(&req->err, v.exit_code, "graph: %s", msg);
-		set_final(x, v.exit_code);
-		return 1;
-	}
+	if (v.action == IG_GRAPH_PERMANENT || v.action == IG_GRAPH_RELOGIN)
+		return finish(x, v.exit_code, "graph: %s", msg);
 	/* A non-idempotent request that may have been acted on is never resent
 	 * (reference §3.6, §9.1): the caller records the outcome as unknown. */
 	if (v.acted && !idempotent(req)) {
 		r->ambiguous = 1;
-		ig_err_set(&req->err, IG_EX_TEMPFAIL,
-			   "graph: %s: %s; it may have been acted on (ambiguous, not retried)", w, msg);
-		set_final(x, IG_EX_TEMPFAIL);
-		return 1;
+		return finish(x, IG_EX_TEMPFAIL, "graph: %s: %s; it may have been acted on (ambiguous,"
+			      " not retried)", t->w, msg);
 	}
-	/* Temporary.  How long does the server want us to wait? */
-	wait_hint = ig_graph_retry_after(x->retry_after, (long long)time(NULL));
-	if (r->usage.regain_s > wait_hint)
-		wait_hint = r->usage.regain_s;
-	if (v.action == IG_GRAPH_WAIT) {
-		r->rate_limited = 1;
-		/* Without a header saying how long: minutes, not seconds (§9.2). */
-		if (wait_hint <= 0)
-			wait_hint = v.wait_s > 0 ? v.wait_s : IG_GRAPH_RATE_WAIT_S;
-	}
-	if (wait_hint > IG_GRAPH_WAIT_CAP_S) {
-		char when[32];
-		time_t t = time(NULL) + wait_hint;
-		struct tm tm;
+	return judge_wait(g, x, &v, msg, t, delay);
+}
 
-		gmtime_r(&t, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		r->retry_after_s = wait_hint;
-		ig_err_set(&req->err, IG_EX_TEMPFAIL, "graph: %s; %s: retry after %ld min (%s)",
-			   msg, v.action == IG_GRAPH_WAIT ? "rate limited" : "temporary",
-			   (wait_hint + 59) / 60, when);
-		set_final(x, IG_EX_TEMPFAIL);
-		return 1;
-	}
-	if (last) {
-		r->retry_after_s = wait_hint > 0 ? wait_hint : 0;
-		ig_err_set(&req->err, IG_EX_TEMPFAIL, "graph: %s (%s; gave up after %d attempt%s)", msg,
-			   v.label, x->attempt, x->attempt == 1 ? "" : "s");
-		set_final(x, IG_EX_TEMPFAIL);
-		return 1;
-	}
-	*delay = (double)ig_graph_backoff_ms(g, x->attempt) / 1000.0;
-	if (wait_hint > *delay)
-		*delay = (double)wait_hint;
-	vlog(g, "retrying %s in %.0f ms: %s", w, *delay * 1000, msg);
-	return 0;
+/*
+ * Judge an attempt that ended with cc.  Returns 1 when the request is
+ * finished (req->rc, err, resp set), 0 when it should be retried after
+ * *delay seconds.
+ */
+static int judge(struct ig_graph *g, struct xfer *x, CURLcode cc, double *delay)
+{
+	struct ig_graph_resp *r = &x->req->resp;
+	struct attempt t;
+
+	memset(&t, 0, sizeof(t));
+	what(x, t.w, sizeof(t.w));
+	t.last = x->attempt > g->max_retries;
+	t.ms = (mono_now() - x->began) * 1000;
+	*delay = 0;
+	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &t.status);
+	curl_easy_getinfo(x->h, CURLINFO_REQUEST_SIZE, &t.req_size);
+	r->status = t.status;
+	r->attempts = x->attempt;
+	r->ambiguous = r->rate_limited = 0;
+	r->retry_after_s = 0;
+	if (cc != CURLE_OK)
+		return judge_transport(g, x, cc, &t, delay);
+	take_response(g, x, &t);
+	return judge_response(g, x, &t, delay);
 }
 
 /* The pause the usage headers asked for, taken once. */
@@ -1147,6 +1183,64 @@ static int severity(int rc)
 	}
 }
 
+/* Start the transfers that may start now (per-host cap, backoff times);
+ * one that cannot start is finished.  The earliest later start, or -1. */
+static double start_ready(struct ig_graph *g, CURLM *m, struct xfer *xs, size_t n, int *per_host,
+			  int max_parallel, double now, size_t *left)
+{
+	double next = -1;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct xfer *x = &xs[i];
+
+		if (x->done || x->active)
+			continue;
+		if (x->start_at > now) {
+			if (next < 0 || x->start_at < next)
+				next = x->start_at;
+			continue;
+		}
+		if (per_host[x->req->host] >= max_parallel)
+			continue;
+		xfer_setup(g, x);
+		if (curl_multi_add_handle(m, x->h) != CURLM_OK) {
+			x->req->rc = ig_err_set(&x->req->err, IG_EX_SOFTWARE, "cannot start a transfer");
+			x->done = 1;
+			(*left)--;
+			continue;
+		}
+		x->active = 1;
+		per_host[x->req->host]++;
+	}
+	return next;
+}
+
+/* Judge every transfer that ended: finished, or due again after its delay. */
+static void collect_done(struct ig_graph *g, CURLM *m, int *per_host, size_t *left)
+{
+	CURLMsg *msg;
+	int msgs;
+
+	while ((msg = curl_multi_info_read(m, &msgs))) {
+		struct xfer *x = NULL;
+		double delay;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+		curl_multi_remove_handle(m, msg->easy_handle);
+		x->active = 0;
+		per_host[x->req->host]--;
+		if (judge(g, x, msg->data.result, &delay)) {
+			(*left)--;
+		} else {
+			ig_graph_resp_release(&x->req->resp);
+			x->start_at = mono_now() + delay + take_slowdown(g);
+		}
+	}
+}
+
 int ig_graph_run_many(struct ig_graph *g, struct ig_graph_req *reqs, size_t n, int max_parallel)
 {
 	struct xfer *xs;
@@ -1186,55 +1280,15 @@ int ig_graph_run_many(struct ig_graph *g, struct ig_graph_req *reqs, size_t n, i
 			xs[i].start_at = now + slow;
 	}
 	while (left > 0) {
-		double now = mono_now(), next = -1;
-		int running = 0, msgs;
-		CURLMsg *msg;
+		double now = mono_now(), next;
+		int running = 0;
 		long wait_ms;
 
-		/* Start what may start: per-host cap, backoff times. */
-		for (i = 0; i < n; i++) {
-			struct xfer *x = &xs[i];
-
-			if (x->done || x->active)
-				continue;
-			if (x->start_at > now) {
-				if (next < 0 || x->start_at < next)
-					next = x->start_at;
-				continue;
-			}
-			if (per_host[x->req->host] >= max_parallel)
-				continue;
-			xfer_setup(g, x);
-			if (curl_multi_add_handle(m, x->h) != CURLM_OK) {
-				x->req->rc = ig_err_set(&x->req->err, IG_EX_SOFTWARE,
-							"cannot start a transfer");
-				x->done = 1;
-				left--;
-				continue;
-			}
-			x->active = 1;
-			per_host[x->req->host]++;
-		}
+		next = start_ready(g, m, xs, n, per_host, max_parallel, now, &left);
 		if (left == 0)
 			break;
 		curl_multi_perform(m, &running);
-		while ((msg = curl_multi_info_read(m, &msgs))) {
-			struct xfer *x = NULL;
-			double delay;
-
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-			curl_multi_remove_handle(m, msg->easy_handle);
-			x->active = 0;
-			per_host[x->req->host]--;
-			if (judge(g, x, msg->data.result, &delay)) {
-				left--;
-			} else {
-				ig_graph_resp_release(&x->req->resp);
-				x->start_at = mono_now() + delay + take_slowdown(g);
-			}
-		}
+		collect_done(g, m, per_host, &left);
 		if (left == 0)
 			break;
 		wait_ms = 1000;

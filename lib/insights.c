@@ -49,6 +49,21 @@ static int oom(struct ig_err *err)
 	return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
 }
 
+/* Room for element n of the array p (*cap elements of size bytes): p, or
+ * p grown (doubling, from first), or NULL out of memory (p and *cap kept). */
+static void *room(void *p, size_t n, size_t *cap, size_t size, size_t first)
+{
+	size_t nc;
+
+	if (n < *cap)
+		return p;
+	nc = *cap ? 2 * *cap : first;
+	if (!(p = realloc(p, nc * size)))
+		return NULL;
+	*cap = nc;
+	return p;
+}
+
 /* ------------------------------------------------------------ scope */
 
 int ig_insights_scope(struct ig_ctx *ctx, const char *tenant, int write, const char *action,
@@ -204,6 +219,16 @@ static void acct_fail(struct acct *a, int rc, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* room() for an account's arrays: out of memory fails the account. */
+static void *acct_room(struct acct *a, void *p, size_t n, size_t *cap, size_t size, size_t first)
+{
+	void *r = room(p, n, cap, size, first);
+
+	if (!r)
+		acct_fail(a, IG_EX_SOFTWARE, "out of memory");
+	return r;
+}
+
 static void op_free(struct op *op)
 {
 	int i;
@@ -213,14 +238,19 @@ static void op_free(struct op *op)
 	free(op);
 }
 
-static void ops_drop(struct acct *a)
+static void op_list_free(struct op *op)
 {
-	struct op *op, *nx;
+	struct op *nx;
 
-	for (op = a->ops; op; op = nx) {
+	for (; op; op = nx) {
 		nx = op->next;
 		op_free(op);
 	}
+}
+
+static void ops_drop(struct acct *a)
+{
+	op_list_free(a->ops);
 	a->ops = NULL;
 }
 
@@ -245,29 +275,40 @@ static void acct_release(struct acct *a)
 	ig_buf_release(&a->pic);
 }
 
-/* A new op with query pairs (NULL-terminated varargs, copied). */
-static struct op *op_new(struct acct *a, enum op_kind kind, const char *path, ...)
+/* A new op with query pairs (kv: key, value, ..., NULL; copied). */
+static struct op *op_newv(struct acct *a, enum op_kind kind, const char *path,
+			  const char *const *kv)
 {
 	struct op *op = calloc(1, sizeof(*op));
-	va_list ap;
-	const char *s;
-	int i = 0;
+	int i;
 
 	if (!op)
 		return NULL;
 	op->a = a;
 	op->kind = kind;
 	snprintf(op->path, sizeof(op->path), "%s", path);
-	va_start(ap, path);
-	while ((s = va_arg(ap, const char *)) && i < 15) {
-		if (!(op->kv[i++] = strdup(s))) {
-			va_end(ap);
+	for (i = 0; kv[i] && i < 15; i++) {
+		if (!(op->kv[i] = strdup(kv[i]))) {
 			op_free(op);
 			return NULL;
 		}
 	}
-	va_end(ap);
 	return op;
+}
+
+/* The same with the pairs as NULL-terminated varargs. */
+static struct op *op_new(struct acct *a, enum op_kind kind, const char *path, ...)
+{
+	const char *kv[16];
+	va_list ap;
+	int i = 0;
+
+	va_start(ap, path);
+	while (i < 15 && (kv[i] = va_arg(ap, const char *)))
+		i++;
+	kv[i] = NULL;
+	va_end(ap);
+	return op_newv(a, kind, path, kv);
 }
 
 static void op_push(struct acct *a, struct op *op)
@@ -298,6 +339,14 @@ static json_t *cache_get(struct acct *a, const char *media, const char *grp, int
 	return json_object_get(a->cache, key);
 }
 
+/* A cache entry's time (*at) and status ("ok", "empty", "unavailable",
+ * "error", or NULL). */
+static const char *cache_entry(const json_t *c, int64_t *at)
+{
+	*at = json_integer_value(json_array_get(c, 0));
+	return json_string_value(json_array_get(c, 1));
+}
+
 /* Does (account or media, group, day ending at end) need asking again? */
 static int day_needed(struct sync *S, struct acct *a, const char *grp, int64_t end)
 {
@@ -307,8 +356,7 @@ static int day_needed(struct sync *S, struct acct *a, const char *grp, int64_t e
 
 	if (!c || a->refresh)
 		return 1;
-	at = json_integer_value(json_array_get(c, 0));
-	st = json_string_value(json_array_get(c, 1));
+	st = cache_entry(c, &at);
 	if (st && !strcmp(st, "unavailable"))
 		return 0;
 	if (st && !strcmp(st, "error"))
@@ -333,7 +381,7 @@ static int media_needed(struct sync *S, struct acct *a, const struct media *m)
 			return 0;
 		if (!c || a->refresh)
 			return 1;
-		at = json_integer_value(json_array_get(c, 0));
+		cache_entry(c, &at);
 		if (m->posted_at && at < m->posted_at + IG_INSIGHTS_STORY_FINAL
 		    && S->now >= m->posted_at + IG_INSIGHTS_STORY_FINAL)
 			return 1;
@@ -341,8 +389,7 @@ static int media_needed(struct sync *S, struct acct *a, const struct media *m)
 	}
 	if (!c || a->refresh)
 		return 1;
-	at = json_integer_value(json_array_get(c, 0));
-	st = json_string_value(json_array_get(c, 1));
+	st = cache_entry(c, &at);
 	if (st && !strcmp(st, "unavailable"))
 		return 0;
 	return S->now - at >= IG_INSIGHTS_TTL;
@@ -352,20 +399,15 @@ static int media_needed(struct sync *S, struct acct *a, const struct media *m)
 
 static const char *intern(struct sync *S, const char *name)
 {
+	char **p;
 	size_t i;
 
 	for (i = 0; i < S->nnames; i++)
 		if (!strcmp(S->names[i], name))
 			return S->names[i];
-	if (S->nnames == S->anames) {
-		size_t na = S->anames ? 2 * S->anames : 64;
-		char **p = realloc(S->names, na * sizeof(*p));
-
-		if (!p)
-			return NULL;
-		S->names = p;
-		S->anames = na;
-	}
+	if (!(p = room(S->names, S->nnames, &S->anames, sizeof(*p), 64)))
+		return NULL;
+	S->names = p;
 	if (!(S->names[S->nnames] = strdup(name)))
 		return NULL;
 	return S->names[S->nnames++];
@@ -378,17 +420,9 @@ static void add_value(struct acct *a, const char *media, const char *metric, con
 
 	if (!json_is_number(value) || strlen(media) >= sizeof(v->media))
 		return;
-	if (a->nvals == a->avals) {
-		size_t na = a->avals ? 2 * a->avals : 256;
-		struct val *p = realloc(a->vals, na * sizeof(*p));
-
-		if (!p) {
-			acct_fail(a, IG_EX_SOFTWARE, "out of memory");
-			return;
-		}
-		a->vals = p;
-		a->avals = na;
-	}
+	if (!(v = acct_room(a, a->vals, a->nvals, &a->avals, sizeof(*v), 256)))
+		return;
+	a->vals = v;
 	v = &a->vals[a->nvals];
 	snprintf(v->media, sizeof(v->media), "%s", media);
 	v->metric = intern(a->S, metric);
@@ -555,19 +589,20 @@ static void push_group(struct sync *S, struct acct *a, int grp, int64_t since, i
 	char path[96], s1[24], s2[24];
 	struct op *op;
 
+	const char *kv[16];
+	int n = 0;
+
 	(void)S;
 	snprintf(path, sizeof(path), "/%s/insights", a->external_id);
 	num(s1, since);
 	num(s2, until);
+	kv[n++] = "metric", kv[n++] = metrics, kv[n++] = "period", kv[n++] = "day";
+	if (G->metric_type)
+		kv[n++] = "metric_type", kv[n++] = G->metric_type;
 	if (G->metric_type && breakdown)
-		op = op_new(a, OP_GROUP, path, "metric", metrics, "period", "day", "metric_type",
-			    G->metric_type, "breakdown", breakdown, "since", s1, "until", s2, NULL);
-	else if (G->metric_type)
-		op = op_new(a, OP_GROUP, path, "metric", metrics, "period", "day", "metric_type",
-			    G->metric_type, "since", s1, "until", s2, NULL);
-	else
-		op = op_new(a, OP_GROUP, path, "metric", metrics, "period", "day", "since", s1,
-			    "until", s2, NULL);
+		kv[n++] = "breakdown", kv[n++] = breakdown;
+	kv[n++] = "since", kv[n++] = s1, kv[n++] = "until", kv[n++] = s2, kv[n] = NULL;
+	op = op_newv(a, OP_GROUP, path, kv);
 	if (op) {
 		op->grp = grp;
 		op->since = since;
@@ -651,17 +686,9 @@ static void add_media(struct sync *S, struct acct *a, const json_t *node, int st
 	for (i = 0; i < a->nmedia; i++)
 		if (!strcmp(a->media[i].id, id))
 			return;
-	if (a->nmedia == a->amedia) {
-		size_t na = a->amedia ? 2 * a->amedia : 32;
-		struct media *p = realloc(a->media, na * sizeof(*p));
-
-		if (!p) {
-			acct_fail(a, IG_EX_SOFTWARE, "out of memory");
-			return;
-		}
-		a->media = p;
-		a->amedia = na;
-	}
+	if (!(m = acct_room(a, a->media, a->nmedia, &a->amedia, sizeof(*m), 32)))
+		return;
+	a->media = m;
 	m = &a->media[a->nmedia];
 	memset(m, 0, sizeof(*m));
 	snprintf(m->id, sizeof(m->id), "%s", id);
@@ -965,12 +992,9 @@ static void handle_body(struct sync *S, struct op *op, long code, const json_t *
 	if (verdict < 0 && ++op->tries < OP_TRIES && ge.code != 4 && ge.code != 17 && ge.code != 32
 	    && ge.code != 613 && ge.code < 80000) {
 		/* a transient error of one batch operation: once more */
-		struct op *again = op_new(op->a, op->kind, op->path, NULL);
-		int i;
+		struct op *again = op_newv(op->a, op->kind, op->path, (const char *const *)op->kv);
 
 		if (again) {
-			for (i = 0; op->kv[i]; i++)
-				again->kv[i] = strdup(op->kv[i]);
 			again->grp = op->grp;
 			again->since = op->since;
 			again->until = op->until;
@@ -984,14 +1008,132 @@ static void handle_body(struct sync *S, struct op *op, long code, const json_t *
 	op_error(S, op, verdict < 0 ? IG_EX_TEMPFAIL : verdict, &ge, msg);
 }
 
-/* One round: every pending op of every live account, sent. */
+/* Fill slots with requests, from account *ai on, at most `slice` of them
+ * and SLICE_OPS operations (a batch answer of 50 is ~100 KB raw, and again
+ * as parsed JSON): a Facebook Login account's ops go in batches of
+ * BATCH_MAX.  The ops of an account that needs a re-login or is rate
+ * limited are dropped.  Returns the number of slots filled. */
+static size_t fill_slots(struct sync *S, struct op **heads, size_t *ai, struct slot *slots,
+			 size_t slice)
+{
+	size_t ns = 0, nops = 0;
+
+	memset(slots, 0, slice * sizeof(*slots));
+	while (*ai < S->n && ns < slice && nops < SLICE_OPS) {
+		struct acct *a = &S->acc[*ai];
+		struct op *op = heads[*ai];
+		struct slot *sl;
+
+		if (op && a->rc && severity(a->rc) >= 4) {
+			/* re-login or rate limited: stop calling for it */
+			op_list_free(op);
+			op = heads[*ai] = NULL;
+		}
+		if (!op) {
+			(*ai)++;
+			continue;
+		}
+		heads[*ai] = op->next;
+		op->next = NULL;
+		if (a->fb && S->o->batch && ns && slots[ns - 1].a == a && slots[ns - 1].nops < BATCH_MAX) {
+			sl = &slots[ns - 1];
+		} else {
+			sl = &slots[ns++];
+			sl->a = a;
+		}
+		sl->ops[sl->nops++] = op;
+		nops++;
+	}
+	return ns;
+}
+
+/* A slot's request: one GET, or a Graph batch of its ops (§9.3). */
+static void slot_request(struct slot *sl, struct ig_graph_req *r)
+{
+	struct acct *a = sl->a;
+	json_t *arr;
+	int k;
+
+	memset(r, 0, sizeof(*r));
+	r->host = a->fb ? IG_HOST_GRAPH_FB : IG_HOST_GRAPH_IG;
+	r->versioned = 1;
+	r->token = a->token;
+	r->user = sl;
+	r->idempotent = 1;
+	if (sl->nops == 1) {
+		r->method = "GET";
+		r->path = sl->ops[0]->path;
+		r->query = (const char *const *)sl->ops[0]->kv;
+		return;
+	}
+	arr = json_array();
+	for (k = 0; k < sl->nops; k++) {
+		char *rel = relative_url(sl->ops[k]);
+
+		json_array_append_new(arr, json_pack("{s:s,s:s?}", "method", "GET", "relative_url", rel));
+		free(rel);
+	}
+	sl->batch = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	sl->form[0] = "batch";
+	sl->form[1] = sl->batch ? sl->batch : "[]";
+	sl->form[2] = "include_headers";
+	sl->form[3] = "false";
+	sl->form[4] = NULL;
+	r->method = "POST";
+	r->path = "/";
+	r->form = sl->form;
+}
+
+/* A slot's answer, to its ops; the slot's ops and request are freed. */
+static void slot_answer(struct sync *S, struct slot *sl, struct ig_graph_req *r)
+{
+	const struct ig_graph_error *ge = r->resp.gerr.code ? &r->resp.gerr : NULL;
+	int k;
+
+	sl->a->requests += r->resp.attempts ? r->resp.attempts : 1;
+	if (!sl->batch) {
+		if (r->rc == 0)
+			handle_body(S, sl->ops[0], r->resp.status ? r->resp.status : 200, r->resp.body);
+		else
+			op_error(S, sl->ops[0], r->rc, ge, r->err.msg);
+	} else if (r->rc) {
+		/* the batch itself failed: every op with it */
+		for (k = 0; k < sl->nops; k++)
+			if (!op_error(S, sl->ops[k], r->rc, ge, r->err.msg))
+				break;
+	} else {
+		for (k = 0; k < sl->nops; k++) {
+			const json_t *item = json_array_get(r->resp.body, (size_t)k);
+			const char *text = ig_json_str(item, "body");
+			json_t *b;
+
+			if (!json_is_object(item) || !text) {
+				/* null: the operation timed out (§9.3); ask again */
+				handle_body(S, sl->ops[k], 500, NULL);
+				continue;
+			}
+			b = ig_json_parse(text, strlen(text), NULL);
+			handle_body(S, sl->ops[k], (long)ig_json_int(item, "code", 0), b);
+			json_decref(b);
+		}
+	}
+	for (k = 0; k < sl->nops; k++)
+		op_free(sl->ops[k]);
+	free(sl->batch);
+	ig_graph_resp_release(&r->resp);
+}
+
+/* One round: every pending op of every live account, sent slice by slice,
+ * so handles and answers in memory stay bounded.  1 when ops were sent, 0
+ * when none was left, -1 out of memory. */
 static int round_trip(struct sync *S)
 {
-	struct slot *slots;
-	struct ig_graph_req *reqs;
+	size_t ns, i, ai = 0, slice = (size_t)(S->o->parallel > 32 ? 4 * S->o->parallel : 128);
+	struct slot *slots = NULL;
+	struct ig_graph_req *reqs = NULL;
 	struct op **heads;
-	size_t ns, nops, i, ai = 0, slice = (size_t)(S->o->parallel > 32 ? 4 * S->o->parallel : 128);
-	int k, any = 0;
+	int any = 0;
 
 	if (!(heads = calloc(S->n ? S->n : 1, sizeof(*heads))))
 		return -1;
@@ -1000,139 +1142,22 @@ static int round_trip(struct sync *S)
 		S->acc[i].ops = NULL;
 		any |= heads[i] != NULL;
 	}
-	if (!any) {
-		free(heads);
-		return 0;
-	}
-	slots = calloc(slice, sizeof(*slots));
-	reqs = calloc(slice, sizeof(*reqs));
-	if (!slots || !reqs) {
-		free(slots);
-		free(reqs);
-		free(heads);
-		return -1;
-	}
-	/* slice by slice, so handles and answers in memory stay bounded */
-	while (ai < S->n) {
-		memset(slots, 0, slice * sizeof(*slots));
-		memset(reqs, 0, slice * sizeof(*reqs));
-		/* at most SLICE_OPS operations in flight: a batch answer of 50
-		 * is ~100 KB raw, and again as parsed JSON */
-		for (ns = 0, nops = 0; ai < S->n && ns < slice && nops < SLICE_OPS; nops++) {
-			struct acct *a = &S->acc[ai];
-			struct op *op = heads[ai];
-			struct slot *sl;
-
-			if (op && a->rc && severity(a->rc) >= 4) {
-				/* re-login or rate limited: stop calling for it */
-				struct op *nx;
-
-				for (; op; op = nx) {
-					nx = op->next;
-					op_free(op);
-				}
-				heads[ai] = NULL;
-			}
-			if (!op) {
-				ai++;
-				nops--;
-				continue;
-			}
-			heads[ai] = op->next;
-			op->next = NULL;
-			if (a->fb && S->o->batch && ns && slots[ns - 1].a == a && slots[ns - 1].nops < BATCH_MAX) {
-				sl = &slots[ns - 1];
-			} else {
-				sl = &slots[ns++];
-				sl->a = a;
-			}
-			sl->ops[sl->nops++] = op;
-		}
-		for (i = 0; i < ns; i++) {
-			struct slot *sl = &slots[i];
-			struct ig_graph_req *r = &reqs[i];
-			struct acct *a = sl->a;
-
-			r->host = a->fb ? IG_HOST_GRAPH_FB : IG_HOST_GRAPH_IG;
-			r->versioned = 1;
-			r->token = a->token;
-			r->user = sl;
-			r->idempotent = 1;
-			if (sl->nops > 1) {
-				json_t *arr = json_array();
-
-				for (k = 0; k < sl->nops; k++) {
-					char *rel = relative_url(sl->ops[k]);
-
-					json_array_append_new(arr, json_pack("{s:s,s:s?}", "method", "GET",
-									     "relative_url", rel));
-					free(rel);
-				}
-				sl->batch = json_dumps(arr, JSON_COMPACT);
-				json_decref(arr);
-				sl->form[0] = "batch";
-				sl->form[1] = sl->batch ? sl->batch : "[]";
-				sl->form[2] = "include_headers";
-				sl->form[3] = "false";
-				sl->form[4] = NULL;
-				r->method = "POST";
-				r->path = "/";
-				r->form = sl->form;
-			} else {
-				r->method = "GET";
-				r->path = sl->ops[0]->path;
-				r->query = (const char *const *)sl->ops[0]->kv;
-			}
-		}
+	if (any && (!(slots = calloc(slice, sizeof(*slots))) || !(reqs = calloc(slice, sizeof(*reqs)))))
+		any = -1;
+	while (any > 0 && ai < S->n) {
+		ns = fill_slots(S, heads, &ai, slots, slice);
+		for (i = 0; i < ns; i++)
+			slot_request(&slots[i], &reqs[i]);
 		ig_graph_run_many(S->g, reqs, ns, S->o->parallel);
-		for (i = 0; i < ns; i++) {
-			struct slot *sl = &slots[i];
-			struct ig_graph_req *r = &reqs[i];
-			struct acct *a = sl->a;
-
-			a->requests += r->resp.attempts ? r->resp.attempts : 1;
-			if (!sl->batch) {
-				if (r->rc == 0)
-					handle_body(S, sl->ops[0], r->resp.status ? r->resp.status : 200, r->resp.body);
-				else if (r->resp.gerr.code)
-					op_error(S, sl->ops[0], r->rc, &r->resp.gerr, r->err.msg);
-				else
-					op_error(S, sl->ops[0], r->rc, NULL, r->err.msg);
-			} else if (r->rc) {
-				/* the batch itself failed: every op with it */
-				for (k = 0; k < sl->nops; k++)
-					if (!op_error(S, sl->ops[k], r->rc, r->resp.gerr.code ? &r->resp.gerr : NULL,
-						      r->err.msg))
-						break;
-			} else {
-				const json_t *arr = r->resp.body;
-
-				for (k = 0; k < sl->nops; k++) {
-					const json_t *item = json_array_get(arr, (size_t)k);
-					const char *text = ig_json_str(item, "body");
-					json_t *b = NULL;
-					long code = (long)ig_json_int(item, "code", 0);
-
-					if (!json_is_object(item) || !text) {
-						/* null: the operation timed out (§9.3); ask again */
-						handle_body(S, sl->ops[k], 500, NULL);
-						continue;
-					}
-					b = ig_json_parse(text, strlen(text), NULL);
-					handle_body(S, sl->ops[k], code, b);
-					json_decref(b);
-				}
-			}
-			for (k = 0; k < sl->nops; k++)
-				op_free(sl->ops[k]);
-			free(sl->batch);
-			ig_graph_resp_release(&r->resp);
-		}
+		for (i = 0; i < ns; i++)
+			slot_answer(S, &slots[i], &reqs[i]);
 	}
+	for (i = 0; i < S->n; i++)
+		op_list_free(heads[i]);
 	free(slots);
 	free(reqs);
 	free(heads);
-	return 1;
+	return any;
 }
 
 /* ------------------------------------------------------------ loading */
@@ -1154,17 +1179,11 @@ static int load_accounts(struct sync *S, int64_t tenant_id, int64_t only, struct
 	while (s && (rc = ig_stmt_next(st, s, err)) > 0) {
 		struct acct *a;
 
-		if (S->n == cap) {
-			size_t nc = cap ? 2 * cap : 64;
-			struct acct *p = realloc(S->acc, nc * sizeof(*p));
-
-			if (!p) {
-				ig_stmt_reset(s);
-				return oom(err);
-			}
-			S->acc = p;
-			cap = nc;
+		if (!(a = room(S->acc, S->n, &cap, sizeof(*a), 64))) {
+			ig_stmt_reset(s);
+			return oom(err);
 		}
+		S->acc = a;
 		a = &S->acc[S->n++];
 		memset(a, 0, sizeof(*a));
 		a->id = ig_col_int(s, 0);
@@ -1182,28 +1201,14 @@ static int load_accounts(struct sync *S, int64_t tenant_id, int64_t only, struct
 	return 0;
 }
 
-/* Per account of the batch: the token, the cache, the last snapshot. */
-static int prepare(struct sync *S, struct acct *a, struct ig_err *err)
+/* The account's token, opened into a->token; an account without one, or
+ * whose token does not open, fails (not the batch). */
+static int open_account_token(struct sync *S, struct acct *a, struct ig_err *err)
 {
 	struct ig_store *st = S->ctx->store;
 	struct ig_stmt *s;
 	int rc;
 
-	a->followers = -1;
-	a->S = S;
-	if (!(a->cache = json_object()) || !(a->known = json_object()) || !(a->fetches = json_array())
-	    || !(a->unavailable = json_array()))
-		return oom(err);
-	ig_buf_init(&a->pic, IG_INSIGHTS_PICTURE_MAX);
-	if (!strcmp(a->status, "needs_reauth")) {
-		acct_fail(a, IG_EX_NOPERM,
-			  "account %s needs to log in again (ig-connect url); not synced", a->external_id);
-		return 0;
-	}
-	/* the master key only once an account's token is needed: a run with no
-	 * account to sync (cron on a new store) needs no key */
-	if ((rc = ig_ctx_keys(S->ctx, err)))
-		return rc;
 	s = ig_store_query(st, err, "SELECT access_token FROM accounts WHERE id = ?", "i", a->id);
 	if (s && (rc = ig_stmt_next(st, s, err)) > 0) {
 		size_t n = 0;
@@ -1223,32 +1228,60 @@ static int prepare(struct sync *S, struct acct *a, struct ig_err *err)
 	} else if (!s || rc < 0) {
 		return err->code;
 	}
-	s = ig_store_query(st, err,
-		"SELECT media_id, grp, end_time, fetched_at, status FROM insight_fetches"
-		" WHERE account_id = ? AND tenant_id = ?", "ii", a->id, a->tenant_id);
-	while (s && (rc = ig_stmt_next(st, s, err)) > 0) {
-		char key[160];
+	return 0;
+}
 
-		snprintf(key, sizeof(key), "%s|%s|%lld", ig_col_text(s, 0), ig_col_text(s, 1),
-			 (long long)ig_col_int(s, 2));
-		json_object_set_new(a->cache, key, json_pack("[Is]", (json_int_t)ig_col_int(s, 3),
-							     ig_col_text(s, 4)));
-	}
-	if (!s || rc < 0)
-		return err->code;
+/* A row of insight_fetches into the account's cache. */
+static int cache_row(void *arg, struct ig_stmt *s)
+{
+	struct acct *a = arg;
+	char key[160];
+
+	snprintf(key, sizeof(key), "%s|%s|%lld", ig_col_text(s, 0), ig_col_text(s, 1),
+		 (long long)ig_col_int(s, 2));
+	json_object_set_new(a->cache, key, json_pack("[Is]", (json_int_t)ig_col_int(s, 3),
+						     ig_col_text(s, 4)));
+	return 0;
+}
+
+/* A stored media: its last reach and whether it has a thumbnail. */
+static int known_row(void *arg, struct ig_stmt *s)
+{
+	struct acct *a = arg;
+
+	json_object_set_new(a->known, ig_col_text(s, 0), json_pack("[ob]",
+		ig_col_null(s, 2) ? json_null() : json_real(ig_col_double(s, 2)),
+		(int)ig_col_int(s, 1)));
+	return 0;
+}
+
+/* What was asked before (the 24-hour cache) and what the thumbnails are
+ * chosen by. */
+static int load_cache(struct sync *S, struct acct *a, struct ig_err *err)
+{
+	struct ig_store *st = S->ctx->store;
+	int rc;
+
+	if ((rc = ig_store_each(st, err, cache_row, a,
+		"SELECT media_id, grp, end_time, fetched_at, status FROM insight_fetches"
+		" WHERE account_id = ? AND tenant_id = ?", "ii", a->id, a->tenant_id)))
+		return rc;
 	/* what the thumbnails are chosen by: the media's last reach, and
 	 * whether it has one already */
-	s = ig_store_query(st, err,
+	return ig_store_each(st, err, known_row, a,
 		"SELECT m.media_id, m.thumb_id IS NOT NULL, (SELECT v.value FROM insight_values v"
 		" WHERE v.account_id = m.account_id AND v.media_id = m.media_id AND v.metric = 'reach'"
 		" AND v.breakdown = '' ORDER BY v.end_time DESC LIMIT 1)"
 		" FROM ig_media m WHERE m.account_id = ? AND m.tenant_id = ?", "ii", a->id, a->tenant_id);
-	while (s && (rc = ig_stmt_next(st, s, err)) > 0)
-		json_object_set_new(a->known, ig_col_text(s, 0), json_pack("[ob]",
-			ig_col_null(s, 2) ? json_null() : json_real(ig_col_double(s, 2)),
-			(int)ig_col_int(s, 1)));
-	if (!s || rc < 0)
-		return err->code;
+}
+
+/* The last snapshot, and whether --refresh is allowed yet. */
+static int load_last(struct sync *S, struct acct *a, struct ig_err *err)
+{
+	struct ig_store *st = S->ctx->store;
+	struct ig_stmt *s;
+	int rc;
+
 	s = ig_store_query(st, err,
 		"SELECT fetched_at, coalesce(profile_picture_url, ''), coalesce(picture_id, 0),"
 		" followers_count FROM brand_snapshots WHERE account_id = ? AND tenant_id = ?"
@@ -1287,6 +1320,31 @@ static int prepare(struct sync *S, struct acct *a, struct ig_err *err)
 		a->refresh = S->o->refresh;
 	}
 	return 0;
+}
+
+/* Per account of the batch: the token, the cache, the last snapshot. */
+static int prepare(struct sync *S, struct acct *a, struct ig_err *err)
+{
+	int rc;
+
+	a->followers = -1;
+	a->S = S;
+	if (!(a->cache = json_object()) || !(a->known = json_object()) || !(a->fetches = json_array())
+	    || !(a->unavailable = json_array()))
+		return oom(err);
+	ig_buf_init(&a->pic, IG_INSIGHTS_PICTURE_MAX);
+	if (!strcmp(a->status, "needs_reauth")) {
+		acct_fail(a, IG_EX_NOPERM,
+			  "account %s needs to log in again (ig-connect url); not synced", a->external_id);
+		return 0;
+	}
+	/* the master key only once an account's token is needed: a run with no
+	 * account to sync (cron on a new store) needs no key */
+	if ((rc = ig_ctx_keys(S->ctx, err)))
+		return rc;
+	if ((rc = open_account_token(S, a, err)) || (rc = load_cache(S, a, err)))
+		return rc;
+	return load_last(S, a, err);
 }
 
 /* ------------------------------------------------------------ pictures */
@@ -1516,94 +1574,91 @@ static const char *numstr(const json_t *v, char buf[24])
 	return buf;
 }
 
-static int write_account(struct sync *S, struct acct *a, struct ig_err *err)
+/* The brand snapshot of this sync's profile answer, with its picture. */
+static int write_snapshot(struct ig_store *st, struct acct *a, int64_t now, struct ig_err *err)
 {
-	struct ig_store *st = S->ctx->store;
-	int64_t now = S->now;
-	size_t i;
-	json_t *row;
+	const json_t *p = a->profile;
+	char n1[24], n2[24], n3[24];
 	int rc;
 
-	if (a->profile) {
-		const json_t *p = a->profile;
-		const json_t *f1 = json_object_get(p, "followers_count"),
-			*f2 = json_object_get(p, "follows_count"), *f3 = json_object_get(p, "media_count");
+	if (a->pic.len && (rc = store_picture(st, a, &a->pic, a->pic_type, now, &a->picture_id, err)))
+		return rc;
+	return ig_store_runf(st, err,
+		"INSERT INTO brand_snapshots (tenant_id, account_id, fetched_at, username, name,"
+		" biography, website, followers_count, follows_count, media_count,"
+		" profile_picture_url, picture_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		"iiissssssssI", a->tenant_id, a->id, now, ig_json_str(p, "username"),
+		ig_json_str(p, "name"), ig_json_str(p, "biography"), ig_json_str(p, "website"),
+		numstr(json_object_get(p, "followers_count"), n1),
+		numstr(json_object_get(p, "follows_count"), n2),
+		numstr(json_object_get(p, "media_count"), n3),
+		ig_json_str(p, "profile_picture_url"), a->picture_id);
+}
 
-		if (a->pic.len && (rc = store_picture(st, a, &a->pic, a->pic_type, now, &a->picture_id,
-						       err)))
-			return rc;
-		char n1[24], n2[24], n3[24];
+/* One listed media, with its thumbnail. */
+static int write_media(struct ig_store *st, struct acct *a, const struct media *m, int64_t now,
+		       struct ig_err *err)
+{
+	const json_t *n = m->node;
+	int64_t thumb_id = 0;
+	char n1[24], n2[24];
+	int rc;
 
-		if ((rc = ig_store_runf(st, err,
-			"INSERT INTO brand_snapshots (tenant_id, account_id, fetched_at, username, name,"
-			" biography, website, followers_count, follows_count, media_count,"
-			" profile_picture_url, picture_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			"iiissssssssI", a->tenant_id, a->id, now, ig_json_str(p, "username"),
-			ig_json_str(p, "name"), ig_json_str(p, "biography"), ig_json_str(p, "website"),
-			numstr(f1, n1), numstr(f2, n2), numstr(f3, n3),
-			ig_json_str(p, "profile_picture_url"), a->picture_id)))
-			return rc;
-	}
-	for (i = 0; i < a->nmedia; i++) {
-		struct media *m = &a->media[i];
-		const json_t *n = m->node;
-		const json_t *lc = json_object_get(n, "like_count"), *cc = json_object_get(n, "comments_count");
-		int64_t thumb_id = 0;
-		char n1[24], n2[24];
+	if (m->thumb.len && (rc = store_picture(st, a, &m->thumb, m->thumb_type, now, &thumb_id, err)))
+		return rc;
+	return ig_store_runf(st, err,
+		"INSERT INTO ig_media (tenant_id, account_id, media_id, product_type, media_type,"
+		" caption, permalink, media_url, thumbnail_url, posted_at, like_count,"
+		" comments_count, thumb_id, first_seen_at, listed_at)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)"
+		" ON CONFLICT (account_id, media_id) DO UPDATE SET"
+		" product_type = excluded.product_type,"
+		" media_type = coalesce(excluded.media_type, ig_media.media_type),"
+		" caption = coalesce(excluded.caption, ig_media.caption),"
+		" permalink = coalesce(excluded.permalink, ig_media.permalink),"
+		" media_url = coalesce(excluded.media_url, ig_media.media_url),"
+		" thumbnail_url = coalesce(excluded.thumbnail_url, ig_media.thumbnail_url),"
+		" posted_at = coalesce(excluded.posted_at, ig_media.posted_at),"
+		" like_count = coalesce(excluded.like_count, ig_media.like_count),"
+		" comments_count = coalesce(excluded.comments_count, ig_media.comments_count),"
+		" thumb_id = coalesce(excluded.thumb_id, ig_media.thumb_id),"
+		" listed_at = excluded.listed_at",
+		"iisssssssIssIi", a->tenant_id, a->id, m->id, m->product,
+		ig_json_str(n, "media_type"), ig_json_str(n, "caption"), ig_json_str(n, "permalink"),
+		ig_json_str(n, "media_url"), ig_json_str(n, "thumbnail_url"), m->posted_at,
+		numstr(json_object_get(n, "like_count"), n1),
+		numstr(json_object_get(n, "comments_count"), n2), thumb_id, now);
+}
 
-		if (m->thumb.len && (rc = store_picture(st, a, &m->thumb, m->thumb_type, now, &thumb_id,
-							 err)))
-			return rc;
-		if ((rc = ig_store_runf(st, err,
-			"INSERT INTO ig_media (tenant_id, account_id, media_id, product_type, media_type,"
-			" caption, permalink, media_url, thumbnail_url, posted_at, like_count,"
-			" comments_count, thumb_id, first_seen_at, listed_at)"
-			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)"
-			" ON CONFLICT (account_id, media_id) DO UPDATE SET"
-			" product_type = excluded.product_type,"
-			" media_type = coalesce(excluded.media_type, ig_media.media_type),"
-			" caption = coalesce(excluded.caption, ig_media.caption),"
-			" permalink = coalesce(excluded.permalink, ig_media.permalink),"
-			" media_url = coalesce(excluded.media_url, ig_media.media_url),"
-			" thumbnail_url = coalesce(excluded.thumbnail_url, ig_media.thumbnail_url),"
-			" posted_at = coalesce(excluded.posted_at, ig_media.posted_at),"
-			" like_count = coalesce(excluded.like_count, ig_media.like_count),"
-			" comments_count = coalesce(excluded.comments_count, ig_media.comments_count),"
-			" thumb_id = coalesce(excluded.thumb_id, ig_media.thumb_id),"
-			" listed_at = excluded.listed_at",
-			"iisssssssIssIi", a->tenant_id, a->id, m->id, m->product,
-			ig_json_str(n, "media_type"), ig_json_str(n, "caption"), ig_json_str(n, "permalink"),
-			ig_json_str(n, "media_url"), ig_json_str(n, "thumbnail_url"), m->posted_at,
-			numstr(lc, n1), numstr(cc, n2), thumb_id, now)))
-			return rc;
-	}
-	for (i = 0; i < a->nvals; i++) {
-		const struct val *v = &a->vals[i];
-		const char *period = v->lifetime ? "lifetime" : "day", *src = v->webhook ? "webhook" : "api";
+static const char SQL_VALUE[] =
+	"INSERT INTO insight_values (tenant_id, account_id, media_id, metric, period,"
+	" breakdown, end_time, value, source, fetched_at)"
+	" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	" ON CONFLICT (account_id, media_id, metric, period, breakdown, end_time)"
+	" DO UPDATE SET value = excluded.value, source = excluded.source,"
+	" fetched_at = excluded.fetched_at";
 
-		if (v->integer)
-			rc = ig_store_runf(st, err,
-				"INSERT INTO insight_values (tenant_id, account_id, media_id, metric, period,"
-				" breakdown, end_time, value, source, fetched_at)"
-				" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-				" ON CONFLICT (account_id, media_id, metric, period, breakdown, end_time)"
-				" DO UPDATE SET value = excluded.value, source = excluded.source,"
-				" fetched_at = excluded.fetched_at",
-				"iissssiisi", a->tenant_id, a->id, v->media, v->metric, period, v->breakdown,
-				v->end, (int64_t)v->value, src, now);
-		else
-			rc = ig_store_runf(st, err,
-				"INSERT INTO insight_values (tenant_id, account_id, media_id, metric, period,"
-				" breakdown, end_time, value, source, fetched_at)"
-				" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-				" ON CONFLICT (account_id, media_id, metric, period, breakdown, end_time)"
-				" DO UPDATE SET value = excluded.value, source = excluded.source,"
-				" fetched_at = excluded.fetched_at",
-				"iissssidsi", a->tenant_id, a->id, v->media, v->metric, period, v->breakdown,
-				v->end, v->value, src, now);
-		if (rc)
-			return rc;
-	}
+/* One figure: an integer stays an integer in the store. */
+static int write_value(struct ig_store *st, const struct acct *a, const struct val *v,
+		       int64_t now, struct ig_err *err)
+{
+	const char *period = v->lifetime ? "lifetime" : "day", *src = v->webhook ? "webhook" : "api";
+
+	if (v->integer)
+		return ig_store_runf(st, err, SQL_VALUE, "iissssiisi", a->tenant_id, a->id, v->media,
+				     v->metric, period, v->breakdown, v->end, (int64_t)v->value, src, now);
+	return ig_store_runf(st, err, SQL_VALUE, "iissssidsi", a->tenant_id, a->id, v->media,
+			     v->metric, period, v->breakdown, v->end, v->value, src, now);
+}
+
+/* What was asked of Meta and how it answered (the 24-hour cache). */
+static int write_fetches(struct ig_store *st, const struct acct *a, int64_t now,
+			 struct ig_err *err)
+{
+	const json_t *row;
+	size_t i;
+	int rc;
+
 	json_array_foreach(a->fetches, i, row) {
 		if ((rc = ig_store_runf(st, err,
 			"INSERT INTO insight_fetches (account_id, tenant_id, media_id, grp, end_time,"
@@ -1616,6 +1671,15 @@ static int write_account(struct sync *S, struct acct *a, struct ig_err *err)
 			json_string_value(json_array_get(row, 3)), json_string_value(json_array_get(row, 4)))))
 			return rc;
 	}
+	return 0;
+}
+
+/* The account's sync state; a re-login it needs puts it aside. */
+static int write_sync_state(struct ig_store *st, const struct acct *a, int64_t now,
+			    struct ig_err *err)
+{
+	int rc;
+
 	if ((rc = ig_store_runf(st, err,
 		"INSERT INTO insight_sync (account_id, tenant_id, last_sync_at, last_ok_at, last_refresh_at,"
 		" last_rc, last_error, requests, webhook_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
@@ -1627,13 +1691,32 @@ static int write_account(struct sync *S, struct acct *a, struct ig_err *err)
 		"iiiIIisii", a->id, a->tenant_id, now, a->rc ? 0 : now, a->refresh ? now : 0,
 		(int64_t)a->rc, a->rc ? a->error : NULL, (int64_t)a->requests, a->webhook_seen)))
 		return rc;
-	if (a->rc == IG_EX_NOPERM && strcmp(a->status, "needs_reauth")
-	    && (rc = ig_store_runf(st, err,
-		"UPDATE accounts SET status = 'needs_reauth', last_error = ?, error_count = error_count + 1,"
-		" updated_at = ? WHERE id = ? AND tenant_id = ? AND status = 'active'",
-		"siii", a->error, now, a->id, a->tenant_id)))
-		return rc;
+	if (a->rc == IG_EX_NOPERM && strcmp(a->status, "needs_reauth"))
+		return ig_store_runf(st, err,
+			"UPDATE accounts SET status = 'needs_reauth', last_error = ?,"
+			" error_count = error_count + 1, updated_at = ? WHERE id = ? AND tenant_id = ?"
+			" AND status = 'active'", "siii", a->error, now, a->id, a->tenant_id);
 	return 0;
+}
+
+/* Everything one account's sync found, in the open transaction. */
+static int write_account(struct sync *S, struct acct *a, struct ig_err *err)
+{
+	struct ig_store *st = S->ctx->store;
+	size_t i;
+	int rc;
+
+	if (a->profile && (rc = write_snapshot(st, a, S->now, err)))
+		return rc;
+	for (i = 0; i < a->nmedia; i++)
+		if ((rc = write_media(st, a, &a->media[i], S->now, err)))
+			return rc;
+	for (i = 0; i < a->nvals; i++)
+		if ((rc = write_value(st, a, &a->vals[i], S->now, err)))
+			return rc;
+	if ((rc = write_fetches(st, a, S->now, err)))
+		return rc;
+	return write_sync_state(st, a, S->now, err);
 }
 
 static int write_chunk(struct sync *S, struct ig_err *err)
@@ -1742,33 +1825,27 @@ static int tenant_thumbnails(struct sync *S, int64_t tenant_id, struct ig_err *e
 
 static int purge(struct sync *S, int64_t tenant_id, struct ig_err *err)
 {
+	/* a disconnected (deauthorised) account's figures go (purge on
+	 * deauthorisation); erasing an account removes them by cascade */
+#define OF_DISCONNECTED " WHERE (?1 = 0 OR tenant_id = ?1) AND account_id IN" \
+	" (SELECT id FROM accounts WHERE status = 'disconnected')"
+	static const char *const disconnected[] = {
+		"DELETE FROM insight_values" OF_DISCONNECTED,
+		"DELETE FROM brand_snapshots" OF_DISCONNECTED,
+		"DELETE FROM ig_media" OF_DISCONNECTED,
+		"DELETE FROM insight_pictures" OF_DISCONNECTED,
+		"DELETE FROM insight_fetches" OF_DISCONNECTED,
+	};
+#undef OF_DISCONNECTED
 	struct ig_store *st = S->ctx->store;
 	int64_t cutoff = S->now - (int64_t)S->o->retention_days * DAY;
+	size_t i;
 	int rc;
 
 	if ((rc = ig_store_begin(st, err)))
 		return rc;
-	/* a disconnected (deauthorised) account's figures go (purge on
-	 * deauthorisation); erasing an account removes them by cascade */
-	rc = ig_store_runf(st, err,
-		"DELETE FROM insight_values WHERE (?1 = 0 OR tenant_id = ?1) AND account_id IN"
-		" (SELECT id FROM accounts WHERE status = 'disconnected')", "i", tenant_id);
-	if (!rc)
-		rc = ig_store_runf(st, err,
-			"DELETE FROM brand_snapshots WHERE (?1 = 0 OR tenant_id = ?1) AND account_id IN"
-			" (SELECT id FROM accounts WHERE status = 'disconnected')", "i", tenant_id);
-	if (!rc)
-		rc = ig_store_runf(st, err,
-			"DELETE FROM ig_media WHERE (?1 = 0 OR tenant_id = ?1) AND account_id IN"
-			" (SELECT id FROM accounts WHERE status = 'disconnected')", "i", tenant_id);
-	if (!rc)
-		rc = ig_store_runf(st, err,
-			"DELETE FROM insight_pictures WHERE (?1 = 0 OR tenant_id = ?1) AND account_id IN"
-			" (SELECT id FROM accounts WHERE status = 'disconnected')", "i", tenant_id);
-	if (!rc)
-		rc = ig_store_runf(st, err,
-			"DELETE FROM insight_fetches WHERE (?1 = 0 OR tenant_id = ?1) AND account_id IN"
-			" (SELECT id FROM accounts WHERE status = 'disconnected')", "i", tenant_id);
+	for (i = 0; !rc && i < sizeof(disconnected) / sizeof(disconnected[0]); i++)
+		rc = ig_store_runf(st, err, disconnected[i], "i", tenant_id);
 	if (!rc && S->o->retention_days > 0) {
 		/* history past the retention; a media's newest value stays */
 		rc = ig_store_runf(st, err,

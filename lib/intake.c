@@ -467,7 +467,8 @@ static int store_raw(struct ig_ctx *ctx, struct ig_route *r, const struct ig_wh_
 		     const struct ig_route_in *in, struct ig_wh_delivery *d,
 		     struct ig_route_res *res, struct ig_err *err)
 {
-	int rc = ig_store_open(&ctx->store, ig_config_get(&ctx->cfg, "db"), 0, err);
+	/* the answer waits for this run: the WAL file is kept for the next */
+	int rc = ig_store_open(&ctx->store, ig_config_get(&ctx->cfg, "db"), IG_STORE_KEEP_WAL, err);
 
 	if (!rc)
 		rc = ig_route_init(r, ctx, "cgi", err);
@@ -488,7 +489,7 @@ static int store_raw(struct ig_ctx *ctx, struct ig_route *r, const struct ig_wh_
 static int route_stored(struct ig_ctx *ctx, struct ig_route *r, int64_t id,
 			struct ig_wh_delivery *d, struct ig_err *err)
 {
-	int rc = ig_store_open(&ctx->store, ig_config_get(&ctx->cfg, "db"), 0, err);
+	int rc = ig_store_open(&ctx->store, ig_config_get(&ctx->cfg, "db"), IG_STORE_KEEP_WAL, err);
 
 	r->st = ctx->store;
 	if (!rc && !(rc = ig_route_begin(r, err))) {
@@ -572,7 +573,7 @@ int ig_intake_post(struct ig_ctx *ctx, ig_intake_answer_fn *answer, void *arg,
 		return res.code;
 	}
 	/* The delivery is durable: answer now.  Closing the store comes after,
-	 * as the last connection's close checkpoints the WAL and deletes it
+	 * as the last connection's close checkpoints the WAL and empties it
 	 * (two fsyncs and a copy).  It is closed before the fork: connections
 	 * (and their POSIX locks) must not cross a fork; the child opens its
 	 * own. */

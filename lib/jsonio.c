@@ -259,6 +259,23 @@ static int dump_str(struct ig_buf *b, const char *s, size_t n)
 	return ig_buf_add(b, "\"", 1);
 }
 
+/* Decimal digits of v into num (at least 21 bytes); how many. */
+static size_t fmt_int(char *num, int64_t v)
+{
+	char tmp[24];
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	size_t n = 0, i = 0;
+
+	do
+		tmp[n++] = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		num[i++] = '-';
+	while (n)
+		num[i++] = tmp[--n];
+	return i;
+}
+
 int ig_json_dumpb(struct ig_buf *b, const json_t *v)
 {
 	char num[64];
@@ -290,8 +307,7 @@ int ig_json_dumpb(struct ig_buf *b, const json_t *v)
 		rc = dump_str(b, json_string_value(v), json_string_length(v));
 		break;
 	case JSON_INTEGER:
-		rc = ig_buf_add(b, num, (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
-							 json_integer_value(v)));
+		rc = ig_buf_add(b, num, fmt_int(num, (int64_t)json_integer_value(v)));
 		break;
 	case JSON_REAL:
 		/* rare: jansson's own digits, exponent and ".0" rules */
@@ -313,6 +329,57 @@ int ig_json_dumpb(struct ig_buf *b, const json_t *v)
 		b->len = len0;
 		if (b->data)
 			b->data[len0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ writer */
+
+void ig_jw_begin(struct ig_jw *w, struct ig_buf *b)
+{
+	w->b = b;
+	w->len0 = b->len;
+	w->n = 0;
+	w->rc = ig_buf_add(b, "{", 1);
+}
+
+static int jw_key(struct ig_jw *w, const char *key)
+{
+	if (!w->rc)
+		w->rc = (w->n++ && ig_buf_add(w->b, ",", 1)) || dump_str(w->b, key, strlen(key))
+			|| ig_buf_add(w->b, ":", 1);
+	return w->rc;
+}
+
+void ig_jw_str(struct ig_jw *w, const char *key, const char *val)
+{
+	if (!jw_key(w, key))
+		w->rc = val ? dump_str(w->b, val, strlen(val)) : ig_buf_add(w->b, "null", 4);
+}
+
+void ig_jw_int(struct ig_jw *w, const char *key, int64_t val)
+{
+	char num[24];
+
+	if (!jw_key(w, key))
+		w->rc = ig_buf_add(w->b, num, fmt_int(num, val));
+}
+
+void ig_jw_value(struct ig_jw *w, const char *key, const json_t *val)
+{
+	if (!jw_key(w, key))
+		w->rc = ig_json_dumpb(w->b, val);
+}
+
+int ig_jw_end(struct ig_jw *w)
+{
+	if (!w->rc)
+		w->rc = ig_buf_add(w->b, "}", 1);
+	if (w->rc) {
+		w->b->len = w->len0;
+		if (w->b->data)
+			w->b->data[w->len0] = '\0';
 		return -1;
 	}
 	return 0;

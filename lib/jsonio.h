@@ -12,6 +12,7 @@
 #ifndef IG_JSONIO_H
 #define IG_JSONIO_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <jansson.h>
 
@@ -89,10 +90,31 @@ int ig_jsonl_ready(struct ig_jsonl_reader *r);
  * JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL does, several times faster.  New
  * reference, or NULL with err set: 65 bad JSON, 70 out of memory. */
 json_t *ig_json_parse(const char *buf, size_t len, struct ig_err *err);
+/* The same; *nul (when not NULL) is 1 when a string value holds \u0000, so a
+ * caller that refuses NULs needs no second walk of the tree. */
+json_t *ig_json_parse_nul(const char *buf, size_t len, int *nul, struct ig_err *err);
 
 /* Append v (borrowed) to b, compact, exactly as json_dumps(v, JSON_COMPACT |
  * JSON_ENCODE_ANY) would.  0, or -1 (b unchanged) when b is full. */
 int ig_json_dumpb(struct ig_buf *b, const json_t *v);
+
+/*
+ * One JSON object written member by member into a buffer, in the order
+ * given, exactly as ig_json_dumpb() prints the same object, without
+ * building it first (hot paths: ig-route prints an object per event).
+ * Errors stick: ig_jw_end() returns 0, or -1 (out of memory or over the
+ * buffer's cap) with the buffer back at its length before ig_jw_begin().
+ */
+struct ig_jw {
+	struct ig_buf *b;
+	size_t len0;
+	int n, rc;
+};
+void ig_jw_begin(struct ig_jw *w, struct ig_buf *b);
+void ig_jw_str(struct ig_jw *w, const char *key, const char *val);   /* NULL: null */
+void ig_jw_int(struct ig_jw *w, const char *key, int64_t val);
+void ig_jw_value(struct ig_jw *w, const char *key, const json_t *val); /* borrowed */
+int ig_jw_end(struct ig_jw *w);
 
 /* Write v (borrowed) compact with a newline and flush.  0, or -1 (errno). */
 int ig_json_emit(FILE *f, const json_t *v);

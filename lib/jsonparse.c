@@ -60,6 +60,7 @@ struct jp {
 	const unsigned char *start;  /* for columns */
 	struct ig_err *err;
 	size_t depth;                /* values open, as jansson counts them */
+	int nul;                     /* a string value held \u0000 */
 	/*
 	 * Scratch: the decoded keys of the objects being parsed, stacked (each
 	 * waits there, NUL-terminated, while its value is parsed), then above
@@ -429,6 +430,7 @@ static json_t *parse_string(struct jp *jp)
 
 	if (scan_string(jp, 0, &s, &n, &nul) < 0)
 		return NULL;
+	jp->nul |= nul;
 	v = json_stringn_nocheck(s, n);
 	if (!v)
 		oom(jp);
@@ -713,8 +715,16 @@ static json_t *parse_value(struct jp *jp)
 
 json_t *ig_json_parse(const char *buf, size_t len, struct ig_err *err)
 {
+	return ig_json_parse_nul(buf, len, NULL, err);
+}
+
+json_t *ig_json_parse_nul(const char *buf, size_t len, int *nul, struct ig_err *err)
+{
 	struct jp jp;
 	json_t *v = NULL;
+
+	if (nul)
+		*nul = 0;
 
 	if (!buf) {
 		ig_err_set(err, IG_EX_DATAERR, "invalid JSON at column 1: no input");
@@ -724,6 +734,7 @@ json_t *ig_json_parse(const char *buf, size_t len, struct ig_err *err)
 	jp.end = jp.start + len;
 	jp.err = err;
 	jp.depth = 0;
+	jp.nul = 0;
 	jp.buf = jp.small;
 	jp.cap = sizeof(jp.small);
 	jp.top = 0;
@@ -744,5 +755,7 @@ json_t *ig_json_parse(const char *buf, size_t len, struct ig_err *err)
 	}
 	if (jp.buf != jp.small)
 		free(jp.buf);
+	if (v && nul)
+		*nul = jp.nul;
 	return v;
 }

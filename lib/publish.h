@@ -34,9 +34,10 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "authz.h"
 #include "ctx.h"
 #include "graph.h"
-#include "tenant.h"
+#include "record.h"
 
 #define IG_PUBLISH_LEASE 300         /* seconds a run holds a post */
 #define IG_PUBLISH_PARALLEL 32       /* requests in flight by default */

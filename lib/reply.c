@@ -1515,20 +1515,126 @@ int ig_reply_conv_change(struct ig_ctx *ctx, int64_t tenant_id, int64_t conv,
 	return ig_store_commit(st, err);
 }
 
+/* A human reply's text: a template filled with the conversation's persona
+ * (a new string in *body, *text pointing at it), or *text as given; 1 to
+ * IG_REPLY_MAX_TEXT bytes. */
+static int human_text(struct ig_store *st, const struct job *j, const char *template_name,
+		      const char **text, char **body, struct ig_err *err)
+{
+	if (template_name) {
+		struct ig_persona p;
+		char *raw = NULL;
+		int rc;
+
+		persona_of(j, &p);
+		if ((rc = ig_template_get(st, j->tenant_id, j->agent_id, template_name, &raw, err))) {
+			free(raw);
+			return rc;
+		}
+		*body = ig_kb_fill(raw, &p);
+		free(raw);
+		if (!*body)
+			return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
+		*text = *body;
+	}
+	if (!*text || !**text || strlen(*text) > IG_REPLY_MAX_TEXT)
+		return ig_err_set(err, IG_EX_DATAERR,
+			"the text must be 1 to %d bytes (Instagram's limit), not %zu",
+			IG_REPLY_MAX_TEXT, *text ? strlen(*text) : 0);
+	return 0;
+}
+
+/* May a person write now?  Reference §3.3: 24 h standard window; a human
+ * agent may answer up to 7 days after the customer's last message with the
+ * HUMAN_AGENT tag (*tag).  And the account must be able to send. */
+static int human_window(const struct job *j, int64_t now, const char *acct_status, int has_token,
+			const char **tag, struct ig_err *err)
+{
+	int64_t age = now - j->last_inbound;
+	char iso[32];
+
+	*tag = NULL;
+	if (!j->last_inbound)
+		return ig_err_set(err, IG_EX_DATAERR,
+			"conversation %lld has no message from the customer; Meta lets a business"
+			" write only after the customer did", (long long)j->conv);
+	if (age > IG_REPLY_HUMAN_WINDOW)
+		return ig_err_set(err, IG_EX_DATAERR,
+			"conversation %lld: the customer last wrote at %s, %lld days ago; Meta allows"
+			" a human reply only within 7 days of it (HUMAN_AGENT tag), so it cannot be sent",
+			(long long)j->conv, ig_time_iso(j->last_inbound, iso), (long long)(age / 86400));
+	if (age > IG_REPLY_WINDOW)
+		*tag = "HUMAN_AGENT";
+	if (strcmp(acct_status, "active") || !has_token)
+		return ig_err_set(err, IG_EX_NOPERM,
+			"account %s is %s: re-authorise it with ig-connect before sending", j->account,
+			has_token ? acct_status : "without a token");
+	return 0;
+}
+
+/* In the open transaction: the outbox row (pending, leased to this
+ * worker), the conversation's human mark and AI pause, its escalations
+ * resolved, the audit row. */
+static int human_enqueue(struct ig_reply *r, const struct job *j, const char *text,
+			 const char *tag, const char *template_name, int keep_ai, int64_t now,
+			 int64_t *id, struct ig_err *err)
+{
+	struct ig_ctx *ctx = r->ctx;
+	struct ig_store *st = ctx->store;
+	char target[48];
+	json_t *detail;
+	int rc, resolved = 0;
+
+	if ((rc = ig_outbox_insert(st, j->tenant_id, j->account_id, j->conv,
+				   template_name ? "template" : "human", j->participant, text, tag,
+				   "pending", ctx->actor.user_id, r->worker,
+				   now + ig_outbox_lease_seconds(&ctx->cfg), id, err))
+	    || (rc = mark_burst(st, j, *id, now, err)))
+		return rc;
+	if ((rc = ig_store_runf(st, err,
+		"UPDATE conversations SET last_human_at = ?1, updated_at = ?1,"
+		" ai_state = CASE WHEN ?2 THEN ai_state ELSE 'paused' END,"
+		" ai_reason = CASE WHEN ?2 THEN ai_reason ELSE 'human reply (ig-reply send)' END"
+		" WHERE id = ?3", "iii", now, (int64_t)keep_ai, j->conv))
+	    || (rc = resolve_escalations(ctx, j->conv, now, &resolved, err)))
+		return rc;
+	snprintf(target, sizeof(target), "conversation:%lld", (long long)j->conv);
+	detail = json_pack("{s:I,s:s?,s:s?,s:b,s:i}", "outbox", (json_int_t)*id, "tag", tag,
+			   "template", template_name, "ai_paused", !keep_ai,
+			   "escalations_resolved", resolved);
+	rc = ig_audit(ctx, j->tenant_id, "conversation.send", target, "ok", detail, err);
+	json_decref(detail);
+	return rc;
+}
+
+/* The outbox item the send works from (it owns its strings). */
+static void human_item(struct ig_outbox_item *it, const struct job *j, int64_t id,
+		       const char *text, const char *tag, const char *template_name)
+{
+	it->id = id;
+	it->tenant_id = j->tenant_id;
+	it->account_id = j->account_id;
+	it->conversation_id = j->conv;
+	snprintf(it->tenant, sizeof(it->tenant), "%s", j->tenant);
+	snprintf(it->account, sizeof(it->account), "%s", j->account);
+	snprintf(it->agent, sizeof(it->agent), "%s", j->agent);
+	snprintf(it->origin, sizeof(it->origin), "%s", template_name ? "template" : "human");
+	it->text = strdup(text);
+	it->recipient = strdup(j->participant);
+	it->tag = tag ? strdup(tag) : NULL;
+}
+
 int ig_reply_human_send(struct ig_reply *r, int64_t tenant_id, int64_t conv, const char *text,
 			const char *template_name, int keep_ai, struct ig_outbox_item *it,
 			struct ig_err *err)
 {
-	struct ig_ctx *ctx = r->ctx;
-	struct ig_store *st = ctx->store;
-	int64_t now = ig_time_now(), age, id = 0;
-	char acct_status[16], ai_state[16], ai_reason[256], target[48], iso[32];
-	int has_token, owned, active, found, rc, resolved = 0;
-	int64_t debounce;
+	struct ig_store *st = r->ctx->store;
+	int64_t now = ig_time_now(), id = 0, debounce;
+	char acct_status[16], ai_state[16], ai_reason[256];
+	int has_token, owned, active, found, rc;
 	char *body = NULL;
 	const char *tag = NULL;
 	struct job j;
-	json_t *detail;
 
 	memset(&j, 0, sizeof(j));
 	memset(it, 0, sizeof(*it));
@@ -1537,113 +1643,24 @@ int ig_reply_human_send(struct ig_reply *r, int64_t tenant_id, int64_t conv, con
 		return rc;
 	found = job_load(st, &j, &has_token, acct_status, ai_state, ai_reason, &owned, &debounce,
 			 &active, err);
-	if (found <= 0 || j.tenant_id != tenant_id) {
+	if (found <= 0 || j.tenant_id != tenant_id)
 		rc = found < 0 ? (err ? err->code : IG_EX_SOFTWARE)
-			: ig_err_set(err, IG_EX_DATAERR, "no conversation %lld",
-				     (long long)conv);
-		goto fail;
-	}
-	if (template_name) {
-		struct ig_persona p;
-
-		persona_of(&j, &p);
-		if ((rc = ig_template_get(st, tenant_id, j.agent_id, template_name, &body, err)))
-			goto fail;
-		text = NULL;
-		{
-			char *filled = ig_kb_fill(body, &p);
-
-			free(body);
-			body = filled;
-		}
-		if (!body) {
-			rc = ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
-			goto fail;
-		}
-		text = body;
-	}
-	if (!text || !*text || strlen(text) > IG_REPLY_MAX_TEXT) {
-		rc = ig_err_set(err, IG_EX_DATAERR,
-			"the text must be 1 to %d bytes (Instagram's limit), not %zu",
-			IG_REPLY_MAX_TEXT, text ? strlen(text) : 0);
-		goto fail;
-	}
-	/* Reference §3.3: 24 h standard window; a human agent may answer up to
-	 * 7 days after the customer's last message with the HUMAN_AGENT tag. */
-	if (!j.last_inbound) {
-		rc = ig_err_set(err, IG_EX_DATAERR,
-			"conversation %lld has no message from the customer; Meta lets a business"
-			" write only after the customer did", (long long)conv);
-		goto fail;
-	}
-	age = now - j.last_inbound;
-	if (age > IG_REPLY_HUMAN_WINDOW) {
-		rc = ig_err_set(err, IG_EX_DATAERR,
-			"conversation %lld: the customer last wrote at %s, %lld days ago; Meta allows"
-			" a human reply only within 7 days of it (HUMAN_AGENT tag), so it cannot be sent",
-			(long long)conv, ig_time_iso(j.last_inbound, iso), (long long)(age / 86400));
-		goto fail;
-	}
-	if (age > IG_REPLY_WINDOW)
-		tag = "HUMAN_AGENT";
-	if (strcmp(acct_status, "active") || !has_token) {
-		rc = ig_err_set(err, IG_EX_NOPERM,
-			"account %s is %s: re-authorise it with ig-connect before sending", j.account,
-			has_token ? acct_status : "without a token");
-		goto fail;
-	}
-	rc = ig_outbox_insert(st, tenant_id, j.account_id, conv, template_name ? "template" : "human",
-			      j.participant, text, tag, "pending", ctx->actor.user_id, r->worker,
-			      now + ig_outbox_lease_seconds(&ctx->cfg), &id, err);
-	if (rc || (rc = mark_burst(st, &j, id, now, err)))
-		goto fail;
-	if ((rc = ig_store_runf(st, err,
-		"UPDATE conversations SET last_human_at = ?1, updated_at = ?1,"
-		" ai_state = CASE WHEN ?2 THEN ai_state ELSE 'paused' END,"
-		" ai_reason = CASE WHEN ?2 THEN ai_reason ELSE 'human reply (ig-reply send)' END"
-		" WHERE id = ?3", "iii", now, (int64_t)keep_ai, conv))
-	    || (rc = resolve_escalations(ctx, conv, now, &resolved, err)))
-		goto fail;
-	snprintf(target, sizeof(target), "conversation:%lld", (long long)conv);
-	detail = json_pack("{s:I,s:s?,s:s?,s:b,s:i}", "outbox", (json_int_t)id, "tag", tag,
-			   "template", template_name, "ai_paused", !keep_ai,
-			   "escalations_resolved", resolved);
-	rc = ig_audit(ctx, tenant_id, "conversation.send", target, "ok", detail, err);
-	json_decref(detail);
-	if (rc)
-		goto fail;
-	it->id = id;
-	it->tenant_id = tenant_id;
-	it->account_id = j.account_id;
-	it->conversation_id = conv;
-	snprintf(it->tenant, sizeof(it->tenant), "%s", j.tenant);
-	snprintf(it->account, sizeof(it->account), "%s", j.account);
-	snprintf(it->agent, sizeof(it->agent), "%s", j.agent);
-	snprintf(it->origin, sizeof(it->origin), "%s", template_name ? "template" : "human");
-	it->text = strdup(text);
-	it->recipient = strdup(j.participant);
-	it->tag = tag ? strdup(tag) : NULL;
-	if (r->o.dry_run) {
+			: ig_err_set(err, IG_EX_DATAERR, "no conversation %lld", (long long)conv);
+	else if (!(rc = human_text(st, &j, template_name, &text, &body, err))
+		 && !(rc = human_window(&j, now, acct_status, has_token, &tag, err))
+		 && !(rc = human_enqueue(r, &j, text, tag, template_name, keep_ai, now, &id, err)))
+		human_item(it, &j, id, text, tag, template_name);
+	if (rc || r->o.dry_run) {
 		ig_store_rollback(st);
-		it->id = 0;
-		snprintf(it->state, sizeof(it->state), "dry_run");
-		free(body);
-		job_release(&j);
-		return 0;
-	}
-	if ((rc = ig_store_commit(st, err))) {
-		free(body);
-		job_release(&j);
-		return rc;
-	}
+		if (!rc) {
+			it->id = 0;
+			snprintf(it->state, sizeof(it->state), "dry_run");
+		}
+	} else
+		rc = ig_store_commit(st, err);
 	free(body);
 	job_release(&j);
-	if ((rc = ig_outbox_send(ctx, r->graph, it, 1, 1, r->worker, err)))
+	if (rc || r->o.dry_run)
 		return rc;
-	return 0;
-fail:
-	ig_store_rollback(st);
-	free(body);
-	job_release(&j);
-	return rc;
+	return ig_outbox_send(r->ctx, r->graph, it, 1, 1, r->worker, err);
 }

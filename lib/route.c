@@ -574,7 +574,9 @@ static int outcome(struct ig_route *r, const struct ig_wh_event *e, const struct
 		   const char *why)
 {
 	char iso[24], reason[600];
-	json_t *o;
+	struct ig_jw w;
+	const char *k;
+	json_t *o, *v;
 	int rc;
 
 	r->last_outcome = how;
@@ -607,39 +609,45 @@ static int outcome(struct ig_route *r, const struct ig_wh_event *e, const struct
 		json_decref(add);
 		return 0;
 	}
-	/* DESIGN.md §6.5: the routed event */
-	o = json_object();
-	json_object_set_new(o, "type", json_string(ig_wh_type_name(e->type)));
-	json_object_set_new(o, "tenant", json_string(a->tenant));
-	json_object_set_new(o, "account", json_string(e->account));
-	json_object_set_new(o, "agent", a->agent[0] ? json_string(a->agent) : json_null());
+	/* DESIGN.md §6.5: the routed event, written member by member (an
+	 * object built and dumped cost as much as storing the event).  A key
+	 * of add replaces the same key of extra in place; neither ever holds
+	 * one of the named members (webhook.c names them). */
+	ig_jw_begin(&w, &r->out);
+	ig_jw_str(&w, "type", ig_wh_type_name(e->type));
+	ig_jw_str(&w, "tenant", a->tenant);
+	ig_jw_str(&w, "account", e->account);
+	ig_jw_str(&w, "agent", a->agent[0] ? a->agent : NULL);
 	if (c)
-		json_object_set_new(o, "conversation", json_integer(c->id));
+		ig_jw_int(&w, "conversation", c->id);
 	if (e->participant[0])
-		json_object_set_new(o, "participant", json_string(e->participant));
+		ig_jw_str(&w, "participant", e->participant);
 	if (e->mid)
-		json_object_set_new(o, "mid", json_string(e->mid));
-	if (e->type == IG_WH_MESSAGE || e->type == IG_WH_ECHO)
-		json_object_set_new(o, "kind", json_string(e->kind));
+		ig_jw_str(&w, "mid", e->mid);
+	if ((e->type == IG_WH_MESSAGE || e->type == IG_WH_ECHO) && e->kind)
+		ig_jw_str(&w, "kind", e->kind);
 	if (e->text)
-		json_object_set_new(o, "text", json_string(e->text));
+		ig_jw_str(&w, "text", e->text);
 	if (e->attachments)
-		json_object_set(o, "attachments", e->attachments);
-	json_object_update(o, e->extra);
-	if (add) {
-		json_object_update(o, add);
-		json_decref(add);
+		ig_jw_value(&w, "attachments", e->attachments);
+	json_object_foreach(e->extra, k, v) {
+		json_t *over = add ? json_object_get(add, k) : NULL;
+
+		ig_jw_value(&w, k, over ? over : v);
 	}
+	json_object_foreach(add, k, v)
+		if (!json_object_get(e->extra, k))
+			ig_jw_value(&w, k, v);
+	json_decref(add);
 	if (c) {
-		json_object_set_new(o, "ai", json_string(c->ai));
+		ig_jw_str(&w, "ai", c->ai);
 		if (c->owner[0])
-			json_object_set_new(o, "thread_owner", json_string(c->owner));
+			ig_jw_str(&w, "thread_owner", c->owner);
 	}
-	json_object_set_new(o, "at", json_string(ig_time_iso(e->at ? e->at : r->now, iso)));
+	ig_jw_str(&w, "at", ig_time_iso(e->at ? e->at : r->now, iso));
 	if (did)
-		json_object_set_new(o, "delivery", json_integer(did));
-	rc = ig_json_dumpb(&r->out, o) || ig_buf_add(&r->out, "\n", 1);
-	json_decref(o);
+		ig_jw_int(&w, "delivery", did);
+	rc = ig_jw_end(&w) || ig_buf_add(&r->out, "\n", 1);
 	return rc ? ig_err_set(NULL, IG_EX_SOFTWARE, "out of memory") : 0;
 }
 
@@ -1129,7 +1137,6 @@ static int route_event(struct ig_route *r, const struct ig_wh_delivery *d, struc
 	int64_t dl;
 	int rc, fresh;
 
-	where(e, w, sizeof(w));
 	if (e->type == IG_WH_INVALID) {
 		r->n.invalid++;
 		snprintf(reason, sizeof(reason), "invalid event: %s", e->reason);
@@ -1147,7 +1154,7 @@ static int route_event(struct ig_route *r, const struct ig_wh_delivery *d, struc
 			return outcome(r, e, NULL, IG_ROUTE_DUPLICATE, NULL, did, NULL,
 				       "already received (same event key)");
 		r->n.unknown++;
-		snprintf(reason, sizeof(reason), "%s: %s", w, e->reason);
+		snprintf(reason, sizeof(reason), "%s: %s", where(e, w, sizeof(w)), e->reason);
 		if ((rc = dead_tenant(r, d, e, &dt, err))
 		    || (rc = dead_letter(r, d, e, did, dt, reason, &dl, err)))
 			return rc;
@@ -1178,7 +1185,8 @@ static int route_event(struct ig_route *r, const struct ig_wh_delivery *d, struc
 				      &dl, err)))
 			return rc;
 		report(r, "delivery %lld: %s: unroutable %s: %s, kept as dead letter %lld",
-		       (long long)did, w, ig_wh_type_name(e->type), reason, (long long)dl);
+		       (long long)did, where(e, w, sizeof(w)), ig_wh_type_name(e->type), reason,
+		       (long long)dl);
 		return outcome(r, e, a, a->found == 0 ? IG_ROUTE_UNKNOWN : IG_ROUTE_AMBIGUOUS, NULL,
 			       did, NULL, reason);
 	}

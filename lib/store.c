@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -23,7 +24,37 @@ struct ig_store {
 	int in_tx;
 	int ncache, acache;
 	struct ig_stmt **cache;   /* grows; never evicts */
+	struct timespec busy_t0;  /* when the current wait for a lock began */
 };
+
+/* How long a writer waits for another's lock before SQLITE_BUSY. */
+#define BUSY_WAIT_MS 10000
+
+/*
+ * SQLite's own busy handler sleeps 1, 2, 5, 10 ms... between tries, so a
+ * writer that finds the lock held for 0.3 ms (one commit on this disk)
+ * loses a millisecond or more.  This one starts at 50 µs and doubles up to
+ * 5 ms, for BUSY_WAIT_MS in all.  n counts the tries for this lock.
+ */
+static int busy_wait(void *arg, int n)
+{
+	struct ig_store *st = arg;
+	struct timespec now, d;
+	long us = n < 7 ? 50L << n : 5000L;
+	double waited;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (n == 0)
+		st->busy_t0 = now;
+	waited = (double)(now.tv_sec - st->busy_t0.tv_sec) * 1e3
+		 + (double)(now.tv_nsec - st->busy_t0.tv_nsec) / 1e6;
+	if (waited >= BUSY_WAIT_MS)
+		return 0;
+	d.tv_sec = 0;
+	d.tv_nsec = us * 1000L;
+	nanosleep(&d, NULL);
+	return 1;
+}
 
 extern const char *const ig_migrations[];
 extern const int ig_migrations_count;
@@ -179,6 +210,10 @@ int ig_store_open(struct ig_store **out, const char *path, int flags, struct ig_
 		free(st);
 		return ig_err_set(err, IG_EX_SOFTWARE, "out of memory");
 	}
+	/* no allocation statistics: they take a global mutex on every malloc
+	 * (a few percent of ig-route's intake); before SQLite initialises, so
+	 * a second open finds it done (SQLITE_MISUSE, ignored) */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	oflags = (flags & IG_STORE_READONLY) ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
 	rc = sqlite3_open_v2(path, &st->db, oflags | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
@@ -187,7 +222,15 @@ int ig_store_open(struct ig_store **out, const char *path, int flags, struct ig_
 		return err ? err->code : IG_EX_CANTCREAT;
 	}
 	sqlite3_extended_result_codes(st->db, 1);
-	sqlite3_busy_timeout(st->db, 10000);
+	sqlite3_busy_handler(st->db, busy_wait, st);
+	if (flags & IG_STORE_KEEP_WAL) {
+		int one = 1;
+
+		/* kept, and emptied (journal_size_limit 0): a WAL left with
+		 * frames would be read whole by the next process to open it */
+		sqlite3_file_control(st->db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
+		sqlite3_exec(st->db, "PRAGMA journal_size_limit = 0", NULL, NULL, NULL);
+	}
 	rc = ig_store_exec(st,
 		"PRAGMA foreign_keys = ON;"
 		"PRAGMA synchronous = FULL;", err);
@@ -290,7 +333,12 @@ void ig_store_rollback(struct ig_store *st)
 	st->in_tx = 0;
 }
 
-struct ig_stmt *ig_store_prepare(struct ig_store *st, const char *sql, struct ig_err *err)
+/*
+ * The cached statement for sql (compared by address: SQL text is a literal
+ * beside its module), prepared on first use.  Its old bindings are cleared
+ * unless the caller rebinds all of them at once (keep).
+ */
+static struct ig_stmt *prepare(struct ig_store *st, const char *sql, int keep, struct ig_err *err)
 {
 	struct ig_stmt *s;
 	sqlite3_stmt *raw;
@@ -300,7 +348,8 @@ struct ig_stmt *ig_store_prepare(struct ig_store *st, const char *sql, struct ig
 		if (st->cache[i]->sql == sql) {
 			s = st->cache[i];
 			sqlite3_reset(s->raw);
-			sqlite3_clear_bindings(s->raw);
+			if (!keep)
+				sqlite3_clear_bindings(s->raw);
 			return s;
 		}
 	}
@@ -333,7 +382,17 @@ struct ig_stmt *ig_store_prepare(struct ig_store *st, const char *sql, struct ig
 	return s;
 }
 
-int ig_stmt_vbind(struct ig_stmt *stmt, const char *fmt, va_list ap)
+struct ig_stmt *ig_store_prepare(struct ig_store *st, const char *sql, struct ig_err *err)
+{
+	return prepare(st, sql, 0, err);
+}
+
+/*
+ * Bind fmt's values from parameter 1 on.  Text and blobs are copied
+ * (SQLITE_TRANSIENT) unless the statement runs before the caller's values
+ * can go (SQLITE_STATIC: ig_store_runf and friends step at once).
+ */
+static int vbind(struct ig_stmt *stmt, const char *fmt, va_list ap, void (*keep)(void *))
 {
 	int i = 1, rc = SQLITE_OK;
 
@@ -342,7 +401,7 @@ int ig_stmt_vbind(struct ig_stmt *stmt, const char *fmt, va_list ap)
 		case 's': {
 			const char *s = va_arg(ap, const char *);
 
-			rc = s ? sqlite3_bind_text(stmt->raw, i, s, -1, SQLITE_TRANSIENT)
+			rc = s ? sqlite3_bind_text(stmt->raw, i, s, -1, keep)
 			       : sqlite3_bind_null(stmt->raw, i);
 			break;
 		}
@@ -365,7 +424,7 @@ int ig_stmt_vbind(struct ig_stmt *stmt, const char *fmt, va_list ap)
 			const void *p = va_arg(ap, const void *);
 			int n = va_arg(ap, int);
 
-			rc = p ? sqlite3_bind_blob(stmt->raw, i, p, n, SQLITE_TRANSIENT)
+			rc = p ? sqlite3_bind_blob(stmt->raw, i, p, n, keep)
 			       : sqlite3_bind_null(stmt->raw, i);
 			break;
 		}
@@ -374,6 +433,11 @@ int ig_stmt_vbind(struct ig_stmt *stmt, const char *fmt, va_list ap)
 		}
 	}
 	return rc == SQLITE_OK ? 0 : IG_EX_SOFTWARE;
+}
+
+int ig_stmt_vbind(struct ig_stmt *stmt, const char *fmt, va_list ap)
+{
+	return vbind(stmt, fmt, ap, SQLITE_TRANSIENT);
 }
 
 int ig_stmt_bind(struct ig_stmt *stmt, const char *fmt, ...)
@@ -390,11 +454,16 @@ int ig_stmt_bind(struct ig_stmt *stmt, const char *fmt, ...)
 static int vrunf(struct ig_store *st, struct ig_err *err, const char *sql, const char *fmt,
 		 va_list ap)
 {
-	struct ig_stmt *s = ig_store_prepare(st, sql, err);
+	/* When fmt rebinds every parameter (one letter each), nothing needs
+	 * clearing and the values are bound in place: the statement runs and
+	 * is reset here, and its next use binds them all again first. */
+	struct ig_stmt *s = prepare(st, sql, 1, err);
 
 	if (!s)
 		return err ? err->code : IG_EX_SOFTWARE;
-	if (ig_stmt_vbind(s, fmt, ap))
+	if ((int)strlen(fmt) != sqlite3_bind_parameter_count(s->raw))
+		sqlite3_clear_bindings(s->raw);
+	if (vbind(s, fmt, ap, SQLITE_STATIC))
 		return ig_err_set(err, IG_EX_SOFTWARE, "BUG: cannot bind '%s'", fmt);
 	return ig_store_run(st, s, err);
 }

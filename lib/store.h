@@ -22,6 +22,15 @@
 
 #define IG_STORE_CREATE   0x1  /* create the file (0600) and its directory (0700) */
 #define IG_STORE_READONLY 0x2
+/*
+ * A short-lived writer on a latency path (ig-route's CGI runs): the WAL
+ * file outlives the connection, emptied at close (after the checkpoint)
+ * instead of deleted, so the next run writes into the file it finds
+ * instead of creating one (a new file costs a directory entry and its
+ * fsync before the first commit).  Other programs delete it as before;
+ * the empty -wal and the -shm files may stay beside the store.
+ */
+#define IG_STORE_KEEP_WAL 0x4
 
 /* Opaque: known to store.c alone (ig_store_path, ig_store_in_tx). */
 struct ig_store;

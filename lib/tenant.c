@@ -1,26 +1,25 @@
 /*
- * tenant.c — tenants, users, memberships, API keys, agents, locations, the
- * audit listing and "init".  Contracts in tenant.h.
+ * tenant.c — tenants, the onboarding stream, the audit listing and "init";
+ * and the record and store helpers every tenancy module shares
+ * (tenant_int.h).  Contracts in tenant.h.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
+#include "agent.h"
+#include "apikey.h"
 #include "audit.h"
 #include "authz.h"
 #include "crypto.h"
 #include "igtime.h"
+#include "location.h"
 #include "store.h"
 #include "tenant.h"
-
-/* Every public function may be given err == NULL; internally we always
- * have somewhere to put the message. */
-#define ERR_LOCAL(err) struct ig_err err_local_ = { 0 }; if (!(err)) (err) = &err_local_
-
-#define OOM(err) ig_err_set((err), IG_EX_SOFTWARE, "out of memory")
+#include "tenant_int.h"
+#include "user.h"
 
 /* ------------------------------------------------------------ validation */
 
@@ -52,7 +51,7 @@ int ig_email_valid(const char *s)
 	return dot && dot > at + 1 && dot[1] != '\0';
 }
 
-static int check_slug(const char *what, const char *s, struct ig_err *err)
+int tn_check_slug(const char *what, const char *s, struct ig_err *err)
 {
 	if (ig_slug_valid(s))
 		return 0;
@@ -61,63 +60,19 @@ static int check_slug(const char *what, const char *s, struct ig_err *err)
 		what, s);
 }
 
-static int check_email(const char *s, struct ig_err *err)
+int tn_check_email(const char *s, struct ig_err *err)
 {
 	if (ig_email_valid(s))
 		return 0;
 	return ig_err_set(err, IG_EX_DATAERR, "invalid e-mail address '%s'", s);
 }
 
-static int check_role(const char *role, struct ig_err *err)
+int tn_check_role(const char *role, struct ig_err *err)
 {
 	if (ig_role_valid(role))
 		return 0;
 	return ig_err_set(err, IG_EX_DATAERR,
 		"invalid role '%s' (org_admin, marketer, sales or viewer)", role);
-}
-
-/* "en", "it", "pt-BR", "zh-Hant-TW": a 2-3 letter code and subtags. */
-static int language_valid(const char *s)
-{
-	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz");
-
-	if (n < 2 || n > 3)
-		return 0;
-	for (s += n; *s; s += n) {
-		if (*s != '-' && *s != '_')
-			return 0;
-		s++;
-		n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
-		if (n < 2 || n > 8)
-			return 0;
-	}
-	return 1;
-}
-
-/* "UTC", "Europe/Rome", "America/Argentina/Buenos_Aires", "Etc/GMT+1": a
- * zone of the IANA time zone database ($TZDIR, else /usr/share/zoneinfo),
- * a TZif file there.  Where no database is installed only the form is
- * checked. */
-static int timezone_valid(const char *s)
-{
-	const char *dir = getenv("TZDIR");
-	char path[512], magic[4];
-	size_t n = strlen(s);
-	FILE *f;
-	int ok;
-
-	if (!n || n > 64 || *s == '/' || s[n - 1] == '/' || strstr(s, "..") || strstr(s, "//"))
-		return 0;
-	if (strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_+-") != n)
-		return 0;
-	if (!dir || !*dir)
-		dir = "/usr/share/zoneinfo";
-	snprintf(path, sizeof(path), "%s/%s", dir, s);
-	if (!(f = fopen(path, "rb")))
-		return access(dir, F_OK) != 0;   /* no database here: the form only */
-	ok = fread(magic, 1, 4, f) == 4 && !memcmp(magic, "TZif", 4);
-	fclose(f);
-	return ok;
 }
 
 /* ------------------------------------------------------------ records */
@@ -130,7 +85,7 @@ static int in_list(const char *const *list, const char *s)
 	return 0;
 }
 
-static int check_fields(const json_t *rec, const char *const *allowed, struct ig_err *err)
+int tn_check_fields(const json_t *rec, const char *const *allowed, struct ig_err *err)
 {
 	const char *k;
 	json_t *v;
@@ -144,8 +99,8 @@ static int check_fields(const json_t *rec, const char *const *allowed, struct ig
 }
 
 /* A string field: absent or null → *out NULL (65 when required). */
-static int get_str(const json_t *rec, const char *key, int required, size_t max,
-		   const char **out, struct ig_err *err)
+int tn_get_str(const json_t *rec, const char *key, int required, size_t max,
+	       const char **out, struct ig_err *err)
 {
 	const json_t *v = json_object_get(rec, key);
 
@@ -168,7 +123,7 @@ static int get_str(const json_t *rec, const char *key, int required, size_t max,
 }
 
 /* A flag: true/false → 1/0; absent → -1. */
-static int get_bool(const json_t *rec, const char *key, int *out, struct ig_err *err)
+int tn_get_bool(const json_t *rec, const char *key, int *out, struct ig_err *err)
 {
 	const json_t *v = json_object_get(rec, key);
 
@@ -178,27 +133,6 @@ static int get_bool(const json_t *rec, const char *key, int *out, struct ig_err 
 	if (!json_is_boolean(v))
 		return ig_err_set(err, IG_EX_DATAERR, "field '%s' must be true or false", key);
 	*out = json_is_true(v);
-	return 0;
-}
-
-/* Debounce: whole seconds, or a duration string ("30s", "2m"); at most a
- * day, which is already far beyond any sensible burst window. */
-static int get_debounce(const json_t *rec, const char *key, int64_t *out, struct ig_err *err)
-{
-	const json_t *v = json_object_get(rec, key);
-	int64_t d = -1;
-
-	*out = -1;
-	if (!v || json_is_null(v))
-		return 0;
-	if (json_is_integer(v))
-		d = json_integer_value(v);
-	else if (!json_is_string(v) || ig_duration_parse(json_string_value(v), &d))
-		return ig_err_set(err, IG_EX_DATAERR,
-			"field '%s' must be seconds (a whole number, or like \"30s\", \"2m\")", key);
-	if (d < 0 || d > 86400)
-		return ig_err_set(err, IG_EX_DATAERR, "field '%s' must be from 0 to 86400 seconds", key);
-	*out = d;
 	return 0;
 }
 
@@ -285,14 +219,9 @@ json_t *ig_tenant_row_json(struct ig_stmt *s)
 
 /* ------------------------------------------------------------ store helpers */
 
-#define PREPARE(s, sql) do { \
-	if (!((s) = ig_store_prepare(ctx->store, (sql), err))) \
-		return err ? err->code : IG_EX_SOFTWARE; \
-} while (0)
-
 /* Step a SELECT expected to give at most one row: 1 found (*out new, or
  * left alone when out is NULL), 0 not found, or -code on error. */
-static int fetch_one(struct ig_ctx *ctx, struct ig_stmt *s, json_t **out, struct ig_err *err)
+int tn_fetch_one(struct ig_ctx *ctx, struct ig_stmt *s, json_t **out, struct ig_err *err)
 {
 	int rc = ig_stmt_next(ctx->store, s, err);
 
@@ -310,7 +239,7 @@ static int fetch_one(struct ig_ctx *ctx, struct ig_stmt *s, json_t **out, struct
 }
 
 /* One integer from a SELECT; dflt when there is no row; -1 with err on error. */
-static int64_t fetch_int(struct ig_ctx *ctx, struct ig_stmt *s, int64_t dflt, struct ig_err *err)
+int64_t tn_fetch_int(struct ig_ctx *ctx, struct ig_stmt *s, int64_t dflt, struct ig_err *err)
 {
 	int rc = ig_stmt_next(ctx->store, s, err);
 	int64_t v = dflt;
@@ -324,8 +253,8 @@ static int64_t fetch_int(struct ig_ctx *ctx, struct ig_stmt *s, int64_t dflt, st
 	return v;
 }
 
-static int list_rows(struct ig_ctx *ctx, struct ig_stmt *s, ig_row_fn *fn, void *arg,
-		     struct ig_err *err)
+int tn_list_rows(struct ig_ctx *ctx, struct ig_stmt *s, ig_row_fn *fn, void *arg,
+		 struct ig_err *err)
 {
 	json_t *row;
 	int rc, r;
@@ -345,31 +274,29 @@ static int list_rows(struct ig_ctx *ctx, struct ig_stmt *s, ig_row_fn *fn, void 
 	return rc < 0 ? (err ? err->code : IG_EX_SOFTWARE) : 0;
 }
 
-/* End a transaction: commit when rc is 0, else roll back; returns the
- * final code. */
 /* The onboarding run under way (ig_tenant_onboard_run), for the length of
  * one record: a dry run keeps the whole stream in one transaction, each
  * record under a savepoint, and rolls it back at the end; an existing
  * record is noted (exists), not failed. */
-static struct ig_onboard *onboarding;
+struct ig_onboard *tn_onboarding;
 
-static int tx_begin(struct ig_ctx *ctx, struct ig_err *err)
+int tn_tx_begin(struct ig_ctx *ctx, struct ig_err *err)
 {
 	int rc;
 
-	if (!onboarding || !onboarding->dry_run)
+	if (!tn_onboarding || !tn_onboarding->dry_run)
 		return ig_store_begin(ctx->store, err);
-	if (!onboarding->open) {
+	if (!tn_onboarding->open) {
 		if ((rc = ig_store_begin(ctx->store, err)))
 			return rc;
-		onboarding->open = 1;
+		tn_onboarding->open = 1;
 	}
 	return ig_store_runf(ctx->store, err, "SAVEPOINT onboard_record", "");
 }
 
-static int tx_end(struct ig_ctx *ctx, int rc, struct ig_err *err)
+int tn_tx_end(struct ig_ctx *ctx, int rc, struct ig_err *err)
 {
-	if (onboarding && onboarding->dry_run && onboarding->open) {
+	if (tn_onboarding && tn_onboarding->dry_run && tn_onboarding->open) {
 		struct ig_err e2 = { 0 };
 
 		if (rc)
@@ -384,14 +311,17 @@ static int tx_end(struct ig_ctx *ctx, int rc, struct ig_err *err)
 	return ig_store_commit(ctx->store, err);
 }
 
-/* An onboarding record names something that is already there: 65 with
- * the message, noted for ig_tenant_onboard_run. */
-#define exists(err, ...) \
-	((onboarding ? (void)(onboarding->exists = 1) : (void)0), \
-	 ig_err_set((err), IG_EX_DATAERR, __VA_ARGS__))
+int tn_tx_end_out(struct ig_ctx *ctx, int rc, json_t **out, struct ig_err *err)
+{
+	if ((rc = tn_tx_end(ctx, rc, err))) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return rc;
+}
 
-static int audit_ok(struct ig_ctx *ctx, int64_t tenant, const char *action, const char *target,
-		    json_t *detail, struct ig_err *err)
+int tn_audit_ok(struct ig_ctx *ctx, int64_t tenant, const char *action, const char *target,
+		json_t *detail, struct ig_err *err)
 {
 	int rc = ig_audit(ctx, tenant, action, target, "ok", detail, err);
 
@@ -399,14 +329,14 @@ static int audit_ok(struct ig_ctx *ctx, int64_t tenant, const char *action, cons
 	return rc;
 }
 
-static int64_t user_id(struct ig_ctx *ctx, const char *email, struct ig_err *err)
+int64_t tn_user_id(struct ig_ctx *ctx, const char *email, struct ig_err *err)
 {
 	struct ig_stmt *s = ig_store_prepare(ctx->store, "SELECT id FROM users WHERE email = ?", err);
 
 	if (!s)
 		return -1;
 	ig_stmt_bind(s, "s", email);
-	return fetch_int(ctx, s, 0, err);
+	return tn_fetch_int(ctx, s, 0, err);
 }
 
 /* ------------------------------------------------------------ tenancy */
@@ -457,7 +387,7 @@ static int tenant_record(struct ig_ctx *ctx, int64_t id, json_t **out, struct ig
 
 	PREPARE(s, tenant_sql);
 	ig_stmt_bind(s, "i", id);
-	rc = fetch_one(ctx, s, out, err);
+	rc = tn_fetch_one(ctx, s, out, err);
 	if (rc < 0)
 		return -rc;
 	return rc ? 0 : ig_err_set(err, IG_EX_SOFTWARE, "tenant %lld vanished", (long long)id);
@@ -474,24 +404,24 @@ int ig_tenant_create(struct ig_ctx *ctx, const json_t *rec, json_t **out, struct
 
 	ERR_LOCAL(err);
 	*out = NULL;
-	if ((rc = check_fields(rec, tenant_fields, err))
-	    || (rc = get_str(rec, "tenant", 1, 63, &slug, err))
-	    || (rc = check_slug("tenant", slug, err))
-	    || (rc = get_str(rec, "name", 0, IG_NAME_MAX, &name, err)))
+	if ((rc = tn_check_fields(rec, tenant_fields, err))
+	    || (rc = tn_get_str(rec, "tenant", 1, 63, &slug, err))
+	    || (rc = tn_check_slug("tenant", slug, err))
+	    || (rc = tn_get_str(rec, "name", 0, IG_NAME_MAX, &name, err)))
 		return rc;
 	if (!name || !*name)
 		name = slug;
 	if ((rc = ig_authz_require(ctx, 0, IG_MOD_PLATFORM, IG_WRITE, "tenant.create", err)))
 		return rc;
-	if ((rc = tx_begin(ctx, err)))
+	if ((rc = tn_tx_begin(ctx, err)))
 		return rc;
 	if (!(s = ig_store_prepare(ctx->store, "SELECT id FROM tenants WHERE slug = ?", err))) {
 		rc = err->code;
 		goto out;
 	}
 	ig_stmt_bind(s, "s", slug);
-	if ((id = fetch_int(ctx, s, 0, err)) != 0) {
-		rc = id < 0 ? err->code : exists(err, "tenant '%s' already exists", slug);
+	if ((id = tn_fetch_int(ctx, s, 0, err)) != 0) {
+		rc = id < 0 ? err->code : tn_exists(err, "tenant '%s' already exists", slug);
 		goto out;
 	}
 	/* Never reuse the id of a deleted tenant: the audit log (no foreign
@@ -509,16 +439,11 @@ int ig_tenant_create(struct ig_ctx *ctx, const json_t *rec, json_t **out, struct
 	if ((rc = ig_store_run(ctx->store, s, err)))
 		goto out;
 	id = ig_store_last_id(ctx->store);
-	if ((rc = audit_ok(ctx, id, "tenant.create", slug, json_pack("{s:s}", "name", name), err)))
+	if ((rc = tn_audit_ok(ctx, id, "tenant.create", slug, json_pack("{s:s}", "name", name), err)))
 		goto out;
 	rc = tenant_record(ctx, id, out, err);
 out:
-	rc = tx_end(ctx, rc, err);
-	if (rc) {
-		json_decref(*out);
-		*out = NULL;
-	}
-	return rc;
+	return tn_tx_end_out(ctx, rc, out, err);
 }
 
 int ig_tenant_list(struct ig_ctx *ctx, ig_row_fn *fn, void *arg, struct ig_err *err)
@@ -539,7 +464,7 @@ int ig_tenant_list(struct ig_ctx *ctx, ig_row_fn *fn, void *arg, struct ig_err *
 		return rc;
 	PREPARE(s, tenant_sql);
 	ig_stmt_bind(s, "i", id);
-	return list_rows(ctx, s, fn, arg, err);
+	return tn_list_rows(ctx, s, fn, arg, err);
 }
 
 int ig_tenant_show(struct ig_ctx *ctx, const char *slug, json_t **out, struct ig_err *err)
@@ -566,14 +491,14 @@ int ig_tenant_rename(struct ig_ctx *ctx, const char *slug, const char *new_slug,
 	*out = NULL;
 	if (!new_slug && !new_name)
 		return ig_err_set(err, IG_EX_USAGE, "nothing to rename: give a new name or --name");
-	if (new_slug && (rc = check_slug("tenant", new_slug, err)))
+	if (new_slug && (rc = tn_check_slug("tenant", new_slug, err)))
 		return rc;
 	if (new_name && (!*new_name || strlen(new_name) > IG_NAME_MAX))
 		return ig_err_set(err, IG_EX_DATAERR, "a tenant's name must have 1 to %d bytes",
 				  IG_NAME_MAX);
 	if ((rc = ig_tenant_resolve(ctx, slug, IG_MOD_TENANCY, IG_WRITE, "tenant.rename", &id, old, err)))
 		return rc;
-	if ((rc = tx_begin(ctx, err)))
+	if ((rc = tn_tx_begin(ctx, err)))
 		return rc;
 	if (new_slug && strcmp(new_slug, old)) {
 		if (!(s = ig_store_prepare(ctx->store, "SELECT id FROM tenants WHERE slug = ?", err))) {
@@ -581,7 +506,7 @@ int ig_tenant_rename(struct ig_ctx *ctx, const char *slug, const char *new_slug,
 			goto out;
 		}
 		ig_stmt_bind(s, "s", new_slug);
-		if ((other = fetch_int(ctx, s, 0, err)) != 0) {
+		if ((other = tn_fetch_int(ctx, s, 0, err)) != 0) {
 			rc = other < 0 ? err->code
 				: ig_err_set(err, IG_EX_DATAERR, "tenant '%s' already exists", new_slug);
 			goto out;
@@ -596,17 +521,12 @@ int ig_tenant_rename(struct ig_ctx *ctx, const char *slug, const char *new_slug,
 	ig_stmt_bind(s, "ssii", new_slug, new_name, ig_time_now(), id);
 	if ((rc = ig_store_run(ctx->store, s, err)))
 		goto out;
-	if ((rc = audit_ok(ctx, id, "tenant.rename", old,
-			   json_pack("{s:s?,s:s?}", "slug", new_slug, "name", new_name), err)))
+	if ((rc = tn_audit_ok(ctx, id, "tenant.rename", old,
+			      json_pack("{s:s?,s:s?}", "slug", new_slug, "name", new_name), err)))
 		goto out;
 	rc = tenant_record(ctx, id, out, err);
 out:
-	rc = tx_end(ctx, rc, err);
-	if (rc) {
-		json_decref(*out);
-		*out = NULL;
-	}
-	return rc;
+	return tn_tx_end_out(ctx, rc, out, err);
 }
 
 int ig_tenant_delete(struct ig_ctx *ctx, const char *slug, json_t **out, struct ig_err *err)
@@ -621,7 +541,7 @@ int ig_tenant_delete(struct ig_ctx *ctx, const char *slug, json_t **out, struct 
 	if ((rc = ig_tenant_resolve(ctx, slug, IG_MOD_PLATFORM, IG_WRITE, "tenant.delete", &id,
 				    name, err)))
 		return rc;
-	if ((rc = tx_begin(ctx, err)))
+	if ((rc = tn_tx_begin(ctx, err)))
 		return rc;
 	if (!(s = ig_store_prepare(ctx->store, "DELETE FROM tenants WHERE id = ?", err))) {
 		rc = err->code;
@@ -630,1226 +550,12 @@ int ig_tenant_delete(struct ig_ctx *ctx, const char *slug, json_t **out, struct 
 	ig_stmt_bind(s, "i", id);
 	if ((rc = ig_store_run(ctx->store, s, err)))
 		goto out;
-	rc = audit_ok(ctx, id, "tenant.delete", name, NULL, err);
+	rc = tn_audit_ok(ctx, id, "tenant.delete", name, NULL, err);
 out:
-	if ((rc = tx_end(ctx, rc, err)))
+	if ((rc = tn_tx_end(ctx, rc, err)))
 		return rc;
 	*out = json_pack("{s:s,s:s}", "tenant", name, "status", "deleted");
 	return *out ? 0 : OOM(err);
-}
-
-/* ------------------------------------------------------------ users */
-
-static const char *const user_fields[] = { "user", "name", "super_admin", "tenant", "role", NULL };
-
-/* Insert a membership (the caller holds the transaction and checked it is
- * new) and audit it. */
-static int add_membership(struct ig_ctx *ctx, int64_t tid, int64_t uid, const char *email,
-			  const char *role, struct ig_err *err)
-{
-	struct ig_stmt *s;
-	int rc;
-
-	PREPARE(s, "INSERT INTO memberships(tenant_id, user_id, role, created_at) VALUES (?,?,?,?)");
-	ig_stmt_bind(s, "iisi", tid, uid, role, ig_time_now());
-	if ((rc = ig_store_run(ctx->store, s, err)))
-		return rc;
-	return audit_ok(ctx, tid, "member.grant", email, json_pack("{s:s}", "role", role), err);
-}
-
-static const char member_sql[] =
-	"SELECT role FROM memberships WHERE tenant_id = ? AND user_id = ?";
-
-/*
- * May the actor give user `email` a role in tenant tid?  A super admin may
- * always.  Anyone else only to a user who is already a member of tid, or
- * who is no member anywhere and no super admin: otherwise a tenant's
- * org_admin could take in another tenant's user and mint a key in their
- * name.  An unknown user gets the same answer as a user of another tenant,
- * so the answer tells nothing about who else is in the store.  Call it
- * before the transaction (the denial is audited); 0 or 77.
- */
-static int grant_allowed(struct ig_ctx *ctx, int64_t tid, const char *email, struct ig_err *err)
-{
-	struct ig_stmt *s;
-	int64_t ok;
-	json_t *d;
-
-	if (ctx->actor.super_admin)
-		return 0;
-	PREPARE(s, "SELECT EXISTS (SELECT 1 FROM users u WHERE u.email = ?2 AND"
-		   " (EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id AND m.tenant_id = ?1)"
-		   " OR (u.super_admin = 0 AND NOT EXISTS (SELECT 1 FROM memberships m"
-		   " WHERE m.user_id = u.id))))");
-	ig_stmt_bind(s, "is", tid, email);
-	if ((ok = fetch_int(ctx, s, 0, err)) < 0)
-		return err->code;
-	if (ok)
-		return 0;
-	d = json_pack("{s:s,s:s}", "reason", "unknown user or a member of another tenant",
-		      "role", ctx->actor.role);
-	ig_audit(ctx, tid, "member.grant", email, "denied", d, NULL);
-	json_decref(d);
-	return ig_err_set(err, IG_EX_NOPERM,
-		"permission denied: user '%s' is unknown or a member of another tenant;"
-		" ask a super admin", email);
-}
-
-int ig_user_add(struct ig_ctx *ctx, const json_t *rec, int ensure, const char *dflt_tenant,
-		json_t **out, struct ig_err *err)
-{
-	const char *email, *name, *tslug, *role;
-	char slug[64] = "";
-	struct ig_stmt *s;
-	int64_t uid, tid = 0;
-	int rc, super;
-
-	ERR_LOCAL(err);
-	*out = NULL;
-	if ((rc = check_fields(rec, user_fields, err))
-	    || (rc = get_str(rec, "user", 1, 254, &email, err))
-	    || (rc = check_email(email, err))
-	    || (rc = get_str(rec, "name", 0, IG_NAME_MAX, &name, err))
-	    || (rc = get_bool(rec, "super_admin", &super, err))
-	    || (rc = get_str(rec, "tenant", 0, 63, &tslug, err))
-	    || (rc = get_str(rec, "role", 0, 32, &role, err)))
-		return rc;
-	if (tslug && !role)
-		return ig_err_set(err, IG_EX_DATAERR, "field 'tenant' needs a 'role' to grant");
-	if (role) {
-		if ((rc = check_role(role, err))
-		    || (rc = ig_tenant_resolve(ctx, tslug ? tslug : dflt_tenant, IG_MOD_TENANCY,
-					       IG_WRITE, "member.grant", &tid, slug, err)))
-			return rc;
-	}
-	if ((uid = user_id(ctx, email, err)) < 0)
-		return err->code;
-	/* Creating a user is a platform act; adding an existing one to a
-	 * tenant (onboarding) only needs the grant, within grant_allowed()'s
-	 * limits, which also answer for an unknown user. */
-	if (ensure && role && !ctx->actor.super_admin
-	    && (rc = grant_allowed(ctx, tid, email, err)))
-		return rc;
-	if ((!uid || !ensure || !role)
-	    && (rc = ig_authz_require(ctx, 0, IG_MOD_PLATFORM, IG_WRITE, "user.add", err)))
-		return rc;
-	if ((rc = tx_begin(ctx, err)))
-		return rc;
-	if ((uid = user_id(ctx, email, err)) < 0) {
-		rc = err->code;
-		goto out;
-	}
-	if (uid && (!ensure || !role)) {
-		rc = exists(err, "user '%s' already exists", email);
-		goto out;
-	}
-	if (!uid) {
-		if (!(s = ig_store_prepare(ctx->store,
-				"INSERT INTO users(email, name, super_admin, created_at) VALUES (?,?,?,?)",
-				err))) {
-			rc = err->code;
-			goto out;
-		}
-		ig_stmt_bind(s, "ssii", email, name ? name : "", (int64_t)(super > 0), ig_time_now());
-		if ((rc = ig_store_run(ctx->store, s, err)))
-			goto out;
-		uid = ig_store_last_id(ctx->store);
-		if ((rc = audit_ok(ctx, 0, "user.add", email,
-				   json_pack("{s:b}", "super_admin", super > 0), err)))
-			goto out;
-	}
-	if (role) {
-		if (!(s = ig_store_prepare(ctx->store, member_sql, err))) {
-			rc = err->code;
-			goto out;
-		}
-		ig_stmt_bind(s, "ii", tid, uid);
-		if ((rc = fetch_one(ctx, s, NULL, err)) != 0) {
-			rc = rc < 0 ? -rc : exists(err,
-				"user '%s' is already a member of tenant '%s'", email, slug);
-			goto out;
-		}
-		if ((rc = add_membership(ctx, tid, uid, email, role, err)))
-			goto out;
-	}
-	if (!(s = ig_store_prepare(ctx->store,
-			"SELECT u.email AS user, u.name, u.super_admin, ?2 AS tenant, ?3 AS role,"
-			" u.created_at FROM users u WHERE u.id = ?1", err))) {
-		rc = err->code;
-		goto out;
-	}
-	ig_stmt_bind(s, "iss", uid, role ? slug : NULL, role);
-	rc = fetch_one(ctx, s, out, err);
-	rc = rc < 0 ? -rc : 0;
-	if (!rc && !role) {
-		json_object_del(*out, "tenant");
-		json_object_del(*out, "role");
-	}
-out:
-	rc = tx_end(ctx, rc, err);
-	if (rc) {
-		json_decref(*out);
-		*out = NULL;
-	}
-	return rc;
-}
-
-int ig_user_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *arg,
-		 struct ig_err *err)
-{
-	struct ig_stmt *s;
-	int64_t tid;
-	int rc;
-
-	ERR_LOCAL(err);
-	if ((!tenant || !*tenant) && !ctx->actor.tenant_id) {
-		if ((rc = ig_authz_require(ctx, 0, IG_MOD_PLATFORM, IG_READ, "user.list", err)))
-			return rc;
-		PREPARE(s, "SELECT u.email AS user, u.name, u.super_admin,"
-			   " (SELECT group_concat(t.slug || ':' || m.role, ' ') FROM memberships m"
-			   "  JOIN tenants t ON t.id = m.tenant_id WHERE m.user_id = u.id) AS tenants,"
-			   " u.created_at FROM users u ORDER BY u.email");
-		return list_rows(ctx, s, fn, arg, err);
-	}
-	if ((rc = ig_tenant_resolve(ctx, tenant, IG_MOD_TENANCY, IG_READ, "user.list", &tid, NULL, err)))
-		return rc;
-	PREPARE(s, "SELECT u.email AS user, u.name, m.role, t.slug AS tenant, u.super_admin,"
-		   " m.created_at AS joined_at FROM memberships m"
-		   " JOIN users u ON u.id = m.user_id JOIN tenants t ON t.id = m.tenant_id"
-		   " WHERE m.tenant_id = ? ORDER BY u.email");
-	ig_stmt_bind(s, "i", tid);
-	return list_rows(ctx, s, fn, arg, err);
-}
-
-int ig_user_remove(struct ig_ctx *ctx, const char *email, json_t **out, struct ig_err *err)
-{
-	struct ig_stmt *s;
-	int64_t uid, nmem = 0, nkeys = 0;
-	int rc;
-
-	ERR_LOCAL(err);
-	*out = NULL;
-	if ((rc = check_email(email, err))
-	    || (rc = ig_authz_require(ctx, 0, IG_MOD_PLATFORM, IG_WRITE, "user.remove", err)))
-		return rc;
-	if ((rc = tx_begin(ctx, err)))
-		return rc;
-	if ((uid = user_id(ctx, email, err)) <= 0) {
-		rc = uid < 0 ? err->code : ig_err_set(err, IG_EX_DATAERR, "unknown user '%s'", email);
-		goto out;
-	}
-	if (!(s = ig_store_prepare(ctx->store,
-			"SELECT (SELECT count(*) FROM memberships WHERE user_id = ?1) * 1000000"
-			" + (SELECT count(*) FROM api_keys WHERE user_id = ?1)", err))) {
-		rc = err->code;
-		goto out;
-	}
-	ig_stmt_bind(s, "i", uid);
-	if ((nkeys = fetch_int(ctx, s, 0, err)) < 0) {
-		rc = err->code;
-		goto out;
-	}
-	nmem = nkeys / 1000000;
-	nkeys %= 1000000;
-	if (!(s = ig_store_prepare(ctx->store, "DELETE FROM users WHERE id = ?", err))) {
-		rc = err->code;
-		goto out;
-	}
-	ig_stmt_bind(s, "i", uid);
-	if ((rc = ig_store_run(ctx->store, s, err)))
-		goto out;
-	rc = audit_ok(ctx, 0, "user.remove", email,
-		      json_pack("{s:I,s:I}", "memberships", (json_int_t)nmem, "keys", (json_int_t)nkeys), err);
-out:
-	if ((rc = tx_end(ctx, rc, err)))
-		return rc;
-	*out = json_pack("{s:s,s:s,s:I,s:I}", "user", email, "status", "removed",
-			 "memberships", (json_int_t)nmem, "keys", (json_int_t)nkeys);
-	return *out ? 0 : OOM(err);
-}
-
-/* ------------------------------------------------------------ members */
-
-static const char *const member_fields[] = { "tenant", "user", "role", NULL };
-
-int ig_member_grant(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tenant,
-		    json_t **out, struct ig_err *err)
-{
-	const char *email, *role, *tslug;
-	char slug[64], prev[32] = "";
-	struct ig_stmt *s;
-	int64_t tid, uid;
-	int rc;
-
-	ERR_LOCAL(err);
-	*out = NULL;
-	if ((rc = check_fields(rec, member_fields, err))
-	    || (rc = get_str(rec, "tenant", 0, 63, &tslug, err))
-	    || (rc = get_str(rec, "user", 1, 254, &email, err))
-	    || (rc = check_email(email, err))
-	    || (rc = get_str(rec, "role", 1, 32, &role, err))
-	    || (rc = check_role(role, err)))
-		return rc;
-	if ((rc = ig_tenant_resolve(ctx, tslug ? tslug : dflt_tenant, IG_MOD_TENANCY, IG_WRITE,
-				    "member.grant", &tid, slug, err))
-	    || (rc = grant_allowed(ctx, tid, email, err)))
-		return rc;
-	if ((rc = tx_begin(ctx, err)))
-		return rc;
-	if ((uid = user_id(ctx, email, err)) <= 0) {
-		rc = uid < 0 ? err->code : ig_err_set(err, IG_EX_DATAERR,
-			"unknown user '%s' (add it with 'tenant-admin user add')", email);
-		goto out;
-	}
-	if (!(s = ig_store_prepare(ctx->store, member_sql, err))) {
-		rc = err->code;
-		goto out;
-	}
-	ig_stmt_bind(s, "ii", tid, uid);
-	if ((rc = ig_stmt_next(ctx->store, s, err)) < 0) {
-		rc = err->code;
-		goto out;
-	}
-	if (rc == 1) {
-		snprintf(prev, sizeof(prev), "%s", ig_col_text(s, 0));
-		ig_stmt_reset(s);
-	}
-	rc = 0;
-	if (!strcmp(prev, role)) {
-		rc = ig_err_set(err, IG_EX_DATAERR, "user '%s' is already %s of tenant '%s'",
-				email, role, slug);
-		goto out;
-	}
-	if (!*prev) {
-		rc = add_membership(ctx, tid, uid, email, role, err);
-	} else {
-		if (!(s = ig_store_prepare(ctx->store,
-				"UPDATE memberships SET role = ? WHERE tenant_id = ? AND user_id = ?", err))) {
-			rc = err->code;
-			goto out;
-		}
-		ig_stmt_bind(s, "sii", role, tid, uid);
-		if (!(rc = ig_store_run(ctx->store, s, err)))
-			rc = audit_ok(ctx, tid, "member.grant", email,
-				      json_pack("{s:s,s:s}", "role", role, "previous", prev), err);
-	}
-out:
-	if ((rc = tx_end(ctx, rc, err)))
-		return rc;
-	*out = json_pack("{s:s,s:s,s:s,s:s}", "tenant", slug, "user", email, "role", role,
-			 "status", *prev ? "updated" : "created");
-	if (*out && *prev)
-		json_object_set_new(*out, "previous", json_string(prev));
-	return *out ? 0 : OOM(err);
-}
-
-int ig_member_revoke(struct ig_ctx *ctx, const char *tenant, const char *email,
-		     json_t **out, struct ig_err *err)
-{
-	char slug[64];
-	struct ig_stmt *s;
-	int64_t tid, uid;
-	int rc, nkeys = 0;
-
-	ERR_LOCAL(err);
-	*out = NULL;
-	if ((rc = check_email(email, err))
-	    || (rc = ig_tenant_resolve(ctx, tenant, IG_MOD_TENANCY, IG_WRITE, "member.revoke",
-				       &tid, slug, err)))
-		return rc;
-	if ((rc = tx_begin(ctx, err)))
-		return rc;
-	if ((uid = user_id(ctx, email, err)) <= 0) {
-		/* only a super admin learns whether the user exists at all */
-		rc = uid < 0 ? err->code : ctx->actor.super_admin
-			? ig_err_set(err, IG_EX_DATAERR, "unknown user '%s'", email)
-			: ig_err_set(err, IG_EX_DATAERR, "user '%s' is not a member of tenant '%s'",
-				     email, slug);
-		goto out;
-	}
-	if (!(s = ig_store_prepare(ctx->store,
-			"DELETE FROM memberships WHERE tenant_id = ? AND user_id = ?", err))) {
-		rc = err->code;
-		goto out;
-	}
-	ig_stmt_bind(s, "ii", tid, uid);
-	if ((rc = ig_store_run(ctx->store, s, err)))
-		goto out;
-	if (!ig_store_changes(ctx->store)) {
-		rc = ig_err_set(err, IG_EX_DATAERR, "user '%s' is not a member of tenant '%s'",
-				email, slug);
-		goto out;
-	}
-	/* A key of a former member would be refused anyway (ctx.c checks the
-	 * membership); revoking it says so in "key list" too. */
-	if (!(s = ig_store_prepare(ctx->store,
-			"UPDATE api_keys SET revoked_at = ? WHERE tenant_id = ? AND user_id = ?"
-			" AND revoked_at IS NULL", err))) {
-		rc = err->code;
-		goto out;
-	}
-	ig_stmt_bind(s, "iii", ig_time_now(), tid, uid);
-	if ((rc = ig_store_run(ctx->store, s, err)))
-		goto out;
-	nkeys = ig_store_changes(ctx->store);
-	rc = audit_ok(ctx, tid, "member.revoke", email, json_pack("{s:i}", "keys_revoked", nkeys), err);
-out:
-	if ((rc = tx_end(ctx, rc, err)))
-		return rc;
-	*out = json_pack("{s:s,s:s,s:s,s:i}", "tenant", slug, "user", email, "status", "revoked",
-			 "keys_revoked", nkeys);
-	return *out ? 0 : OOM(err);
-}
-
-/* ------------------------------------------------------------ agents */
-
-static const char *const agent_fields[] = {
-	"tenant", "agent", "display_name", "personality", "instructions", "business_name",
-	"language", "booking", "engine", "model", "debounce", "pause_on_human", "active", NULL
-};
-
-struct agent_spec {
-	const char *display_name, *personality, *instructions, *business_name, *language,
-		   *engine, *model;
-	int booking, pause_on_human, active;   /* -1 = unchanged */
-	int64_t debounce;                      /* -1 = unchanged */
-};
-
-static int agent_parse(const json_t *rec, struct agent_spec *a, json_t *changed,
-		       struct ig_err *err)
-{
-	int rc;
-
-	if ((rc = get_str(rec, "display_name", 0, IG_NAME_MAX, &a->display_name, err))
-	    || (rc = get_str(rec, "personality", 0, IG_TEXT_MAX, &a->personality, err))
-	    || (rc = get_str(rec, "instructions", 0, IG_TEXT_MAX, &a->instructions, err))
-	    || (rc = get_str(rec, "business_name", 0, IG_NAME_MAX, &a->business_name, err))
-	    || (rc = get_str(rec, "language", 0, 35, &a->language, err))
-	    || (rc = get_str(rec, "engine", 0, 16, &a->engine, err))
-	    || (rc = get_str(rec, "model", 0, IG_NAME_MAX, &a->model, err))
-	    || (rc = get_bool(rec, "booking", &a->booking, err))
-	    || (rc = get_bool(rec, "pause_on_human", &a->pause_on_human, err))
-	    || (rc = get_bool(rec, "active", &a->active, err))
-	    || (rc = get_debounce(rec, "debounce", &a->debounce, err)))
-		return rc;
-	if (a->language && !language_valid(a->language))
-		return ig_err_set(err, IG_EX_DATAERR,
-			"invalid language '%s' (a code like 'en', 'it' or 'pt-BR')", a->language);
-	if (a->engine && strcmp(a->engine, "kb") && strcmp(a->engine, "openai"))
-		return ig_err_set(err, IG_EX_DATAERR, "invalid engine '%s' (kb or openai)", a->engine);
-	if (changed) {
-		const char *k;
-		json_t *v;
-
-		json_object_foreach((json_t *)rec, k, v)
-			if (strcmp(k, "tenant") && strcmp(k, "agent"))
-				json_array_append_new(changed, json_string(k));
-	}
-	return 0;
-}
-
-/* Apply the fields of a to agent id; absent fields keep their value (the
- * schema holds the defaults of a new agent). */
-static int agent_apply(struct ig_ctx *ctx, int64_t id, const struct agent_spec *a,
-		       struct ig_err *err)
-{
-	/* a NULL text or a negative number keeps the column */
-	return ig_store_runf(ctx->store, err, "UPDATE agents SET"
-		" display_name = COALESCE(?1, display_name), personality = COALESCE(?2, personality),"
-		" instructions = COALESCE(?3, instructions), business_name = COALESCE(?4, business_name),"
-		" language = COALESCE(?5, language), engine = COALESCE(?6, engine),"
-		" model = COALESCE(?7, model),"
-		" booking_enabled = CASE WHEN ?8 < 0 THEN booking_enabled ELSE ?8 END,"
-		" pause_on_human = CASE WHEN ?9 < 0 THEN pause_on_human ELSE ?9 END,"
-		" active = CASE WHEN ?10 < 0 THEN active ELSE ?10 END,"
-		" debounce_seconds = CASE WHEN ?11 < 0 THEN debounce_seconds ELSE ?11 END,"
-		" updated_at = ?12 WHERE id = ?13", "sssssssiiiiii",
-		a->display_name, a->personality, a->instructions, a->business_name, a->language,
-		a->engine, a->model, (int64_t)a->booking, (int64_t)a->pause_on_human,
-		(int64_t)a->active, (int64_t)a->debounce, ig_time_now(), id);
-}
-
-static const char agent_sql[] =
-	"SELECT t.slug AS tenant, a.name AS agent, a.display_name, a.personality, a.instructions,"
-	" a.business_name, a.language, a.booking_enabled AS booking, a.engine, a.model,"
-	" a.debounce_seconds AS debounce, a.pause_on_human, a.active, a.is_default AS \"default\","
-	" (SELECT count(*) FROM accounts c WHERE c.agent_id = a.id) AS accounts,"
-	" a.created_at, a.updated_at"
-	" FROM agents a JOIN tenants t ON t.id = a.tenant_id"
-	" WHERE a.tenant_id = ?1 AND (?2 IS NULL OR a.name = ?2) ORDER BY a.name";
-
-static int agent_record(struct ig_ctx *ctx, int64_t tid, const char *name, json_t **out,
-			struct ig_err *err)
-{
-	struct ig_stmt *s;
-	int rc;
-
-	PREPARE(s, agent_sql);
-	ig_stmt_bind(s, "is", tid, name);
-	rc = fetch_one(ctx, s, out, err);
-	return rc < 0 ? -rc : rc ? 0 : ig_err_set(err, IG_EX_SOFTWARE, "agent '%s' vanished", name);
-}
-
-/* The agent's id and default flag; 65 when unknown. */
-static int agent_find(struct ig_ctx *ctx, int64_t tid, const char *slug, const char *name,
-		      int64_t *id, int *is_default, struct ig_err *err)
-{
-	struct ig_stmt *s;
-	int rc;
-
-	PREPARE(s, "SELECT id, is_default FROM agents WHERE tenant_id = ? AND name = ?");
-	ig_stmt_bind(s, "is", tid, name);
-	if ((rc = ig_stmt_next(ctx->store, s, err)) < 0)
-		return err->code;
-	if (rc == 1) {
-		*id = ig_col_int(s, 0);
-		if (is_default)
-			*is_default = (int)ig_col_int(s, 1);
-		ig_stmt_reset(s);
-		return 0;
-	}
-	return ig_err_set(err, IG_EX_DATAERR, "unknown agent '%s' in tenant '%s'", name, slug);
-}
-
-int ig_agent_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tenant,
-		    json_t **out, struct ig_err *err)
-{
-	struct agent_spec a;
-	const char *tslug, *name;
-	char slug[64];
-	struct ig_stmt *s;
-	int64_t tid, id, now = ig_time_now();
-	int rc, dflt;
-
-	ERR_LOCAL(err);
-	*out = NULL;
-	if ((rc = check_fields(rec, agent_fields, err))
-	    || (rc = get_str(rec, "tenant", 0, 63, &tslug, err))
-	    || (rc = get_str(rec, "agent", 1, 63, &name, err))
-	    || (rc = check_slug("agent", name, err))
-	    || (rc = agent_parse(rec, &a, NULL, err)))
-		return rc;
-	if ((rc = ig_tenant_resolve(ctx, tslug ? tslug : dflt_tenant, IG_MOD_AGENTS, IG_WRITE,
-				    "agent.create", &tid, slug, err)))
-		return rc;
-	if ((rc = tx_begin(ctx, err)))
-		return rc;
-	rc = agent_find(ctx, tid, slug, name, &id, NULL, err);
-	if (!rc) {
-		rc = exists(err, "agent '%s' already exists in tenant '%s'", name, slug);
-		goto out;
-	}
-	if (rc != IG_EX_DATAERR)   /* a SELECT fails with 65 only for "unknown" */
-		goto out;
-	rc = 0;
-	/* The first agent of a tenant becomes its default (tenant.h). */
-	if (!(s = ig_store_prepare(ctx->store,
-			"INSERT INTO agents(tenant_id, name, is_default, created_at, updated_at)"
-			" VALUES (?1, ?2, NOT EXISTS (SELECT 1 FROM agents WHERE tenant_id = ?1"
-			" AND is_default = 1), ?3, ?3)", err))) {
-		rc = err->code;
-		goto out;
-	}
-	ig_stmt_bind(s, "isi", tid, name, now);
-	if ((rc = ig_store_run(ctx->store, s, err)))
-		goto out;
-	id = ig_store_last_id(ctx->store);
-	if ((rc = agent_apply(ctx, id, &a, err))
-	    || (rc = agent_record(ctx, tid, name, out, err)))
-		goto out;
-	dflt = json_is_true(json_object_get(*out, "default"));
-	rc = audit_ok(ctx, tid, "agent.create", name, json_pack("{s:b}", "default", dflt), err);
-out:
-	rc = tx_end(ctx, rc, err);
-	if (rc) {
-		json_decref(*out);
-		*out = NULL;
-	}
-	return rc;
-}
-
-int ig_agent_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *arg,
-		  struct ig_err *err)
-{
-	struct ig_stmt *s;
-	int64_t tid;
-	int rc;
-
-	ERR_LOCAL(err);
-	if ((rc = ig_tenant_resolve(ctx, tenant, IG_MOD_AGENTS, IG_READ, "agent.list", &tid, NULL, err)))
-		return rc;
-	PREPARE(s, agent_sql);
-	ig_stmt_bind(s, "in", tid);
-	return list_rows(ctx, s, fn, arg, err);
-}
-
-int ig_agent_show(struct ig_ctx *ctx, const char *tenant, const char *name, json_t **out,
-		  struct ig_err *err)
-{
-	char slug[64];
-	int64_t tid, id;
-	int rc;
-
-	ERR_LOCAL(err);
-	*out = NULL;
-	if ((rc = ig_tenant_resolve(ctx, tenant, IG_MOD_AGENTS, IG_READ, "agent.show", &tid, slug, err))
-	    || (rc = agent_find(ctx, tid, slug, name, &id, NULL, err)))
-		return rc;
-	return agent_record(ctx, tid, name, out, err);
-}
-
-static const char *const agent_update_fields[] = {
-	"display_name", "personality", "instructions", "business_name", "language", "booking",
-	"engine", "model", "debounce", "pause_on_human", "active", NULL
-};
-
-int ig_agent_update(struct ig_ctx *ctx, const char *tenant, const char *name,
-		    const json_t *changes, json_t **out, struct ig_err *err)
-{
-	struct agent_spec a;
-	json_t *changed;
-	char slug[64];
-	int64_t tid, id;
-	int rc;
-
-	ERR_LOCAL(err);
-	*out = NULL;
-	if ((rc = check_fields(changes, agent_update_fields, err)))
-		return rc;
-	if (!json_object_size(changes))
-		return ig_err_set(err, IG_EX_USAGE, "nothing to update: give at least one field");
-	if (!(changed = json_array()))
-		return OOM(err);
-	if ((rc = agent_parse(changes, &a, changed, err))
-	    || (rc = ig_tenant_resolve(ctx, tenant, IG_MOD_AGENTS, IG_WRITE, "agent.update", &tid,
-				       slug, err))) {
-		json_decref(changed);
-		return rc;
-	}
-	if ((rc = tx_begin(ctx, err))) {
-		json_decref(changed);
-		return rc;
-	}
-	if (!(rc = agent_find(ctx, tid, slug, name, &id, NULL, err))
-	    && !(rc = agent_apply(ctx, id, &a, err))
-	    && !(rc = audit_ok(ctx, tid, "agent.update", name,
-			       json_pack("{s:O}", "changed", changed), err)))
-		rc = agent_record(ctx, tid, name, out, err);
-	json_decref(changed);
-	rc = tx_end(ctx, rc, err);
-	if (rc) {
-		json_decref(*out);
-		*out = NULL;
-	}
-	return rc;
-}
-
-static int set_default(struct ig_ctx *ctx, int64_t tid, int64_t id, struct ig_err *err)
-{
-	struct ig_stmt *s;
-	int rc;
-
-	/* Clear first: the partial unique index allows one default at a time. */
-	PREPARE(s, "UPDATE agents SET is_default = 0 WHERE tenant_id = ? AND is_default = 1");
-	ig_stmt_bind(s, "i", tid);
-	if ((rc = ig_store_run(ctx->store, s, err)))
-		return rc;
-	PREPARE(s, "UPDATE agents SET is_default = 1, updated_at = ? WHERE id = ?");
-	ig_stmt_bind(s, "ii", ig_time_now(), id);
-	return ig_store_run(ctx->store, s, err);
-}
-
-int ig_agent_delete(struct ig_ctx *ctx, const char *tenant, const char *name,
-		    const char *new_default, json_t **out, struct ig_err *err)
-{
-	char slug[64];
-	struct ig_stmt *s;
-	int64_t tid, id, nid = 0, others = 0, accounts = 0;
-	int rc, dflt = 0;
-
-	ERR_LOCAL(err);
-	*out = NULL;
-	if ((rc = ig_tenant_resolve(ctx, tenant, IG_MOD_AGENTS, IG_WRITE, "agent.delete", &tid,
-				    slug, err)))
-		return rc;
-	if (new_default && !strcmp(new_default, name))
-		return ig_err_set(err, IG_EX_DATAERR,
-			"--new-default names the agent being deleted ('%s')", name);
-	if ((rc = tx_begin(ctx, err)))
-		return rc;
-	if ((rc = agent_find(ctx, tid, slug, name, &id, &dflt, err)))
-		goto out;
-	if (new_default && (rc = agent_find(ctx, tid, slug, new_default, &nid, NULL, err)))
-		goto out;
-	if (!(s = ig_store_prepare(ctx->store,
-			"SELECT (SELECT count(*) FROM agents WHERE tenant_id = ?1 AND id <> ?2) * 1000000000"
-			" + (SELECT count(*) FROM accounts WHERE agent_id = ?2)", err))) {
-		rc = err->code;
-		goto out;
-	}
-	ig_stmt_bind(s, "ii", tid, id);
-	if ((accounts = fetch_int(ctx, s, 0, err)) < 0) {
-		rc = err->code;
-		goto out;
-	}
-	others = accounts / 1000000000;
-	accounts %= 1000000000;
-	if (dflt && others && !nid) {
-		rc = ig_err_set(err, IG_EX_DATAERR,
-			"agent '%s' is the default agent of tenant '%s': name its successor with --new-default NAME",
-			name, slug);
-		goto out;
-	}
-	if (!(s = ig_store_prepare(ctx->store, "DELETE FROM agents WHERE id = ?", err))) {
-		rc = err->code;
-		goto out;
-	}
-	ig_stmt_bind(s, "i", id);
-	if ((rc = ig_store_run(ctx->store, s, err)))
-		goto out;
-	if (nid && (rc = set_default(ctx, tid, nid, err)))
-		goto out;
-	rc = audit_ok(ctx, tid, "agent.delete", name,
-		      json_pack("{s:s?,s:I}", "new_default", nid ? new_default : NULL,
-				"accounts", (json_int_t)accounts), err);
-out:
-	if ((rc = tx_end(ctx, rc, err)))
-		return rc;
-	/* Accounts of the deleted agent fall back to the tenant default
-	 * (accounts.agent_id ON DELETE SET NULL). */
-	*out = json_pack("{s:s,s:s,s:s,s:s?,s:I}", "tenant", slug, "agent", name,
-			 "status", "deleted", "default_agent", nid ? new_default : NULL,
-			 "accounts_to_default", (json_int_t)accounts);
-	return *out ? 0 : OOM(err);
-}
-
-int ig_agent_set_default(struct ig_ctx *ctx, const char *tenant, const char *name,
-			 json_t **out, struct ig_err *err)
-{
-	char slug[64];
-	int64_t tid, id;
-	int rc, dflt = 0;
-
-	ERR_LOCAL(err);
-	*out = NULL;
-	if ((rc = ig_tenant_resolve(ctx, tenant, IG_MOD_AGENTS, IG_WRITE, "agent.set_default",
-				    &tid, slug, err)))
-		return rc;
-	if ((rc = tx_begin(ctx, err)))
-		return rc;
-	if ((rc = agent_find(ctx, tid, slug, name, &id, &dflt, err)))
-		goto out;
-	if (!dflt && !(rc = set_default(ctx, tid, id, err)))
-		rc = audit_ok(ctx, tid, "agent.set_default", name, NULL, err);
-	if (!rc)
-		rc = agent_record(ctx, tid, name, out, err);
-out:
-	rc = tx_end(ctx, rc, err);
-	if (rc) {
-		json_decref(*out);
-		*out = NULL;
-	} else {
-		json_object_set_new(*out, "status", json_string(dflt ? "unchanged" : "updated"));
-	}
-	return rc;
-}
-
-/* ------------------------------------------------------------ locations */
-
-static const char *const location_fields[] = {
-	"tenant", "location", "timezone", "hours", "context", NULL
-};
-static const char *const location_update_fields[] = { "timezone", "hours", "context", NULL };
-
-struct location_spec {
-	const char *timezone, *hours, *context;
-};
-
-static int location_parse(const json_t *rec, struct location_spec *l, struct ig_err *err)
-{
-	int rc;
-
-	if ((rc = get_str(rec, "timezone", 0, 64, &l->timezone, err))
-	    || (rc = get_str(rec, "hours", 0, IG_TEXT_MAX, &l->hours, err))
-	    || (rc = get_str(rec, "context", 0, IG_TEXT_MAX, &l->context, err)))
-		return rc;
-	if (l->timezone && !timezone_valid(l->timezone))
-		return ig_err_set(err, IG_EX_DATAERR,
-			"invalid timezone '%s' (an IANA name like 'Europe/Rome' or 'UTC')", l->timezone);
-	return 0;
-}
-
-static int location_apply(struct ig_ctx *ctx, int64_t id, const struct location_spec *l,
-			  struct ig_err *err)
-{
-	struct ig_stmt *s;
-
-	PREPARE(s, "UPDATE locations SET timezone = COALESCE(?, timezone),"
-		   " hours = COALESCE(?, hours), context = COALESCE(?, context), updated_at = ?"
-		   " WHERE id = ?");
-	ig_stmt_bind(s, "sssii", l->timezone, l->hours, l->context, ig_time_now(), id);
-	return ig_store_run(ctx->store, s, err);
-}
-
-static const char location_sql[] =
-	"SELECT t.slug AS tenant, l.name AS location, l.timezone, l.hours, l.context,"
-	" (SELECT count(*) FROM accounts c WHERE c.location_id = l.id) AS accounts,"
-	" l.created_at, l.updated_at"
-	" FROM locations l JOIN tenants t ON t.id = l.tenant_id"
-	" WHERE l.tenant_id = ?1 AND (?2 IS NULL OR l.name = ?2) ORDER BY l.name";
-
-static int location_find(struct ig_ctx *ctx, int64_t tid, const char *slug, const char *name,
-			 int64_t *id, struct ig_err *err)
-{
-	struct ig_stmt *s;
-
-	PREPARE(s, "SELECT id FROM locations WHERE tenant_id = ? AND name = ?");
-	ig_stmt_bind(s, "is", tid, name);
-	if ((*id = fetch_int(ctx, s, 0, err)) < 0)
-		return err->code;
-	if (!*id)
-		return ig_err_set(err, IG_EX_DATAERR, "unknown location '%s' in tenant '%s'", name, slug);
-	return 0;
-}
-
-static int location_record(struct ig_ctx *ctx, int64_t tid, const char *name, json_t **out,
-			   struct ig_err *err)
-{
-	struct ig_stmt *s;
-	int rc;
-
-	PREPARE(s, location_sql);
-	ig_stmt_bind(s, "is", tid, name);
-	rc = fetch_one(ctx, s, out, err);
-	return rc < 0 ? -rc : rc ? 0 : ig_err_set(err, IG_EX_SOFTWARE, "location '%s' vanished", name);
-}
-
-int ig_location_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tenant,
-		       json_t **out, struct ig_err *err)
-{
-	struct location_spec l;
-	const char *tslug, *name;
-	char slug[64];
-	struct ig_stmt *s;
-	int64_t tid, id, now = ig_time_now();
-	int rc;
-
-	ERR_LOCAL(err);
-	*out = NULL;
-	if ((rc = check_fields(rec, location_fields, err))
-	    || (rc = get_str(rec, "tenant", 0, 63, &tslug, err))
-	    || (rc = get_str(rec, "location", 1, 63, &name, err))
-	    || (rc = check_slug("location", name, err))
-	    || (rc = location_parse(rec, &l, err)))
-		return rc;
-	if ((rc = ig_tenant_resolve(ctx, tslug ? tslug : dflt_tenant, IG_MOD_AGENTS, IG_WRITE,
-				    "location.create", &tid, slug, err)))
-		return rc;
-	if ((rc = tx_begin(ctx, err)))
-		return rc;
-	rc = location_find(ctx, tid, slug, name, &id, err);
-	if (!rc) {
-		rc = exists(err, "location '%s' already exists in tenant '%s'", name, slug);
-		goto out;
-	}
-	if (rc != IG_EX_DATAERR)   /* a SELECT fails with 65 only for "unknown" */
-		goto out;
-	rc = 0;
-	if (!(s = ig_store_prepare(ctx->store,
-			"INSERT INTO locations(tenant_id, name, created_at, updated_at) VALUES (?,?,?,?)",
-			err))) {
-		rc = err->code;
-		goto out;
-	}
-	ig_stmt_bind(s, "isii", tid, name, now, now);
-	if ((rc = ig_store_run(ctx->store, s, err)))
-		goto out;
-	id = ig_store_last_id(ctx->store);
-	if (!(rc = location_apply(ctx, id, &l, err))
-	    && !(rc = audit_ok(ctx, tid, "location.create", name, NULL, err)))
-		rc = location_record(ctx, tid, name, out, err);
-out:
-	rc = tx_end(ctx, rc, err);
-	if (rc) {
-		json_decref(*out);
-		*out = NULL;
-	}
-	return rc;
-}
-
-int ig_location_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *arg,
-		     struct ig_err *err)
-{
-	struct ig_stmt *s;
-	int64_t tid;
-	int rc;
-
-	ERR_LOCAL(err);
-	if ((rc = ig_tenant_resolve(ctx, tenant, IG_MOD_AGENTS, IG_READ, "location.list", &tid,
-				    NULL, err)))
-		return rc;
-	PREPARE(s, location_sql);
-	ig_stmt_bind(s, "in", tid);
-	return list_rows(ctx, s, fn, arg, err);
-}
-
-int ig_location_show(struct ig_ctx *ctx, const char *tenant, const char *name, json_t **out,
-		     struct ig_err *err)
-{
-	char slug[64];
-	int64_t tid, id;
-	int rc;
-
-	ERR_LOCAL(err);
-	*out = NULL;
-	if ((rc = ig_tenant_resolve(ctx, tenant, IG_MOD_AGENTS, IG_READ, "location.show", &tid,
-				    slug, err))
-	    || (rc = location_find(ctx, tid, slug, name, &id, err)))
-		return rc;
-	return location_record(ctx, tid, name, out, err);
-}
-
-int ig_location_update(struct ig_ctx *ctx, const char *tenant, const char *name,
-		       const json_t *changes, json_t **out, struct ig_err *err)
-{
-	struct location_spec l;
-	json_t *changed;
-	const char *k;
-	json_t *v;
-	char slug[64];
-	int64_t tid, id;
-	int rc;
-
-	ERR_LOCAL(err);
-	*out = NULL;
-	if ((rc = check_fields(changes, location_update_fields, err))
-	    || (rc = location_parse(changes, &l, err)))
-		return rc;
-	if (!json_object_size(changes))
-		return ig_err_set(err, IG_EX_USAGE, "nothing to update: give at least one field");
-	if ((rc = ig_tenant_resolve(ctx, tenant, IG_MOD_AGENTS, IG_WRITE, "location.update", &tid,
-				    slug, err)))
-		return rc;
-	if (!(changed = json_array()))
-		return OOM(err);
-	json_object_foreach((json_t *)changes, k, v)
-		json_array_append_new(changed, json_string(k));
-	if ((rc = tx_begin(ctx, err))) {
-		json_decref(changed);
-		return rc;
-	}
-	if (!(rc = location_find(ctx, tid, slug, name, &id, err))
-	    && !(rc = location_apply(ctx, id, &l, err))
-	    && !(rc = audit_ok(ctx, tid, "location.update", name,
-			       json_pack("{s:O}", "changed", changed), err)))
-		rc = location_record(ctx, tid, name, out, err);
-	json_decref(changed);
-	rc = tx_end(ctx, rc, err);
-	if (rc) {
-		json_decref(*out);
-		*out = NULL;
-	}
-	return rc;
-}
-
-int ig_location_delete(struct ig_ctx *ctx, const char *tenant, const char *name,
-		       json_t **out, struct ig_err *err)
-{
-	char slug[64];
-	struct ig_stmt *s;
-	int64_t tid, id;
-	int rc;
-
-	ERR_LOCAL(err);
-	*out = NULL;
-	if ((rc = ig_tenant_resolve(ctx, tenant, IG_MOD_AGENTS, IG_WRITE, "location.delete", &tid,
-				    slug, err)))
-		return rc;
-	if ((rc = tx_begin(ctx, err)))
-		return rc;
-	if ((rc = location_find(ctx, tid, slug, name, &id, err)))
-		goto out;
-	if (!(s = ig_store_prepare(ctx->store, "DELETE FROM locations WHERE id = ?", err))) {
-		rc = err->code;
-		goto out;
-	}
-	ig_stmt_bind(s, "i", id);
-	if (!(rc = ig_store_run(ctx->store, s, err)))
-		rc = audit_ok(ctx, tid, "location.delete", name, NULL, err);
-out:
-	if ((rc = tx_end(ctx, rc, err)))
-		return rc;
-	*out = json_pack("{s:s,s:s,s:s}", "tenant", slug, "location", name, "status", "deleted");
-	return *out ? 0 : OOM(err);
-}
-
-/* ------------------------------------------------------------ API keys */
-
-static const char *const apikey_fields[] = { "tenant", "api_key", "user", NULL };
-
-int ig_apikey_new(char **key, char prefix[17], char hash[65])
-{
-	unsigned char raw[8];
-	char *secret, *k;
-	size_t n;
-
-	*key = NULL;
-	if (ig_random(raw, sizeof(raw)))
-		return -1;
-	ig_hex(raw, sizeof(raw), prefix);
-	secret = ig_random_id(32);
-	if (!secret)
-		return -1;
-	n = 4 + 16 + 1 + strlen(secret) + 1;
-	k = malloc(n);
-	if (!k) {
-		ig_wipe_free(secret);
-		return -1;
-	}
-	snprintf(k, n, "igk_%s_%s", prefix, secret);
-	ig_wipe_free(secret);
-	if (ig_apikey_parse(k, prefix, hash)) {
-		ig_wipe_free(k);
-		return -1;
-	}
-	*key = k;
-	return 0;
-}
-
-void ig_apikey_wipe(json_t *rec)
-{
-	json_t *k = json_object_get(rec, "key");
-
-	if (json_is_string(k))
-		memset((char *)json_string_value(k), 0, json_string_length(k));
-}
-
-/* A super-admin key is the most powerful credential there is: only the
- * person who owns the store file may mint one (authz.h). */
-static int deny_super_key(struct ig_ctx *ctx, const char *email, struct ig_err *err)
-{
-	json_t *d = json_pack("{s:s,s:s}", "reason", "super-admin keys only by the store owner",
-			      "role", ctx->actor.role);
-
-	ig_audit(ctx, 0, "key.create", email, "denied", d, NULL);
-	json_decref(d);
-	return ig_err_set(err, IG_EX_NOPERM,
-		"permission denied: only the store owner may create a super-admin key");
-}
-
-int ig_apikey_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tenant,
-		     int super_admin, json_t **out, struct ig_err *err)
-{
-	const char *tslug, *label, *email;
-	char slug[64] = "", role[32] = "super_admin", prefix[17], hash[65], iso[32];
-	char *key = NULL;
-	struct ig_stmt *s;
-	int64_t tid = 0, uid, now = ig_time_now();
-	int rc;
-
-	ERR_LOCAL(err);
-	*out = NULL;
-	if ((rc = check_fields(rec, apikey_fields, err))
-	    || (rc = get_str(rec, "tenant", 0, 63, &tslug, err))
-	    || (rc = get_str(rec, "api_key", 0, IG_NAME_MAX, &label, err))
-	    || (rc = get_str(rec, "user", 1, 254, &email, err))
-	    || (rc = check_email(email, err)))
-		return rc;
-	if (super_admin) {
-		if (tslug)
-			return ig_err_set(err, IG_EX_DATAERR, "a super-admin key has no tenant");
-		if ((rc = ig_authz_require(ctx, 0, IG_MOD_PLATFORM, IG_WRITE, "key.create", err)))
-			return rc;
-		if (ctx->actor.kind != IG_ACTOR_OWNER)
-			return deny_super_key(ctx, email, err);
-	} else if ((rc = ig_tenant_resolve(ctx, tslug ? tslug : dflt_tenant, IG_MOD_TENANCY,
-					   IG_WRITE, "key.create", &tid, slug, err))) {
-		return rc;
-	}
-	if ((rc = tx_begin(ctx, err)))
-		return rc;
-	if ((uid = user_id(ctx, email, err)) <= 0) {
-		/* only a super admin learns whether the user exists at all */
-		rc = uid < 0 ? err->code : ctx->actor.super_admin
-			? ig_err_set(err, IG_EX_DATAERR, "unknown user '%s'", email)
-			: ig_err_set(err, IG_EX_DATAERR, "user '%s' is not a member of tenant '%s'",
-				     email, slug);
-		goto out;
-	}
-	if (super_admin) {
-		if (!(s = ig_store_prepare(ctx->store, "SELECT super_admin FROM users WHERE id = ?", err))) {
-			rc = err->code;
-			goto out;
-		}
-		ig_stmt_bind(s, "i", uid);
-		if ((rc = (int)fetch_int(ctx, s, 0, err)) != 1) {
-			rc = rc < 0 ? err->code : ig_err_set(err, IG_EX_DATAERR,
-				"user '%s' is not a super admin (see 'user add --super-admin')", email);
-			goto out;
-		}
-		rc = 0;
-	} else {
-		if (!(s = ig_store_prepare(ctx->store, member_sql, err))) {
-			rc = err->code;
-			goto out;
-		}
-		ig_stmt_bind(s, "ii", tid, uid);
-		rc = ig_stmt_next(ctx->store, s, err);
-		if (rc == 1) {
-			snprintf(role, sizeof(role), "%s", ig_col_text(s, 0));
-			ig_stmt_reset(s);
-		} else {
-			rc = rc < 0 ? err->code
-				: ig_err_set(err, IG_EX_DATAERR, "user '%s' is not a member of tenant '%s'",
-					     email, slug);
-			goto out;
-		}
-		rc = 0;
-	}
-	if (onboarding && label && *label) {
-		/* onboarding again: a live key of that name for that user is there */
-		struct ig_stmt *q = ig_store_query(ctx->store, err,
-			"SELECT prefix FROM api_keys WHERE user_id = ? AND name = ?"
-			" AND revoked_at IS NULL AND COALESCE(tenant_id, 0) = ?", "isi", uid, label, tid);
-		int n = q ? ig_stmt_next(ctx->store, q, err) : -1;
-
-		if (n < 0) {
-			rc = err->code;
-			goto out;
-		}
-		if (n == 1) {
-			snprintf(onboarding->prefix, sizeof(onboarding->prefix), "%s",
-				 ig_col_text(q, 0));
-			ig_stmt_reset(q);
-			rc = exists(err, "API key '%s' of user '%s' already exists", label, email);
-			goto out;
-		}
-	}
-	if (ig_apikey_new(&key, prefix, hash)) {
-		rc = ig_err_set(err, IG_EX_SOFTWARE, "cannot generate an API key (no randomness)");
-		goto out;
-	}
-	if (!(s = ig_store_prepare(ctx->store,
-			"INSERT INTO api_keys(tenant_id, user_id, prefix, hash, name, created_at)"
-			" VALUES (?,?,?,?,?,?)", err))) {
-		rc = err->code;
-		goto out;
-	}
-	ig_stmt_bind(s, "Iisssi", tid, uid, prefix, hash, label ? label : "", now);
-	if ((rc = ig_store_run(ctx->store, s, err)))
-		goto out;
-	/* The audit row names the key by its prefix; the key itself is never
-	 * written anywhere but stdout, once. */
-	rc = audit_ok(ctx, tid, "key.create", prefix,
-		      json_pack("{s:s,s:s,s:s}", "user", email, "role", role, "name", label ? label : ""),
-		      err);
-out:
-	if ((rc = tx_end(ctx, rc, err))) {
-		ig_wipe_free(key);
-		return rc;
-	}
-	*out = json_pack("{s:s?,s:s,s:s,s:s,s:s,s:s,s:s}", "tenant", tid ? slug : NULL,
-			 "user", email, "role", role, "api_key", label ? label : "",
-			 "prefix", prefix, "key", key, "created_at", ig_time_iso(now, iso));
-	ig_wipe_free(key);
-	return *out ? 0 : OOM(err);
-}
-
-static const char apikey_sql[] =
-	"SELECT k.prefix, t.slug AS tenant, u.email AS user,"
-	" CASE WHEN k.tenant_id IS NULL THEN 'super_admin' ELSE m.role END AS role,"
-	" k.name AS api_key,"
-	" CASE WHEN k.revoked_at IS NOT NULL THEN 'revoked' ELSE 'active' END AS status,"
-	" k.created_at, k.last_used_at, k.revoked_at"
-	" FROM api_keys k JOIN users u ON u.id = k.user_id"
-	" LEFT JOIN tenants t ON t.id = k.tenant_id"
-	" LEFT JOIN memberships m ON m.tenant_id = k.tenant_id AND m.user_id = k.user_id"
-	" WHERE (?1 = 0 OR k.tenant_id = ?1) ORDER BY k.id";
-
-int ig_apikey_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *arg,
-		   struct ig_err *err)
-{
-	struct ig_stmt *s;
-	int64_t tid = 0;
-	int rc;
-
-	ERR_LOCAL(err);
-	if ((!tenant || !*tenant) && !ctx->actor.tenant_id)
-		rc = ig_authz_require(ctx, 0, IG_MOD_PLATFORM, IG_READ, "key.list", err);
-	else
-		rc = ig_tenant_resolve(ctx, tenant, IG_MOD_TENANCY, IG_READ, "key.list", &tid, NULL, err);
-	if (rc)
-		return rc;
-	PREPARE(s, apikey_sql);
-	ig_stmt_bind(s, "i", tid);
-	return list_rows(ctx, s, fn, arg, err);
-}
-
-int ig_apikey_revoke(struct ig_ctx *ctx, const char *prefix, json_t **out, struct ig_err *err)
-{
-	struct ig_stmt *s;
-	int64_t tid;
-	int rc, found;
-
-	ERR_LOCAL(err);
-	*out = NULL;
-	if (strlen(prefix) != 16 || strspn(prefix, "0123456789abcdef") != 16)
-		return ig_err_set(err, IG_EX_DATAERR,
-			"invalid key prefix '%s' (16 hex digits, as 'key list' shows)", prefix);
-	PREPARE(s, "SELECT coalesce(tenant_id, 0) FROM api_keys WHERE prefix = ?");
-	ig_stmt_bind(s, "s", prefix);
-	rc = ig_stmt_next(ctx->store, s, err);
-	if (rc < 0)
-		return err->code;
-	found = rc == 1;
-	tid = found ? ig_col_int(s, 0) : 0;
-	if (found)
-		ig_stmt_reset(s);
-	if (found && !ctx->actor.super_admin && tid != ctx->actor.tenant_id) {
-		/* Another tenant's key (or a super-admin key) is, for a tenant's
-		 * key, no key at all: the answer must not name its tenant. */
-		ig_audit(ctx, ctx->actor.tenant_id, "key.revoke", prefix, "denied", NULL, NULL);
-		found = 0;
-	}
-	if (!found)
-		return ig_err_set(err, IG_EX_DATAERR, "unknown API key '%s'", prefix);
-	if ((rc = tid ? ig_authz_require(ctx, tid, IG_MOD_TENANCY, IG_WRITE, "key.revoke", err)
-		      : ig_authz_require(ctx, 0, IG_MOD_PLATFORM, IG_WRITE, "key.revoke", err)))
-		return rc;
-	if ((rc = tx_begin(ctx, err)))
-		return rc;
-	if (!(s = ig_store_prepare(ctx->store,
-			"UPDATE api_keys SET revoked_at = ? WHERE prefix = ? AND revoked_at IS NULL", err))) {
-		rc = err->code;
-		goto out;
-	}
-	ig_stmt_bind(s, "is", ig_time_now(), prefix);
-	if ((rc = ig_store_run(ctx->store, s, err)))
-		goto out;
-	if (!ig_store_changes(ctx->store)) {
-		rc = ig_err_set(err, IG_EX_DATAERR, "API key '%s' is already revoked", prefix);
-		goto out;
-	}
-	if ((rc = audit_ok(ctx, tid, "key.revoke", prefix, NULL, err)))
-		goto out;
-	if (!(s = ig_store_prepare(ctx->store,
-			"SELECT k.prefix, t.slug AS tenant, u.email AS user, k.name AS api_key,"
-			" 'revoked' AS status, k.created_at, k.last_used_at, k.revoked_at"
-			" FROM api_keys k JOIN users u ON u.id = k.user_id"
-			" LEFT JOIN tenants t ON t.id = k.tenant_id WHERE k.prefix = ?", err))) {
-		rc = err->code;
-		goto out;
-	}
-	ig_stmt_bind(s, "s", prefix);
-	rc = fetch_one(ctx, s, out, err);
-	rc = rc < 0 ? -rc : 0;
-out:
-	rc = tx_end(ctx, rc, err);
-	if (rc) {
-		json_decref(*out);
-		*out = NULL;
-	}
-	return rc;
 }
 
 /* ------------------------------------------------------------ onboarding */
@@ -1877,7 +583,7 @@ int ig_tenant_onboard_run(struct ig_ctx *ctx, struct ig_onboard *ob, const json_
 		kind = json_object_get(rec, "user") ? "user" : "tenant";
 	ob->exists = 0;
 	ob->prefix[0] = '\0';
-	onboarding = ob;
+	tn_onboarding = ob;
 	if (!strcmp(kind, "api_key"))
 		rc = ig_apikey_create(ctx, rec, dflt_tenant, 0, out, err);
 	else if (!strcmp(kind, "agent"))
@@ -1888,7 +594,7 @@ int ig_tenant_onboard_run(struct ig_ctx *ctx, struct ig_onboard *ob, const json_
 		rc = ig_user_add(ctx, rec, 1, dflt_tenant, out, err);
 	else
 		rc = ig_tenant_create(ctx, rec, out, err);
-	onboarding = NULL;
+	tn_onboarding = NULL;
 	if (rc == IG_EX_DATAERR && ob->exists) {
 		/* already there: reported, not failed; nothing changed */
 		const char *t = json_string_value(json_object_get(rec, "tenant"));
@@ -1957,7 +663,7 @@ int ig_tenant_audit_list(struct ig_ctx *ctx, const struct ig_audit_filter *f, ig
 		   " ORDER BY a.id LIMIT ?5");
 	ig_stmt_bind(s, "issii", tid, f->actor, f->action, f->since,
 		      (int64_t)(f->limit > 0 ? f->limit : -1));
-	return list_rows(ctx, s, fn, arg, err);
+	return tn_list_rows(ctx, s, fn, arg, err);
 }
 
 /* ------------------------------------------------------------ init */

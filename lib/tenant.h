@@ -1,10 +1,12 @@
 /*
- * tenant.h — the tenancy module: tenants, users, memberships (roles), API
- * keys, agents, locations, the audit-log listing, and the store set-up
- * ("init").  tenant-admin(1) is a thin shell over these functions; ig-connect
- * and the others may call them too.
+ * tenant.h — the tenancy module: tenants, the onboarding stream, the
+ * audit-log listing, and the store set-up ("init").  Users, memberships,
+ * agents, locations and API keys have their own modules (user.h, member.h,
+ * agent.h, location.h, apikey.h) under the same contracts.  tenant-admin(1)
+ * is a thin shell over these functions; ig-connect and the others may call
+ * them too.
  *
- * Contracts shared by every function here:
+ * Contracts shared by every function here and in those modules:
  *
  * - Each one checks the actor's permission itself (ig_authz_require, or
  *   ig_tenant_resolve below) before it opens its transaction, so a denial
@@ -23,17 +25,12 @@
  *   duplicates are 65: "tenant 'x' already exists".
  * - Return 0 or an exit code from exitcodes.h with err set.  Nothing here
  *   prints or exits.
+ * - Listings call an ig_row_fn (record.h); free text is limited to
+ *   IG_NAME_MAX / IG_TEXT_MAX bytes (record.h).
  *
  * Record fields (input and output use the same names):
  *   tenant    {tenant, name}
- *   user      {user (e-mail), name, super_admin, [tenant, role]}
- *   member    {tenant, user, role}
- *   agent     {tenant, agent, display_name, personality, instructions,
- *              business_name, language, booking, engine, model, debounce,
- *              pause_on_human, active}   (+ default, created_at, … on output)
- *   location  {tenant, location, timezone, hours, context}
- *   api key   {tenant, api_key (the key's label), user}
- *              (+ prefix, role, key — the secret, on creation only)
+ *   (user, member, agent, location and API key records: their headers)
  */
 #ifndef IG_TENANT_H
 #define IG_TENANT_H
@@ -43,10 +40,8 @@
 
 #include "authz.h"
 #include "ctx.h"
-
-/* Limits on free text, so one record cannot bloat the store. */
-#define IG_NAME_MAX 200        /* display names, business and tenant names */
-#define IG_TEXT_MAX 65536      /* personality, instructions, hours, context */
+#include "record.h"
+#include "store.h"
 
 /* 1 if s is a valid handle (tenant slug, agent or location name):
  * 1-63 characters of [a-z0-9-], not starting with '-'. */
@@ -54,14 +49,6 @@ int ig_slug_valid(const char *s);
 /* 1 if s looks like an e-mail address: something, '@', a dot after it with
  * text on both sides, no spaces, at most 254 bytes. */
 int ig_email_valid(const char *s);
-
-/*
- * A row sink for listings: called once per row with a borrowed object.  It
- * returns 0 to go on, or an exit code that stops the listing; the listing
- * function then returns that code without touching err (the sink knows why
- * it stopped, e.g. a write error).
- */
-typedef int ig_row_fn(void *arg, const json_t *row);
 
 /*
  * Resolve a tenant slug and require access to `module` in it, for `action`
@@ -98,87 +85,6 @@ int ig_tenant_show(struct ig_ctx *ctx, const char *slug, json_t **out, struct ig
 int ig_tenant_rename(struct ig_ctx *ctx, const char *slug, const char *new_slug,
 		     const char *new_name, json_t **out, struct ig_err *err);
 int ig_tenant_delete(struct ig_ctx *ctx, const char *slug, json_t **out, struct ig_err *err);
-
-/*
- * Users.  add (platform): rec {user, name?, super_admin?, tenant?, role?};
- * with tenant and role it also grants the membership, in the same
- * transaction.  An existing user is 65, unless `ensure` is set: then the
- * user is kept as is and only the membership is granted (the onboarding
- * form).  list: with a tenant, its members and roles (tenancy read);
- * tenant NULL and an actor spanning tenants, every user with the list of
- * their memberships (platform).  remove (platform): the user, their
- * memberships and keys.
- */
-int ig_user_add(struct ig_ctx *ctx, const json_t *rec, int ensure, const char *dflt_tenant,
-		json_t **out, struct ig_err *err);
-int ig_user_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *arg,
-		 struct ig_err *err);
-int ig_user_remove(struct ig_ctx *ctx, const char *email, json_t **out, struct ig_err *err);
-
-/* Memberships (tenancy write).  grant: rec {tenant?, user, role}; a member
- * with another role gets the new one (out's "status" is "updated", else
- * "created"; the same role again is 65).  revoke also revokes the user's API
- * keys in that tenant. */
-int ig_member_grant(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tenant,
-		    json_t **out, struct ig_err *err);
-int ig_member_revoke(struct ig_ctx *ctx, const char *tenant, const char *email,
-		     json_t **out, struct ig_err *err);
-
-/*
- * Agents (agents module; list/show read, the rest write).  The first agent
- * of a tenant becomes its default; set_default moves the mark in one
- * transaction; deleting the default agent needs new_default (the successor)
- * unless it is the tenant's last agent — else 65 naming --new-default.
- * update applies the fields present in `changes` (same names as create,
- * without tenant and agent).
- */
-int ig_agent_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tenant,
-		    json_t **out, struct ig_err *err);
-int ig_agent_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *arg,
-		  struct ig_err *err);
-int ig_agent_show(struct ig_ctx *ctx, const char *tenant, const char *name, json_t **out,
-		  struct ig_err *err);
-int ig_agent_update(struct ig_ctx *ctx, const char *tenant, const char *name,
-		    const json_t *changes, json_t **out, struct ig_err *err);
-int ig_agent_delete(struct ig_ctx *ctx, const char *tenant, const char *name,
-		    const char *new_default, json_t **out, struct ig_err *err);
-int ig_agent_set_default(struct ig_ctx *ctx, const char *tenant, const char *name,
-			 json_t **out, struct ig_err *err);
-
-/* Locations (agents module): {location, timezone, hours, context}. */
-int ig_location_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tenant,
-		       json_t **out, struct ig_err *err);
-int ig_location_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *arg,
-		     struct ig_err *err);
-int ig_location_show(struct ig_ctx *ctx, const char *tenant, const char *name, json_t **out,
-		     struct ig_err *err);
-int ig_location_update(struct ig_ctx *ctx, const char *tenant, const char *name,
-		       const json_t *changes, json_t **out, struct ig_err *err);
-int ig_location_delete(struct ig_ctx *ctx, const char *tenant, const char *name,
-		       json_t **out, struct ig_err *err);
-
-/*
- * API keys (tenancy write; list: tenancy read).  create: rec {tenant?,
- * api_key (label, may be ""), user}; the user must be a member of the
- * tenant.  With super_admin set the key has no tenant: only the store owner
- * may make one (77 otherwise, audited), for a user with super_admin = 1.
- * *out holds the key itself ("key") — shown once, never stored: wipe it
- * with ig_apikey_wipe() before json_decref().  list never shows keys or
- * hashes; tenant NULL for an actor spanning tenants lists every key.
- * revoke takes the key's prefix; revoking twice is 65.
- */
-/* Make a new key: *key new string (show once, wipe after), prefix (17
- * bytes) and SHA-256 hex (65 bytes) to store.  Here rather than in authz.c,
- * so that the programs that only check keys do not link the random source
- * (OpenSSL). */
-int ig_apikey_new(char **key, char prefix[17], char hash[65]);
-int ig_apikey_create(struct ig_ctx *ctx, const json_t *rec, const char *dflt_tenant,
-		     int super_admin, json_t **out, struct ig_err *err);
-int ig_apikey_list(struct ig_ctx *ctx, const char *tenant, ig_row_fn *fn, void *arg,
-		   struct ig_err *err);
-int ig_apikey_revoke(struct ig_ctx *ctx, const char *prefix, json_t **out, struct ig_err *err);
-/* Overwrite the "key" member of a record in place (borrows rec). */
-void ig_apikey_wipe(json_t *rec);
 
 /*
  * One onboarding record, of the kind its fields name: "api_key" → API key,

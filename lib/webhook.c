@@ -300,11 +300,13 @@ static int find_nul(const json_t *v, char *path, size_t n, size_t at)
 }
 
 /* 1 (and e invalid) when the item holds a NUL anywhere. */
-static int refuse_nul(struct ig_wh_event *e, const json_t *item, const char *where)
+static int refuse_nul(const struct ig_wh_delivery *d, struct ig_wh_event *e, const json_t *item,
+		      const char *where)
 {
 	char path[160] = "";
 
-	if (!find_nul(item, path, sizeof(path), 0))
+	/* the parser said whether the body holds a NUL at all: most do not */
+	if (!d->nul || !find_nul(item, path, sizeof(path), 0))
 		return 0;
 	invalid(e, "%s: '%s' contains a NUL character (\\u0000): refused, an id or text is never cut",
 		where, path);
@@ -662,7 +664,7 @@ static void norm_messaging(struct ig_wh_delivery *d, struct ig_wh_event *e, cons
 		invalid(e, "%s is not an object", where);
 		return;
 	}
-	if (norm_parties(e, it, entry_id, entry_ms, &echo, where) || refuse_nul(e, it, where))
+	if (norm_parties(e, it, entry_id, entry_ms, &echo, where) || refuse_nul(d, e, it, where))
 		return;
 	if (e->standby)
 		json_object_set_new(e->extra, "standby", json_true());
@@ -816,7 +818,7 @@ static void norm_change(struct ig_wh_delivery *d, struct ig_wh_event *e, const c
 	e->ts_ms = entry_ms;
 	e->at = entry_ms / 1000;
 	/* comment ids and texts too: refused whole, never cut (see find_nul) */
-	if (refuse_nul(e, val, where))
+	if (refuse_nul(d, e, val, where))
 		return;
 
 	if (messaging_field(field) && json_object_get(val, "sender")) {
@@ -886,7 +888,7 @@ int ig_webhook_parse(struct ig_wh_delivery *d, const char *body, size_t len, str
 	size_t i;
 
 	memset(d, 0, sizeof(*d));
-	d->root = ig_json_parse(body, len, err);
+	d->root = ig_json_parse_nul(body, len, &d->nul, err);
 	if (!d->root)
 		return IG_EX_DATAERR;
 	if (!json_is_object(d->root)) {

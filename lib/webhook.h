@@ -83,9 +83,10 @@ struct ig_wh_delivery {
 	const char *object;              /* borrowed: "instagram", "page", ... */
 	struct ig_wh_event *ev;
 	size_t n, alloc;
+	int nul;                         /* a string in the body holds \u0000 */
 };
 
-#define IG_WH_DELIVERY_INIT { NULL, NULL, NULL, 0, 0 }
+#define IG_WH_DELIVERY_INIT { NULL, NULL, NULL, 0, 0, 0 }
 
 /*
  * Parse and normalise a delivery body (len bytes, need not be

@@ -9,7 +9,14 @@
 #          table (the issue's yardstick), and the same three writes per event
 #          that ig-route makes (raw delivery, conversation upsert, message)
 #          as plain SQL into igkit's own schema and indexes.
-#   CGI:   1,000 signed POSTs in sequence through lighttpd + mod_cgi, p50 / p99.
+#          And the yardstick of issue 9: the intake a user would write
+#          instead, tests/bench/naive_intake.py (verify, store the raw
+#          delivery, upsert the conversation, insert the message; same
+#          batches and durability), on the same stream.  Each of the two runs
+#          twice, alternately, on a fresh store; the better run of each counts.
+#   CGI:   1,000 signed POSTs in sequence through lighttpd + mod_cgi, p50 / p99,
+#          beside a trivial C CGI (reads the body, answers 200) behind the
+#          same server.
 #
 # Environment: top_srcdir, top_builddir (default: this tree), BENCH_EVENTS,
 # BENCH_POSTS, LIGHTTPD.
@@ -42,9 +49,10 @@ sqlite3 "$IGKIT_DB" "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FRO
 	       'instagram', 'instagram', '178414000000' || printf('%05d', i), 0, 0
 	FROM n JOIN tenants t ON t.slug = 't' || (i / 5 + 1);"
 
-# a copy of the set-up store for the second limit
+# copies of the set-up store: for the second limit, and a fresh one per run
 sqlite3 "$IGKIT_DB" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
 cp "$IGKIT_DB" "$T/schema-limit.db"
+cp "$IGKIT_DB" "$T/setup.db"
 
 echo "==> ig-route pipe mode: $N messaging events, 4 tenants, 20 accounts"
 "$PY" - "$T/in.jsonl" "$T/rows.tsv" "$N" "$T/bodies.txt" <<'PYEOF'
@@ -66,14 +74,26 @@ with open(out, "w") as f, open(rows, "w") as r, open(sys.argv[4], "w") as bf:
         r.write("%s\t%s\t%s\t%s\t%d\n" % (acct, who, mid, text, ts // 1000))
         bf.write(b + "\n")
 PYEOF
-t0=$(date +%s%N)
-"$B/ig-route" < "$T/in.jsonl" > "$T/out.jsonl"
-t1=$(date +%s%N)
-got=$(wc -l < "$T/out.jsonl")
-[ "$got" = "$N" ] || { echo "route.sh: expected $N routed events, got $got" >&2; exit 70; }
-route_rate=$(awk -v n="$N" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / ((b - a) / 1e9) }')
+# ig-route, then the naive intake, twice each, alternately, on fresh stores
+route_rate=0 naive_rate=0 route_s=0
+for run in 1 2; do
+	cp "$T/setup.db" "$IGKIT_DB" && rm -f "$IGKIT_DB-wal" "$IGKIT_DB-shm"
+	t0=$(date +%s%N)
+	"$B/ig-route" < "$T/in.jsonl" > "$T/out.jsonl"
+	t1=$(date +%s%N)
+	got=$(wc -l < "$T/out.jsonl")
+	[ "$got" = "$N" ] || { echo "route.sh: expected $N routed events, got $got" >&2; exit 70; }
+	r=$(awk -v n="$N" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / ((b - a) / 1e9) }')
+	[ "$r" -gt "$route_rate" ] && { route_rate=$r; route_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print (b - a) / 1e9 }'); }
+	rm -f "$T/naive.db" "$T/naive.db-wal" "$T/naive.db-shm"
+	r=$("$PY" "$top_srcdir/tests/bench/naive_intake.py" "$T/naive.db" "$T/app.secret" 500 < "$T/in.jsonl")
+	[ "$r" -gt "$naive_rate" ] && naive_rate=$r
+done
 printf 'ig-route pipe:   %8d events/s  (%.2f s, batches of 500, signature checked, raw delivery + conversation + message stored)\n' \
-	"$route_rate" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print (b - a) / 1e9 }')"
+	"$route_rate" "$route_s"
+printf 'naive Python:    %8d events/s  (tests/bench/naive_intake.py: the same work, batches and durability)\n' "$naive_rate"
+printf 'ratio to it:     %8.2f         (target >= 1.5; better of 2 runs each, alternately)\n' \
+	"$(awk -v a="$route_rate" -v b="$naive_rate" 'BEGIN { print a / b }')"
 
 # the limit: the same message rows, plain batched inserts, same durability
 base_rate=$("$PY" - "$T/base.db" "$T/rows.tsv" <<'PYEOF'
@@ -131,14 +151,35 @@ fi
 echo "==> ig-route CGI through lighttpd: $POSTS signed POSTs in sequence"
 port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p "$T/www"
+# the yardstick: a C CGI that reads the body and answers 200, nothing else
+cat > "$T/trivial.c" <<'CEOF'
+#include <stdio.h>
+#include <stdlib.h>
+int main(void)
+{
+	const char *cl = getenv("CONTENT_LENGTH");
+	long n = cl ? atol(cl) : 0;
+	char buf[65536];
+
+	while (n > 0) {
+		size_t got = fread(buf, 1, n < (long)sizeof(buf) ? (size_t)n : sizeof(buf), stdin);
+		if (!got)
+			break;
+		n -= (long)got;
+	}
+	fputs("Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nok\n", stdout);
+	return 0;
+}
+CEOF
+${CC:-cc} -O2 -o "$T/trivial.cgi" "$T/trivial.c"
 cat > "$T/lighttpd.conf" <<CONF
 server.document-root = "$T/www"
 server.bind = "127.0.0.1"
 server.port = $port
 server.errorlog = "$T/lighttpd.log"
 server.modules = ("mod_alias", "mod_cgi", "mod_setenv")
-alias.url = ("/webhook" => "$B/ig-route")
-\$HTTP["url"] =~ "^/webhook" { cgi.assign = ("" => "") }
+alias.url = ("/webhook" => "$B/ig-route", "/trivial" => "$T/trivial.cgi")
+\$HTTP["url"] =~ "^/(webhook|trivial)" { cgi.assign = ("" => "") }
 setenv.add-environment = ("IGKIT_DB" => "$IGKIT_DB", "IGKIT_CONFIG" => "$IGKIT_CONFIG",
 	"IGKIT_APP_SECRET_FILE" => "$T/app.secret", "HOME" => "$T")
 CONF
@@ -159,17 +200,30 @@ for i in range(n):
     open("%s/%d.sig" % (d, i), "w").write("sha256=" + hmac.new(b"bench-secret", b.encode(), hashlib.sha256).hexdigest())
 PYEOF
 : > "$T/times"
+: > "$T/trivial.times"
+# alternately: a signed POST to ig-route, the same bytes to the trivial CGI
 for ((i = 0; i < POSTS; i++)); do
 	curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -X POST -H 'Content-Type: application/json' \
 		-H "X-Hub-Signature-256: $(cat "$T/posts/$i.sig")" --data-binary "@$T/posts/$i.json" \
 		"http://127.0.0.1:$port/webhook" >> "$T/times"
+	curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -X POST -H 'Content-Type: application/json' \
+		-H "X-Hub-Signature-256: $(cat "$T/posts/$i.sig")" --data-binary "@$T/posts/$i.json" \
+		"http://127.0.0.1:$port/trivial" >> "$T/trivial.times"
 done
-bad=$(awk '$1 != 200' "$T/times" | wc -l)
-sort -k2 -n "$T/times" | awk -v n="$POSTS" -v bad="$bad" '
-	{ t[NR] = $2 * 1000 }
-	END { i50 = int(n * 0.50); if (i50 < 1) i50 = 1; i99 = int(n * 0.99); if (i99 < 1) i99 = 1
-		printf "CGI latency:     p50 %.2f ms   p99 %.2f ms   max %.2f ms   (%d non-200)\n",
-		t[i50], t[i99], t[NR], bad }'
+pct() {  # file label: p50 p99 max of curl's time_total, in ms
+	local bad
+	bad=$(awk '$1 != 200' "$1" | wc -l)
+	sort -k2 -n "$1" | awk -v n="$POSTS" -v bad="$bad" -v label="$2" '
+		{ t[NR] = $2 * 1000 }
+		END { i50 = int(n * 0.50); if (i50 < 1) i50 = 1; i99 = int(n * 0.99); if (i99 < 1) i99 = 1
+			printf "%-16s p50 %.2f ms   p99 %.2f ms   max %.2f ms   (%d non-200)\n",
+			label, t[i50], t[i99], t[NR], bad }'
+}
+pct "$T/times" "CGI latency:"
+pct "$T/trivial.times" "trivial CGI:"
+p50() { awk '{ print $2 * 1000 }' "$1" | sort -n | awk '{ t[NR] = $1 } END { i = int(NR / 2); if (i < 1) i = 1; print t[i] }'; }
+printf 'CGI ratio:       %8.2f         (p50 of ig-route / p50 of the trivial CGI, same server; target <= 2)\n' \
+	"$(awk -v a="$(p50 "$T/times")" -v b="$(p50 "$T/trivial.times")" 'BEGIN { print a / b }')"
 sleep 1
 printf 'CGI routed:      %d of %d deliveries processed\n' \
 	"$(sqlite3 "$IGKIT_DB" "SELECT count(*) FROM deliveries WHERE source = 'cgi' AND status = 'processed'")" "$POSTS"

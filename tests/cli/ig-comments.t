@@ -465,4 +465,22 @@ is "$(sq "SELECT count(*) FROM comment_actions x JOIN accounts a ON a.id = x.acc
 run ig-comments --tenant rossi log $CH
 like "$out" '"action":"hide".*"trace_id":"A[A-Za-z0-9]+"' "log shows it"
 
+
+# --- what the client may resend: only an answer that says nothing happened -----------------
+# (graph.h: a non-idempotent request Meta may have acted on is never resent; the
+# ambiguous cases above are each sent once)
+media "{\"account\":\"$A1\",\"id\":\"17900000000000401\",\"comments\":[{\"id\":\"18000000000000401\",\"from\":\"5550401\",\"username\":\"rita\",\"text\":\"Do you deliver?\"},{\"id\":\"18000000000000402\",\"from\":\"5550402\",\"username\":\"sam\",\"text\":\"Gluten free?\"}]}"
+ig-comments --tenant rossi sync --account $A1 >/dev/null
+curl -sS -X DELETE "$SIM/_sim/requests" >/dev/null
+simctl POST /_sim/inject '{"match":"/'$A1'/messages","method":"POST","count":1,"code":1200}' >/dev/null
+run ig-comments --tenant rossi dm 18000000000000401 "Yes, everywhere in Milan"
+is "$rc/$(field state)" "0/done" "a private reply refused with 1200 (not sent): the client sends it again"
+is "$(seen POST /$A1/messages)/$(curl -sS "$SIM/_sim/messages?account=$A1" | "$PYTHON3" -c 'import json,sys; print(sum(1 for m in json.load(sys.stdin) if m.get("comment_id")=="18000000000000401"))')" \
+	"2/1" "…two requests, one private reply delivered"
+simctl POST /_sim/inject '{"match":"/18000000000000402/replies","method":"POST","count":1,"code":4,"usage_headers":false,"headers":{"Retry-After":"1"}}' >/dev/null
+run ig-comments --tenant rossi reply 18000000000000402 "Yes: ask for the gluten-free base"
+is "$rc/$(field state)" "0/done" "a reply rate limited for a second (not made): the client sends it again"
+is "$(seen POST /18000000000000402/replies)/$(curl -sS "$SIM/_sim/comment/18000000000000402" | "$PYTHON3" -c 'import json,sys; print(len(json.load(sys.stdin)["replies"]))')" \
+	"2/1" "…two requests, one reply at Meta"
+
 done_testing

@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apikey.h"
 #include "audit.h"
 #include "authz.h"
-#include "tenant.h"
 #include "tap.h"
 
 /* sql: a literal (the store caches statements by its address) */

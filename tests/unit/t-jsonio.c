@@ -61,6 +61,64 @@ static void dump_like_jansson(void)
 	}
 }
 
+/* ig_jw_* writes, member by member, what ig_json_dumpb writes for the same
+ * object; the parser says whether a string value held \u0000. */
+static void writer_and_nul_flag(void)
+{
+	static const char ctl[] = "a\001\b\t\n\r\037 \"\\/\177é😀";
+	struct ig_buf b = IG_BUF_INIT(SIZE_MAX), small = IG_BUF_INIT(16);
+	json_t *nested = json_pack("{s:[i,s,n],s:{}}", "list", 1, "two", "o"), *o;
+	struct ig_jw w;
+	const char *j;
+	char *want;
+	int nul = -1;
+
+	o = json_pack("{s:s,s:n,s:I,s:I,s:i,s:O}", "text", ctl, "none", "min",
+		      (json_int_t)(-9223372036854775807LL - 1), "max",
+		      (json_int_t)9223372036854775807LL, "zero", 0, "nested", nested);
+	want = json_dumps(o, JSON_COMPACT);
+	ig_buf_add(&b, "x", 1);
+	ig_jw_begin(&w, &b);
+	ig_jw_str(&w, "text", ctl);
+	ig_jw_str(&w, "none", NULL);
+	ig_jw_int(&w, "min", INT64_MIN);
+	ig_jw_int(&w, "max", INT64_MAX);
+	ig_jw_int(&w, "zero", 0);
+	ig_jw_value(&w, "nested", nested);
+	is_int(ig_jw_end(&w), 0, "ig_jw_end: 0");
+	ok(want && b.data[0] == 'x' && !strcmp(b.data + 1, want), "ig_jw_* writes what json_dumps writes:"
+	   " %s", b.data + 1);
+	ig_jw_begin(&w, &b);
+	is_int(ig_jw_end(&w), 0, "an empty object");
+	ok(!strcmp(b.data + b.len - 2, "{}"), "is {}");
+	ig_buf_add(&small, "abc", 3);
+	ig_jw_begin(&w, &small);
+	ig_jw_str(&w, "key", "a value longer than the cap");
+	ig_jw_int(&w, "n", 1);
+	ok(ig_jw_end(&w) == -1 && small.len == 3 && !strcmp(small.data, "abc"),
+	   "over the cap: -1, the buffer back as it was");
+	free(want);
+	json_decref(o);
+	json_decref(nested);
+	ig_buf_release(&b);
+	ig_buf_release(&small);
+
+	j = "{\"a\":\"x\\u0000y\"}";
+	o = ig_json_parse_nul(j, strlen(j), &nul, NULL);
+	ok(o && nul == 1, "\\u0000 in a value: the flag is set");
+	json_decref(o);
+	j = "{\"a\":[\"x\",{\"b\":\"\\u0041\"}]}";
+	o = ig_json_parse_nul(j, strlen(j), &nul, NULL);
+	ok(o && nul == 0, "no NUL: the flag is clear");
+	json_decref(o);
+	j = "{\"a\":[\"x\",{\"b\":\"\\u0000\"}]}";
+	o = ig_json_parse_nul(j, strlen(j), &nul, NULL);
+	ok(o && nul == 1, "a NUL deep in the tree: set");
+	json_decref(o);
+	nul = -1;
+	ok(!ig_json_parse_nul("{\"a\":", 5, &nul, NULL) && nul == 0, "bad JSON: NULL, the flag clear");
+}
+
 /* A NUL byte inside a line is that line's error, never the next record's
  * loss (the reader once took strlen of each fgets chunk). */
 static void nul_safe(void)
@@ -175,6 +233,7 @@ int main(void)
 	is_str(buf, "{\"name\":\"Ciao – é\",\"n\":3}\n", "compact, one line, UTF-8 kept");
 	free(buf);
 	dump_like_jansson();
+	writer_and_nul_flag();
 
 	{
 		static const char *const cols[] = { "name", "n", "note", NULL };
