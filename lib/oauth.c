@@ -447,11 +447,27 @@ static void redirect_release(struct redirect *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static char *json_str_dup(const json_t *o, const char *k)
+/* A redirect's field k read from src: a JSON object, or a query string. */
+static char *json_field(const void *src, const char *k)
 {
-	const char *s = ig_json_str(o, k);
+	const char *s = ig_json_str(src, k);
 
 	return s ? strdup(s) : NULL;
+}
+
+static char *query_field(const void *src, const char *k)
+{
+	return ig_cgi_param(src, k);
+}
+
+static void redirect_take(struct redirect *r, char *(*get)(const void *, const char *),
+			  const void *src)
+{
+	r->code = get(src, "code");
+	r->state = get(src, "state");
+	r->error = get(src, "error");
+	r->error_reason = get(src, "error_reason");
+	r->error_description = get(src, "error_description");
 }
 
 static int parse_redirect(const char *input, struct redirect *r, struct ig_err *err)
@@ -477,11 +493,7 @@ static int parse_redirect(const char *input, struct redirect *r, struct ig_err *
 			json_decref(o);
 			return ig_err_set(err, IG_EX_DATAERR, "stdin: expected a JSON object");
 		}
-		r->code = json_str_dup(o, "code");
-		r->state = json_str_dup(o, "state");
-		r->error = json_str_dup(o, "error");
-		r->error_reason = json_str_dup(o, "error_reason");
-		r->error_description = json_str_dup(o, "error_description");
+		redirect_take(r, json_field, o);
 		json_decref(o);
 		return 0;
 	}
@@ -491,15 +503,7 @@ static int parse_redirect(const char *input, struct redirect *r, struct ig_err *
 	/* "…?code=X&state=Y#_": the fragment is not part of the code (§7.1). */
 	if ((hash = strchr(q, '#')))
 		*hash = '\0';
-	{
-		const char *qs = strchr(q, '?') ? strchr(q, '?') + 1 : q;
-
-		r->code = ig_cgi_param(qs, "code");
-		r->state = ig_cgi_param(qs, "state");
-		r->error = ig_cgi_param(qs, "error");
-		r->error_reason = ig_cgi_param(qs, "error_reason");
-		r->error_description = ig_cgi_param(qs, "error_description");
-	}
+	redirect_take(r, query_field, strchr(q, '?') ? strchr(q, '?') + 1 : q);
 	ig_wipe_free(q);
 	return 0;
 }
