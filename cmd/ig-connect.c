@@ -676,11 +676,11 @@ static const int o_rekey[] = { OPT_NEW_KEY_FILE, 0 };
 
 static const struct cmd_row rows[] = {
 	{ "url", cmd_url, S_, o_url, 0, 0, "",
-	  "print an authorisation URL with a single-use state (--tenant T)", NULL, NULL },
+	  "print a single-use authorisation URL (the API key's tenant, or --tenant T)", NULL, NULL },
 	{ "callback", cmd_callback, S_, NULL, 0, 0, "", "finish it: read the redirect URL on stdin",
 	  NULL, NULL },
-	{ "add", cmd_add, S_, o_add, 0, 0, "", "connect from a token read on stdin (--tenant T)",
-	  NULL, NULL },
+	{ "add", cmd_add, S_, o_add, 0, 0, "",
+	  "connect from a token read on stdin (the API key's tenant, or --tenant T)", NULL, NULL },
 	{ "list", cmd_list, S_, NULL, 0, 0, "", "the connected accounts (tokens masked)", NULL, NULL },
 	{ "assign", cmd_assign, S_, o_assign, 1, 1, "ACCOUNT",
 	  "the agent (--agent A | --default) and location of an account", NULL, check_assign },

@@ -6,6 +6,11 @@
  * (reference §8), moving an account between tenants, re-sealing every token
  * under a new master key.  ig-connect(1) is a thin shell over this module.
  *
+ * This is the module's one public header: one program's facade, one prefix,
+ * one struct ig_account and one set of contracts for all of it.  The code
+ * is in six files, named before each group below (lib/connect_int.h holds
+ * what they share).
+ *
  * Contracts shared by every function here:
  *
  * - Permissions are checked here (ig_authz_require on the account's tenant,
@@ -49,6 +54,8 @@ struct ig_account {
 	char channel[16];               /* "instagram" | "messenger" (accounts.channel) */
 };
 
+/* ------------------------------------------------------------ lib/connect.c */
+
 /* "instagram" | "facebook" → 0, else -1. */
 int ig_connect_flavour_valid(const char *flavour);
 /* "instagram" | "messenger" → 0, else -1. */
@@ -69,6 +76,20 @@ int ig_connect_find(struct ig_ctx *ctx, int64_t tenant_id, const char *ref, enum
 int ig_connect_all(struct ig_ctx *ctx, int64_t tenant_id, int include_disconnected,
 		   struct ig_account **accs, size_t *n, struct ig_err *err);
 
+/* Call the API with the stored token, store the brand snapshot (username,
+ * name, picture, followers, bio), status and sync time.  An invalid token
+ * marks the account needs_reauth (77).  *out is always set (the result
+ * record, with "error" on failure). */
+int ig_connect_test(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_account *acc,
+		    json_t **out, struct ig_err *err);
+
+/* Subscribe the account to webhook fields (NULL = the flavour's default
+ * list, reference §1.4) and record them.  *out always set. */
+int ig_connect_subscribe(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_account *acc,
+			 const char *fields, json_t **out, struct ig_err *err);
+
+/* ------------------------------------------------------------ lib/oauth.c */
+
 /*
  * Start an authorisation: stores a single-use state bound by HMAC (a sub-key
  * of the master key) to tenant, agent (NULL = tenant default) and flavour,
@@ -78,6 +99,12 @@ int ig_connect_all(struct ig_ctx *ctx, int64_t tenant_id, int include_disconnect
  */
 int ig_connect_url(struct ig_ctx *ctx, int64_t tenant_id, const char *agent, const char *flavour,
 		   const char *scopes, int64_t ttl, json_t **out, struct ig_err *err);
+
+/* The same for a channel (see ig_connect_add_channel): the state remembers
+ * the channel (006-meta.sql). */
+int ig_connect_url_channel(struct ig_ctx *ctx, int64_t tenant_id, const char *agent,
+			   const char *flavour, const char *channel, const char *scopes, int64_t ttl,
+			   json_t **out, struct ig_err *err);
 
 /*
  * Finish an authorisation from what the browser was redirected to: a URL,
@@ -97,25 +124,24 @@ int ig_connect_url(struct ig_ctx *ctx, int64_t tenant_id, const char *agent, con
 int ig_connect_callback(struct ig_ctx *ctx, struct ig_graph *g, const char *input, json_t **out,
 			struct ig_err *err);
 
+/* ------------------------------------------------------------ lib/accounts.c */
+
 /* Connect from a token the caller already has (flavour instagram: an
  * Instagram user token; facebook: a user or Page token), validated with
  * the Graph API first.  *out as for callback. */
+int ig_connect_add(struct ig_ctx *ctx, struct ig_graph *g, int64_t tenant_id, const char *agent,
+		   const char *flavour, const char *token, json_t **out, struct ig_err *err);
 /*
  * The same for a channel: "instagram" (the above) or "messenger" — Facebook
  * Login only (flavour must be "facebook"; 64 otherwise): every Page the user
  * has the MESSAGING task on (tasks read from the /me/accounts edge; a Page
  * token is taken as it is) becomes an account with channel 'messenger' and
  * external_id = page_id = the Page id, so ig-route can give it the Page's
- * object:"page" deliveries.  The state remembers the channel (006-meta.sql).
+ * object:"page" deliveries.
  */
-int ig_connect_url_channel(struct ig_ctx *ctx, int64_t tenant_id, const char *agent,
-			   const char *flavour, const char *channel, const char *scopes, int64_t ttl,
-			   json_t **out, struct ig_err *err);
 int ig_connect_add_channel(struct ig_ctx *ctx, struct ig_graph *g, int64_t tenant_id,
 			   const char *agent, const char *flavour, const char *channel,
 			   const char *token, json_t **out, struct ig_err *err);
-int ig_connect_add(struct ig_ctx *ctx, struct ig_graph *g, int64_t tenant_id, const char *agent,
-		   const char *flavour, const char *token, json_t **out, struct ig_err *err);
 
 /* Listing rows (no tokens, only their masked form) through fn. */
 typedef int ig_connect_row_fn(void *arg, const json_t *row);
@@ -127,12 +153,19 @@ int ig_connect_list(struct ig_ctx *ctx, int64_t tenant_id, ig_connect_row_fn *fn
 int ig_connect_assign(struct ig_ctx *ctx, const struct ig_account *acc, const char *agent,
 		      int to_default, const char *location, json_t **out, struct ig_err *err);
 
-/* Call the API with the stored token, store the brand snapshot (username,
- * name, picture, followers, bio), status and sync time.  An invalid token
- * marks the account needs_reauth (77).  *out is always set (the result
- * record, with "error" on failure). */
-int ig_connect_test(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_account *acc,
+/* Unsubscribe (a failure is only a warning in *out's "warnings"), drop the
+ * tokens, mark disconnected; with erase, delete the account and everything
+ * hanging off it (conversations, messages, comments, outbox). */
+int ig_connect_disconnect(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_account *acc,
+			  int erase, json_t **out, struct ig_err *err);
+
+/* Move an account (and its history) to another tenant; super admin only.
+ * Agent, location and assignees are cleared: they belonged to the old
+ * tenant. */
+int ig_connect_move(struct ig_ctx *ctx, const struct ig_account *acc, const char *to_tenant,
 		    json_t **out, struct ig_err *err);
+
+/* ------------------------------------------------------------ lib/tokens.c */
 
 /* Refresh the token if it is older than 24 h and expires within `within`
  * seconds (Instagram Login); validate the Page token (Facebook Login).
@@ -142,10 +175,12 @@ int ig_connect_test(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_acco
 int ig_connect_refresh(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_account *acc,
 		       int64_t within, json_t **out, struct ig_err *err);
 
-/* Subscribe the account to webhook fields (NULL = the flavour's default
- * list, reference §1.4) and record them.  *out always set. */
-int ig_connect_subscribe(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_account *acc,
-			 const char *fields, json_t **out, struct ig_err *err);
+/* Re-seal every sealed token under the key in new_key_file (opened with the
+ * current keyring), in one transaction; super admin only. */
+int ig_connect_rekey(struct ig_ctx *ctx, const char *new_key_file, json_t **out,
+		     struct ig_err *err);
+
+/* ------------------------------------------------------------ lib/doctor.c */
 
 /* Health check, one function per check (token, scopes, subscription, Page
  * link): {account, ok, problems[], ...}.  Returns 0 when healthy, 77 when
@@ -162,22 +197,7 @@ int ig_connect_doctor(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_ac
 #define IG_DOCTOR_BRIEF_WIDTH 60
 json_t *ig_connect_doctor_brief(const json_t *record);
 
-/* Unsubscribe (a failure is only a warning in *out's "warnings"), drop the
- * tokens, mark disconnected; with erase, delete the account and everything
- * hanging off it (conversations, messages, comments, outbox). */
-int ig_connect_disconnect(struct ig_ctx *ctx, struct ig_graph *g, const struct ig_account *acc,
-			  int erase, json_t **out, struct ig_err *err);
-
-/* Move an account (and its history) to another tenant; super admin only.
- * Agent, location and assignees are cleared: they belonged to the old
- * tenant. */
-int ig_connect_move(struct ig_ctx *ctx, const struct ig_account *acc, const char *to_tenant,
-		    json_t **out, struct ig_err *err);
-
-/* Re-seal every sealed token under the key in new_key_file (opened with the
- * current keyring), in one transaction; super admin only. */
-int ig_connect_rekey(struct ig_ctx *ctx, const char *new_key_file, json_t **out,
-		     struct ig_err *err);
+/* ------------------------------------------------------------ lib/callbacks.c */
 
 /*
  * Meta's signed_request (reference §8): "<sig>.<payload>", both base64url;
