@@ -30,8 +30,37 @@ char *ig_time_iso(int64_t t, char *buf)
 	time_t tt = (time_t)t;
 	struct tm tm;
 
+	int y;
+
 	gmtime_r(&tt, &tm);
-	strftime(buf, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	y = tm.tm_year + 1900;
+	if (y < 0 || y > 9999) {
+		strftime(buf, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		return buf;
+	}
+	/* what strftime writes, without its locale machinery (a routed event
+	 * prints one of these) */
+	buf[0] = (char)('0' + y / 1000);
+	buf[1] = (char)('0' + y / 100 % 10);
+	buf[2] = (char)('0' + y / 10 % 10);
+	buf[3] = (char)('0' + y % 10);
+	buf[4] = '-';
+	buf[5] = (char)('0' + (tm.tm_mon + 1) / 10);
+	buf[6] = (char)('0' + (tm.tm_mon + 1) % 10);
+	buf[7] = '-';
+	buf[8] = (char)('0' + tm.tm_mday / 10);
+	buf[9] = (char)('0' + tm.tm_mday % 10);
+	buf[10] = 'T';
+	buf[11] = (char)('0' + tm.tm_hour / 10);
+	buf[12] = (char)('0' + tm.tm_hour % 10);
+	buf[13] = ':';
+	buf[14] = (char)('0' + tm.tm_min / 10);
+	buf[15] = (char)('0' + tm.tm_min % 10);
+	buf[16] = ':';
+	buf[17] = (char)('0' + tm.tm_sec / 10);
+	buf[18] = (char)('0' + tm.tm_sec % 10);
+	buf[19] = 'Z';
+	buf[20] = '\0';
 	return buf;
 }
 
