@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 struct ig_buf {
 	char *data;
@@ -28,5 +29,16 @@ void ig_buf_reset(struct ig_buf *b);   /* len = 0, memory kept */
 void ig_buf_release(struct ig_buf *b); /* memory freed, back to empty */
 /* Hand over the data (caller frees); the buffer is left empty. */
 char *ig_buf_detach(struct ig_buf *b, size_t *len);
+
+/* src into dst[n] (n > 0), cut to fit and NUL-terminated: what
+ * snprintf(dst, n, "%s", src) writes, without the format machinery (hot
+ * paths copy an id or two per event). */
+static inline void ig_copy(char *dst, size_t n, const char *src)
+{
+	size_t len = strnlen(src, n - 1);
+
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
 
 #endif

@@ -340,20 +340,20 @@ static void fill_acct(struct ig_route_acct *a, struct ig_stmt *s)
 	a->found = 1;
 	a->id = ig_col_int(s, 0);
 	a->tenant_id = ig_col_int(s, 1);
-	snprintf(a->tenant, sizeof(a->tenant), "%s", ig_col_text(s, 2));
+	ig_copy(a->tenant, sizeof(a->tenant), ig_col_text(s, 2));
 	if (!ig_col_null(s, 4)) {
 		a->own_agent = 1;
 		a->agent_id = ig_col_int(s, 3);
-		snprintf(a->agent, sizeof(a->agent), "%s", ig_col_text(s, 4));
+		ig_copy(a->agent, sizeof(a->agent), ig_col_text(s, 4));
 		a->pause_on_human = (int)ig_col_int(s, 5);
 	} else if (!ig_col_null(s, 6)) {
 		a->agent_id = ig_col_int(s, 6);
-		snprintf(a->agent, sizeof(a->agent), "%s", ig_col_text(s, 7));
+		ig_copy(a->agent, sizeof(a->agent), ig_col_text(s, 7));
 		a->pause_on_human = (int)ig_col_int(s, 8);
 	} else {
 		a->pause_on_human = 1;   /* the schema's default */
 	}
-	snprintf(a->external_id, sizeof(a->external_id), "%s", ig_col_text(s, 9));
+	ig_copy(a->external_id, sizeof(a->external_id), ig_col_text(s, 9));
 }
 
 #define ACCT_COLS \
@@ -387,8 +387,8 @@ static int lookup_account(struct ig_route *r, const char *object, const char *re
 	}
 	a = &r->acct[r->nacct];
 	memset(a, 0, sizeof(*a));
-	snprintf(a->object, sizeof(a->object), "%s", object);
-	snprintf(a->ref, sizeof(a->ref), "%s", ref);
+	ig_copy(a->object, sizeof(a->object), object);
+	ig_copy(a->ref, sizeof(a->ref), ref);
 	QUERY(s, ACCT_COLS " WHERE a.channel = ? AND a.external_id = ?", "ss",
 	      !strcmp(object, "page") ? "messenger" : "instagram", ref);
 	rc = ig_stmt_next(r->st, s, err);
@@ -440,9 +440,9 @@ static int get_conv(struct ig_route *r, struct ig_route_acct *a, const char *par
 	rc = ig_stmt_next(r->st, s, err);
 	if (rc == 1) {
 		c->id = ig_col_int(s, 0);
-		snprintf(c->ai, sizeof(c->ai), "%s", ig_col_text(s, 1));
-		snprintf(c->owner, sizeof(c->owner), "%s", ig_col_text(s, 2));
-		snprintf(c->reason, sizeof(c->reason), "%s", ig_col_text(s, 3));
+		ig_copy(c->ai, sizeof(c->ai), ig_col_text(s, 1));
+		ig_copy(c->owner, sizeof(c->owner), ig_col_text(s, 2));
+		ig_copy(c->reason, sizeof(c->reason), ig_col_text(s, 3));
 		ig_stmt_reset(s);
 		return 0;
 	}
@@ -745,7 +745,7 @@ static int note_owner(struct ig_route *r, struct conv *c, const char *owner, str
 
 	if (!strcmp(c->owner, owner ? owner : ""))
 		return 0;
-	snprintf(c->owner, sizeof(c->owner), "%s", owner ? owner : "");
+	ig_copy(c->owner, sizeof(c->owner), owner ? owner : "");
 	return ig_store_runf(r->st, err, "UPDATE conversations SET thread_owner = ?, updated_at = ?"
 		" WHERE id = ?", "sii", c->owner[0] ? c->owner : NULL, r->now, c->id);
 }
@@ -798,7 +798,7 @@ static int on_inbound(struct ig_route *r, const struct ig_wh_delivery *d, struct
 	free(ref);
 	if (rc)
 		return rc;
-	snprintf(c.owner, sizeof(c.owner), "%s", owner ? owner : "");
+	ig_copy(c.owner, sizeof(c.owner), owner ? owner : "");
 	return outcome(r, e, a, how, &c, did, NULL, NULL);
 }
 
@@ -826,7 +826,7 @@ static int on_echo(struct ig_route *r, struct ig_wh_event *e, struct ig_route_ac
 		return ig_err_prefix(err, "cannot look up outbox");
 	if (rc == 1) {
 		own = 1;
-		snprintf(origin, sizeof(origin), "%s", ig_col_text(s, 0));
+		ig_copy(origin, sizeof(origin), ig_col_text(s, 0));
 		ig_stmt_reset(s);
 	}
 	if (!own && e->text) {
@@ -837,7 +837,7 @@ static int on_echo(struct ig_route *r, struct ig_wh_event *e, struct ig_route_ac
 			return ig_err_prefix(err, "cannot look up outbox");
 		if (rc == 1) {
 			own = 1;
-			snprintf(origin, sizeof(origin), "%s", ig_col_text(s, 0));
+			ig_copy(origin, sizeof(origin), ig_col_text(s, 0));
 			ig_stmt_reset(s);
 		}
 	}
@@ -874,7 +874,7 @@ static int on_echo(struct ig_route *r, struct ig_wh_event *e, struct ig_route_ac
 		return rc;
 	if (pause) {
 		strcpy(c.ai, "paused");
-		snprintf(c.reason, sizeof(c.reason), "%s", reason);
+		ig_copy(c.reason, sizeof(c.reason), reason);
 	}
 	if (marker) {
 		/* one open escalation per conversation is enough */

@@ -636,9 +636,8 @@ static int norm_parties(struct ig_wh_event *e, json_t *it, const char *entry_id,
 	v = json_object_get(it, "message");
 	*echo = json_is_object(v) && json_is_true(json_object_get(v, "is_echo"));
 	/* the business account, and the customer on the other side */
-	snprintf(e->account, sizeof(e->account), "%s",
-		 *echo ? sender : (*entry_id ? entry_id : recipient));
-	snprintf(e->participant, sizeof(e->participant), "%s", *echo ? recipient : sender);
+	ig_copy(e->account, sizeof(e->account), *echo ? sender : (*entry_id ? entry_id : recipient));
+	ig_copy(e->participant, sizeof(e->participant), *echo ? recipient : sender);
 	if (!e->account[0] || !e->participant[0]) {
 		invalid(e, "%s: no account id (entry 'id' and 'recipient.id' are missing)", where);
 		return -1;
@@ -725,7 +724,7 @@ static void norm_comment(struct ig_wh_event *e, const json_t *val, const char *f
 	e->type = IG_WH_COMMENT;
 	e->mid = cid;
 	e->text = text;
-	snprintf(e->participant, sizeof(e->participant), "%s", from);
+	ig_copy(e->participant, sizeof(e->participant), from);
 	json_object_set_new(e->extra, "comment_id", json_string(cid));
 	json_object_set_new(e->extra, "field", json_string(field));
 	if (media[0])
@@ -766,7 +765,7 @@ static void norm_feed(struct ig_wh_event *e, const json_t *val, const char *entr
 		e->ts_ms = created;
 		e->at = created / 1000;
 	}
-	snprintf(e->participant, sizeof(e->participant), "%s", from);
+	ig_copy(e->participant, sizeof(e->participant), from);
 	e->text = message;
 	put_str(e->extra, "item", item);
 	put_str(e->extra, "verb", verb);
@@ -814,7 +813,7 @@ static void norm_change(struct ig_wh_delivery *d, struct ig_wh_event *e, const c
 		invalid(e, "%s: the entry has no 'id'", where);
 		return;
 	}
-	snprintf(e->account, sizeof(e->account), "%s", entry_id);
+	ig_copy(e->account, sizeof(e->account), entry_id);
 	e->ts_ms = entry_ms;
 	e->at = entry_ms / 1000;
 	/* comment ids and texts too: refused whole, never cut (see find_nul) */
@@ -920,7 +919,7 @@ int ig_webhook_parse(struct ig_wh_delivery *d, const char *body, size_t len, str
 		if (!known) {
 			if (!(e = new_event(d, IG_WH_UNKNOWN, IG_WH_LVL_ENTRY, (int)i, 0, en, en)))
 				return oom(d, err);
-			snprintf(e->account, sizeof(e->account), "%s", id);
+			ig_copy(e->account, sizeof(e->account), id);
 			e->kind = d->object;
 			set_reason(e, "unknown object '%s'", d->object);
 			set_key(e, "%s|object|%s|%lld", id, d->object, (long long)ms);
@@ -938,7 +937,7 @@ int ig_webhook_parse(struct ig_wh_delivery *d, const char *body, size_t len, str
 			if (!json_is_array(arr)) {
 				if (!(e = new_event(d, IG_WH_INVALID, IG_WH_LVL_ENTRY, (int)i, 0, en, en)))
 					return oom(d, err);
-				snprintf(e->account, sizeof(e->account), "%s", id);
+				ig_copy(e->account, sizeof(e->account), id);
 				invalid(e, "entry[%zu].%s is not an array", i, lists[l]);
 				continue;
 			}
@@ -968,7 +967,7 @@ int ig_webhook_parse(struct ig_wh_delivery *d, const char *body, size_t len, str
 		if (!any) {
 			if (!(e = new_event(d, IG_WH_UNKNOWN, IG_WH_LVL_ENTRY, (int)i, 0, en, en)))
 				return oom(d, err);
-			snprintf(e->account, sizeof(e->account), "%s", id);
+			ig_copy(e->account, sizeof(e->account), id);
 			e->kind = "entry";
 			set_reason(e, "entry[%zu] has no messaging, standby or changes", i);
 			set_key(e, "%s|entry|%lld", id, (long long)ms);
