@@ -234,17 +234,19 @@ static const char *const show_cols[] = {
 	"day", "reach", "views", "accounts_engaged", "total_interactions", "fetched_at", "stale", NULL
 };
 
-static int do_show(struct cmd_run *r)
+/* The rows one of the readers gives, in the format asked for. */
+static int list_rows(struct cmd_run *r, const struct ig_insights_filter *f,
+		     const char *const *cols,
+		     int (*read)(struct ig_ctx *, const struct ig_insights_filter *,
+				 ig_insights_row_fn *, void *, struct ig_err *))
 {
-	struct ig_insights_filter f;
 	struct ig_err err = { 0 };
 	struct ig_out out;
 	int rc;
 
-	filter_from(r, &f);
 	open_store(r);
-	ig_out_init(&out, stdout, r->o.format, show_cols);
-	rc = ig_insights_show(&r->ctx, &f, emit_row, &out, &err);
+	ig_out_init(&out, stdout, r->o.format, cols);
+	rc = read(&r->ctx, f, emit_row, &out, &err);
 	if (ig_out_finish(&out) && !rc)
 		die(IG_EX_IOERR, "cannot write to stdout");
 	if (rc)
@@ -252,24 +254,22 @@ static int do_show(struct cmd_run *r)
 	return 0;
 }
 
+static int do_show(struct cmd_run *r)
+{
+	struct ig_insights_filter f;
+
+	filter_from(r, &f);
+	return list_rows(r, &f, show_cols, ig_insights_show);
+}
+
 static int do_export(struct cmd_run *r)
 {
 	struct ig_insights_filter f;
-	struct ig_err err = { 0 };
-	struct ig_out out;
-	int rc;
 
 	if (r->o.format == IG_FMT_TABLE)
 		usage_error("export: --format takes csv or json");
 	filter_from(r, &f);
-	open_store(r);
-	ig_out_init(&out, stdout, r->o.format, ig_insights_export_cols);
-	rc = ig_insights_export(&r->ctx, &f, emit_row, &out, &err);
-	if (ig_out_finish(&out) && !rc)
-		die(IG_EX_IOERR, "cannot write to stdout");
-	if (rc)
-		die_err(&err);
-	return 0;
+	return list_rows(r, &f, ig_insights_export_cols, ig_insights_export);
 }
 
 static const char *const top_media_cols[] = {
@@ -282,20 +282,10 @@ static const char *const top_sku_cols[] = {
 static int do_top(struct cmd_run *r)
 {
 	struct ig_insights_filter f;
-	struct ig_err err = { 0 };
-	struct ig_out out;
-	int rc;
 
 	filter_from(r, &f);
-	open_store(r);
-	ig_out_init(&out, stdout, r->o.format, f.by && !strcmp(f.by, "sku") ? top_sku_cols
-		    : top_media_cols);
-	rc = ig_insights_top(&r->ctx, &f, emit_row, &out, &err);
-	if (ig_out_finish(&out) && !rc)
-		die(IG_EX_IOERR, "cannot write to stdout");
-	if (rc)
-		die_err(&err);
-	return 0;
+	return list_rows(r, &f, f.by && !strcmp(f.by, "sku") ? top_sku_cols : top_media_cols,
+			 ig_insights_top);
 }
 
 static int do_report(struct cmd_run *r)

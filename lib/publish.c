@@ -1114,26 +1114,27 @@ int ig_publish_status(struct ig_ctx *ctx, int64_t tenant_id, int64_t id, json_t 
 
 /* ------------------------------------------------------------ assets */
 
-const char *ig_asset_media_dir(const struct ig_ctx *ctx, const char *flag)
+/* A setting: the flag, else the configuration key, else the environment. */
+static const char *setting(const struct ig_ctx *ctx, const char *flag, const char *key,
+			   const char *env)
 {
 	const char *v = flag;
 
 	if (!v || !*v)
-		v = ig_config_get(&ctx->cfg, "media_dir");
+		v = ig_config_get(&ctx->cfg, key);
 	if (!v || !*v)
-		v = getenv("IGKIT_MEDIA_DIR");
+		v = getenv(env);
 	return v && *v ? v : NULL;
+}
+
+const char *ig_asset_media_dir(const struct ig_ctx *ctx, const char *flag)
+{
+	return setting(ctx, flag, "media_dir", "IGKIT_MEDIA_DIR");
 }
 
 const char *ig_asset_base_url(const struct ig_ctx *ctx, const char *flag)
 {
-	const char *v = flag;
-
-	if (!v || !*v)
-		v = ig_config_get(&ctx->cfg, "media_base_url");
-	if (!v || !*v)
-		v = getenv("IGKIT_MEDIA_BASE_URL");
-	return v && *v ? v : NULL;
+	return setting(ctx, flag, "media_base_url", "IGKIT_MEDIA_BASE_URL");
 }
 
 /* Read a file: its SHA-256, size and header; 0 or an exit code. */

@@ -228,6 +228,10 @@ static void usage_errors(void)
 		  "list: an argument is needed by '--limit'", "fake list" },
 		{ "cmd_val_number: not a number", { "list", "--limit", "x" },
 		  "--limit takes a whole number from 1 to 100, not 'x'", "fake list" },
+		{ "cmd_val_number: out of range", { "list", "--limit", "101" },
+		  "--limit takes a whole number from 1 to 100, not '101'", "fake list" },
+		{ "a shared option's bad value", { "list", "--format", "xml" },
+		  "--format takes json, table or csv, not 'xml'", "fake list" },
 	};
 	char want[256];
 	size_t i;
